@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything Dockyard and its tests need on a Debian 12 machine, as root:
+# system packages from apt, then a virtualenv in .venv with Dockyard and its test
+# dependencies. Safe to run again; it only adds what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "scripts/setup.sh: run as root (containers need it)" >&2
+  exit 1
+fi
+
+packages=(python3 python3-venv python3-pip busybox-static runc procps iproute2 util-linux dpkg tmux)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# apt-get download (used to fetch busybox-static for test images) needs package lists.
+if [ ${#missing[@]} -gt 0 ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
+  apt-get update -qq
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "scripts/setup.sh: Python 3.11 or newer is needed ($python is $("$python" --version))" >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'

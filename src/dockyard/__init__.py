@@ -1,0 +1,3 @@
+"""Dockyard: a Docker-compatible container platform written in Python."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The `dockyard` command: docker's verbs over the Engine API."""

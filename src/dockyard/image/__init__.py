@@ -1,0 +1,1 @@
+"""Images: references, manifests, the content store, layers and base-image bootstrap."""

@@ -1,0 +1,91 @@
+"""The libc handle and errno-checked calls.
+
+Python 3.11's os module lacks mount, unshare, setns, pivot_root, sethostname,
+capset and prctl (os.unshare/os.setns only arrive in 3.12), so these go through
+ctypes. Each wrapper raises OSError(errno, "<operation> <path>: <strerror>").
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+# Syscall numbers that glibc has no wrapper for (pivot_root) or that we call raw
+# so that no glibc caching gets in the way. x86_64 and aarch64 only.
+_MACHINE = os.uname().machine
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}[_MACHINE]
+SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}[_MACHINE]
+SYS_CAPGET = {"x86_64": 125, "aarch64": 90}[_MACHINE]
+SYS_CAPSET = {"x86_64": 126, "aarch64": 91}[_MACHINE]
+SYS_SETNS = {"x86_64": 308, "aarch64": 268}[_MACHINE]
+
+_libc.syscall.restype = ctypes.c_long
+_libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
+_libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
+_libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
+
+
+def fail(what: str, path: str | bytes | None = None) -> OSError:
+    """Build the OSError for the errno ctypes saved after a failed call."""
+    err = ctypes.get_errno()
+    where = f" {os.fsdecode(path)}" if path else ""
+    return OSError(err, f"{what}{where}: {os.strerror(err)}")
+
+
+def _bytes(value: str | bytes | None) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    return os.fsencode(value)
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
+    if _libc.mount(_bytes(source), _bytes(target), _bytes(fstype), flags, _bytes(data)) != 0:
+        raise fail(f"mount {source or fstype or ''} on", target)
+
+
+def umount2(target: str, flags: int = 0) -> None:
+    if _libc.umount2(_bytes(target), flags) != 0:
+        raise fail("umount", target)
+
+
+def unshare(flags: int) -> None:
+    if _libc.unshare(flags) != 0:
+        raise fail(f"unshare {flags:#x}")
+
+
+def setns(fd: int, nstype: int = 0, path: str | None = None) -> None:
+    if _libc.syscall(SYS_SETNS, fd, nstype) != 0:
+        raise fail("setns", path)
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    if _libc.syscall(SYS_PIVOT_ROOT, _bytes(new_root), _bytes(put_old)) != 0:
+        raise fail("pivot_root", new_root)
+
+
+def sethostname(name: str) -> None:
+    raw = name.encode()
+    if _libc.sethostname(raw, len(raw)) != 0:
+        raise fail("sethostname", name)
+
+
+def setdomainname(name: str) -> None:
+    raw = name.encode()
+    if _libc.setdomainname(raw, len(raw)) != 0:
+        raise fail("setdomainname", name)
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    result = _libc.prctl(option, arg2, arg3, arg4, arg5)
+    if result < 0:
+        raise fail(f"prctl {option}")
+    return result
+
+
+def syscall(number: int, *args: int | bytes | ctypes.Array | ctypes._Pointer) -> int:
+    result = _libc.syscall(number, *args)
+    if result < 0:
+        raise fail(f"syscall {number}")
+    return result

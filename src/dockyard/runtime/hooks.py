@@ -1,0 +1,39 @@
+"""Running OCI hooks: the container's state on stdin, a timeout, an error that names the hook."""
+
+from __future__ import annotations
+
+import json
+
+
+class HookError(Exception):
+    pass
+
+
+def run_hooks(config: dict, kind: str, state: dict) -> None:
+    """Run every hook of one kind in order; the first failure raises HookError."""
+    hooks = config.get("hooks", {}).get(kind, [])
+    if not hooks:
+        return
+    import subprocess
+
+    payload = json.dumps(state).encode()
+    for i, hook in enumerate(hooks):
+        name = f"{kind}[{i}] {hook['path']}"
+        args = hook.get("args") or [hook["path"]]
+        try:
+            result = subprocess.run(
+                args,
+                executable=hook["path"],
+                input=payload,
+                env=dict(e.partition("=")[::2] for e in hook.get("env", [])),
+                capture_output=True,
+                timeout=hook.get("timeout"),
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise HookError(f"hook {name} timed out after {hook['timeout']}s") from None
+        except OSError as exc:
+            raise HookError(f"hook {name}: {exc.strerror}") from None
+        if result.returncode != 0:
+            detail = result.stderr.decode(errors="replace").strip()
+            raise HookError(f"hook {name} exited with status {result.returncode}: {detail}")

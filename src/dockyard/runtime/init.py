@@ -1,0 +1,175 @@
+"""The code that runs between fork and exec: stage 1 and the container's init.
+
+Both run in children forked from the runtime and never return: they end in
+execve or os._exit. Every failure is sent to the runtime over the sync channel
+as one line naming the step, and the child exits. See sync.py for the protocol.
+
+Stage 1 exists because a new pid namespace only applies to children: stage 1
+joins and creates namespaces, then forks the init, which becomes pid 1.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dockyard.kernel import constants as k
+from dockyard.kernel import libc
+from dockyard.runtime import process, rootfs
+from dockyard.runtime.hooks import run_hooks
+from dockyard.runtime.spec import NAMESPACE_FLAGS
+from dockyard.runtime.sync import Channel
+
+
+class Options:
+    """What the runtime decided for this child beyond the config itself."""
+
+    def __init__(self, **fields: object) -> None:
+        self.fifo: str | None = None  # create: block on this fifo before exec
+        self.console_fd: int | None = None  # connected console socket, when process.terminal
+        self.no_pivot = False
+        self.preserve_fds = 0
+        self.seccomp_program: bytes | None = None
+        self.seccomp_flags: list[str] = []
+        self.cgroup_mounts: list = []
+        self.__dict__.update(fields)
+
+
+def _fail_child(channel: Channel, step: str, exc: BaseException) -> None:
+    message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    try:
+        channel.send("error", message=f"{step}: {message}" if step else message)
+    finally:
+        os._exit(1)
+
+
+def stage1(config: dict, channel: Channel, options: Options, joins: list[tuple[str, str]]) -> None:
+    """Join the namespaces given by path, create the new ones, fork the init.
+
+    joins: (type, path) of the namespaces to enter, user first. For exec these are
+    the running container's /proc/<pid>/ns files and nothing new is created.
+    """
+    step = "join namespaces"
+    try:
+        channel.expect("go")
+        handles = [(kind, os.open(path, os.O_RDONLY | os.O_CLOEXEC), path) for kind, path in joins]
+        new = [ns["type"] for ns in config["linux"]["namespaces"] if not ns.get("path")] if options.fifo else []
+        for kind, fd, path in handles:
+            if kind == "user":
+                libc.setns(fd, NAMESPACE_FLAGS[kind], path)
+        if "user" in new:
+            step = "create user namespace"
+            libc.unshare(k.CLONE_NEWUSER)
+            channel.send("userns")
+            channel.expect("ack")
+        if "user" in new or any(kind == "user" for kind, _fd, _path in handles):
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        step = "join namespaces"
+        for kind, fd, path in handles:
+            if kind != "user":
+                libc.setns(fd, NAMESPACE_FLAGS[kind], path)
+            os.close(fd)
+        step = "create namespaces"
+        flags = 0
+        for kind in new:
+            if kind != "user":
+                flags |= NAMESPACE_FLAGS[kind]
+        if flags:
+            libc.unshare(flags)
+        step = "fork init"
+        pid = os.fork()
+        if pid == 0:
+            if options.fifo:
+                container_init(
+                    config, channel, options, in_userns="user" in new or bool(handles and joins[0][0] == "user")
+                )
+            else:
+                exec_process(config, channel, options)
+        channel.send("pid", pid=pid)
+        os._exit(0)
+    except BaseException as exc:
+        _fail_child(channel, step, exc)
+
+
+def container_init(config: dict, channel: Channel, options: Options, in_userns: bool) -> None:
+    """The container's first process: build the rootfs, wait for start, exec."""
+    proc = config["process"]
+    step = "init"
+    try:
+        step = "set oom_score_adj"
+        if "oomScoreAdj" in proc:
+            process.set_oom_score_adj(proc["oomScoreAdj"])
+        step = "set rlimits"
+        process.set_rlimits(proc.get("rlimits", []), lambda msg: channel.send("warning", message=msg))
+        step = "open exec fifo"
+        fifo = os.open(options.fifo, os.O_PATH | os.O_CLOEXEC)
+        step = "prepare rootfs"
+        rootfs.prepare(config, options.cgroup_mounts, in_userns)
+        channel.send("hooks")
+        state = channel.expect("state")["state"]
+        step = "createContainer hook"
+        run_hooks(config, "createContainer", state)
+        step = "pivot_root"
+        rootfs.pivot(config["root"]["path"], options.no_pivot)
+        step = "finish rootfs"
+        rootfs.finish(config)
+        step = "set hostname"
+        if config.get("hostname"):
+            libc.sethostname(config["hostname"])
+        if config.get("domainname"):
+            libc.setdomainname(config["domainname"])
+        path = _enter_process(proc, options)
+        channel.send("ready")
+        channel.close()
+    except BaseException as exc:
+        _fail_child(channel, step, exc)
+    # From here the runtime has gone; `start` reads errors from the fifo instead.
+    try:
+        start_fd = os.open(f"/proc/self/fd/{fifo}", os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        os._exit(1)
+    os.close(fifo)
+    try:
+        run_hooks(config, "startContainer", state)
+        _exec(proc, path, options)
+    except BaseException as exc:
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        os.write(start_fd, message.encode())
+        os._exit(1)
+
+
+def exec_process(config: dict, channel: Channel, options: Options) -> None:
+    """A process started in a running container (`exec`): already in its namespaces."""
+    proc = options.process
+    step = "exec"
+    try:
+        step = "set rlimits"
+        process.set_rlimits(proc.get("rlimits", []), lambda msg: channel.send("warning", message=msg))
+        path = _enter_process(proc, options)
+        # The channel's write end is close-on-exec: the runtime sees EOF once execve succeeds.
+        _exec(proc, path, options)
+    except BaseException as exc:
+        _fail_child(channel, step, exc)
+
+
+def _enter_process(proc: dict, options: Options) -> str:
+    """chdir, find the binary and set up the terminal; return the binary's path."""
+    cwd = proc.get("cwd", "/")
+    try:
+        os.chdir(cwd)
+    except OSError as exc:
+        raise OSError(exc.errno, f"chdir to cwd ({cwd!r}) set in config.json failed: {exc.strerror}") from None
+    path = process.find_executable(proc["args"][0], proc.get("env", []))
+    if proc.get("terminal"):
+        from dockyard.runtime.console import setup_terminal
+
+        setup_terminal(options.console_fd, proc.get("consoleSize"))
+    elif options.console_fd is not None:
+        os.close(options.console_fd)
+    return path
+
+
+def _exec(proc: dict, path: str, options: Options) -> None:
+    process.become(proc, options.seccomp_program, options.seccomp_flags)
+    process.close_extra_fds(3 + options.preserve_fds)
+    process.execute(path, proc)

@@ -1,0 +1,222 @@
+"""Building the container's root filesystem inside its new mount namespace.
+
+Runs in the container's init, before pivot_root. Each step is its own function
+and every failure names the mount and the path: this is the part of the
+runtime most worth reading top to bottom.
+
+    make "/" a slave (nothing we mount propagates back to the host)
+    bind the rootfs onto itself      (pivot_root needs a mount point)
+    mount each config mount          (paths resolved inside the rootfs)
+    create /dev nodes and symlinks
+    ── createContainer hooks run here, in the init, before the root moves ──
+    pivot_root                        (or MS_MOVE + chroot with --no-pivot)
+    sysctls, masked and read-only paths, read-only root
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from dockyard.kernel import constants as k
+from dockyard.kernel import libc
+from dockyard.kernel.paths import resolve_in_root
+from dockyard.runtime import mountopts
+
+# The devices every container gets (runtime spec, "Default Devices").
+DEFAULT_DEVICES = (
+    {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666},
+    {"path": "/dev/zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o666},
+    {"path": "/dev/full", "type": "c", "major": 1, "minor": 7, "fileMode": 0o666},
+    {"path": "/dev/random", "type": "c", "major": 1, "minor": 8, "fileMode": 0o666},
+    {"path": "/dev/urandom", "type": "c", "major": 1, "minor": 9, "fileMode": 0o666},
+    {"path": "/dev/tty", "type": "c", "major": 5, "minor": 0, "fileMode": 0o666},
+)
+_DEV_SYMLINKS = (
+    ("/proc/self/fd", "/dev/fd"),
+    ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"),
+    ("/proc/self/fd/2", "/dev/stderr"),
+)
+_DEVICE_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+# statvfs f_flag bits that a bind remount inside a user namespace must keep:
+# the kernel refuses to clear these "locked" flags (ST_* values equal MS_*).
+_LOCKED = k.MS_RDONLY | k.MS_NOSUID | k.MS_NODEV | k.MS_NOEXEC
+
+
+class MountError(OSError):
+    pass
+
+
+def prepare(config: dict, cgroup_mounts: list[tuple[str, str, str, str]], in_userns: bool) -> None:
+    """Everything before pivot_root. cgroup_mounts: (name, fstype, options, host dir) per hierarchy."""
+    rootfs = config["root"]["path"]
+    linux = config.get("linux", {})
+    libc.mount(None, "/", None, k.MS_SLAVE | k.MS_REC)
+    libc.mount(rootfs, rootfs, None, k.MS_BIND | k.MS_REC)
+    for i, mount in enumerate(config.get("mounts", [])):
+        try:
+            mount_one(rootfs, mount, cgroup_mounts, in_userns)
+        except OSError as exc:
+            raise MountError(exc.errno, f"mounts[{i}] {mount['destination']}: {exc.strerror}") from None
+    devices = {d["path"]: d for d in DEFAULT_DEVICES}
+    devices.update({d["path"]: d for d in linux.get("devices", [])})
+    for device in devices.values():
+        create_device(rootfs, device, in_userns)
+    for target, link in _DEV_SYMLINKS:
+        _symlink(rootfs, target, link)
+    if os.path.isdir(resolve_in_root(rootfs, "/dev/pts")):
+        _symlink(rootfs, "pts/ptmx", "/dev/ptmx")
+
+
+def mount_one(rootfs: str, mount: dict, cgroup_mounts: list, in_userns: bool) -> None:
+    flags, propagation, data = mountopts.parse(mount.get("options", []))
+    kind = mount.get("type", "")
+    source = mount.get("source", "")
+    dest = resolve_in_root(rootfs, mount["destination"])
+    is_bind = bool(flags & k.MS_BIND) or kind == "bind"
+    if is_bind:
+        _make_target(dest, directory=os.path.isdir(source))
+        libc.mount(source, dest, None, k.MS_BIND | (flags & k.MS_REC))
+        extra = flags & ~(k.MS_BIND | k.MS_REC)
+        if extra:
+            if in_userns:
+                extra |= os.statvfs(dest).f_flag & _LOCKED
+            libc.mount(None, dest, None, k.MS_BIND | k.MS_REMOUNT | extra)
+    elif kind == "cgroup":
+        _make_target(dest, directory=True)
+        mount_cgroups(dest, flags, cgroup_mounts)
+    else:
+        _make_target(dest, directory=True)
+        libc.mount(source or kind, dest, kind, flags, data or None)
+    for prop in propagation:
+        libc.mount(None, dest, None, prop)
+
+
+def mount_cgroups(dest: str, flags: int, cgroup_mounts: list[tuple[str, str, str, str]]) -> None:
+    """Show the container its own cgroups at dest, as docker does.
+
+    Inside a new cgroup namespace a fresh cgroup mount shows the namespace's
+    root, which is the container's cgroup; a bind of the container's cgroup
+    directory gives the same view without one.
+    """
+    if len(cgroup_mounts) == 1 and cgroup_mounts[0][0] == "":  # pure cgroup v2
+        host_dir = cgroup_mounts[0][3]
+        libc.mount(host_dir, dest, None, k.MS_BIND | k.MS_REC)
+        libc.mount(None, dest, None, k.MS_BIND | k.MS_REMOUNT | flags)
+        return
+    libc.mount("tmpfs", dest, "tmpfs", flags & ~k.MS_RDONLY, "mode=755")
+    for name, _fstype, _options, host_dir in cgroup_mounts:
+        target = os.path.join(dest, name)
+        os.makedirs(target, exist_ok=True)
+        libc.mount(host_dir, target, None, k.MS_BIND | k.MS_REC)
+        libc.mount(None, target, None, k.MS_BIND | k.MS_REMOUNT | flags)
+        if "," in name:  # cpu,cpuacct is also reachable as cpu and cpuacct
+            for alias in name.split(","):
+                if not os.path.lexists(os.path.join(dest, alias)):
+                    os.symlink(name, os.path.join(dest, alias))
+    if flags & k.MS_RDONLY:
+        libc.mount(None, dest, None, k.MS_REMOUNT | flags, "mode=755")
+
+
+def _make_target(dest: str, *, directory: bool) -> None:
+    if directory:
+        os.makedirs(dest, exist_ok=True)
+    elif not os.path.exists(dest):
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+
+
+def create_device(rootfs: str, device: dict, in_userns: bool) -> None:
+    """mknod the device, or bind the host's node where mknod is not allowed (user namespaces)."""
+    dest = resolve_in_root(rootfs, device["path"])
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    kind = _DEVICE_TYPES[device["type"]]
+    rdev = os.makedev(device.get("major", 0), device.get("minor", 0))
+    if os.path.lexists(dest):
+        info = os.lstat(dest)
+        if stat.S_IFMT(info.st_mode) == kind and info.st_rdev == rdev:
+            return
+        if stat.S_ISDIR(info.st_mode):
+            raise MountError(21, f"device {device['path']}: a directory is in the way")
+        os.unlink(dest)
+    try:
+        if in_userns:
+            raise PermissionError(1, "mknod is not permitted in a user namespace")
+        os.mknod(dest, kind | (device.get("fileMode", 0o666) & 0o7777), rdev)
+        os.chown(dest, device.get("uid", 0), device.get("gid", 0))
+    except PermissionError:
+        _make_target(dest, directory=False)
+        libc.mount(device["path"], dest, None, k.MS_BIND)
+
+
+def _symlink(rootfs: str, target: str, link: str) -> None:
+    path = resolve_in_root(rootfs, link)
+    if not os.path.lexists(path):
+        os.symlink(target, path)
+
+
+def pivot(rootfs: str, no_pivot: bool) -> None:
+    """Make rootfs the root of the mount namespace and detach the host's tree.
+
+    pivot_root(".", ".") stacks the old root on top of the new one; unmounting
+    "." afterwards removes it without needing a put_old directory in the image.
+    """
+    if no_pivot:
+        os.chdir(rootfs)
+        libc.mount(rootfs, "/", None, k.MS_MOVE)
+        os.chroot(".")
+        os.chdir("/")
+        return
+    old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    new_root = os.open(rootfs, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fchdir(new_root)
+        libc.pivot_root(".", ".")
+        os.fchdir(old_root)
+        # Slave first, so the detach below does not propagate to the host.
+        libc.mount(None, ".", None, k.MS_SLAVE | k.MS_REC)
+        libc.umount2(".", k.MNT_DETACH)
+        os.chdir("/")
+    finally:
+        os.close(old_root)
+        os.close(new_root)
+
+
+def finish(config: dict) -> None:
+    """After pivot_root: sysctls, masked and read-only paths, the read-only root."""
+    linux = config.get("linux", {})
+    for key, value in linux.get("sysctl", {}).items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError as exc:
+            raise OSError(exc.errno, f"linux.sysctl {key}: write {path}: {exc.strerror}") from None
+    for path in linux.get("readonlyPaths", []):
+        _readonly(path)
+    for path in linux.get("maskedPaths", []):
+        _mask(path)
+    propagation = linux.get("rootfsPropagation")
+    if propagation:
+        libc.mount(None, "/", None, mountopts.PROPAGATION[propagation])
+    if config["root"].get("readonly"):
+        flags = os.statvfs("/").f_flag & _LOCKED
+        libc.mount(None, "/", None, k.MS_BIND | k.MS_REMOUNT | k.MS_RDONLY | flags)
+
+
+def _readonly(path: str) -> None:
+    if not os.path.exists(path):
+        return
+    libc.mount(path, path, None, k.MS_BIND | k.MS_REC)
+    flags = os.statvfs(path).f_flag & _LOCKED
+    libc.mount(
+        None, path, None, k.MS_BIND | k.MS_REMOUNT | k.MS_RDONLY | k.MS_NOSUID | k.MS_NODEV | k.MS_NOEXEC | flags
+    )
+
+
+def _mask(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        libc.mount("tmpfs", path, "tmpfs", k.MS_RDONLY, None)
+    elif os.path.exists(path):
+        libc.mount("/dev/null", path, None, k.MS_BIND)

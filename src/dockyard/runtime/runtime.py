@@ -1,0 +1,505 @@
+"""The runtime's library API: what `dockyard-runtime` verbs do, callable in-process.
+
+A container's life (runtime spec, "Lifecycle"):
+
+    create  ─▶ created ─ start ─▶ running ⇄ paused (pause/resume)
+                                     │ process exits / kill
+    delete ◀──────────────────── stopped
+
+Only `create`, `run` and `exec` fork; the other verbs read state.json, look at
+the kernel and act.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.runtime import spec as specs
+from dockyard.runtime import state as states
+from dockyard.runtime.hooks import HookError, run_hooks
+from dockyard.runtime.init import Options, stage1
+from dockyard.runtime.sync import ChildError, pair
+
+DEFAULT_CGROUP_PARENT = "/dockyard"
+
+
+class ContainerError(Exception):
+    """A step of the container's set-up failed; the message names the step."""
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"dockyard-runtime: warning: {message}\n")
+
+
+def parse_signal(value: str | int) -> int:
+    if isinstance(value, int) or value.isdigit():
+        number = int(value)
+        if not 0 < number < signal.NSIG:
+            raise InvalidParameter(f"invalid signal {value}")
+        return number
+    name = value.upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        raise InvalidParameter(f"invalid signal {value!r}") from None
+
+
+class Runtime:
+    def __init__(self, root: str = states.DEFAULT_ROOT, warn=_warn) -> None:
+        self.root = root
+        self.warn = warn
+
+    # -- create / start / run ----------------------------------------------------
+
+    def create(
+        self,
+        container_id: str,
+        bundle: str,
+        *,
+        console_socket: str | None = None,
+        pid_file: str | None = None,
+        no_pivot: bool = False,
+        preserve_fds: int = 0,
+    ) -> states.ContainerState:
+        """Set the container up to the point where only exec of its process is left."""
+        bundle = os.path.abspath(bundle)
+        config = specs.load(bundle)
+        if "process" not in config:
+            raise InvalidParameter("process: a process is required to create a container")
+        options = self._options(config, console_socket, no_pivot=no_pivot, preserve_fds=preserve_fds)
+        created = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
+        container = states.new(self.root, container_id, {"bundle": bundle, "created": created, "config": config})
+        cgroup = None
+        try:
+            cgroup = self._cgroup(config, container_id)
+            container.record["cgroupsPath"] = cgroup.path
+            options.cgroup_mounts = cgroup.container_mounts()
+            os.mkfifo(container.fifo, 0o622)
+            options.fifo = container.fifo
+            self._spawn_init(container, cgroup, options)
+            container.save()
+            if pid_file:
+                _write_pid_file(pid_file, container.pid)
+        except BaseException:
+            self._discard(container, cgroup)
+            raise
+        finally:
+            if options.console_fd is not None:
+                os.close(options.console_fd)
+        return container
+
+    def _options(self, config: dict, console_socket: str | None, **fields: object) -> Options:
+        options = Options(**fields)
+        seccomp = config.get("linux", {}).get("seccomp")
+        if seccomp:
+            from dockyard.kernel import seccomp as seccomp_filter
+
+            options.seccomp_program = seccomp_filter.compile_filter(seccomp)
+            options.seccomp_flags = seccomp.get("flags", [])
+        process = fields.get("process") or config["process"]
+        if process.get("terminal"):
+            if not console_socket:
+                raise InvalidParameter("process.terminal is true: --console-socket is required")
+            from dockyard.runtime.console import connect
+
+            options.console_fd = connect(console_socket)
+        elif console_socket:
+            raise InvalidParameter("--console-socket given but process.terminal is false")
+        return options
+
+    def _cgroup(self, config: dict, container_id: str):
+        from dockyard.kernel.cgroups import open_cgroup
+
+        linux = config.get("linux", {})
+        cgroup = open_cgroup(linux.get("cgroupsPath") or f"{DEFAULT_CGROUP_PARENT}/{container_id}")
+        cgroup.create()
+        cgroup.apply(linux.get("resources", {}))
+        return cgroup
+
+    def _spawn_init(self, container: states.ContainerState, cgroup, options: Options) -> None:
+        config = container.config
+        joins = [(ns["type"], ns["path"]) for ns in config["linux"]["namespaces"] if ns.get("path")]
+        joins.sort(key=lambda item: item[0] != "user")
+        parent, child = pair()
+        pid = os.fork()
+        if pid == 0:
+            parent.close()
+            stage1(config, child, options, joins)
+        child.close()
+        try:
+            cgroup.add_process(pid)
+            parent.send("go")
+            message = self._receive(parent)
+            if message["type"] == "userns":
+                _write_id_maps(pid, config["linux"])
+                parent.send("ack")
+                message = self._receive(parent)
+            if message["type"] != "pid":
+                raise ContainerError(f"unexpected message {message['type']!r} from stage 1")
+            container.record["pid"] = message["pid"]
+            container.record["startTime"] = states.process_start_time(message["pid"])
+            os.waitpid(pid, 0)
+            pid = 0
+            self._receive(parent, "hooks")
+            creating = container.oci_state() | {"status": states.CREATING}
+            run_hooks(config, "prestart", creating)
+            run_hooks(config, "createRuntime", creating)
+            parent.send("state", state=creating)
+            self._receive(parent, "ready")
+        except (ChildError, HookError) as exc:
+            raise ContainerError(str(exc)) from None
+        finally:
+            if pid:
+                _reap(pid)
+            parent.close()
+
+    def _receive(self, channel, kind: str | None = None) -> dict:
+        """The next message that is not a warning (warnings are passed on)."""
+        while True:
+            try:
+                message = channel.receive()
+            except EOFError:
+                raise ContainerError("container init exited without reporting an error") from None
+            if message["type"] == "warning":
+                self.warn(message["message"])
+            elif message["type"] == "error":
+                raise ChildError(message["message"])
+            elif kind is None or message["type"] == kind:
+                return message
+            else:
+                raise ContainerError(f"unexpected message {message['type']!r} from the container")
+
+    def _discard(self, container: states.ContainerState, cgroup) -> None:
+        """Undo a failed create: no process, cgroup or state directory is left."""
+        if container.pid and container.alive():
+            os.kill(container.pid, signal.SIGKILL)
+        if cgroup is not None:
+            cgroup.destroy(kill=True)
+            _remove_parent_cgroup(cgroup)
+        _remove_tree(container.dir)
+
+    def start(self, container_id: str) -> None:
+        container = states.load(self.root, container_id)
+        status = container.status()
+        if status != states.CREATED:
+            raise Conflict(f"cannot start a container that is {status}, only a created one")
+        fd = os.open(container.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            os.set_blocking(fd, True)
+            error = b""
+            while chunk := os.read(fd, 4096):
+                error += chunk
+        finally:
+            os.close(fd)
+        os.unlink(container.fifo)
+        if error:
+            raise ContainerError(error.decode(errors="replace"))
+        try:
+            run_hooks(container.config, "poststart", container.oci_state())
+        except HookError as exc:
+            self.warn(str(exc))
+
+    def run(self, container_id: str, bundle: str, *, detach: bool = False, **create_options) -> int:
+        """create + start; unless detached, wait for the process, delete, return its exit code."""
+        from dockyard.kernel import constants as k
+        from dockyard.kernel import libc
+
+        if detach:
+            self.create(container_id, bundle, **create_options)
+            self.start(container_id)
+            return 0
+        # The init is our grandchild: become its reaper so that we can wait for it.
+        libc.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
+        container = self.create(container_id, bundle, **create_options)
+        try:
+            with _forward_signals(container.pid):
+                self.start(container_id)
+                return _wait_exit(container.pid)
+        finally:
+            self.delete(container_id, force=True)
+
+    # -- inspection ------------------------------------------------------------
+
+    def state(self, container_id: str) -> dict:
+        return states.load(self.root, container_id).oci_state()
+
+    def list(self) -> list[dict]:
+        result = []
+        for container_id in states.list_ids(self.root):
+            try:
+                result.append(states.load(self.root, container_id).oci_state())
+            except NotFound:
+                continue  # deleted while we listed
+        return result
+
+    def ps(self, container_id: str) -> list[int]:
+        container = states.load(self.root, container_id)
+        return self._open_cgroup(container).pids()
+
+    # -- signals and freezing ----------------------------------------------------
+
+    def kill(self, container_id: str, sig: str | int = "SIGTERM", *, all_processes: bool = False) -> None:
+        container = states.load(self.root, container_id)
+        number = parse_signal(sig)
+        status = container.status()
+        if status not in (states.CREATED, states.RUNNING, states.PAUSED):
+            raise Conflict(f"container {container_id} is {status}: cannot send a signal")
+        if all_processes:
+            self._open_cgroup(container).kill_all(number)
+        else:
+            os.kill(container.pid, number)
+
+    def pause(self, container_id: str) -> None:
+        container = states.load(self.root, container_id)
+        if container.status() != states.RUNNING:
+            raise Conflict(f"container {container_id} is {container.status()}, not running")
+        self._open_cgroup(container).freeze()
+        container.record["paused"] = True
+        container.save()
+
+    def resume(self, container_id: str) -> None:
+        container = states.load(self.root, container_id)
+        if container.status() != states.PAUSED:
+            raise Conflict(f"container {container_id} is {container.status()}, not paused")
+        self._open_cgroup(container).thaw()
+        container.record["paused"] = False
+        container.save()
+
+    # -- delete ----------------------------------------------------------------
+
+    def delete(self, container_id: str, *, force: bool = False) -> None:
+        container = states.load(self.root, container_id)
+        status = container.status()
+        cgroup = self._open_cgroup(container)
+        if status in (states.RUNNING, states.PAUSED) and not force:
+            raise Conflict(f"cannot delete container {container_id} that is not stopped: {status}")
+        if status != states.STOPPED:
+            if status == states.PAUSED:
+                cgroup.thaw()
+            cgroup.kill_all(signal.SIGKILL)
+            if container.alive():
+                os.kill(container.pid, signal.SIGKILL)
+            _wait_gone(container)
+        cgroup.destroy(kill=True)
+        _remove_parent_cgroup(cgroup)
+        _remove_tree(container.dir)
+        try:
+            run_hooks(container.config, "poststop", container.oci_state() | {"status": states.STOPPED, "pid": 0})
+        except HookError as exc:
+            self.warn(str(exc))
+
+    def _open_cgroup(self, container: states.ContainerState):
+        from dockyard.kernel.cgroups import open_cgroup
+
+        return open_cgroup(container.record["cgroupsPath"])
+
+    # -- exec ------------------------------------------------------------------
+
+    def exec(
+        self,
+        container_id: str,
+        process: dict,
+        *,
+        detach: bool = False,
+        console_socket: str | None = None,
+        pid_file: str | None = None,
+        preserve_fds: int = 0,
+    ) -> int:
+        """Start another process in a running container's namespaces and cgroup.
+
+        Unless detached, wait for it and return its exit status.
+        """
+        specs.check_process(process, "process")
+        container = states.load(self.root, container_id)
+        status = container.status()
+        if status not in (states.CREATED, states.RUNNING):
+            raise Conflict(f"cannot exec in a container that is {status}")
+        config = container.config
+        proxy_terminal = process.get("terminal") and not console_socket and not detach
+        socket_path = console_socket
+        if proxy_terminal:
+            listener, socket_path = _console_listener(self.root)
+        options = self._options(config, socket_path, process=process, preserve_fds=preserve_fds)
+        namespaces = [ns["type"] for ns in config["linux"]["namespaces"]]
+        joins = [(kind, f"/proc/{container.pid}/ns/{specs.NAMESPACE_PROC_NAMES[kind]}") for kind in namespaces]
+        joins.sort(key=lambda item: item[0] != "user")
+        if not detach:
+            from dockyard.kernel import constants as k
+            from dockyard.kernel import libc
+
+            libc.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
+        parent, child = pair()
+        stage = os.fork()
+        if stage == 0:
+            parent.close()
+            stage1(config, child, options, joins)
+        child.close()
+        if options.console_fd is not None:
+            os.close(options.console_fd)
+        try:
+            self._open_cgroup(container).add_process(stage)
+            parent.send("go")
+            pid = self._receive(parent, "pid")["pid"]
+            _reap(stage)
+            stage = 0
+            try:
+                message = self._receive(parent)
+            except ContainerError:
+                message = None  # EOF: execve succeeded and closed the channel
+            if message is not None:
+                raise ContainerError(f"unexpected message {message['type']!r}")
+        except ChildError as exc:
+            raise ContainerError(str(exc)) from None
+        finally:
+            if stage:
+                _reap(stage)
+            parent.close()
+        if pid_file:
+            _write_pid_file(pid_file, pid)
+        if detach:
+            return 0
+        if proxy_terminal:
+            from dockyard.runtime.console import proxy, receive_master
+
+            connection, _ = listener.accept()
+            master = receive_master(connection)
+            connection.close()
+            listener.close()
+            exited = _ExitWatch(pid)
+            proxy(master, exited)
+            os.close(master)
+            return exited.wait()
+        with _forward_signals(pid):
+            return _wait_exit(pid)
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def _console_listener(root: str):
+    import socket
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(prefix="dy-console-", dir=root), "sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    return listener, path
+
+
+class _ExitWatch:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.status: int | None = None
+
+    def __call__(self) -> bool:
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = _exit_code(status)
+        return self.status is not None
+
+    def wait(self) -> int:
+        if self.status is None:
+            self.status = _wait_exit(self.pid)
+        return self.status
+
+
+def _exit_code(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _wait_exit(pid: int) -> int:
+    """Wait for pid, reaping any other orphan handed to us as subreaper meanwhile."""
+    while True:
+        try:
+            reaped, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 255
+        except InterruptedError:
+            continue
+        if reaped == pid:
+            return _exit_code(status)
+
+
+class _forward_signals:
+    """Pass the signals a user sends to the runtime on to the container's process."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.saved: dict = {}
+
+    def __enter__(self):
+        for sig in self.SIGNALS:
+            self.saved[sig] = signal.signal(sig, self._forward)
+        return self
+
+    def _forward(self, sig, _frame) -> None:
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _wait_gone(container: states.ContainerState, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while container.alive():
+        if time.monotonic() > deadline:
+            raise ContainerError(f"container {container.id} did not die after SIGKILL")
+        try:
+            os.waitpid(container.pid, os.WNOHANG)  # ours to reap when we are its subreaper
+        except ChildProcessError:
+            pass
+        time.sleep(0.005)
+
+
+def _write_id_maps(pid: int, linux: dict) -> None:
+    for key, name in (("uidMappings", "uid_map"), ("gidMappings", "gid_map")):
+        lines = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in linux.get(key, []))
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write(lines)
+        except OSError as exc:
+            raise ContainerError(f"linux.{key}: write /proc/{pid}/{name}: {exc.strerror}") from None
+
+
+def _write_pid_file(path: str, pid: int) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)
+
+
+def _remove_parent_cgroup(cgroup) -> None:
+    """Remove the shared parent (e.g. /dockyard) once its last container is gone."""
+    try:
+        cgroup.parent().destroy()
+    except OSError:
+        pass  # another container still lives there
+
+
+def _remove_tree(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

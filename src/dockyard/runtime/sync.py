@@ -1,0 +1,76 @@
+"""The runtime ↔ init synchronisation protocol.
+
+One JSON object per line over a pair of pipes (pipes, not a socketpair: the
+socket module costs milliseconds to import on the hot path). The sequence of
+`create`:
+
+    runtime (P)                 stage 1 (S1)                   init (I)
+    fork S1 ──────────────────▶ wait "go"
+    put S1 in the cgroup
+    "go" ─────────────────────▶ join namespaces by path
+                                [new user ns: unshare]
+    write uid/gid maps ◀─────── "userns"
+    "ack" ────────────────────▶ unshare the other namespaces
+                                fork I ──────────────────────▶ (pid 1 of a new pid ns)
+    reap S1 ◀───────────────── "pid" {pid of I}; exit
+                                                               mounts, devices
+    prestart, createRuntime ◀─────────────────────────────────── "hooks"
+    "state" {state} ───────────────────────────────────────────▶ createContainer hooks
+                                                               pivot_root, paths, hostname
+    write state.json ◀────────────────────────────────────────── "ready"
+    exit                                                       block opening exec.fifo …
+
+Any stage may send "error" {message} instead; the runtime then tears down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from dockyard.errors import Internal
+
+
+class Channel:
+    """One end of the protocol: reads from one pipe, writes to the other."""
+
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self._reader = os.fdopen(read_fd, "rb", buffering=4096)
+        self.write_fd = write_fd
+
+    @property
+    def read_fd(self) -> int:
+        return self._reader.fileno()
+
+    def send(self, kind: str, **fields: object) -> None:
+        fields["type"] = kind
+        os.write(self.write_fd, json.dumps(fields).encode() + b"\n")
+
+    def receive(self) -> dict:
+        line = self._reader.readline()
+        if not line:
+            raise EOFError("the other side of the sync channel closed")
+        return json.loads(line)
+
+    def expect(self, kind: str) -> dict:
+        message = self.receive()
+        if message["type"] == "error":
+            raise ChildError(message["message"])
+        if message["type"] != kind:
+            raise Internal(f"sync: expected {kind!r}, got {message['type']!r}")
+        return message
+
+    def close(self) -> None:
+        self._reader.close()
+        os.close(self.write_fd)
+
+
+class ChildError(Exception):
+    """An error reported by the container's stage 1 or init over the channel."""
+
+
+def pair() -> tuple[Channel, Channel]:
+    """Return (parent end, child end)."""
+    down_r, down_w = os.pipe()
+    up_r, up_w = os.pipe()
+    return Channel(up_r, down_w), Channel(down_r, up_w)

@@ -1,0 +1,128 @@
+"""Shared fixtures: a busybox rootfs from Debian's busybox-static, bundles, runtime roots,
+and a session-end check that no kernel object named dockyard/dy- was left behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from dockyard.image.bootstrap import build_busybox_rootfs
+from dockyard.runtime.defaults import default_spec
+
+CACHE = os.environ.get("DOCKYARD_TEST_CACHE", "/var/tmp/dockyard-test-cache")
+
+
+def pytest_collection_modifyitems(config, items):
+    skip = pytest.mark.skip(reason="integration tests need root (namespaces, mounts, cgroups)")
+    for item in items:
+        if "integration" in item.path.parts and os.geteuid() != 0:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs() -> str:
+    """A pristine busybox root filesystem, built once and cached between runs."""
+    path = os.path.join(CACHE, "busybox-rootfs")
+    if not os.path.isdir(path):
+        build_busybox_rootfs(path, os.path.join(CACHE, "debs"))
+    return path
+
+
+@pytest.fixture
+def runtime_root(tmp_path):
+    """A state directory of our own; containers left in it are force-deleted afterwards."""
+    root = str(tmp_path / "dy-state")
+    yield root
+    from dockyard.runtime.runtime import Runtime
+
+    runtime = Runtime(root)
+    for state in runtime.list():
+        runtime.delete(state["id"], force=True)
+
+
+class Bundle:
+    def __init__(self, path: str, config: dict) -> None:
+        self.path = path
+        self.config = config
+        self.id = "dy-test-" + uuid.uuid4().hex[:10]
+
+    @property
+    def rootfs(self) -> str:
+        return os.path.join(self.path, "rootfs")
+
+    def write(self) -> Bundle:
+        import json
+
+        with open(os.path.join(self.path, "config.json"), "w") as f:
+            json.dump(self.config, f)
+        return self
+
+
+@pytest.fixture
+def make_bundle(tmp_path, busybox_rootfs):
+    """make_bundle(args) -> a bundle with a writable copy of busybox and a non-tty spec."""
+    counter = iter(range(1000))
+
+    def make(args: list[str] | None = None) -> Bundle:
+        path = str(tmp_path / f"bundle{next(counter)}")
+        shutil.copytree(busybox_rootfs, os.path.join(path, "rootfs"), symlinks=True)
+        config = default_spec(args or ["true"])
+        config["process"]["terminal"] = False
+        config["root"]["readonly"] = False
+        bundle = Bundle(path, config)
+        config["linux"]["cgroupsPath"] = f"/dy-test/{bundle.id}"
+        return bundle.write()
+
+    return make
+
+
+@pytest.fixture
+def bundle(make_bundle) -> Bundle:
+    return make_bundle()
+
+
+@pytest.fixture
+def cli(runtime_root):
+    """cli(*args) runs dockyard-runtime with our --root and returns the CompletedProcess."""
+
+    def run(*args: str, timeout: float = 60, **kwargs):
+        command = [sys.executable, "-m", "dockyard.runtime.cli", "--root", runtime_root, *args]
+        return subprocess.run(command, capture_output=True, timeout=timeout, **kwargs)
+
+    return run
+
+
+def leftovers() -> list[str]:
+    """Kernel objects named like ours: mounts, cgroups, links, network namespaces."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mount_point = line.split()[4]
+            if "dockyard" in mount_point or "/dy-" in mount_point:
+                found.append(f"mount {mount_point}")
+    for base, dirs, _files in os.walk("/sys/fs/cgroup"):
+        for name in dirs:
+            if name.startswith("dy-") or "dockyard" in name:
+                found.append(f"cgroup {os.path.join(base, name)}")
+        if base.count("/") > 5:
+            dirs[:] = []
+    for name in os.listdir("/sys/class/net"):
+        if name.startswith(("dy", "dockyard")):
+            found.append(f"link {name}")
+    if os.path.isdir("/run/netns"):
+        found += [f"netns {n}" for n in os.listdir("/run/netns") if n.startswith("dy-") or "dockyard" in n]
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.geteuid() != 0:
+        return
+    left = leftovers()
+    if left:
+        sys.stderr.write("\nkernel objects left behind by the tests:\n  " + "\n  ".join(left) + "\n")
+        session.exitstatus = 1

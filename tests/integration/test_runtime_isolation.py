@@ -1,0 +1,159 @@
+"""Isolation, observed from inside real containers run by dockyard-runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import os
+
+import pytest
+
+
+def run(cli, bundle, *extra: str) -> tuple[int, str, str]:
+    bundle.write()
+    result = cli("run", "--bundle", bundle.path, *extra, bundle.id)
+    return result.returncode, result.stdout.decode(), result.stderr.decode()
+
+
+def test_pid_1_is_the_user_process_and_host_processes_are_invisible(cli, make_bundle):
+    bundle = make_bundle(["sh", "-c", "echo $$; ps -o pid,comm"])
+    code, out, err = run(cli, bundle)
+    assert code == 0, err
+    lines = out.split()
+    assert lines[0] == "1"
+    pids = [int(word) for word in lines[1:] if word.isdigit()]
+    assert pids and max(pids) < 10, out  # only sh and ps exist in this pid namespace
+
+
+def test_hostname_is_the_configured_one(cli, make_bundle):
+    bundle = make_bundle(["hostname"])
+    bundle.config["hostname"] = "dy-box"
+    code, out, err = run(cli, bundle)
+    assert (code, out.strip()) == (0, "dy-box"), err
+
+
+def test_host_mounts_are_invisible(cli, make_bundle, tmp_path):
+    bundle = make_bundle(["cat", "/proc/self/mountinfo"])
+    code, out, err = run(cli, bundle)
+    assert code == 0, err
+    host_points = {line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()}
+    container_points = {line.split()[4] for line in out.splitlines()}
+    assert "/" in container_points
+    assert not {p for p in container_points if p.startswith(("/work", "/var/lib", "/tmp/pytest"))}
+    assert "/proc" in container_points and len(container_points) < len(host_points) + 20
+
+
+def test_only_lo_exists_in_a_new_network_namespace(cli, make_bundle):
+    bundle = make_bundle(["ls", "/sys/class/net"])
+    code, out, err = run(cli, bundle)
+    assert (code, out.split()) == (0, ["lo"]), err
+
+
+def test_user_namespace_maps_container_root_to_an_unprivileged_host_uid(cli, make_bundle, runtime_root):
+    bundle = make_bundle(["sleep", "30"])
+    bundle.config["linux"]["namespaces"].append({"type": "user"})
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.write()
+    result = cli("run", "--detach", "--bundle", bundle.path, bundle.id)
+    assert result.returncode == 0, result.stderr
+    pid = _state(cli, bundle.id)["pid"]
+    status = Path(f"/proc/{pid}/status").read_text()
+    uid_line = next(line for line in status.splitlines() if line.startswith("Uid:"))
+    assert uid_line.split()[1:] == ["100000"] * 4
+    assert Path(f"/proc/{pid}/uid_map").read_text().split() == ["0", "100000", "65536"]
+    result = cli("exec", bundle.id, "id", "-u")
+    assert result.stdout.decode().strip() == "0", result.stderr
+
+
+def test_effective_capabilities_are_the_configured_set(cli, make_bundle):
+    bundle = make_bundle(["grep", "^Cap", "/proc/self/status"])
+    wanted = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+    bundle.config["process"]["capabilities"] = {s: wanted for s in ("bounding", "effective", "permitted")}
+    code, out, err = run(cli, bundle)
+    assert code == 0, err
+    caps = {line.split()[0]: int(line.split()[1], 16) for line in out.splitlines()}
+    mask = (1 << 0) | (1 << 5) | (1 << 10)
+    assert caps["CapEff:"] == mask and caps["CapPrm:"] == mask and caps["CapBnd:"] == mask
+    assert caps["CapInh:"] == 0 and caps["CapAmb:"] == 0
+
+
+def test_no_new_privileges_is_set(cli, make_bundle):
+    bundle = make_bundle(["grep", "NoNewPrivs", "/proc/self/status"])
+    code, out, err = run(cli, bundle)
+    assert code == 0, err
+    assert out.split() == ["NoNewPrivs:", "1"]
+
+
+def test_seccomp_rule_fails_a_syscall_with_the_configured_errno(cli, make_bundle):
+    bundle = make_bundle(["sh", "-c", "mkdir /made; echo status=$?; ls -d /made"])
+    bundle.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}],
+    }
+    code, out, err = run(cli, bundle)
+    assert "Function not implemented" in err  # ENOSYS = 38
+    assert "status=1" in out
+    assert not os.path.exists(os.path.join(bundle.rootfs, "made"))
+
+
+def test_memory_hog_is_oom_killed_under_a_memory_limit(cli, make_bundle):
+    # tail keeps the last "line" of /dev/zero, which never ends: memory grows until the kill.
+    bundle = make_bundle(["tail", "/dev/zero"])
+    limit = 32 * 1024 * 1024
+    bundle.config["linux"]["resources"]["memory"] = {"limit": limit, "swap": limit}
+    code, _out, err = run(cli, bundle)
+    assert code == 128 + 9, err  # killed by SIGKILL
+
+
+def test_fork_bomb_stops_at_the_pids_limit(cli, make_bundle):
+    script = "n=0; while [ $n -lt 40 ]; do sleep 30 & n=$((n+1)); done 2>/dev/null; ps -o pid | wc -l; kill -9 -1"
+    bundle = make_bundle(["sh", "-c", script])
+    bundle.config["linux"]["resources"]["pids"] = {"limit": 12}
+    _code, out, err = run(cli, bundle)
+    counted = int(out.split()[0]) - 1  # minus the header line
+    assert counted <= 12, (out, err)
+    assert counted >= 5  # the limit, not something else, stopped it
+
+
+def test_read_only_root_refuses_writes(cli, make_bundle):
+    bundle = make_bundle(["touch", "/written"])
+    bundle.config["root"]["readonly"] = True
+    code, _out, err = run(cli, bundle)
+    assert code != 0 and "Read-only file system" in err
+    assert not os.path.exists(os.path.join(bundle.rootfs, "written"))
+
+
+def test_masked_paths_read_empty(cli, make_bundle):
+    bundle = make_bundle(["sh", "-c", "wc -c < /proc/kcore; ls -A /proc/acpi | wc -l"])
+    code, out, err = run(cli, bundle)
+    assert code == 0, err
+    assert out.split() == ["0", "0"]
+
+
+def test_process_sees_only_its_own_fds(cli, make_bundle):
+    bundle = make_bundle(["ls", "/proc/self/fd"])
+    extra = os.open("/dev/null", os.O_RDONLY)  # inheritable by the runtime: must not reach the container
+    try:
+        result = cli("run", "--bundle", bundle.path, bundle.id, pass_fds=(extra,))
+    finally:
+        os.close(extra)
+    assert result.returncode == 0, result.stderr
+    assert sorted(int(fd) for fd in result.stdout.split()) == [0, 1, 2, 3]  # 3: ls's own directory
+
+
+def _state(cli, container_id: str) -> dict:
+    import json
+
+    result = cli("state", container_id)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def sleeper(cli, make_bundle):
+    bundle = make_bundle(["sleep", "300"])
+    result = cli("run", "--detach", "--bundle", bundle.path, bundle.id)
+    assert result.returncode == 0, result.stderr
+    return bundle
