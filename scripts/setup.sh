@@ -32,3 +32,6 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# Start-up time is benchmarked: make sure bytecode exists even where
+# PYTHONDONTWRITEBYTECODE is set.
+.venv/bin/python -m compileall -q src

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import os
+from pathlib import Path
 
 import pytest
 
@@ -92,7 +91,7 @@ def test_seccomp_rule_fails_a_syscall_with_the_configured_errno(cli, make_bundle
         "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
         "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}],
     }
-    code, out, err = run(cli, bundle)
+    _code, out, err = run(cli, bundle)
     assert "Function not implemented" in err  # ENOSYS = 38
     assert "status=1" in out
     assert not os.path.exists(os.path.join(bundle.rootfs, "made"))

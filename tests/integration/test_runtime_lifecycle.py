@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
 import os
 import socket
 import time
+from pathlib import Path
 
 import pytest
 

@@ -7,9 +7,10 @@ verb needs, when it needs it. Errors print one line on stderr (and a record in
 
 from __future__ import annotations
 
-import json
 import os
 import sys
+
+from dockyard import fastjson
 
 USAGE = """\
 usage: dockyard-runtime [global options] <command> [options] <container-id> ...
@@ -170,11 +171,21 @@ def _log_error(global_args: Args, message: str) -> None:
 
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if global_args.flags.get("log-format") == "json":
-        line = json.dumps({"level": "error", "msg": message, "time": now})
+        line = fastjson.dumps({"level": "error", "msg": message, "time": now})
     else:
-        line = f'time="{now}" level=error msg={json.dumps(message)}'
+        line = f'time="{now}" level=error msg={fastjson.dumps(message)}'
     with open(str(path), "a") as f:
         f.write(line + "\n")
+
+
+def _indented(value: object) -> str:
+    import json  # only for the human-readable layout; fastjson has no indent
+
+    return json.dumps(value, indent=2)
+
+
+def _print_indented(value: object) -> None:
+    print(_indented(value))
 
 
 def _need_id(args: Args, verb: str) -> str:
@@ -189,7 +200,7 @@ def _dispatch(verb: str, args: Args, global_args: Args) -> int:
     if verb == "features":
         from dockyard.runtime.defaults import features
 
-        print(json.dumps(features(), indent=2))
+        _print_indented(features())
         return 0
     from dockyard.runtime.runtime import Runtime
     from dockyard.runtime.state import DEFAULT_ROOT
@@ -214,7 +225,7 @@ def _dispatch(verb: str, args: Args, global_args: Args) -> int:
     if verb == "start":
         runtime.start(container_id)
     elif verb == "state":
-        print(json.dumps(runtime.state(container_id), indent=2))
+        _print_indented(runtime.state(container_id))
     elif verb == "kill":
         signal_name = args.positional[1] if len(args.positional) > 1 else "SIGTERM"
         runtime.kill(container_id, signal_name, all_processes=bool(flags.get("all")))
@@ -238,7 +249,7 @@ def _spec(args: Args) -> int:
     if os.path.exists(path):
         raise UsageError(f"{path} already exists; remove it first")
     with open(path, "w") as f:
-        json.dump(default_spec(), f, indent=2)
+        f.write(_indented(default_spec()))
     return 0
 
 
@@ -248,7 +259,7 @@ def _list(runtime, flags: dict) -> int:
         for state in containers:
             print(state["id"])
     elif flags.get("format") == "json":
-        print(json.dumps(containers))
+        print(fastjson.dumps(containers))
     else:
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], "root") for s in containers]
@@ -261,7 +272,7 @@ def _list(runtime, flags: dict) -> int:
 def _ps(runtime, container_id: str, args: Args) -> int:
     pids = runtime.ps(container_id)
     if args.flags.get("format") == "json":
-        print(json.dumps(pids))
+        print(fastjson.dumps(pids))
         return 0
     import subprocess
 
@@ -280,8 +291,8 @@ def _ps(runtime, container_id: str, args: Args) -> int:
 def _exec(runtime, container_id: str, args: Args) -> int:
     flags = args.flags
     if flags.get("process"):
-        with open(str(flags["process"])) as f:
-            process = json.load(f)
+        with open(str(flags["process"]), "rb") as f:
+            process = fastjson.loads(f.read())
     else:
         command = args.positional[1:]
         if not command:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from dockyard import fastjson
 
 
 class HookError(Exception):
@@ -16,7 +16,7 @@ def run_hooks(config: dict, kind: str, state: dict) -> None:
         return
     import subprocess
 
-    payload = json.dumps(state).encode()
+    payload = fastjson.dumps(state).encode()
     for i, hook in enumerate(hooks):
         name = f"{kind}[{i}] {hook['path']}"
         args = hook.get("args") or [hook["path"]]

@@ -34,6 +34,27 @@ class Options:
         self.__dict__.update(fields)
 
 
+def preload(config: dict, proc: dict) -> None:
+    """Import, before forking, every module the children will need.
+
+    In a new user namespace the children may no longer be allowed to read the
+    Python installation (say, under a 0700 /root), and after pivot_root it is
+    gone from view: nothing may be imported between fork and exec.
+    """
+    if proc.get("rlimits"):
+        import resource  # noqa: F401
+    hooks = config.get("hooks", {})
+    if hooks.get("createContainer") or hooks.get("startContainer"):
+        import subprocess  # noqa: F401
+    if proc.get("terminal"):
+        import fcntl  # noqa: F401
+        import socket  # noqa: F401
+
+        import dockyard.runtime.console
+    if config.get("linux", {}).get("seccomp"):
+        import dockyard.kernel.seccomp  # noqa: F401
+
+
 def _fail_child(channel: Channel, step: str, exc: BaseException) -> None:
     message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     try:
@@ -126,7 +147,8 @@ def container_init(config: dict, channel: Channel, options: Options, in_userns: 
     # From here the runtime has gone; `start` reads errors from the fifo instead.
     try:
         start_fd = os.open(f"/proc/self/fd/{fifo}", os.O_WRONLY | os.O_CLOEXEC)
-    except OSError:
+    except OSError as exc:
+        os.write(2, f"dockyard-runtime init: reopen exec fifo (is /proc mounted?): {exc.strerror}\n".encode())
         os._exit(1)
     os.close(fifo)
     try:

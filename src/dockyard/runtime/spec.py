@@ -8,9 +8,9 @@ dict afterwards: it is the spec's own vocabulary, and json gives it for free.
 
 from __future__ import annotations
 
-import json
 import os
 
+from dockyard import fastjson
 from dockyard.errors import InvalidParameter, NotFound
 
 OCI_VERSION = "1.2.0"
@@ -49,8 +49,8 @@ def load(bundle: str) -> dict:
     except FileNotFoundError:
         raise NotFound(f"bundle {bundle}: config.json not found") from None
     try:
-        config = json.loads(raw)
-    except ValueError as exc:
+        config = fastjson.loads(raw)
+    except fastjson.JSONError as exc:
         raise InvalidParameter(f"{path}: invalid JSON: {exc}") from None
     check(config)
     root = config["root"]["path"]

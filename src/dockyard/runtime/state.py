@@ -11,9 +11,9 @@ notice pid reuse.
 
 from __future__ import annotations
 
-import json
 import os
 
+from dockyard import fastjson
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 
 DEFAULT_ROOT = "/run/dockyard-runtime"
@@ -97,7 +97,7 @@ class ContainerState:
     def save(self) -> None:
         tmp = os.path.join(self.dir, ".state.json.tmp")
         with open(tmp, "w") as f:
-            json.dump(self.record, f)
+            f.write(fastjson.dumps(self.record))
         os.rename(tmp, os.path.join(self.dir, "state.json"))
 
 
@@ -115,8 +115,8 @@ def new(root: str, container_id: str, record: dict) -> ContainerState:
 def load(root: str, container_id: str) -> ContainerState:
     check_id(container_id)
     try:
-        with open(os.path.join(root, container_id, "state.json")) as f:
-            record = json.load(f)
+        with open(os.path.join(root, container_id, "state.json"), "rb") as f:
+            record = fastjson.loads(f.read())
     except FileNotFoundError:
         raise NotFound(f"container {container_id} does not exist") from None
     return ContainerState(root, container_id, record)

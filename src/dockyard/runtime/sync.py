@@ -25,9 +25,9 @@ Any stage may send "error" {message} instead; the runtime then tears down.
 
 from __future__ import annotations
 
-import json
 import os
 
+from dockyard import fastjson
 from dockyard.errors import Internal
 
 
@@ -44,13 +44,13 @@ class Channel:
 
     def send(self, kind: str, **fields: object) -> None:
         fields["type"] = kind
-        os.write(self.write_fd, json.dumps(fields).encode() + b"\n")
+        os.write(self.write_fd, fastjson.dumps(fields).encode() + b"\n")
 
     def receive(self) -> dict:
         line = self._reader.readline()
         if not line:
             raise EOFError("the other side of the sync channel closed")
-        return json.loads(line)
+        return fastjson.loads(line)
 
     def expect(self, kind: str) -> dict:
         message = self.receive()
