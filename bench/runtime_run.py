@@ -21,10 +21,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
-
-from dockyard.image.bootstrap import build_busybox_rootfs  # noqa: E402
-from dockyard.runtime.defaults import default_spec  # noqa: E402
+from dockyard.image.bootstrap import build_busybox_rootfs
+from dockyard.runtime.defaults import default_spec
 
 CACHE = os.environ.get("DOCKYARD_TEST_CACHE", "/var/tmp/dockyard-test-cache")
 
