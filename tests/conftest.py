@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 
 import pytest
@@ -91,8 +92,15 @@ def cli(runtime_root):
     """cli(*args) runs dockyard-runtime with our --root and returns the CompletedProcess."""
 
     def run(*args: str, timeout: float = 60, **kwargs):
+        # Files, not pipes: a detached container keeps the runtime's stdio open,
+        # so reading a pipe to its end would wait for the container to exit.
         command = [sys.executable, "-m", "dockyard.runtime.cli", "--root", runtime_root, *args]
-        return subprocess.run(command, capture_output=True, timeout=timeout, **kwargs)
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            result = subprocess.run(command, stdout=out, stderr=err, timeout=timeout, **kwargs)
+            out.seek(0)
+            err.seek(0)
+            result.stdout, result.stderr = out.read(), err.read()
+        return result
 
     return run
 

@@ -43,10 +43,16 @@ def loads(data: bytes | str) -> object:
     text = text.strip(_WHITESPACE)
     try:
         value, end = _scan(text, 0)
-    except StopIteration as exc:
-        raise JSONError(f"expecting a value at character {exc.value}") from None
-    except ValueError as exc:  # json.JSONDecodeError, raised by the C scanner
-        raise JSONError(str(exc)) from None
+    except Exception:
+        # The C scanner reports errors through json.decoder, which it expects to be
+        # imported already: let the json package parse again for a proper message.
+        import json
+
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            raise JSONError(str(exc)) from None
+        raise
     if end != len(text):
         raise JSONError(f"extra data at character {end}")
     return value

@@ -15,14 +15,20 @@ def test_global_flags_stop_at_the_verb():
 
 
 def test_verb_flags_aliases_and_lists():
-    args, _ = cli.parse(["-b", "bundle", "-d", "--env", "A=1", "-e", "B=2", "id"],
-                        {**cli._VERB_FLAGS["run"], "env": "list"}, stop_at_positional=False)  # fmt: skip
+    args, _ = cli.parse(
+        ["-b", "bundle", "-d", "--env", "A=1", "-e", "B=2", "id"],
+        {**cli._VERB_FLAGS["run"], "env": "list"},
+        stop_at_positional=False,
+        aliases={**cli._ALIASES["run"], "e": "env"},
+    )
     assert args.flags == {"bundle": "bundle", "detach": True, "env": ["A=1", "B=2"]}
     assert args.positional == ["id"]
 
 
 def test_exec_keeps_the_command_flags_for_the_process():
-    args, tail = cli.parse(["-t", "id", "ls", "-l"], cli._VERB_FLAGS["exec"], stop_at_positional=True)
+    args, tail = cli.parse(
+        ["-t", "id", "ls", "-l"], cli._VERB_FLAGS["exec"], stop_at_positional=True, aliases=cli._ALIASES["exec"]
+    )
     assert args.flags == {"tty": True}
     assert tail == ["id", "ls", "-l"]
 
@@ -46,3 +52,14 @@ def test_signal_names_and_numbers(value, number):
 def test_invalid_signals(value):
     with pytest.raises(InvalidParameter):
         parse_signal(value)
+
+
+def test_short_flags_depend_on_the_verb():
+    delete, _ = cli.parse(
+        ["-f", "id"], cli._VERB_FLAGS["delete"], stop_at_positional=False, aliases=cli._ALIASES["delete"]
+    )
+    listing, _ = cli.parse(
+        ["-f", "json"], cli._VERB_FLAGS["list"], stop_at_positional=False, aliases=cli._ALIASES["list"]
+    )
+    assert delete.flags == {"force": True}
+    assert listing.flags == {"format": "json"}

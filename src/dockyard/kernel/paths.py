@@ -45,3 +45,12 @@ def resolve_in_root(root: str, path: str) -> str:
             resolved = []
         pending.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
     return os.path.join(root, *resolved)
+
+
+def make_target(dest: str, *, directory: bool) -> None:
+    """Create the directory or empty file that a mount will cover."""
+    if directory:
+        os.makedirs(dest, exist_ok=True)
+    elif not os.path.exists(dest):
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))

@@ -70,13 +70,23 @@ _VERB_FLAGS = {
     "spec": {"bundle": "str", "rootless": "bool"},
     "features": {},
 }  # fmt: skip
-_ALIASES = {"b": "bundle", "d": "detach", "f": "format", "q": "quiet", "p": "process", "t": "tty",
-            "e": "env", "u": "user", "c": "cap", "a": "all", "g": "additional-gids"}  # fmt: skip
+_ALIASES = {
+    "create": {"b": "bundle"},
+    "run": {"b": "bundle", "d": "detach"},
+    "list": {"f": "format", "q": "quiet"},
+    "kill": {"a": "all"},
+    "delete": {"f": "force"},
+    "exec": {"p": "process", "d": "detach", "t": "tty", "e": "env", "u": "user", "c": "cap", "g": "additional-gids"},
+    "ps": {"f": "format"},
+    "spec": {"b": "bundle"},
+}
 _GLOBAL_FLAGS = {"root": "str", "log": "str", "log-format": "str", "debug": "bool", "systemd-cgroup": "bool",
                  "rootless": "str", "criu": "str"}  # fmt: skip
 
 
-def parse(argv: list[str], spec: dict[str, str], *, stop_at_positional: bool) -> tuple[Args, list[str]]:
+def parse(
+    argv: list[str], spec: dict[str, str], *, stop_at_positional: bool, aliases: dict[str, str] | None = None
+) -> tuple[Args, list[str]]:
     """Parse flags until the first positional (when stop_at_positional) or '--'."""
     args = Args()
     i = 0
@@ -92,7 +102,7 @@ def parse(argv: list[str], spec: dict[str, str], *, stop_at_positional: bool) ->
             i += 1
             continue
         name, eq, value = word.lstrip("-").partition("=")
-        name = _ALIASES.get(name, name)
+        name = (aliases or {}).get(name, name)
         if name not in spec:
             raise UsageError(f"flag provided but not defined: {word}")
         kind = spec[name]
@@ -138,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"unknown command {verb!r}")
         # exec and ps pass everything after the id to the process / to ps(1)
         stop = verb in ("exec", "ps")
-        verb_args, tail = parse(rest[1:], _VERB_FLAGS[verb], stop_at_positional=stop)
+        verb_args, tail = parse(rest[1:], _VERB_FLAGS[verb], stop_at_positional=stop, aliases=_ALIASES.get(verb))
         verb_args.positional.extend(tail)
         return _dispatch(verb, verb_args, global_args)
     except UsageError as exc:

@@ -24,7 +24,7 @@ class Options:
     """What the runtime decided for this child beyond the config itself."""
 
     def __init__(self, **fields: object) -> None:
-        self.fifo: str | None = None  # create: block on this fifo before exec
+        self.fifo: int | None = None  # create: O_PATH fd of the fifo to block on before exec
         self.console_fd: int | None = None  # connected console socket, when process.terminal
         self.no_pivot = False
         self.preserve_fds = 0
@@ -70,10 +70,11 @@ def stage1(config: dict, channel: Channel, options: Options, joins: list[tuple[s
     the running container's /proc/<pid>/ns files and nothing new is created.
     """
     step = "join namespaces"
+    creating = options.fifo is not None
     try:
         channel.expect("go")
         handles = [(kind, os.open(path, os.O_RDONLY | os.O_CLOEXEC), path) for kind, path in joins]
-        new = [ns["type"] for ns in config["linux"]["namespaces"] if not ns.get("path")] if options.fifo else []
+        new = [ns["type"] for ns in config["linux"]["namespaces"] if not ns.get("path")] if creating else []
         for kind, fd, path in handles:
             if kind == "user":
                 libc.setns(fd, NAMESPACE_FLAGS[kind], path)
@@ -100,7 +101,7 @@ def stage1(config: dict, channel: Channel, options: Options, joins: list[tuple[s
         step = "fork init"
         pid = os.fork()
         if pid == 0:
-            if options.fifo:
+            if creating:
                 container_init(
                     config, channel, options, in_userns="user" in new or bool(handles and joins[0][0] == "user")
                 )
@@ -122,8 +123,7 @@ def container_init(config: dict, channel: Channel, options: Options, in_userns: 
             process.set_oom_score_adj(proc["oomScoreAdj"])
         step = "set rlimits"
         process.set_rlimits(proc.get("rlimits", []), lambda msg: channel.send("warning", message=msg))
-        step = "open exec fifo"
-        fifo = os.open(options.fifo, os.O_PATH | os.O_CLOEXEC)
+        fifo = options.fifo
         step = "prepare rootfs"
         rootfs.prepare(config, options.cgroup_mounts, in_userns)
         channel.send("hooks")

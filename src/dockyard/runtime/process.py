@@ -53,7 +53,9 @@ def find_executable(name: str, env: list[str]) -> str:
 
 
 def set_rlimits(rlimits: list[dict], warn) -> None:
-    import resource
+    if not rlimits:
+        return
+    import resource  # already imported by init.preload, before any namespace changed
 
     for rlimit in rlimits:
         kind = getattr(resource, rlimit["type"], None)

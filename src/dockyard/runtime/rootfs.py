@@ -16,29 +16,18 @@ runtime most worth reading top to bottom.
 from __future__ import annotations
 
 import os
-import stat
 
 from dockyard.kernel import constants as k
 from dockyard.kernel import libc
-from dockyard.kernel.paths import resolve_in_root
-from dockyard.runtime import mountopts
+from dockyard.kernel.paths import make_target, resolve_in_root
+from dockyard.runtime import devices, mountopts
 
-# The devices every container gets (runtime spec, "Default Devices").
-DEFAULT_DEVICES = (
-    {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666},
-    {"path": "/dev/zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o666},
-    {"path": "/dev/full", "type": "c", "major": 1, "minor": 7, "fileMode": 0o666},
-    {"path": "/dev/random", "type": "c", "major": 1, "minor": 8, "fileMode": 0o666},
-    {"path": "/dev/urandom", "type": "c", "major": 1, "minor": 9, "fileMode": 0o666},
-    {"path": "/dev/tty", "type": "c", "major": 5, "minor": 0, "fileMode": 0o666},
-)
 _DEV_SYMLINKS = (
     ("/proc/self/fd", "/dev/fd"),
     ("/proc/self/fd/0", "/dev/stdin"),
     ("/proc/self/fd/1", "/dev/stdout"),
     ("/proc/self/fd/2", "/dev/stderr"),
 )
-_DEVICE_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 # statvfs f_flag bits that a bind remount inside a user namespace must keep:
 # the kernel refuses to clear these "locked" flags (ST_* values equal MS_*).
 _LOCKED = k.MS_RDONLY | k.MS_NOSUID | k.MS_NODEV | k.MS_NOEXEC
@@ -51,7 +40,6 @@ class MountError(OSError):
 def prepare(config: dict, cgroup_mounts: list[tuple[str, str, str, str]], in_userns: bool) -> None:
     """Everything before pivot_root. cgroup_mounts: (name, fstype, options, host dir) per hierarchy."""
     rootfs = config["root"]["path"]
-    linux = config.get("linux", {})
     libc.mount(None, "/", None, k.MS_SLAVE | k.MS_REC)
     libc.mount(rootfs, rootfs, None, k.MS_BIND | k.MS_REC)
     for i, mount in enumerate(config.get("mounts", [])):
@@ -59,10 +47,8 @@ def prepare(config: dict, cgroup_mounts: list[tuple[str, str, str, str]], in_use
             mount_one(rootfs, mount, cgroup_mounts, in_userns)
         except OSError as exc:
             raise MountError(exc.errno, f"mounts[{i}] {mount['destination']}: {exc.strerror}") from None
-    devices = {d["path"]: d for d in DEFAULT_DEVICES}
-    devices.update({d["path"]: d for d in linux.get("devices", [])})
-    for device in devices.values():
-        create_device(rootfs, device, in_userns)
+    for device in devices.container_devices(config):
+        devices.create(rootfs, device, in_userns)
     for target, link in _DEV_SYMLINKS:
         _symlink(rootfs, target, link)
     if os.path.isdir(resolve_in_root(rootfs, "/dev/pts")):
@@ -76,7 +62,7 @@ def mount_one(rootfs: str, mount: dict, cgroup_mounts: list, in_userns: bool) ->
     dest = resolve_in_root(rootfs, mount["destination"])
     is_bind = bool(flags & k.MS_BIND) or kind == "bind"
     if is_bind:
-        _make_target(dest, directory=os.path.isdir(source))
+        make_target(dest, directory=os.path.isdir(source))
         libc.mount(source, dest, None, k.MS_BIND | (flags & k.MS_REC))
         extra = flags & ~(k.MS_BIND | k.MS_REC)
         if extra:
@@ -84,10 +70,10 @@ def mount_one(rootfs: str, mount: dict, cgroup_mounts: list, in_userns: bool) ->
                 extra |= os.statvfs(dest).f_flag & _LOCKED
             libc.mount(None, dest, None, k.MS_BIND | k.MS_REMOUNT | extra)
     elif kind == "cgroup":
-        _make_target(dest, directory=True)
+        make_target(dest, directory=True)
         mount_cgroups(dest, flags, cgroup_mounts)
     else:
-        _make_target(dest, directory=True)
+        make_target(dest, directory=True)
         libc.mount(source or kind, dest, kind, flags, data or None)
     for prop in propagation:
         libc.mount(None, dest, None, prop)
@@ -117,37 +103,6 @@ def mount_cgroups(dest: str, flags: int, cgroup_mounts: list[tuple[str, str, str
                     os.symlink(name, os.path.join(dest, alias))
     if flags & k.MS_RDONLY:
         libc.mount(None, dest, None, k.MS_REMOUNT | flags, "mode=755")
-
-
-def _make_target(dest: str, *, directory: bool) -> None:
-    if directory:
-        os.makedirs(dest, exist_ok=True)
-    elif not os.path.exists(dest):
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
-
-
-def create_device(rootfs: str, device: dict, in_userns: bool) -> None:
-    """mknod the device, or bind the host's node where mknod is not allowed (user namespaces)."""
-    dest = resolve_in_root(rootfs, device["path"])
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
-    kind = _DEVICE_TYPES[device["type"]]
-    rdev = os.makedev(device.get("major", 0), device.get("minor", 0))
-    if os.path.lexists(dest):
-        info = os.lstat(dest)
-        if stat.S_IFMT(info.st_mode) == kind and info.st_rdev == rdev:
-            return
-        if stat.S_ISDIR(info.st_mode):
-            raise MountError(21, f"device {device['path']}: a directory is in the way")
-        os.unlink(dest)
-    try:
-        if in_userns:
-            raise PermissionError(1, "mknod is not permitted in a user namespace")
-        os.mknod(dest, kind | (device.get("fileMode", 0o666) & 0o7777), rdev)
-        os.chown(dest, device.get("uid", 0), device.get("gid", 0))
-    except PermissionError:
-        _make_target(dest, directory=False)
-        libc.mount(device["path"], dest, None, k.MS_BIND)
 
 
 def _symlink(rootfs: str, target: str, link: str) -> None:

@@ -20,6 +20,7 @@ import sys
 import time
 
 from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.runtime import devices
 from dockyard.runtime import spec as specs
 from dockyard.runtime import state as states
 from dockyard.runtime.hooks import HookError, run_hooks
@@ -83,8 +84,10 @@ class Runtime:
             container.record["cgroupsPath"] = cgroup.path
             options.cgroup_mounts = cgroup.container_mounts()
             os.mkfifo(container.fifo, 0o622)
-            os.chmod(container.fifo, 0o622)  # past the umask: a user-namespaced init must open it
-            options.fifo = container.fifo
+            os.chmod(container.fifo, 0o622)  # past the umask: a user-namespaced init reopens it
+            # Opened here and inherited: the init, maybe in a user namespace, may not
+            # be allowed to walk the path to the state directory.
+            options.fifo = os.open(container.fifo, os.O_PATH | os.O_CLOEXEC)
             self._spawn_init(container, cgroup, options)
             container.save()
             if pid_file:
@@ -93,8 +96,9 @@ class Runtime:
             self._discard(container, cgroup)
             raise
         finally:
-            if options.console_fd is not None:
-                os.close(options.console_fd)
+            for fd in (options.console_fd, options.fifo):
+                if fd is not None:
+                    os.close(fd)
         return container
 
     def _options(self, config: dict, console_socket: str | None, **fields: object) -> Options:
@@ -123,7 +127,10 @@ class Runtime:
         linux = config.get("linux", {})
         cgroup = open_cgroup(linux.get("cgroupsPath") or f"{DEFAULT_CGROUP_PARENT}/{container_id}")
         cgroup.create()
-        cgroup.apply(linux.get("resources", {}))
+        resources = dict(linux.get("resources", {}))
+        resources["devices"] = devices.cgroup_rules(config)
+        for warning in cgroup.apply(resources):
+            self.warn(warning)
         return cgroup
 
     def _spawn_init(self, container: states.ContainerState, cgroup, options: Options) -> None:
