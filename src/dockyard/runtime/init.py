@@ -30,6 +30,7 @@ class Options:
         self.preserve_fds = 0
         self.seccomp_program: bytes | None = None
         self.seccomp_flags: list[str] = []
+        self.cgroup = None  # the container's Cgroup, which stage 1 joins
         self.cgroup_mounts: list = []
         self.__dict__.update(fields)
 
@@ -73,6 +74,11 @@ def stage1(config: dict, channel: Channel, options: Options, joins: list[tuple[s
     creating = options.fifo is not None
     try:
         channel.expect("go")
+        step = "join cgroup"
+        # Joined by the child itself: moving another process takes a kernel lock
+        # whose first use per call costs 10-25 ms here (see Cgroup.join_self).
+        options.cgroup.join_self()
+        step = "join namespaces"
         handles = [(kind, os.open(path, os.O_RDONLY | os.O_CLOEXEC), path) for kind, path in joins]
         new = [ns["type"] for ns in config["linux"]["namespaces"] if not ns.get("path")] if creating else []
         for kind, fd, path in handles:

@@ -82,6 +82,7 @@ class Runtime:
         try:
             cgroup = self._cgroup(config, container_id)
             container.record["cgroupsPath"] = cgroup.path
+            options.cgroup = cgroup
             options.cgroup_mounts = cgroup.container_mounts()
             os.mkfifo(container.fifo, 0o622)
             os.chmod(container.fifo, 0o622)  # past the umask: a user-namespaced init reopens it
@@ -144,7 +145,6 @@ class Runtime:
             stage1(config, child, options, joins)
         child.close()
         try:
-            cgroup.add_process(pid)
             parent.send("go")
             message = self._receive(parent)
             if message["type"] == "userns":
@@ -200,14 +200,7 @@ class Runtime:
         status = container.status()
         if status != states.CREATED:
             raise Conflict(f"cannot start a container that is {status}, only a created one")
-        fd = os.open(container.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        try:
-            os.set_blocking(fd, True)
-            error = b""
-            while chunk := os.read(fd, 4096):
-                error += chunk
-        finally:
-            os.close(fd)
+        error = _await_exec(container)
         os.unlink(container.fifo)
         if error:
             raise ContainerError(error.decode(errors="replace"))
@@ -337,6 +330,7 @@ class Runtime:
         if proxy_terminal:
             listener, socket_path = _console_listener(self.root)
         options = self._options(config, socket_path, process=process, preserve_fds=preserve_fds)
+        options.cgroup = self._open_cgroup(container)
         namespaces = [ns["type"] for ns in config["linux"]["namespaces"]]
         joins = [(kind, f"/proc/{container.pid}/ns/{specs.NAMESPACE_PROC_NAMES[kind]}") for kind in namespaces]
         joins.sort(key=lambda item: item[0] != "user")
@@ -354,7 +348,6 @@ class Runtime:
         if options.console_fd is not None:
             os.close(options.console_fd)
         try:
-            self._open_cgroup(container).add_process(stage)
             parent.send("go")
             pid = self._receive(parent, "pid")["pid"]
             _reap(stage)
@@ -420,6 +413,38 @@ class _ExitWatch:
         if self.status is None:
             self.status = _wait_exit(self.pid)
         return self.status
+
+
+def _await_exec(container: states.ContainerState) -> bytes:
+    """Release the init blocked on exec.fifo and wait until it has exec'd.
+
+    The init opens the fifo for writing, which blocks until we open it for
+    reading; the fd is close-on-exec, so EOF means execve succeeded, and bytes
+    mean an error message. The read side is opened non-blocking and polled,
+    because the init may not have reached its open yet (a reader that never saw
+    a writer gets no POLLHUP) or may have died (then nobody ever writes).
+    """
+    import select
+
+    fd = os.open(container.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        error = b""
+        while True:
+            if not poller.poll(50):
+                if not container.alive():
+                    raise ContainerError(f"container {container.id}: init died before its process started")
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except BlockingIOError:  # a writer is there but has said nothing yet
+                continue
+            if not chunk:
+                return error
+            error += chunk
+    finally:
+        os.close(fd)
 
 
 def _exit_code(status: int) -> int:

@@ -6,8 +6,8 @@ socket module costs milliseconds to import on the hot path). The sequence of
 
     runtime (P)                 stage 1 (S1)                   init (I)
     fork S1 ──────────────────▶ wait "go"
-    put S1 in the cgroup
-    "go" ─────────────────────▶ join namespaces by path
+    "go" ─────────────────────▶ join the cgroup
+                                join namespaces by path
                                 [new user ns: unshare]
     write uid/gid maps ◀─────── "userns"
     "ack" ────────────────────▶ unshare the other namespaces
