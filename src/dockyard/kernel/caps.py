@@ -48,8 +48,8 @@ def to_mask(names: list[str]) -> int:
     return mask
 
 
-def drop_bounding(keep: int) -> None:
-    for cap in range(last_cap() + 1):
+def drop_bounding(keep: int, last: int) -> None:
+    for cap in range(last + 1):
         if not keep & (1 << cap):
             libc.prctl(k.PR_CAPBSET_DROP, cap)
 
@@ -68,8 +68,8 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         raise OSError(exc.errno, f"capset: {exc.strerror}") from None
 
 
-def raise_ambient(mask: int) -> None:
+def raise_ambient(mask: int, last: int) -> None:
     libc.prctl(k.PR_CAP_AMBIENT, k.PR_CAP_AMBIENT_CLEAR_ALL)
-    for cap in range(last_cap() + 1):
+    for cap in range(last + 1):
         if mask & (1 << cap):
             libc.prctl(k.PR_CAP_AMBIENT, k.PR_CAP_AMBIENT_RAISE, cap)

@@ -20,6 +20,7 @@ SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}[_MACHINE]
 SYS_CAPGET = {"x86_64": 125, "aarch64": 90}[_MACHINE]
 SYS_CAPSET = {"x86_64": 126, "aarch64": 91}[_MACHINE]
 SYS_SETNS = {"x86_64": 308, "aarch64": 268}[_MACHINE]
+SYS_CLONE3 = 435  # the same on every architecture
 
 _libc.syscall.restype = ctypes.c_long
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
@@ -89,3 +90,36 @@ def syscall(number: int, *args: int | bytes | ctypes.Array | ctypes._Pointer) ->
     if result < 0:
         raise fail(f"syscall {number}")
     return result
+
+
+class _CloneArgs(ctypes.Structure):
+    """struct clone_args of <linux/sched.h>, up to the cgroup field (CLONE_ARGS_SIZE_VER2)."""
+
+    _fields_ = tuple(
+        (name, ctypes.c_uint64)
+        for name in (
+            "flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack",
+            "stack_size", "tls", "set_tid", "set_tid_size", "cgroup",
+        )
+    )  # fmt: skip
+
+
+_CLONE_INTO_CGROUP = 0x200000000
+_SIGCHLD = 17
+
+
+def fork_into_cgroup(cgroup_fd: int) -> int:
+    """fork(), with the child born in the cgroup v2 directory cgroup_fd.
+
+    Why not fork then write cgroup.procs: moving a running process takes the
+    kernel's global threadgroup lock, whose write side waits for an RCU grace
+    period (10-25 ms measured here); a child created inside the cgroup does not.
+    The child returns 0 into this same interpreter, like os.fork() but without
+    its at-fork hooks: only call this from a single-threaded process.
+    Raises OSError (ENOSYS before Linux 5.7) when the kernel can't do it.
+    """
+    args = _CloneArgs(flags=_CLONE_INTO_CGROUP, exit_signal=_SIGCHLD, cgroup=cgroup_fd)
+    pid = _libc.syscall(SYS_CLONE3, ctypes.byref(args), ctypes.sizeof(args))
+    if pid < 0:
+        raise fail("clone3 into cgroup")
+    return pid

@@ -9,6 +9,11 @@ class HookError(Exception):
     pass
 
 
+def has_hooks(config: dict, *kinds: str) -> bool:
+    hooks = config.get("hooks", {})
+    return any(hooks.get(kind) for kind in kinds)
+
+
 def run_hooks(config: dict, kind: str, state: dict) -> None:
     """Run every hook of one kind in order; the first failure raises HookError."""
     hooks = config.get("hooks", {}).get(kind, [])

@@ -15,7 +15,7 @@ import os
 from dockyard.kernel import constants as k
 from dockyard.kernel import libc
 from dockyard.runtime import process, rootfs
-from dockyard.runtime.hooks import run_hooks
+from dockyard.runtime.hooks import has_hooks, run_hooks
 from dockyard.runtime.spec import NAMESPACE_FLAGS
 from dockyard.runtime.sync import Channel
 
@@ -31,6 +31,7 @@ class Options:
         self.seccomp_program: bytes | None = None
         self.seccomp_flags: list[str] = []
         self.cgroup = None  # the container's Cgroup, which stage 1 joins
+        self.joined_unified = False  # stage 1 was born in the cgroup v2 directory
         self.cgroup_mounts: list = []
         self.__dict__.update(fields)
 
@@ -77,7 +78,7 @@ def stage1(config: dict, channel: Channel, options: Options, joins: list[tuple[s
         step = "join cgroup"
         # Joined by the child itself: moving another process takes a kernel lock
         # whose first use per call costs 10-25 ms here (see Cgroup.join_self).
-        options.cgroup.join_self()
+        options.cgroup.join_self(unified=not options.joined_unified)
         step = "join namespaces"
         handles = [(kind, os.open(path, os.O_RDONLY | os.O_CLOEXEC), path) for kind, path in joins]
         new = [ns["type"] for ns in config["linux"]["namespaces"] if not ns.get("path")] if creating else []
@@ -124,6 +125,7 @@ def container_init(config: dict, channel: Channel, options: Options, in_userns: 
     proc = config["process"]
     step = "init"
     try:
+        channel.expect("go")
         step = "set oom_score_adj"
         if "oomScoreAdj" in proc:
             process.set_oom_score_adj(proc["oomScoreAdj"])
@@ -132,8 +134,10 @@ def container_init(config: dict, channel: Channel, options: Options, in_userns: 
         fifo = options.fifo
         step = "prepare rootfs"
         rootfs.prepare(config, options.cgroup_mounts, in_userns)
-        channel.send("hooks")
-        state = channel.expect("state")["state"]
+        state = None
+        if has_hooks(config, "prestart", "createRuntime", "createContainer", "startContainer"):
+            channel.send("hooks")
+            state = channel.expect("state")["state"]
         step = "createContainer hook"
         run_hooks(config, "createContainer", state)
         step = "pivot_root"

@@ -87,7 +87,8 @@ def become(process: dict, seccomp_program: bytes | None, seccomp_flags: list[str
     uid, gid = user.get("uid", 0), user.get("gid", 0)
     if capabilities is not None:
         # Needs CAP_SETPCAP in the effective set, which setuid below may clear.
-        caps.drop_bounding(caps.to_mask(capabilities.get("bounding", [])))
+        last = caps.last_cap()
+        caps.drop_bounding(caps.to_mask(capabilities.get("bounding", [])), last)
         libc.prctl(k.PR_SET_KEEPCAPS, 1)
     os.setgroups(user.get("additionalGids", []))
     os.setresgid(gid, gid, gid)
@@ -99,7 +100,7 @@ def become(process: dict, seccomp_program: bytes | None, seccomp_flags: list[str
             caps.to_mask(capabilities.get("permitted", [])),
             caps.to_mask(capabilities.get("inheritable", [])),
         )
-        caps.raise_ambient(caps.to_mask(capabilities.get("ambient", [])))
+        caps.raise_ambient(caps.to_mask(capabilities.get("ambient", [])), last)
     if no_new_privs:
         libc.prctl(k.PR_SET_NO_NEW_PRIVS, 1)
         if seccomp_program is not None:

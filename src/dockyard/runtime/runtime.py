@@ -23,11 +23,9 @@ from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.runtime import devices
 from dockyard.runtime import spec as specs
 from dockyard.runtime import state as states
-from dockyard.runtime.hooks import HookError, run_hooks
+from dockyard.runtime.hooks import HookError, has_hooks, run_hooks
 from dockyard.runtime.init import Options, preload, stage1
 from dockyard.runtime.sync import ChildError, pair
-
-DEFAULT_CGROUP_PARENT = "/dockyard"
 
 
 class ContainerError(Exception):
@@ -126,7 +124,8 @@ class Runtime:
         from dockyard.kernel.cgroups import open_cgroup
 
         linux = config.get("linux", {})
-        cgroup = open_cgroup(linux.get("cgroupsPath") or f"{DEFAULT_CGROUP_PARENT}/{container_id}")
+        # At the top, not under a shared parent: nothing is left once the last container goes.
+        cgroup = open_cgroup(linux.get("cgroupsPath") or f"/dy-{container_id}")
         cgroup.create()
         resources = dict(linux.get("resources", {}))
         resources["devices"] = devices.cgroup_rules(config)
@@ -139,7 +138,7 @@ class Runtime:
         joins = [(ns["type"], ns["path"]) for ns in config["linux"]["namespaces"] if ns.get("path")]
         joins.sort(key=lambda item: item[0] != "user")
         parent, child = pair()
-        pid = os.fork()
+        pid = _fork_stage1(options)
         if pid == 0:
             parent.close()
             stage1(config, child, options, joins)
@@ -157,11 +156,13 @@ class Runtime:
             container.record["startTime"] = states.process_start_time(message["pid"])
             os.waitpid(pid, 0)
             pid = 0
-            self._receive(parent, "hooks")
-            creating = container.oci_state() | {"status": states.CREATING}
-            run_hooks(config, "prestart", creating)
-            run_hooks(config, "createRuntime", creating)
-            parent.send("state", state=creating)
+            parent.send("go")  # the init waits for it, so nothing it says overtakes "pid"
+            if has_hooks(config, "prestart", "createRuntime", "createContainer", "startContainer"):
+                self._receive(parent, "hooks")
+                creating = container.oci_state() | {"status": states.CREATING}
+                run_hooks(config, "prestart", creating)
+                run_hooks(config, "createRuntime", creating)
+                parent.send("state", state=creating)
             self._receive(parent, "ready")
         except (ChildError, HookError) as exc:
             raise ContainerError(str(exc)) from None
@@ -340,7 +341,7 @@ class Runtime:
 
             libc.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
         parent, child = pair()
-        stage = os.fork()
+        stage = _fork_stage1(options)
         if stage == 0:
             parent.close()
             stage1(config, child, options, joins)
@@ -384,6 +385,28 @@ class Runtime:
 
 
 # -- helpers -------------------------------------------------------------------
+
+
+def _fork_stage1(options: Options) -> int:
+    """Fork stage 1, born in the container's cgroup v2 directory where there is one.
+
+    Stage 1 joins the v1 hierarchies itself (cheap for a single thread) and the
+    unified one only when the kernel could not place it there at birth.
+    """
+    unified = options.cgroup.unified_dir
+    if unified is None:
+        return os.fork()
+    from dockyard.kernel import libc
+
+    fd = os.open(unified, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        pid = libc.fork_into_cgroup(fd)
+        options.joined_unified = True
+        return pid
+    except OSError:
+        return os.fork()
+    finally:
+        os.close(fd)
 
 
 def _console_listener(root: str):
@@ -528,9 +551,12 @@ def _write_pid_file(path: str, pid: int) -> None:
 
 
 def _remove_parent_cgroup(cgroup) -> None:
-    """Remove the shared parent (e.g. /dockyard) once its last container is gone."""
+    """Remove a parent given in cgroupsPath (/parent/id) once its last container is gone."""
+    parent = cgroup.parent()
+    if parent.is_root:
+        return
     try:
-        cgroup.parent().destroy()
+        parent.destroy()
     except OSError:
         pass  # another container still lives there
 

@@ -13,6 +13,7 @@ socket module costs milliseconds to import on the hot path). The sequence of
     "ack" ────────────────────▶ unshare the other namespaces
                                 fork I ──────────────────────▶ (pid 1 of a new pid ns)
     reap S1 ◀───────────────── "pid" {pid of I}; exit
+    "go" ──────────────────────────────────────────────────────▶ wait "go"
                                                                mounts, devices
     prestart, createRuntime ◀─────────────────────────────────── "hooks"
     "state" {state} ───────────────────────────────────────────▶ createContainer hooks
