@@ -221,8 +221,21 @@ class Runtime:
             return 0
         # The init is our grandchild: become its reaper so that we can wait for it.
         libc.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
-        container = self.create(container_id, bundle, **create_options)
+        terminal = None
+        if not create_options.get("console_socket") and specs.load(bundle).get("process", {}).get("terminal"):
+            terminal = _TerminalProxy(self.root)
+            create_options["console_socket"] = terminal.path
         try:
+            container = self.create(container_id, bundle, **create_options)
+        except BaseException:
+            if terminal:
+                terminal.close()
+            raise
+        try:
+            if terminal:
+                terminal.receive()
+                self.start(container_id)
+                return terminal.run(container.pid)
             with _forward_signals(container.pid):
                 self.start(container_id)
                 return _wait_exit(container.pid)
@@ -326,11 +339,16 @@ class Runtime:
         if status not in (states.CREATED, states.RUNNING):
             raise Conflict(f"cannot exec in a container that is {status}")
         config = container.config
-        proxy_terminal = process.get("terminal") and not console_socket and not detach
-        socket_path = console_socket
-        if proxy_terminal:
-            listener, socket_path = _console_listener(self.root)
-        options = self._options(config, socket_path, process=process, preserve_fds=preserve_fds)
+        terminal = None
+        if process.get("terminal") and not console_socket and not detach:
+            terminal = _TerminalProxy(self.root)
+            console_socket = terminal.path
+        try:
+            options = self._options(config, console_socket, process=process, preserve_fds=preserve_fds)
+        except BaseException:
+            if terminal:
+                terminal.close()
+            raise
         options.cgroup = self._open_cgroup(container)
         namespaces = [ns["type"] for ns in config["linux"]["namespaces"]]
         joins = [(kind, f"/proc/{container.pid}/ns/{specs.NAMESPACE_PROC_NAMES[kind]}") for kind in namespaces]
@@ -369,17 +387,9 @@ class Runtime:
             _write_pid_file(pid_file, pid)
         if detach:
             return 0
-        if proxy_terminal:
-            from dockyard.runtime.console import proxy, receive_master
-
-            connection, _ = listener.accept()
-            master = receive_master(connection)
-            connection.close()
-            listener.close()
-            exited = _ExitWatch(pid)
-            proxy(master, exited)
-            os.close(master)
-            return exited.wait()
+        if terminal:
+            terminal.receive()
+            return terminal.run(pid)
         with _forward_signals(pid):
             return _wait_exit(pid)
 
@@ -409,15 +419,46 @@ def _fork_stage1(options: Options) -> int:
         os.close(fd)
 
 
-def _console_listener(root: str):
-    import socket
-    import tempfile
+class _TerminalProxy:
+    """A console socket of our own, for `run` and `exec` with a terminal but no
+    --console-socket: we receive the pty master and copy our stdio through it."""
 
-    path = os.path.join(tempfile.mkdtemp(prefix="dy-console-", dir=root), "sock")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(1)
-    return listener, path
+    def __init__(self, root: str) -> None:
+        import socket
+        import tempfile
+
+        os.makedirs(root, mode=0o711, exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix="dy-console-", dir=root)
+        self.path = os.path.join(self.dir, "sock")
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.path)
+        self.listener.listen(1)
+        self.master = -1
+
+    def receive(self) -> None:
+        from dockyard.runtime.console import receive_master
+
+        connection, _ = self.listener.accept()
+        try:
+            self.master = receive_master(connection)
+        finally:
+            connection.close()
+            self.close()
+
+    def run(self, pid: int) -> int:
+        """Proxy until the process exits; return its exit status."""
+        from dockyard.runtime.console import proxy
+
+        exited = _ExitWatch(pid)
+        try:
+            proxy(self.master, exited)
+        finally:
+            os.close(self.master)
+        return exited.wait()
+
+    def close(self) -> None:
+        self.listener.close()
+        _remove_tree(self.dir)
 
 
 class _ExitWatch:
