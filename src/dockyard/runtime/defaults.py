@@ -111,6 +111,7 @@ def features() -> dict:
                     "SECCOMP_FILTER_FLAG_LOG",
                     "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
                     "SECCOMP_FILTER_FLAG_TSYNC",
+                    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
                 ],
                 "supportedFlags": [
                     "SECCOMP_FILTER_FLAG_LOG",
