@@ -63,3 +63,9 @@ def test_short_flags_depend_on_the_verb():
     )
     assert delete.flags == {"force": True}
     assert listing.flags == {"format": "json"}
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--root", "/r", "--help"], ["run", "--help"], ["-h"]])
+def test_help_anywhere_prints_usage(capsys, argv):
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out.startswith("usage: dockyard-runtime")

@@ -45,6 +45,10 @@ class UsageError(Exception):
     pass
 
 
+class HelpRequested(Exception):
+    pass
+
+
 class Args:
     """Parsed options: flags by name, positionals in order."""
 
@@ -95,6 +99,8 @@ def parse(
         if word == "--":
             args.positional.extend(argv[i + 1 :])
             return args, []
+        if word in ("-h", "--help"):
+            raise HelpRequested
         if not word.startswith("-") or word == "-":
             if stop_at_positional:
                 return args, argv[i:]
@@ -151,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         verb_args, tail = parse(rest[1:], _VERB_FLAGS[verb], stop_at_positional=stop, aliases=_ALIASES.get(verb))
         verb_args.positional.extend(tail)
         return _dispatch(verb, verb_args, global_args)
+    except HelpRequested:
+        sys.stdout.write(USAGE)
+        return 0
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except UsageError as exc:
         sys.stderr.write(f"dockyard-runtime: {exc}\n(see dockyard-runtime --help)\n")
         return 2
@@ -165,6 +176,12 @@ def main(argv: list[str] | None = None) -> int:
         _log_error(global_args, message)
         sys.stderr.write(f"dockyard-runtime: {message}\n")
         return 1
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of our output went away (`| head`): not worth a message."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
 
 
 def _container_error() -> type:
@@ -358,8 +375,11 @@ def run_and_exit() -> None:
     invocation and frees nothing the kernel would not free anyway.
     """
     code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
     os._exit(code)
 
 

@@ -74,7 +74,8 @@ class Runtime:
         if "process" not in config:
             raise InvalidParameter("process: a process is required to create a container")
         options = self._options(config, console_socket, no_pivot=no_pivot, preserve_fds=preserve_fds)
-        created = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
+        now = time.time_ns()
+        created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}Z"
         container = states.new(self.root, container_id, {"bundle": bundle, "created": created, "config": config})
         cgroup = None
         try:
