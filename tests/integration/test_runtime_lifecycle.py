@@ -272,3 +272,55 @@ def test_list_shows_containers_and_their_status(cli, make_bundle):
     listed = json.loads(cli("list", "--format", "json").stdout)
     assert [(s["id"], s["status"]) for s in listed] == [(bundle.id, "created")]
     assert cli("list", "-q").stdout.decode().split() == [bundle.id]
+
+
+def test_delete_refuses_a_created_container_unless_forced(cli, make_bundle):
+    bundle = make_bundle(["true"])
+    assert cli("create", "--bundle", bundle.path, bundle.id).returncode == 0
+    result = cli("delete", bundle.id)
+    assert result.returncode == 1 and b"not stopped: created" in result.stderr
+    assert state_of(cli, bundle.id)["status"] == "created"
+    assert cli("delete", "--force", bundle.id).returncode == 0
+
+
+def test_a_config_without_process_creates_but_cannot_start(cli, make_bundle):
+    bundle = make_bundle(["true"])
+    del bundle.config["process"]
+    bundle.write()
+    assert cli("create", "--bundle", bundle.path, bundle.id).returncode == 0
+    result = cli("start", bundle.id)
+    assert result.returncode == 1 and b"has no process to start" in result.stderr
+
+
+def test_failing_poststop_hooks_warn_and_the_rest_still_run(cli, make_bundle, tmp_path):
+    log = tmp_path / "poststop.log"
+    bundle = make_bundle(["true"])
+    bundle.config["hooks"] = {
+        "poststop": [
+            {"path": "/bin/false"},
+            {"path": "/bin/sh", "args": ["sh", "-c", f"echo second >> {log}"]},
+        ]
+    }
+    bundle.write()
+    result = cli("run", "--bundle", bundle.path, bundle.id)
+    assert result.returncode == 0, result.stderr
+    assert b"warning: hook poststop[0] /bin/false exited with status 1" in result.stderr
+    assert log.read_text() == "second\n"
+
+
+def test_without_a_mount_namespace_the_root_is_a_chroot(cli, make_bundle):
+    bundle = make_bundle(["sh", "-c", "ls /bin/busybox > /seen; exec sleep 30"])
+    bundle.config["linux"]["namespaces"] = [ns for ns in bundle.config["linux"]["namespaces"] if ns["type"] != "mount"]
+    # Mounts would land in the host's own namespace: ask for none.
+    bundle.config["mounts"] = []
+    bundle.config["linux"]["maskedPaths"] = bundle.config["linux"]["readonlyPaths"] = []
+    bundle.write()
+    result = cli("run", "--detach", "--bundle", bundle.path, bundle.id)
+    assert result.returncode == 0, result.stderr
+    pid = state_of(cli, bundle.id)["pid"]
+    assert os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt")
+    assert os.readlink(f"/proc/{pid}/root") == bundle.rootfs
+    deadline = time.monotonic() + 5
+    while not os.path.exists(os.path.join(bundle.rootfs, "seen")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert Path(bundle.rootfs, "seen").read_text() == "/bin/busybox\n"

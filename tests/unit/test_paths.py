@@ -7,7 +7,7 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dockyard.kernel.paths import resolve_in_root
+from dockyard.kernel.paths import resolve_in_root, resolve_name_in_root
 
 
 def test_plain_path_joins(tmp_path):
@@ -54,3 +54,11 @@ def test_result_is_always_under_the_root(tmp_path_factory, parts):
     os.symlink("/", root / "abs")
     resolved = resolve_in_root(str(root), "/" + "/".join(parts))
     assert resolved == str(root) or resolved.startswith(str(root) + "/")
+
+
+def test_name_resolution_keeps_the_last_symlink(tmp_path):
+    (tmp_path / "dev").mkdir()
+    os.symlink("/proc/self/fd", tmp_path / "dev/fd")
+    os.symlink("/dev", tmp_path / "devlink")
+    assert resolve_name_in_root(str(tmp_path), "/dev/fd") == str(tmp_path / "dev/fd")
+    assert resolve_name_in_root(str(tmp_path), "/devlink/fd") == str(tmp_path / "dev/fd")

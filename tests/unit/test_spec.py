@@ -43,7 +43,6 @@ def test_default_spec_matches_the_oci_schema_shape():
         (lambda c: c.update(hooks={"prestart": [{"path": "/x", "timeout": 0}]}), "hooks.prestart[0].timeout"),
         (lambda c: c.update(hooks={"later": []}), "hooks.later"),
         (lambda c: c["linux"]["namespaces"].append({"type": "pid"}), "linux.namespaces[6].type"),
-        (lambda c: c["linux"].update(namespaces=[{"type": "pid"}]), "linux.namespaces"),
         (lambda c: c["linux"].update(rootfsPropagation="sideways"), "linux.rootfsPropagation"),
         (lambda c: c["linux"].update(sysctl={"net.x": 1}), "linux.sysctl.net.x"),
         (lambda c: c["linux"].update(devices=[{"path": "/dev/x", "type": "q"}]), "linux.devices[0].type"),

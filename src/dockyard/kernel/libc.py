@@ -21,6 +21,7 @@ SYS_CAPGET = {"x86_64": 125, "aarch64": 90}[_MACHINE]
 SYS_CAPSET = {"x86_64": 126, "aarch64": 91}[_MACHINE]
 SYS_SETNS = {"x86_64": 308, "aarch64": 268}[_MACHINE]
 SYS_CLONE3 = 435  # the same on every architecture
+SYS_CLOSE_RANGE = 436  # likewise
 
 _libc.syscall.restype = ctypes.c_long
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
@@ -123,3 +124,16 @@ def fork_into_cgroup(cgroup_fd: int) -> int:
     if pid < 0:
         raise fail("clone3 into cgroup")
     return pid
+
+
+_CLOSE_RANGE_CLOEXEC = 4
+
+
+def cloexec_from(first_fd: int) -> None:
+    """Mark every fd from first_fd up close-on-exec with one close_range(2).
+
+    Raises OSError (ENOSYS before Linux 5.11) so callers can fall back to
+    walking /proc/self/fd, which a chroot without /proc does not have.
+    """
+    if _libc.syscall(SYS_CLOSE_RANGE, ctypes.c_uint(first_fd), ctypes.c_uint(0xFFFFFFFF), _CLOSE_RANGE_CLOEXEC) != 0:
+        raise fail("close_range")

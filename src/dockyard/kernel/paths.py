@@ -47,6 +47,15 @@ def resolve_in_root(root: str, path: str) -> str:
     return os.path.join(root, *resolved)
 
 
+def resolve_name_in_root(root: str, path: str) -> str:
+    """Like resolve_in_root, but the last component is not followed: for creating
+    or replacing a symlink or device node at exactly that name."""
+    parent, name = os.path.split(path.rstrip("/"))
+    if name in ("", ".", ".."):
+        return resolve_in_root(root, path)
+    return os.path.join(resolve_in_root(root, parent or "/"), name)
+
+
 def make_target(dest: str, *, directory: bool) -> None:
     """Create the directory or empty file that a mount will cover."""
     if directory:

@@ -7,7 +7,7 @@ import stat
 
 from dockyard.kernel import constants as k
 from dockyard.kernel import libc
-from dockyard.kernel.paths import make_target, resolve_in_root
+from dockyard.kernel.paths import make_target, resolve_name_in_root
 
 # The devices every container gets (runtime spec, "Default Devices").
 DEFAULT_DEVICES = (
@@ -59,7 +59,7 @@ def cgroup_rules(config: dict) -> list[dict]:
 
 def create(rootfs: str, device: dict, in_userns: bool) -> None:
     """mknod the device, or bind the host's node where mknod is not allowed (user namespaces)."""
-    dest = resolve_in_root(rootfs, device["path"])
+    dest = resolve_name_in_root(rootfs, device["path"])
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     kind = _TYPES[device["type"]]
     rdev = os.makedev(device.get("major", 0), device.get("minor", 0))
@@ -73,7 +73,9 @@ def create(rootfs: str, device: dict, in_userns: bool) -> None:
     try:
         if in_userns:
             raise PermissionError(1, "mknod is not permitted in a user namespace")
-        os.mknod(dest, kind | (device.get("fileMode", 0o666) & 0o7777), rdev)
+        mode = device.get("fileMode", 0o666) & 0o7777
+        os.mknod(dest, kind | mode, rdev)
+        os.chmod(dest, mode)  # mknod applied the umask
         os.chown(dest, device.get("uid", 0), device.get("gid", 0))
     except PermissionError:
         make_target(dest, directory=False)

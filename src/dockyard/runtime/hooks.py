@@ -14,8 +14,13 @@ def has_hooks(config: dict, *kinds: str) -> bool:
     return any(hooks.get(kind) for kind in kinds)
 
 
-def run_hooks(config: dict, kind: str, state: dict) -> None:
-    """Run every hook of one kind in order; the first failure raises HookError."""
+def run_hooks(config: dict, kind: str, state: dict, warn=None) -> None:
+    """Run every hook of one kind in order.
+
+    The first failure raises HookError, unless warn is given: then each failure
+    is passed to warn and the rest still run (the spec's rule for poststart and
+    poststop hooks).
+    """
     hooks = config.get("hooks", {}).get(kind, [])
     if not hooks:
         return
@@ -36,9 +41,14 @@ def run_hooks(config: dict, kind: str, state: dict) -> None:
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            raise HookError(f"hook {name} timed out after {hook['timeout']}s") from None
+            error = HookError(f"hook {name} timed out after {hook['timeout']}s")
         except OSError as exc:
-            raise HookError(f"hook {name}: {exc.strerror}") from None
-        if result.returncode != 0:
+            error = HookError(f"hook {name}: {exc.strerror}")
+        else:
+            if result.returncode == 0:
+                continue
             detail = result.stderr.decode(errors="replace").strip()
-            raise HookError(f"hook {name} exited with status {result.returncode}: {detail}")
+            error = HookError(f"hook {name} exited with status {result.returncode}: {detail}")
+        if warn is None:
+            raise error
+        warn(str(error))

@@ -24,7 +24,7 @@ class Options:
     """What the runtime decided for this child beyond the config itself."""
 
     def __init__(self, **fields: object) -> None:
-        self.fifo: int | None = None  # create: O_PATH fd of the fifo to block on before exec
+        self.fifo_dir: int | None = None  # create: O_PATH fd of the directory of exec.fifo
         self.console_fd: int | None = None  # connected console socket, when process.terminal
         self.no_pivot = False
         self.preserve_fds = 0
@@ -72,7 +72,7 @@ def stage1(config: dict, channel: Channel, options: Options, joins: list[tuple[s
     the running container's /proc/<pid>/ns files and nothing new is created.
     """
     step = "join namespaces"
-    creating = options.fifo is not None
+    creating = options.fifo_dir is not None
     try:
         channel.expect("go")
         step = "join cgroup"
@@ -121,19 +121,24 @@ def stage1(config: dict, channel: Channel, options: Options, joins: list[tuple[s
 
 
 def container_init(config: dict, channel: Channel, options: Options, in_userns: bool) -> None:
-    """The container's first process: build the rootfs, wait for start, exec."""
-    proc = config["process"]
+    """The container's first process: build the rootfs, wait for start, exec.
+
+    A config without a process is valid until `start`, which then fails (spec:
+    "process ... MUST be specified when start is called").
+    """
+    proc = config.get("process")
+    own_mounts = any(ns["type"] == "mount" for ns in config["linux"]["namespaces"])
     step = "init"
     try:
         channel.expect("go")
-        step = "set oom_score_adj"
-        if "oomScoreAdj" in proc:
-            process.set_oom_score_adj(proc["oomScoreAdj"])
-        step = "set rlimits"
-        process.set_rlimits(proc.get("rlimits", []), lambda msg: channel.send("warning", message=msg))
-        fifo = options.fifo
+        if proc is not None:
+            step = "set oom_score_adj"
+            if "oomScoreAdj" in proc:
+                process.set_oom_score_adj(proc["oomScoreAdj"])
+            step = "set rlimits"
+            process.set_rlimits(proc.get("rlimits", []), lambda msg: channel.send("warning", message=msg))
         step = "prepare rootfs"
-        rootfs.prepare(config, options.cgroup_mounts, in_userns)
+        rootfs.prepare(config, options.cgroup_mounts, in_userns, own_mounts)
         state = None
         if has_hooks(config, "prestart", "createRuntime", "createContainer", "startContainer"):
             channel.send("hooks")
@@ -141,31 +146,36 @@ def container_init(config: dict, channel: Channel, options: Options, in_userns: 
         step = "createContainer hook"
         run_hooks(config, "createContainer", state)
         step = "pivot_root"
-        rootfs.pivot(config["root"]["path"], options.no_pivot)
+        rootfs.pivot(config["root"]["path"], options.no_pivot, own_mounts)
         step = "finish rootfs"
-        rootfs.finish(config)
+        rootfs.finish(config, own_mounts)
         step = "set hostname"
         if config.get("hostname"):
             libc.sethostname(config["hostname"])
         if config.get("domainname"):
             libc.setdomainname(config["domainname"])
-        path = _enter_process(proc, options)
+        step = "start process"
+        path = _enter_process(proc, options) if proc is not None else ""
         channel.send("ready")
         channel.close()
     except BaseException as exc:
         _fail_child(channel, step, exc)
     # From here the runtime has gone; `start` reads errors from the fifo instead.
     try:
-        start_fd = os.open(f"/proc/self/fd/{fifo}", os.O_WRONLY | os.O_CLOEXEC)
+        start_fd = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=options.fifo_dir)
     except OSError as exc:
-        os.write(2, f"dockyard-runtime init: reopen exec fifo (is /proc mounted?): {exc.strerror}\n".encode())
+        os.write(2, f"dockyard-runtime init: open exec.fifo: {exc.strerror}\n".encode())
         os._exit(1)
-    os.close(fifo)
+    os.close(options.fifo_dir)
     try:
+        if proc is None:
+            raise OSError(22, "process: config.json has no process to start")
         run_hooks(config, "startContainer", state)
         _exec(proc, path, options)
     except BaseException as exc:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if not isinstance(exc, process.ExecError):  # runc's exec wording is what docker matches on
+            message = f"start container process: {message}"
         os.write(start_fd, message.encode())
         os._exit(1)
 

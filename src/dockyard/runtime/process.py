@@ -117,6 +117,11 @@ def _install_seccomp(program: bytes, flags: list[str]) -> None:
 
 def close_extra_fds(keep_below: int) -> None:
     """Mark every fd from keep_below up close-on-exec: none of the runtime's leaks in."""
+    try:
+        libc.cloexec_from(keep_below)
+        return
+    except OSError:
+        pass  # an older kernel: walk the table instead
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd >= keep_below:

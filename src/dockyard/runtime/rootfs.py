@@ -19,7 +19,7 @@ import os
 
 from dockyard.kernel import constants as k
 from dockyard.kernel import libc
-from dockyard.kernel.paths import make_target, resolve_in_root
+from dockyard.kernel.paths import make_target, resolve_in_root, resolve_name_in_root
 from dockyard.runtime import devices, mountopts
 
 _DEV_SYMLINKS = (
@@ -37,11 +37,16 @@ class MountError(OSError):
     pass
 
 
-def prepare(config: dict, cgroup_mounts: list[tuple[str, str, str, str]], in_userns: bool) -> None:
-    """Everything before pivot_root. cgroup_mounts: (name, fstype, options, host dir) per hierarchy."""
+def prepare(config: dict, cgroup_mounts: list[tuple[str, str, str, str]], in_userns: bool, own_mounts: bool) -> None:
+    """Everything before pivot_root. cgroup_mounts: (name, fstype, options, host dir) per hierarchy.
+
+    Without a mount namespace of its own (own_mounts false, as runc allows) the
+    mounts land in the runtime's namespace, which is what such a config asks for.
+    """
     rootfs = config["root"]["path"]
-    libc.mount(None, "/", None, k.MS_SLAVE | k.MS_REC)
-    libc.mount(rootfs, rootfs, None, k.MS_BIND | k.MS_REC)
+    if own_mounts:
+        libc.mount(None, "/", None, k.MS_SLAVE | k.MS_REC)
+        libc.mount(rootfs, rootfs, None, k.MS_BIND | k.MS_REC)
     for i, mount in enumerate(config.get("mounts", [])):
         try:
             mount_one(rootfs, mount, cgroup_mounts, in_userns)
@@ -106,17 +111,22 @@ def mount_cgroups(dest: str, flags: int, cgroup_mounts: list[tuple[str, str, str
 
 
 def _symlink(rootfs: str, target: str, link: str) -> None:
-    path = resolve_in_root(rootfs, link)
+    path = resolve_name_in_root(rootfs, link)
     if not os.path.lexists(path):
         os.symlink(target, path)
 
 
-def pivot(rootfs: str, no_pivot: bool) -> None:
+def pivot(rootfs: str, no_pivot: bool, own_mounts: bool) -> None:
     """Make rootfs the root of the mount namespace and detach the host's tree.
 
     pivot_root(".", ".") stacks the old root on top of the new one; unmounting
     "." afterwards removes it without needing a put_old directory in the image.
+    In the host's own mount namespace only chroot is safe.
     """
+    if not own_mounts:
+        os.chroot(rootfs)
+        os.chdir("/")
+        return
     if no_pivot:
         os.chdir(rootfs)
         libc.mount(rootfs, "/", None, k.MS_MOVE)
@@ -138,7 +148,7 @@ def pivot(rootfs: str, no_pivot: bool) -> None:
         os.close(new_root)
 
 
-def finish(config: dict) -> None:
+def finish(config: dict, own_mounts: bool) -> None:
     """After pivot_root: sysctls, masked and read-only paths, the read-only root."""
     linux = config.get("linux", {})
     for key, value in linux.get("sysctl", {}).items():
@@ -156,6 +166,8 @@ def finish(config: dict) -> None:
     if propagation:
         libc.mount(None, "/", None, mountopts.PROPAGATION[propagation])
     if config["root"].get("readonly"):
+        if not own_mounts:
+            raise OSError(22, "root.readonly: a read-only root needs a mount namespace of its own")
         flags = os.statvfs("/").f_flag & _LOCKED
         libc.mount(None, "/", None, k.MS_BIND | k.MS_REMOUNT | k.MS_RDONLY | flags)
 

@@ -71,8 +71,6 @@ class Runtime:
         """Set the container up to the point where only exec of its process is left."""
         bundle = os.path.abspath(bundle)
         config = specs.load(bundle)
-        if "process" not in config:
-            raise InvalidParameter("process: a process is required to create a container")
         options = self._options(config, console_socket, no_pivot=no_pivot, preserve_fds=preserve_fds)
         now = time.time_ns()
         created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}Z"
@@ -85,9 +83,10 @@ class Runtime:
             options.cgroup_mounts = cgroup.container_mounts()
             os.mkfifo(container.fifo, 0o622)
             os.chmod(container.fifo, 0o622)  # past the umask: a user-namespaced init reopens it
-            # Opened here and inherited: the init, maybe in a user namespace, may not
-            # be allowed to walk the path to the state directory.
-            options.fifo = os.open(container.fifo, os.O_PATH | os.O_CLOEXEC)
+            # The state directory, opened here and inherited: the init reopens the fifo
+            # relative to it after pivot_root, when the path is gone from its view, and
+            # may be in a user namespace not allowed to walk that path anyway.
+            options.fifo_dir = os.open(container.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             self._spawn_init(container, cgroup, options)
             container.save()
             if pid_file:
@@ -96,7 +95,7 @@ class Runtime:
             self._discard(container, cgroup)
             raise
         finally:
-            for fd in (options.console_fd, options.fifo):
+            for fd in (options.console_fd, options.fifo_dir):
                 if fd is not None:
                     os.close(fd)
         return container
@@ -109,7 +108,7 @@ class Runtime:
 
             options.seccomp_program = seccomp_filter.compile_filter(seccomp)
             options.seccomp_flags = seccomp.get("flags", [])
-        process = fields.get("process") or config["process"]
+        process = fields.get("process") or config.get("process", {})
         preload(config, process)
         if process.get("terminal"):
             if not console_socket:
@@ -206,10 +205,7 @@ class Runtime:
         os.unlink(container.fifo)
         if error:
             raise ContainerError(error.decode(errors="replace"))
-        try:
-            run_hooks(container.config, "poststart", container.oci_state())
-        except HookError as exc:
-            self.warn(str(exc))
+        run_hooks(container.config, "poststart", container.oci_state(), warn=self.warn)
 
     def run(self, container_id: str, bundle: str, *, detach: bool = False, **create_options) -> int:
         """create + start; unless detached, wait for the process, delete, return its exit code."""
@@ -296,7 +292,7 @@ class Runtime:
         container = states.load(self.root, container_id)
         status = container.status()
         cgroup = self._open_cgroup(container)
-        if status in (states.RUNNING, states.PAUSED) and not force:
+        if status != states.STOPPED and not force:
             raise Conflict(f"cannot delete container {container_id} that is not stopped: {status}")
         if status != states.STOPPED:
             if status == states.PAUSED:
@@ -308,10 +304,9 @@ class Runtime:
         cgroup.destroy(kill=True)
         _remove_parent_cgroup(cgroup)
         _remove_tree(container.dir)
-        try:
-            run_hooks(container.config, "poststop", container.oci_state() | {"status": states.STOPPED, "pid": 0})
-        except HookError as exc:
-            self.warn(str(exc))
+        run_hooks(
+            container.config, "poststop", container.oci_state() | {"status": states.STOPPED, "pid": 0}, warn=self.warn
+        )
 
     def _open_cgroup(self, container: states.ContainerState):
         from dockyard.kernel.cgroups import open_cgroup

@@ -209,8 +209,6 @@ def _check_linux(linux: dict) -> None:
         seen.add(kind)
         if "path" in ns:
             _typed(ns["path"], str, f"{where}.path", "a string")
-    if "mount" not in seen:
-        raise _fail("linux.namespaces", "a mount namespace is required to set up the container's root")
     for key in ("uidMappings", "gidMappings"):
         for i, mapping in enumerate(linux.get(key, [])):
             for field in ("containerID", "hostID", "size"):
