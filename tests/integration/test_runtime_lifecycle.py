@@ -324,3 +324,13 @@ def test_without_a_mount_namespace_the_root_is_a_chroot(cli, make_bundle):
     while not os.path.exists(os.path.join(bundle.rootfs, "seen")) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert Path(bundle.rootfs, "seen").read_text() == "/bin/busybox\n"
+
+
+def test_a_config_without_linux_namespaces_runs_in_the_runtime_namespaces(cli, make_bundle):
+    bundle = make_bundle(["true"])
+    bundle.config["linux"] = {}
+    bundle.config["mounts"] = []
+    bundle.config["hostname"] = ""
+    bundle.write()
+    result = cli("run", "--bundle", bundle.path, bundle.id)
+    assert result.returncode == 0, result.stderr

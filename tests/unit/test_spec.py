@@ -44,6 +44,7 @@ def test_default_spec_matches_the_oci_schema_shape():
         (lambda c: c.update(hooks={"later": []}), "hooks.later"),
         (lambda c: c["linux"]["namespaces"].append({"type": "pid"}), "linux.namespaces[6].type"),
         (lambda c: c["linux"].update(rootfsPropagation="sideways"), "linux.rootfsPropagation"),
+        (lambda c: c["linux"].update(namespaces=[{"type": "mount"}]), "hostname"),
         (lambda c: c["linux"].update(sysctl={"net.x": 1}), "linux.sysctl.net.x"),
         (lambda c: c["linux"].update(devices=[{"path": "/dev/x", "type": "q"}]), "linux.devices[0].type"),
         (lambda c: c["linux"].update(uidMappings=[{"containerID": 0, "hostID": 1}]), "linux.uidMappings[0].size"),

@@ -16,7 +16,7 @@ from dockyard.kernel import constants as k
 from dockyard.kernel import libc
 from dockyard.runtime import process, rootfs
 from dockyard.runtime.hooks import has_hooks, run_hooks
-from dockyard.runtime.spec import NAMESPACE_FLAGS
+from dockyard.runtime.spec import NAMESPACE_FLAGS, namespaces
 from dockyard.runtime.sync import Channel
 
 
@@ -81,7 +81,7 @@ def stage1(config: dict, channel: Channel, options: Options, joins: list[tuple[s
         options.cgroup.join_self(unified=not options.joined_unified)
         step = "join namespaces"
         handles = [(kind, os.open(path, os.O_RDONLY | os.O_CLOEXEC), path) for kind, path in joins]
-        new = [ns["type"] for ns in config["linux"]["namespaces"] if not ns.get("path")] if creating else []
+        new = [ns["type"] for ns in namespaces(config) if not ns.get("path")] if creating else []
         for kind, fd, path in handles:
             if kind == "user":
                 libc.setns(fd, NAMESPACE_FLAGS[kind], path)
@@ -127,7 +127,7 @@ def container_init(config: dict, channel: Channel, options: Options, in_userns: 
     "process ... MUST be specified when start is called").
     """
     proc = config.get("process")
-    own_mounts = any(ns["type"] == "mount" for ns in config["linux"]["namespaces"])
+    own_mounts = any(ns["type"] == "mount" for ns in namespaces(config))
     step = "init"
     try:
         channel.expect("go")

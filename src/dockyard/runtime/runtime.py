@@ -135,7 +135,7 @@ class Runtime:
 
     def _spawn_init(self, container: states.ContainerState, cgroup, options: Options) -> None:
         config = container.config
-        joins = [(ns["type"], ns["path"]) for ns in config["linux"]["namespaces"] if ns.get("path")]
+        joins = [(ns["type"], ns["path"]) for ns in specs.namespaces(config) if ns.get("path")]
         joins.sort(key=lambda item: item[0] != "user")
         parent, child = pair()
         pid = _fork_stage1(options)
@@ -147,7 +147,7 @@ class Runtime:
             parent.send("go")
             message = self._receive(parent)
             if message["type"] == "userns":
-                _write_id_maps(pid, config["linux"])
+                _write_id_maps(pid, config.get("linux", {}))
                 parent.send("ack")
                 message = self._receive(parent)
             if message["type"] != "pid":
@@ -346,7 +346,7 @@ class Runtime:
                 terminal.close()
             raise
         options.cgroup = self._open_cgroup(container)
-        namespaces = [ns["type"] for ns in config["linux"]["namespaces"]]
+        namespaces = [ns["type"] for ns in specs.namespaces(config)]
         joins = [(kind, f"/proc/{container.pid}/ns/{specs.NAMESPACE_PROC_NAMES[kind]}") for kind in namespaces]
         joins.sort(key=lambda item: item[0] != "user")
         if not detach:

@@ -98,6 +98,10 @@ def check(config: object) -> None:
     _check_linux(_object(config, "linux", "linux"))
     if "process" in config:
         _check_user_mapped(config)
+    kinds = {ns["type"] for ns in namespaces(config)}
+    for key in ("hostname", "domainname"):
+        if config.get(key) and "uts" not in kinds:
+            raise _fail(key, f"setting the {key} needs a uts namespace (it would change the host's)")
 
 
 def check_process(process: object, field: str) -> None:
@@ -252,3 +256,8 @@ def _check_user_mapped(config: dict) -> None:
             raise _fail(
                 f"process.user.{key}", f"{key} {value} is not mapped in the user namespace (linux.{key}Mappings)"
             )
+
+
+def namespaces(config: dict) -> list[dict]:
+    """linux.namespaces, which a config may leave out entirely."""
+    return config.get("linux", {}).get("namespaces", [])
