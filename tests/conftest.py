@@ -105,6 +105,18 @@ def cli(runtime_root):
     return run
 
 
+@pytest.fixture
+def run(cli):
+    """run(bundle, *flags): write the config, `run` it in the foreground; (exit code, stdout, stderr)."""
+
+    def run_bundle(bundle: Bundle, *extra: str) -> tuple[int, str, str]:
+        bundle.write()
+        result = cli("run", "--bundle", bundle.path, *extra, bundle.id)
+        return result.returncode, result.stdout.decode(), result.stderr.decode()
+
+    return run_bundle
+
+
 def leftovers() -> list[str]:
     """Kernel objects named like ours: mounts, cgroups, links, network namespaces."""
     found = []

@@ -9,16 +9,10 @@ import sys
 import pytest
 
 
-def run(cli, bundle, *extra: str) -> tuple[int, str, str]:
-    bundle.write()
-    result = cli("run", "--bundle", bundle.path, *extra, bundle.id)
-    return result.returncode, result.stdout.decode(), result.stderr.decode()
-
-
-def test_user_groups_and_umask(cli, make_bundle):
+def test_user_groups_and_umask(cli, make_bundle, run):
     bundle = make_bundle(["sh", "-c", "id; umask"])
     bundle.config["process"]["user"] = {"uid": 1000, "gid": 1001, "additionalGids": [5, 20], "umask": 0o027}
-    code, out, err = run(cli, bundle)
+    code, out, err = run(bundle)
     assert code == 0, err
     ids, umask = out.splitlines()
     assert ids.startswith("uid=1000 gid=1001 groups=")
@@ -26,23 +20,23 @@ def test_user_groups_and_umask(cli, make_bundle):
     assert umask == "0027"
 
 
-def test_env_cwd_and_rlimits(cli, make_bundle):
+def test_env_cwd_and_rlimits(cli, make_bundle, run):
     bundle = make_bundle(["sh", "-c", "echo $GREETING; pwd; ulimit -n; ulimit -Hn"])
     process = bundle.config["process"]
     process["env"].append("GREETING=hello there")
     process["cwd"] = "/tmp"
     process["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 600}]
-    code, out, err = run(cli, bundle)
+    code, out, err = run(bundle)
     assert (code, out.splitlines()) == (0, ["hello there", "/tmp", "512", "600"]), err
 
 
-def test_rlimit_above_the_hard_maximum_is_clamped_with_a_warning(cli, make_bundle):
+def test_rlimit_above_the_hard_maximum_is_clamped_with_a_warning(cli, make_bundle, run):
     import resource
 
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     bundle = make_bundle(["sh", "-c", "ulimit -Hn"])
     bundle.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": hard * 4, "hard": hard * 4}]
-    code, out, err = run(cli, bundle)
+    code, out, err = run(bundle)
     if hard == resource.RLIM_INFINITY:
         pytest.skip("the hard limit is unlimited here: nothing to clamp")
     assert code == 0, err
@@ -50,26 +44,26 @@ def test_rlimit_above_the_hard_maximum_is_clamped_with_a_warning(cli, make_bundl
     assert "clamped" in err
 
 
-def test_oom_score_adj(cli, make_bundle):
+def test_oom_score_adj(cli, make_bundle, run):
     bundle = make_bundle(["cat", "/proc/self/oom_score_adj"])
     bundle.config["process"]["oomScoreAdj"] = 500
-    code, out, err = run(cli, bundle)
+    code, out, err = run(bundle)
     assert (code, out.strip()) == (0, "500"), err
 
 
-def test_sysctl_domainname_and_readonly_paths(cli, make_bundle):
+def test_sysctl_domainname_and_readonly_paths(cli, make_bundle, run):
     domain = "/proc/sys/kernel/domainname"
     script = f"cat /proc/sys/net/ipv4/ip_forward {domain}; echo x > {domain}; echo status=$?"
     bundle = make_bundle(["sh", "-c", script])
     bundle.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
     bundle.config["domainname"] = "dy.example"
-    _code, out, err = run(cli, bundle)
+    _code, out, err = run(bundle)
     lines = out.splitlines()
     assert lines[:2] == ["1", "dy.example"], (out, err)
     assert "status=1" in out and "Read-only file system" in err  # /proc/sys is a read-only path
 
 
-def test_bind_mounts_with_options_and_sized_tmpfs(cli, make_bundle, tmp_path):
+def test_bind_mounts_with_options_and_sized_tmpfs(cli, make_bundle, tmp_path, run):
     shared = tmp_path / "shared"
     shared.mkdir()
     (shared / "in").write_text("from the host\n")
@@ -79,7 +73,7 @@ def test_bind_mounts_with_options_and_sized_tmpfs(cli, make_bundle, tmp_path):
         {"destination": "/data", "type": "bind", "source": str(shared), "options": ["rbind", "ro"]},
         {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=2m", "mode=1777"]},
     ]
-    code, out, err = run(cli, bundle)
+    code, out, err = run(bundle)
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "from the host"
@@ -87,17 +81,17 @@ def test_bind_mounts_with_options_and_sized_tmpfs(cli, make_bundle, tmp_path):
     assert lines[2].split()[1] == "2048"  # 1K-blocks of a 2 MiB tmpfs
 
 
-def test_configured_device_is_created(cli, make_bundle):
+def test_configured_device_is_created(cli, make_bundle, run):
     bundle = make_bundle(["ls", "-l", "/dev/dy-null"])
     bundle.config["linux"]["devices"] = [
         {"path": "/dev/dy-null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600, "uid": 0, "gid": 0}
     ]
-    code, out, err = run(cli, bundle)
+    code, out, err = run(bundle)
     assert code == 0, err
     assert out.startswith("crw-------") and "1,   3" in out
 
 
-def test_joins_a_network_namespace_by_path(cli, make_bundle):
+def test_joins_a_network_namespace_by_path(cli, make_bundle, run):
     first = make_bundle(["sleep", "60"])
     assert cli("run", "--detach", "--bundle", first.path, first.id).returncode == 0
     import json
@@ -107,20 +101,20 @@ def test_joins_a_network_namespace_by_path(cli, make_bundle):
     for ns in second.config["linux"]["namespaces"]:
         if ns["type"] == "network":
             ns["path"] = f"/proc/{pid}/ns/net"
-    code, out, err = run(cli, second)
+    code, out, err = run(second)
     assert code == 0, err
     assert out.strip() == os.readlink(f"/proc/{pid}/ns/net")
 
 
-def test_no_pivot_still_isolates_the_root(cli, make_bundle):
+def test_no_pivot_still_isolates_the_root(cli, make_bundle, run):
     bundle = make_bundle(["sh", "-c", "ls /; cat /proc/self/mountinfo | wc -l"])
-    code, out, err = run(cli, bundle, "--no-pivot")
+    code, out, err = run(bundle, "--no-pivot")
     assert code == 0, err
     assert "busybox" not in out.split() and "bin" in out.split()
     assert not os.path.exists("/proc/self/root/work") or "work" not in out.split()
 
 
-def test_preserve_fds_passes_the_named_descriptors(cli, make_bundle):
+def test_preserve_fds_passes_the_named_descriptors(cli, make_bundle, run):
     bundle = make_bundle(["sh", "-c", "cat <&3"])
     read_end, write_end = os.pipe()
     os.write(write_end, b"through fd 3\n")

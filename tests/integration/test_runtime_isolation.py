@@ -10,15 +10,9 @@ from pathlib import Path
 import pytest
 
 
-def run(cli, bundle, *extra: str) -> tuple[int, str, str]:
-    bundle.write()
-    result = cli("run", "--bundle", bundle.path, *extra, bundle.id)
-    return result.returncode, result.stdout.decode(), result.stderr.decode()
-
-
-def test_pid_1_is_the_user_process_and_host_processes_are_invisible(cli, make_bundle):
+def test_pid_1_is_the_user_process_and_host_processes_are_invisible(cli, make_bundle, run):
     bundle = make_bundle(["sh", "-c", "echo $$; ps -o pid,comm"])
-    code, out, err = run(cli, bundle)
+    code, out, err = run(bundle)
     assert code == 0, err
     lines = out.split()
     assert lines[0] == "1"
@@ -26,16 +20,16 @@ def test_pid_1_is_the_user_process_and_host_processes_are_invisible(cli, make_bu
     assert pids and max(pids) < 10, out  # only sh and ps exist in this pid namespace
 
 
-def test_hostname_is_the_configured_one(cli, make_bundle):
+def test_hostname_is_the_configured_one(cli, make_bundle, run):
     bundle = make_bundle(["hostname"])
     bundle.config["hostname"] = "dy-box"
-    code, out, err = run(cli, bundle)
+    code, out, err = run(bundle)
     assert (code, out.strip()) == (0, "dy-box"), err
 
 
-def test_host_mounts_are_invisible(cli, make_bundle, tmp_path):
+def test_host_mounts_are_invisible(cli, make_bundle, tmp_path, run):
     bundle = make_bundle(["cat", "/proc/self/mountinfo"])
-    code, out, err = run(cli, bundle)
+    code, out, err = run(bundle)
     assert code == 0, err
     host_points = {line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()}
     container_points = {line.split()[4] for line in out.splitlines()}
@@ -44,9 +38,9 @@ def test_host_mounts_are_invisible(cli, make_bundle, tmp_path):
     assert "/proc" in container_points and len(container_points) < len(host_points) + 20
 
 
-def test_only_lo_exists_in_a_new_network_namespace(cli, make_bundle):
+def test_only_lo_exists_in_a_new_network_namespace(cli, make_bundle, run):
     bundle = make_bundle(["ls", "/sys/class/net"])
-    code, out, err = run(cli, bundle)
+    code, out, err = run(bundle)
     assert (code, out.split()) == (0, ["lo"]), err
 
 
@@ -70,11 +64,11 @@ def test_user_namespace_maps_container_root_to_an_unprivileged_host_uid(cli, mak
     assert result.stdout.decode().strip() == "0", result.stderr
 
 
-def test_effective_capabilities_are_the_configured_set(cli, make_bundle):
+def test_effective_capabilities_are_the_configured_set(cli, make_bundle, run):
     bundle = make_bundle(["grep", "^Cap", "/proc/self/status"])
     wanted = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
     bundle.config["process"]["capabilities"] = {s: wanted for s in ("bounding", "effective", "permitted")}
-    code, out, err = run(cli, bundle)
+    code, out, err = run(bundle)
     assert code == 0, err
     caps = {line.split()[0]: int(line.split()[1], 16) for line in out.splitlines()}
     mask = (1 << 0) | (1 << 5) | (1 << 10)
@@ -82,32 +76,32 @@ def test_effective_capabilities_are_the_configured_set(cli, make_bundle):
     assert caps["CapInh:"] == 0 and caps["CapAmb:"] == 0
 
 
-def test_no_new_privileges_is_set(cli, make_bundle):
+def test_no_new_privileges_is_set(cli, make_bundle, run):
     bundle = make_bundle(["grep", "NoNewPrivs", "/proc/self/status"])
-    code, out, err = run(cli, bundle)
+    code, out, err = run(bundle)
     assert code == 0, err
     assert out.split() == ["NoNewPrivs:", "1"]
 
 
-def test_seccomp_rule_fails_a_syscall_with_the_configured_errno(cli, make_bundle):
+def test_seccomp_rule_fails_a_syscall_with_the_configured_errno(cli, make_bundle, run):
     bundle = make_bundle(["sh", "-c", "mkdir /made; echo status=$?; ls -d /made"])
     bundle.config["linux"]["seccomp"] = {
         "defaultAction": "SCMP_ACT_ALLOW",
         "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
         "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}],
     }
-    _code, out, err = run(cli, bundle)
+    _code, out, err = run(bundle)
     assert "Function not implemented" in err  # ENOSYS = 38
     assert "status=1" in out
     assert not os.path.exists(os.path.join(bundle.rootfs, "made"))
 
 
-def test_memory_hog_is_oom_killed_under_a_memory_limit(cli, make_bundle):
+def test_memory_hog_is_oom_killed_under_a_memory_limit(cli, make_bundle, run):
     # tail keeps the last "line" of /dev/zero, which never ends: memory grows until the kill.
     bundle = make_bundle(["tail", "/dev/zero"])
     limit = 32 * 1024 * 1024
     bundle.config["linux"]["resources"]["memory"] = {"limit": limit, "swap": limit}
-    code, _out, err = run(cli, bundle)
+    code, _out, err = run(bundle)
     assert code == 128 + 9, err  # killed by SIGKILL
 
 
@@ -128,17 +122,17 @@ def test_fork_bomb_stops_at_the_pids_limit(cli, make_bundle):
     assert len(json.loads(cli("ps", "--format", "json", bundle.id).stdout)) == 11
 
 
-def test_read_only_root_refuses_writes(cli, make_bundle):
+def test_read_only_root_refuses_writes(cli, make_bundle, run):
     bundle = make_bundle(["touch", "/written"])
     bundle.config["root"]["readonly"] = True
-    code, _out, err = run(cli, bundle)
+    code, _out, err = run(bundle)
     assert code != 0 and "Read-only file system" in err
     assert not os.path.exists(os.path.join(bundle.rootfs, "written"))
 
 
-def test_masked_paths_read_empty(cli, make_bundle):
+def test_masked_paths_read_empty(cli, make_bundle, run):
     bundle = make_bundle(["sh", "-c", "wc -c < /proc/keys; ls -A /proc/acpi | wc -l"])
-    code, out, err = run(cli, bundle)
+    code, out, err = run(bundle)
     assert code == 0, err
     assert out.split() == ["0", "0"]
 

@@ -72,29 +72,25 @@ def _swap(d: str, swap: int, field: str) -> None:
         raise common.failure(exc, f"{field}.swap", "write memory.memsw.limit_in_bytes") from None
 
 
+# (linux.resources.cpu key, v1 file, whether 0 means "not set"), in write order:
+# period before quota, because the kernel checks the pair and docker sets both.
+_CPU_FILES = (
+    ("shares", "cpu.shares", True),
+    ("period", "cpu.cfs_period_us", True),
+    ("quota", "cpu.cfs_quota_us", True),
+    ("burst", "cpu.cfs_burst_us", False),
+    ("realtimePeriod", "cpu.rt_period_us", True),
+    ("realtimeRuntime", "cpu.rt_runtime_us", True),
+    ("idle", "cpu.idle", False),
+)
+
+
 def cpu(d: str, cpu: dict, field: str) -> None:
-    shares = _opt(cpu, "shares", field)
-    if shares:
-        put(d, "cpu.shares", shares, f"{field}.shares")
-    # Period before quota: the kernel checks the pair, and docker sets both together.
-    period = _opt(cpu, "period", field)
-    if period:
-        put(d, "cpu.cfs_period_us", period, f"{field}.period")
-    quota = _opt(cpu, "quota", field)
-    if quota:
-        put(d, "cpu.cfs_quota_us", quota, f"{field}.quota")
-    burst = _opt(cpu, "burst", field)
-    if burst is not None:
-        put(d, "cpu.cfs_burst_us", burst, f"{field}.burst")
-    rt_period = _opt(cpu, "realtimePeriod", field)
-    if rt_period:
-        put(d, "cpu.rt_period_us", rt_period, f"{field}.realtimePeriod")
-    rt_runtime = _opt(cpu, "realtimeRuntime", field)
-    if rt_runtime:
-        put(d, "cpu.rt_runtime_us", rt_runtime, f"{field}.realtimeRuntime")
-    idle = _opt(cpu, "idle", field)
-    if idle is not None:
-        put(d, "cpu.idle", idle, f"{field}.idle")
+    for key, name, zero_is_unset in _CPU_FILES:
+        value = _opt(cpu, key, field)
+        if value is None or (zero_is_unset and not value):
+            continue
+        put(d, name, value, f"{field}.{key}")
 
 
 def cpuset(d: str, cpu: dict, field: str) -> None:
