@@ -140,3 +140,27 @@ def test_run_with_a_terminal_and_no_console_socket_proxies_stdio(cli, make_bundl
     assert result.returncode == 0, result.stderr
     lines = result.stdout.replace(b"\r", b"").split(b"\n")
     assert b"/dev/pts/0" in lines and b"got hello" in lines  # the pty also echoes what we typed
+
+
+def test_the_container_sees_its_own_cgroup_and_limits(make_bundle, run):
+    from dockyard.kernel.cgroups import read_layout
+
+    layout = read_layout()
+    if not any("memory" in h.controllers for h in layout.hierarchies if h.version == 1):
+        pytest.skip("needs the cgroup v1 memory controller (this test reads memory.limit_in_bytes)")
+    bundle = make_bundle(["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/proc/self/cgroup"])
+    bundle.config["linux"]["resources"]["memory"] = {"limit": 64 * 1024 * 1024}
+    code, out, err = run(bundle)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == str(64 * 1024 * 1024)
+    assert all(line.endswith(":/") for line in lines[1:])  # a cgroup namespace rooted at its own cgroup
+
+
+def test_apparmor_and_selinux_are_refused_where_the_host_has_neither(make_bundle, run):
+    if os.path.exists("/sys/kernel/security/apparmor"):
+        pytest.skip("this host has AppArmor")
+    bundle = make_bundle(["true"])
+    bundle.config["process"]["apparmorProfile"] = "docker-default"
+    code, _out, err = run(bundle)
+    assert code == 1 and "process.apparmorProfile: AppArmor is not enabled on this host" in err
