@@ -185,7 +185,7 @@ def _quiet_broken_pipe() -> int:
 
 
 def _container_error() -> type:
-    from dockyard.runtime.runtime import ContainerError
+    from dockyard.runtime.waiting import ContainerError
 
     return ContainerError
 

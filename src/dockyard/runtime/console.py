@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import struct
 
+from dockyard.runtime.waiting import ExitWatch
+
 TIOCSCTTY = 0x540E
 TIOCSWINSZ = 0x5414
 TIOCGWINSZ = 0x5413
@@ -109,3 +111,47 @@ def proxy(master: int, child_exited) -> None:
     finally:
         if saved is not None:
             termios.tcsetattr(0, termios.TCSADRAIN, saved)
+
+
+class TerminalProxy:
+    """A console socket of our own, for `run` and `exec` with a terminal but no
+    --console-socket: we receive the pty master and copy our stdio through it."""
+
+    def __init__(self, root: str) -> None:
+        import socket
+        import tempfile
+
+        os.makedirs(root, mode=0o711, exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix="dy-console-", dir=root)
+        self.path = os.path.join(self.dir, "sock")
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.path)
+        self.listener.listen(1)
+        self.master = -1
+
+    def receive(self) -> None:
+        connection, _ = self.listener.accept()
+        try:
+            self.master = receive_master(connection)
+        finally:
+            connection.close()
+            self.close()
+
+    def run(self, pid: int) -> int:
+        """Proxy until the process exits; return its exit status."""
+        exited = ExitWatch(pid)
+        try:
+            proxy(self.master, exited)
+        finally:
+            os.close(self.master)
+        return exited.wait()
+
+    def close(self) -> None:
+        self.listener.close()
+        _remove_dir(self.dir)
+
+
+def _remove_dir(path: str) -> None:
+    for name in os.listdir(path):
+        os.unlink(os.path.join(path, name))
+    os.rmdir(path)

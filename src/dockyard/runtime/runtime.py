@@ -26,10 +26,7 @@ from dockyard.runtime import state as states
 from dockyard.runtime.hooks import HookError, has_hooks, run_hooks
 from dockyard.runtime.init import Options, preload, stage1
 from dockyard.runtime.sync import ChildError, pair
-
-
-class ContainerError(Exception):
-    """A step of the container's set-up failed; the message names the step."""
+from dockyard.runtime.waiting import ContainerError, await_exec, forward_signals, reap, wait_exit, wait_gone
 
 
 def _warn(message: str) -> None:
@@ -168,7 +165,7 @@ class Runtime:
             raise ContainerError(str(exc)) from None
         finally:
             if pid:
-                _reap(pid)
+                reap(pid)
             parent.close()
 
     def _receive(self, channel, kind: str | None = None) -> dict:
@@ -201,7 +198,7 @@ class Runtime:
         status = container.status()
         if status != states.CREATED:
             raise Conflict(f"cannot start a container that is {status}, only a created one")
-        error = _await_exec(container)
+        error = await_exec(container)
         os.unlink(container.fifo)
         if error:
             raise ContainerError(error.decode(errors="replace"))
@@ -220,7 +217,9 @@ class Runtime:
         libc.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
         terminal = None
         if not create_options.get("console_socket") and specs.load(bundle).get("process", {}).get("terminal"):
-            terminal = _TerminalProxy(self.root)
+            from dockyard.runtime.console import TerminalProxy
+
+            terminal = TerminalProxy(self.root)
             create_options["console_socket"] = terminal.path
         try:
             container = self.create(container_id, bundle, **create_options)
@@ -233,9 +232,9 @@ class Runtime:
                 terminal.receive()
                 self.start(container_id)
                 return terminal.run(container.pid)
-            with _forward_signals(container.pid):
+            with forward_signals(container.pid):
                 self.start(container_id)
-                return _wait_exit(container.pid)
+                return wait_exit(container.pid)
         finally:
             self.delete(container_id, force=True)
 
@@ -300,7 +299,7 @@ class Runtime:
             cgroup.kill_all(signal.SIGKILL)
             if container.alive():
                 os.kill(container.pid, signal.SIGKILL)
-            _wait_gone(container)
+            wait_gone(container)
         cgroup.destroy(kill=True)
         _remove_parent_cgroup(cgroup)
         _remove_tree(container.dir)
@@ -337,7 +336,9 @@ class Runtime:
         config = container.config
         terminal = None
         if process.get("terminal") and not console_socket and not detach:
-            terminal = _TerminalProxy(self.root)
+            from dockyard.runtime.console import TerminalProxy
+
+            terminal = TerminalProxy(self.root)
             console_socket = terminal.path
         try:
             options = self._options(config, console_socket, process=process, preserve_fds=preserve_fds)
@@ -365,7 +366,7 @@ class Runtime:
         try:
             parent.send("go")
             pid = self._receive(parent, "pid")["pid"]
-            _reap(stage)
+            reap(stage)
             stage = 0
             try:
                 message = self._receive(parent)
@@ -377,7 +378,7 @@ class Runtime:
             raise ContainerError(str(exc)) from None
         finally:
             if stage:
-                _reap(stage)
+                reap(stage)
             parent.close()
         if pid_file:
             _write_pid_file(pid_file, pid)
@@ -386,8 +387,8 @@ class Runtime:
         if terminal:
             terminal.receive()
             return terminal.run(pid)
-        with _forward_signals(pid):
-            return _wait_exit(pid)
+        with forward_signals(pid):
+            return wait_exit(pid)
 
 
 # -- helpers -------------------------------------------------------------------
@@ -413,161 +414,6 @@ def _fork_stage1(options: Options) -> int:
         return os.fork()
     finally:
         os.close(fd)
-
-
-class _TerminalProxy:
-    """A console socket of our own, for `run` and `exec` with a terminal but no
-    --console-socket: we receive the pty master and copy our stdio through it."""
-
-    def __init__(self, root: str) -> None:
-        import socket
-        import tempfile
-
-        os.makedirs(root, mode=0o711, exist_ok=True)
-        self.dir = tempfile.mkdtemp(prefix="dy-console-", dir=root)
-        self.path = os.path.join(self.dir, "sock")
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(self.path)
-        self.listener.listen(1)
-        self.master = -1
-
-    def receive(self) -> None:
-        from dockyard.runtime.console import receive_master
-
-        connection, _ = self.listener.accept()
-        try:
-            self.master = receive_master(connection)
-        finally:
-            connection.close()
-            self.close()
-
-    def run(self, pid: int) -> int:
-        """Proxy until the process exits; return its exit status."""
-        from dockyard.runtime.console import proxy
-
-        exited = _ExitWatch(pid)
-        try:
-            proxy(self.master, exited)
-        finally:
-            os.close(self.master)
-        return exited.wait()
-
-    def close(self) -> None:
-        self.listener.close()
-        _remove_tree(self.dir)
-
-
-class _ExitWatch:
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.status: int | None = None
-
-    def __call__(self) -> bool:
-        if self.status is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.status = _exit_code(status)
-        return self.status is not None
-
-    def wait(self) -> int:
-        if self.status is None:
-            self.status = _wait_exit(self.pid)
-        return self.status
-
-
-def _await_exec(container: states.ContainerState) -> bytes:
-    """Release the init blocked on exec.fifo and wait until it has exec'd.
-
-    The init opens the fifo for writing, which blocks until we open it for
-    reading; the fd is close-on-exec, so EOF means execve succeeded, and bytes
-    mean an error message. The read side is opened non-blocking and polled,
-    because the init may not have reached its open yet (a reader that never saw
-    a writer gets no POLLHUP) or may have died (then nobody ever writes).
-    """
-    import select
-
-    fd = os.open(container.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        error = b""
-        while True:
-            if not poller.poll(50):
-                if not container.alive():
-                    raise ContainerError(f"container {container.id}: init died before its process started")
-                continue
-            try:
-                chunk = os.read(fd, 4096)
-            except BlockingIOError:  # a writer is there but has said nothing yet
-                continue
-            if not chunk:
-                return error
-            error += chunk
-    finally:
-        os.close(fd)
-
-
-def _exit_code(status: int) -> int:
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
-
-
-def _wait_exit(pid: int) -> int:
-    """Wait for pid, reaping any other orphan handed to us as subreaper meanwhile."""
-    while True:
-        try:
-            reaped, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            return 255
-        except InterruptedError:
-            continue
-        if reaped == pid:
-            return _exit_code(status)
-
-
-class _forward_signals:
-    """Pass the signals a user sends to the runtime on to the container's process."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.saved: dict = {}
-
-    def __enter__(self):
-        for sig in self.SIGNALS:
-            self.saved[sig] = signal.signal(sig, self._forward)
-        return self
-
-    def _forward(self, sig, _frame) -> None:
-        try:
-            os.kill(self.pid, sig)
-        except ProcessLookupError:
-            pass
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self.saved.items():
-            signal.signal(sig, handler)
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
-
-
-def _wait_gone(container: states.ContainerState, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while container.alive():
-        if time.monotonic() > deadline:
-            raise ContainerError(f"container {container.id} did not die after SIGKILL")
-        try:
-            os.waitpid(container.pid, os.WNOHANG)  # ours to reap when we are its subreaper
-        except ChildProcessError:
-            pass
-        time.sleep(0.005)
 
 
 def _write_id_maps(pid: int, linux: dict) -> None:
