@@ -1,5 +1,7 @@
 """Kernel flag values from <sched.h>, <sys/mount.h> and <linux/prctl.h>."""
 
+CLONE_FS = 0x00000200  # unshare(2): a private cwd and root for this thread
+
 # clone(2) / unshare(2) / setns(2) namespace flags
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
@@ -36,6 +38,7 @@ MS_LAZYTIME = 1 << 25
 
 # umount2(2) flags
 MNT_DETACH = 2
+UMOUNT_NOFOLLOW = 8
 
 # prctl(2) options
 PR_SET_PDEATHSIG = 1

@@ -73,14 +73,14 @@ def default_mounts() -> list[dict]:
 def features() -> dict:
     """The runtime spec's features document (features.md) for this runtime."""
     from dockyard.kernel.caps import NAMES
-    from dockyard.runtime.mountopts import _FLAGS, PROPAGATION
+    from dockyard.kernel.mountopts import FLAGS, PROPAGATION
     from dockyard.runtime.spec import HOOK_KINDS, NAMESPACE_FLAGS
 
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
         "hooks": list(HOOK_KINDS),
-        "mountOptions": sorted([*_FLAGS, *PROPAGATION, "tmpcopyup"]),
+        "mountOptions": sorted([*FLAGS, *PROPAGATION, "tmpcopyup"]),
         "linux": {
             "namespaces": list(NAMESPACE_FLAGS),
             "capabilities": list(NAMES),

@@ -18,9 +18,9 @@ from __future__ import annotations
 import os
 
 from dockyard.kernel import constants as k
-from dockyard.kernel import libc
+from dockyard.kernel import libc, mountopts
 from dockyard.kernel.paths import make_target, resolve_in_root, resolve_name_in_root
-from dockyard.runtime import devices, mountopts
+from dockyard.runtime import devices
 
 _DEV_SYMLINKS = (
     ("/proc/self/fd", "/dev/fd"),
@@ -79,7 +79,7 @@ def mount_one(rootfs: str, mount: dict, cgroup_mounts: list, in_userns: bool) ->
         mount_cgroups(dest, flags, cgroup_mounts)
     else:
         make_target(dest, directory=True)
-        libc.mount(source or kind, dest, kind, flags, data or None)
+        libc.mount(source or kind, dest, kind, flags, ",".join(data) or None)
     for prop in propagation:
         libc.mount(None, dest, None, prop)
 

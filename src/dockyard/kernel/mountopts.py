@@ -1,11 +1,14 @@
-"""Translating OCI mount options (fstab words) into mount(2) flags and data."""
+"""Translating mount options (fstab words, as OCI configs and snapshotters give them)
+into mount(2) flags, propagation changes and filesystem data."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from dockyard.kernel import constants as k
 
 # option -> (clear, set)
-_FLAGS = {
+FLAGS = {
     "ro": (0, k.MS_RDONLY),
     "rw": (k.MS_RDONLY, 0),
     "nosuid": (0, k.MS_NOSUID),
@@ -34,6 +37,7 @@ _FLAGS = {
     "nolazytime": (k.MS_LAZYTIME, 0),
     "nosymfollow": (0, k.MS_NOSYMFOLLOW),
     "symfollow": (k.MS_NOSYMFOLLOW, 0),
+    "defaults": (0, 0),
 }
 PROPAGATION = {
     "private": k.MS_PRIVATE,
@@ -47,14 +51,14 @@ PROPAGATION = {
 }
 
 
-def parse(options: list[str]) -> tuple[int, list[int], str]:
-    """Return (flags, propagation flags in order, data string for the filesystem)."""
+def parse(options: Sequence[str]) -> tuple[int, list[int], list[str]]:
+    """Return (flags, propagation flags in order, data options for the filesystem)."""
     flags = 0
     propagation: list[int] = []
     data: list[str] = []
     for option in options:
-        if option in _FLAGS:
-            clear, add = _FLAGS[option]
+        if option in FLAGS:
+            clear, add = FLAGS[option]
             flags = (flags & ~clear) | add
         elif option in PROPAGATION:
             propagation.append(PROPAGATION[option])
@@ -62,4 +66,4 @@ def parse(options: list[str]) -> tuple[int, list[int], str]:
             continue  # runc extensions we do not implement; they do not change what is mounted
         else:
             data.append(option)
-    return flags, propagation, ",".join(data)
+    return flags, propagation, data
