@@ -24,6 +24,7 @@ class Options:
     """What the runtime decided for this child beyond the config itself."""
 
     def __init__(self, **fields: object) -> None:
+        self.process: dict | None = None  # exec: the process to start (create uses config's)
         self.fifo_dir: int | None = None  # create: O_PATH fd of the directory of exec.fifo
         self.console_fd: int | None = None  # connected console socket, when process.terminal
         self.no_pivot = False
@@ -33,7 +34,10 @@ class Options:
         self.cgroup = None  # the container's Cgroup, which stage 1 joins
         self.joined_unified = False  # stage 1 was born in the cgroup v2 directory
         self.cgroup_mounts: list = []
-        self.__dict__.update(fields)
+        for name, value in fields.items():
+            if not hasattr(self, name):
+                raise TypeError(f"unknown option {name}")
+            setattr(self, name, value)
 
 
 def preload(config: dict, proc: dict) -> None:
