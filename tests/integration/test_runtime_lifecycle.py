@@ -26,6 +26,13 @@ def wait_for_status(cli, container_id: str, status: str, timeout: float = 10) ->
         time.sleep(0.02)
 
 
+def wait_until(condition, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the container"
+        time.sleep(0.02)
+
+
 def cgroup_dirs(container_id: str) -> list[str]:
     return [
         os.path.join(base, name) for base, dirs, _ in os.walk("/sys/fs/cgroup") for name in dirs if name == container_id
@@ -49,10 +56,10 @@ def test_create_waits_for_start_then_runs_and_stops(cli, make_bundle):
 
 
 def test_kill_delivers_the_asked_signal(cli, make_bundle):
-    script = 'trap "echo USR1 > /got; exit 3" USR1; while true; do sleep 0.05; done'
+    script = 'trap "echo USR1 > /got; exit 3" USR1; touch /trapped; while true; do sleep 0.05; done'
     bundle = make_bundle(["sh", "-c", script])
     assert cli("run", "--detach", "--bundle", bundle.path, bundle.id).returncode == 0
-    time.sleep(0.2)  # let sh install its trap
+    wait_until(lambda: os.path.exists(os.path.join(bundle.rootfs, "trapped")))  # sh has its trap
     assert cli("kill", bundle.id, "USR1").returncode == 0
     assert wait_for_status(cli, bundle.id, "stopped")["status"] == "stopped"
     assert Path(os.path.join(bundle.rootfs, "got")).read_text() == "USR1\n"
@@ -80,7 +87,7 @@ def test_pause_freezes_and_resume_thaws(cli, make_bundle):
     bundle = make_bundle(["sh", "-c", "n=0; while true; do n=$((n+1)); echo $n > /tick; usleep 20000; done"])
     assert cli("run", "--detach", "--bundle", bundle.path, bundle.id).returncode == 0
     tick = os.path.join(bundle.rootfs, "tick")
-    time.sleep(0.2)
+    wait_until(lambda: os.path.exists(tick))
     assert cli("pause", bundle.id).returncode == 0
     assert state_of(cli, bundle.id)["status"] == "paused"
     frozen = Path(tick).read_text()
@@ -88,8 +95,7 @@ def test_pause_freezes_and_resume_thaws(cli, make_bundle):
     assert Path(tick).read_text() == frozen
     assert cli("resume", bundle.id).returncode == 0
     assert state_of(cli, bundle.id)["status"] == "running"
-    time.sleep(0.3)
-    assert Path(tick).read_text() != frozen
+    wait_until(lambda: Path(tick).read_text() != frozen)
 
 
 def test_exec_joins_every_namespace_and_the_cgroup(cli, make_bundle, tmp_path):
@@ -320,9 +326,7 @@ def test_without_a_mount_namespace_the_root_is_a_chroot(cli, make_bundle):
     pid = state_of(cli, bundle.id)["pid"]
     assert os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt")
     assert os.readlink(f"/proc/{pid}/root") == bundle.rootfs
-    deadline = time.monotonic() + 5
-    while not os.path.exists(os.path.join(bundle.rootfs, "seen")) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: os.path.exists(os.path.join(bundle.rootfs, "seen")))
     assert Path(bundle.rootfs, "seen").read_text() == "/bin/busybox\n"
 
 
