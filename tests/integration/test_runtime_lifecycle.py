@@ -326,8 +326,8 @@ def test_without_a_mount_namespace_the_root_is_a_chroot(cli, make_bundle):
     pid = state_of(cli, bundle.id)["pid"]
     assert os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt")
     assert os.readlink(f"/proc/{pid}/root") == bundle.rootfs
-    wait_until(lambda: os.path.exists(os.path.join(bundle.rootfs, "seen")))
-    assert Path(bundle.rootfs, "seen").read_text() == "/bin/busybox\n"
+    seen = Path(bundle.rootfs, "seen")
+    wait_until(lambda: seen.exists() and seen.read_text() == "/bin/busybox\n")
 
 
 def test_a_config_without_linux_namespaces_runs_in_the_runtime_namespaces(cli, make_bundle):
