@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-packages=(python3 python3-venv python3-pip busybox-static runc procps iproute2 util-linux dpkg tmux)
+packages=(python3 python3-venv python3-pip busybox-static runc skopeo procps iproute2 util-linux dpkg tmux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -84,3 +84,18 @@ def _populate(root: str) -> None:
 def _write(root: str, path: str, text: str) -> None:
     with open(os.path.join(root, path), "w") as f:
         f.write(text)
+
+
+def busybox_image(dest: str, cache_dir: str, *, tag: str = "latest") -> str:
+    """Write a busybox image as an OCI image layout at dest; return its manifest digest.
+
+    The config is the one people expect of busybox: `sh` as the command and the
+    usual PATH.
+    """
+    from dockyard.image.layout import write_rootfs_image
+
+    rootfs = os.path.join(cache_dir, "busybox-rootfs")
+    if not os.path.isdir(rootfs):
+        build_busybox_rootfs(rootfs, cache_dir)
+    config = {"Cmd": ["sh"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}
+    return write_rootfs_image(rootfs, dest, tag=tag, config=config, created_by="dockyard bootstrap busybox")
