@@ -77,3 +77,25 @@ def test_skopeo_reads_the_layout(layout):
     result = subprocess.run(["skopeo", "inspect", f"oci:{dest}:latest"], capture_output=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["Architecture"] == m.host_platform().architecture
+
+
+def test_dockyard_bootstrap_busybox_writes_a_layout(tmp_path):
+    import sys
+
+    env = dict(
+        os.environ, DOCKYARD_BOOTSTRAP_CACHE=os.environ.get("DOCKYARD_TEST_CACHE", "/var/tmp/dockyard-test-cache")
+    )
+    out = tmp_path / "busybox"
+    command = [sys.executable, "-c", "from dockyard.cli.main import main; raise SystemExit(main())"]
+    result = subprocess.run(
+        [*command, "bootstrap", "busybox", "--oci-layout", str(out), "--tag", "1.35"],
+        capture_output=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    name, digest, *_ = result.stdout.decode().split()
+    assert name == "busybox:1.35"
+    index = json.loads((out / "index.json").read_text())
+    assert index["manifests"][0]["digest"] == digest
+    assert index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "1.35"
+    bad = subprocess.run([*command, "bootstrap", "alpine", "--oci-layout", str(out)], capture_output=True, check=False)
+    assert bad.returncode == 2 and b"invalid choice: 'alpine'" in bad.stderr
