@@ -7,7 +7,6 @@ also when a test fails.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import itertools
 import os
@@ -24,6 +23,7 @@ from hypothesis import strategies as st
 from dockyard.image.layer import CompressingWriter, apply_layer, changes, diff_layer
 from dockyard.kernel import libc
 from dockyard.kernel.constants import MNT_DETACH
+from support.trees import tree
 
 pytestmark = [
     pytest.mark.integration,
@@ -115,32 +115,8 @@ def make_tar(*members) -> bytes:
     return buf.getvalue()
 
 
-def tree(root: Path) -> dict[str, tuple]:
-    """Type, mode, owner, whole-second mtime, content, xattrs and hardlink group of every path."""
-    result: dict[str, tuple] = {}
-    links: dict[tuple[int, int], list[str]] = {}
-    for base, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(base, name)
-            rel = os.path.relpath(path, root)
-            st_ = os.lstat(path)
-            if stat.S_ISREG(st_.st_mode):
-                content = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-            elif stat.S_ISLNK(st_.st_mode):
-                content = os.readlink(path)
-            else:
-                content = st_.st_rdev
-            xattrs = ()
-            if not stat.S_ISLNK(st_.st_mode):
-                listed = os.listxattr(path, follow_symlinks=False)
-                xattrs = tuple(sorted((n, os.getxattr(path, n, follow_symlinks=False)) for n in listed))
-            if not stat.S_ISDIR(st_.st_mode):
-                links.setdefault((st_.st_dev, st_.st_ino), []).append(rel)
-            result[rel] = (st_.st_mode, st_.st_uid, st_.st_gid, st_.st_mtime_ns // 10**9, content, xattrs)
-    for names in links.values():  # hardlinks: every name of an inode carries the same group label
-        for rel in names:
-            result[rel] += (min(names),)
-    return result
+def tree_s(root) -> dict[str, tuple]:
+    return tree(root, whole_seconds=True)  # mtimes as the layer tar carries them
 
 
 def diff_bytes(lowers: list[Path], upper: Path) -> tuple[bytes, str]:
@@ -219,7 +195,7 @@ def test_native_application_gives_the_tree_overlayfs_shows(overlays, layer_dir, 
     for data in layers:
         layer_dir(data, overlay=False, into=native)
     merged = overlays.mount(list(reversed(snapshots)))
-    assert tree(native) == tree(merged)
+    assert tree_s(native) == tree_s(merged)
     assert os.listdir(merged / "opt/app") == ["x"]
 
 
@@ -257,7 +233,7 @@ def container_upper(overlays, layer_dir, tmp_path) -> tuple[list[Path], Path, di
     lowers = [layer_dir(BASE), srv]
     container = overlays.mount(lowers)
     change_things(container)
-    seen = tree(container)
+    seen = tree_s(container)
     overlays.unmount(container)
     return lowers, tmp_path / "dy-upper-0", seen
 
@@ -266,13 +242,13 @@ def test_committed_changes_apply_to_the_same_tree_and_diff_id(overlays, layer_di
     lowers, upper, seen = container_upper
     layer, diff_id = diff_bytes(lowers, upper)
     applied = layer_dir(layer)
-    assert tree(overlays.mount([applied, *lowers])) == seen
+    assert tree_s(overlays.mount([applied, *lowers])) == seen
     assert diff_bytes(lowers, applied)[1] == diff_id  # the round trip is exact
 
     native = tmp_path / "native"
     for data in (make_tar(directory("srv")), BASE, layer):
         layer_dir(data, overlay=False, into=native)
-    assert tree(native) == seen
+    assert tree_s(native) == seen
 
 
 def test_changes_reports_what_docker_diff_would(container_upper):
@@ -365,17 +341,17 @@ def test_random_container_changes_survive_commit_and_apply(ops, tmp_path_factory
         container = overlays.mount([lower])
         for op, rel, arg in ops:
             _do(container, op, rel, arg)
-        expected = tree(container)
+        expected = tree_s(container)
         overlays.unmount(container)
         layer, diff_id = diff_bytes([lower], base / "dy-upper-0")
         applied = base / "applied"
         applied.mkdir()
         assert apply_layer(io.BytesIO(layer), str(applied)).diff_id == diff_id
-        assert tree(overlays.mount([applied, lower])) == expected
+        assert tree_s(overlays.mount([applied, lower])) == expected
         with tempfile.TemporaryDirectory(dir=base) as native:
             for data in (BASE, layer):
                 apply_layer(io.BytesIO(data), native, overlay=False)
-            assert tree(Path(native)) == expected
+            assert tree_s(Path(native)) == expected
     finally:
         overlays.cleanup()
         shutil.rmtree(base, ignore_errors=True)

@@ -27,6 +27,7 @@ from dockyard.errors import InvalidParameter, NotFound, Unavailable, Unsupported
 from dockyard.image.layer import CompressingWriter, apply_layer, changes, diff_layer
 from dockyard.image.layer_format import clean_entry_path, portable_capability
 from dockyard.image.layer_tar import FastTarInfo
+from support.trees import tree
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: chown, mknod and trusted.* xattrs")
 
@@ -105,40 +106,6 @@ class OneWayStream:
         chunk = self._data[self._pos : self._pos + n]
         self._pos += len(chunk)
         return chunk
-
-
-def tree(root) -> dict[str, tuple]:
-    """Everything a layer should preserve about a tree, keyed by relative path."""
-    root = os.fspath(root)
-    result = {}
-    links: dict[tuple[int, int], list[str]] = {}
-    for base, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(base, name)
-            rel = os.path.relpath(path, root)
-            st = os.lstat(path)
-            xattrs = ()
-            if not stat.S_ISLNK(st.st_mode):
-                listed = os.listxattr(path, follow_symlinks=False)
-                xattrs = tuple(sorted((n, os.getxattr(path, n, follow_symlinks=False)) for n in listed))
-            if not stat.S_ISDIR(st.st_mode):
-                links.setdefault((st.st_dev, st.st_ino), []).append(rel)
-            result[rel] = (st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns, _content(path, st), xattrs)
-    for names in links.values():  # hardlinks: every name of an inode carries the same group label
-        for rel in names:
-            result[rel] += (min(names),)
-    return result
-
-
-def _content(path: str, st: os.stat_result):
-    if stat.S_ISREG(st.st_mode):
-        with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
-    if stat.S_ISLNK(st.st_mode):
-        return os.readlink(path)
-    if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-        return (os.major(st.st_rdev), os.minor(st.st_rdev))
-    return None
 
 
 class Outside:

@@ -64,10 +64,16 @@ class Runtime:
         pid_file: str | None = None,
         no_pivot: bool = False,
         preserve_fds: int = 0,
+        config: dict | None = None,
     ) -> states.ContainerState:
-        """Set the container up to the point where only exec of its process is left."""
+        """Set the container up to the point where only exec of its process is left.
+
+        config: the bundle's config.json as spec.load returned it, for a caller
+        that has read it already.
+        """
         bundle = os.path.abspath(bundle)
-        config = specs.load(bundle)
+        if config is None:
+            config = specs.load(bundle)
         options = self._options(config, console_socket, no_pivot=no_pivot, preserve_fds=preserve_fds)
         now = time.time_ns()
         created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}Z"
@@ -216,7 +222,9 @@ class Runtime:
         # The init is our grandchild: become its reaper so that we can wait for it.
         libc.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
         terminal = None
-        if not create_options.get("console_socket") and specs.load(bundle).get("process", {}).get("terminal"):
+        config = specs.load(bundle)
+        create_options["config"] = config
+        if not create_options.get("console_socket") and config.get("process", {}).get("terminal"):
             from dockyard.runtime.console import TerminalProxy
 
             terminal = TerminalProxy(self.root)
