@@ -331,10 +331,11 @@ def test_without_a_mount_namespace_the_root_is_a_chroot(cli, make_bundle):
 
 
 def test_a_config_without_linux_namespaces_runs_in_the_runtime_namespaces(cli, make_bundle):
-    bundle = make_bundle(["true"])
+    bundle = make_bundle(["sh", "-c", "echo $$ > /pid"])
     bundle.config["linux"] = {}
     bundle.config["mounts"] = []
     bundle.config["hostname"] = ""
     bundle.write()
     result = cli("run", "--bundle", bundle.path, bundle.id)
     assert result.returncode == 0, result.stderr
+    assert int(Path(bundle.rootfs, "pid").read_text()) > 1  # the host's pid namespace: not pid 1
