@@ -64,7 +64,7 @@ def apply_layer(stream: BinaryIO, dest: str, *, compression: str | None = None, 
 
     compression is "gzip", "zstd" or "none"; None detects it from the magic bytes. The
     stream is read once, front to back, and read to its end. Returns the diffID (sha256
-    of the uncompressed tar) and the uncompressed size; the caller compares the diffID
+    of the uncompressed tar), the uncompressed size and the bytes of file data; the caller compares the diffID
     with the image config's rootfs.diff_ids. Raises InvalidParameter for a truncated,
     corrupt or hostile layer; dest must then be discarded by the caller.
     """
@@ -73,11 +73,13 @@ def apply_layer(stream: BinaryIO, dest: str, *, compression: str | None = None, 
         raise NotFound(f"apply layer: destination {dest} is not a directory")
     with LayerReader(stream, compression) as reader:
         applier = _Applier(root, overlay=overlay)
+        content_size = 0
         for tar, member in members(reader):
             applier.apply(member, MemberData(tar, reader))
+            content_size += member.size if member.isreg() else 0
         applier.finish()
         reader.drain()
-        return ApplyResult(diff_id=reader.diff_id, size=reader.size)
+        return ApplyResult(diff_id=reader.diff_id, size=reader.size, content_size=content_size)
 
 
 def _os_error(entry: str, exc: OSError) -> DockyardError:

@@ -43,10 +43,14 @@ class Compression(enum.StrEnum):
 
 @dataclass(frozen=True)
 class ApplyResult:
-    """diff_id is the sha256 of the uncompressed tar ("sha256:<hex>"), size its length in bytes."""
+    """diff_id is the sha256 of the uncompressed tar ("sha256:<hex>"), size its length in bytes.
+
+    content_size counts the bytes of regular files only: what docker reports as a layer's size.
+    """
 
     diff_id: str
     size: int
+    content_size: int = 0
 
 
 @dataclass(frozen=True)

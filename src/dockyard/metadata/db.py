@@ -1,0 +1,87 @@
+"""One SQLite database (WAL) under the data root, with numbered schema migrations.
+
+Why SQLite: the engine's records (images, tags, later containers, networks,
+volumes) change together and must survive kill -9 whole or not at all. SQLite's
+transactions give that for free, where a directory of JSON files would need a
+hand-made journal. WAL lets readers go on while one writer commits.
+
+synchronous=NORMAL: in WAL mode a committed transaction survives the process
+being killed; a power cut may lose the last commits but never corrupts the
+file. Blobs and snapshots are made durable before a transaction names them, so
+a lost commit only leaves unreferenced data that the next start collects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+
+# Each entry upgrades the schema by one version; never edit one that has shipped, append.
+MIGRATIONS: Sequence[str] = (
+    """
+    CREATE TABLE images (
+        id           TEXT PRIMARY KEY,      -- sha256 of the config blob
+        target       TEXT NOT NULL,         -- digest of the manifest blob in the content store
+        media_type   TEXT NOT NULL,         -- the manifest's media type
+        target_size  INTEGER NOT NULL,
+        created      TEXT NOT NULL,         -- the config's "created", RFC 3339, "" when absent
+        parent       TEXT NOT NULL DEFAULT '',  -- the image this one was committed from, docker's Parent
+        size         INTEGER NOT NULL,      -- bytes of content in all its layers
+        added        REAL NOT NULL,         -- when it entered this store (seconds since the epoch)
+        last_tagged  REAL NOT NULL DEFAULT 0
+    );
+    CREATE TABLE tags (
+        name     TEXT PRIMARY KEY,          -- a normalised reference: docker.io/library/busybox:latest
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+    );
+    CREATE INDEX tags_by_image ON tags(image_id);
+    """,
+)
+
+
+class Database:
+    """A connection shared by the engine's threads; writes go through transaction()."""
+
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.path = path
+        # isolation_level=None: no implicit transactions; transaction() says BEGIN IMMEDIATE
+        # itself, so a writer takes the lock before reading what it will change.
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+            self._conn.execute(f"PRAGMA {pragma}")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self.transaction() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All statements in the block commit together, or none does."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def query(self, sql: str, parameters: Sequence[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, parameters).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
