@@ -183,16 +183,20 @@ def _read(content: ContentStore, digest: str) -> bytes:
 
 
 def _oci_images(contents: ArchiveContents, content: ContentStore) -> list[FoundImage]:
-    images = []
+    images: dict[str, FoundImage] = {}  # by manifest digest: an index lists a manifest once per name
     for descriptor in m.parse_index(contents.metadata[INDEX_JSON]):
         for manifest_descriptor in _manifests(contents, content, descriptor):
-            _verified(contents, manifest_descriptor, "manifest")
-            parsed = m.parse_manifest(_read(content, manifest_descriptor.digest), manifest_descriptor.media_type)
-            _verified(contents, parsed.config, "image config")
-            for layer in parsed.layers:
-                _verified(contents, layer, "layer")
-            images.append(FoundImage(manifest_descriptor, parsed.config, parsed.layers, _names(descriptor)))
-    return images
+            found = images.get(manifest_descriptor.digest)
+            if found is None:
+                _verified(contents, manifest_descriptor, "manifest")
+                parsed = m.parse_manifest(_read(content, manifest_descriptor.digest), manifest_descriptor.media_type)
+                _verified(contents, parsed.config, "image config")
+                for layer in parsed.layers:
+                    _verified(contents, layer, "layer")
+                found = FoundImage(manifest_descriptor, parsed.config, parsed.layers, [])
+            names = list(dict.fromkeys([*found.names, *_names(descriptor)]))
+            images[manifest_descriptor.digest] = found._replace(names=names)
+    return list(images.values())
 
 
 def _manifests(contents: ArchiveContents, content: ContentStore, descriptor: m.Descriptor) -> list[m.Descriptor]:

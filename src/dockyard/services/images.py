@@ -465,7 +465,7 @@ class ImageService:
             "Os": config.get("os", ""),
             **({"OsVersion": config["os.version"]} if config.get("os.version") else {}),
             "Size": image.record.size,
-            "GraphDriver": {"Name": self._driver_name(), "Data": None},
+            "GraphDriver": {"Name": self._driver_name(), "Data": {}},
             "RootFS": {"Type": "layers", "Layers": list(config["rootfs"]["diff_ids"])},
             "Metadata": {"LastTagTime": _rfc3339(last_tagged) if last_tagged else "0001-01-01T00:00:00Z"},
             "Descriptor": {
@@ -565,6 +565,11 @@ class ImageService:
 
     def remove(self, name: str, *, force: bool = False, prune: bool = True) -> list[dict]:
         """docker rmi: untags or deletes as docker does; returns Untagged/Deleted records."""
+        records = self._remove(name, force=force, prune=prune)
+        self.collect()
+        return records
+
+    def _remove(self, name: str, *, force: bool, prune: bool) -> list[dict]:
         image = self.get(name)
         records: list[dict] = []
         uses = [use for use in self._uses() if use.image_id == image.id]
@@ -587,7 +592,6 @@ class ImageService:
             self.images.untag(image.tags[0])
             records.append({"Untagged": reference.parse(image.tags[0]).familiar()})
         self._delete(image.id, records, force=force, prune=prune, quiet=quiet)
-        self.collect()
         return records
 
     def _names_id(self, name: str, image_id: str) -> bool:
@@ -648,8 +652,12 @@ class ImageService:
                 continue
             if self.images.get(image.id) is None or self.images.children(image.id):
                 continue
+            # As docker prunes: each name first, then the image by ID if the names did not take it.
             with contextlib.suppress(Conflict, NotFound):
-                self._delete(image.id, records, force=False, prune=True, quiet=False)
+                for tag in image.tags:
+                    records += self._remove(tag, force=False, prune=True)
+                if self.images.get(image.id) is not None:
+                    records += self._remove(image.id, force=False, prune=True)
         self.collect()
         return {"ImagesDeleted": records or None, "SpaceReclaimed": max(0, before - self._disk_usage())}
 
