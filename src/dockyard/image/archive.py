@@ -38,6 +38,7 @@ REPOSITORIES = "repositories"
 _METADATA_NAMES = frozenset({MANIFEST_JSON, INDEX_JSON, OCI_LAYOUT, REPOSITORIES})
 _LEGACY_METADATA = frozenset({"json", "VERSION"})
 _METADATA_LIMIT = 8 << 20
+_READ_BUFFER = 1 << 20  # tarfile reads a stream 10 KiB at a time by default: too many calls for layers
 
 IMAGE_NAME_ANNOTATION = "io.containerd.image.name"
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
@@ -89,7 +90,7 @@ def read_archive(stream: BinaryIO, content: ContentStore, lease: str) -> Archive
     """Ingest every data file of the archive read from stream (plain, gzip, bzip2 or xz)."""
     contents = ArchiveContents()
     try:
-        with tarfile.open(fileobj=stream, mode="r|*") as tar:
+        with tarfile.open(fileobj=stream, mode="r|*", bufsize=_READ_BUFFER) as tar:
             for member in tar:
                 _read_member(tar, member, contents, content, lease)
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
