@@ -11,16 +11,33 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 packages=(python3 python3-venv python3-pip busybox-static runc skopeo procps iproute2 util-linux dpkg tmux)
+# docker.io (dockerd 20.10) is the real engine the tests compare with; they start a private
+# dockerd of their own (tests/support/dockerd.py). Its recommends (apparmor, cgroupfs-mount,
+# needrestart, criu, git) are left out: needrestart hooks every later apt run and
+# cgroupfs-mount would mount cgroup hierarchies at boot. Its postinst (and containerd's)
+# starts the system service only under a real init: with systemd as PID 1 that would be
+# docker.service with docker0 and iptables rules; on our machines invoke-rc.d finds no
+# runlevel and starts nothing.
+bare_packages=(docker.io)
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  installed "$p" || missing+=("$p")
+done
+missing_bare=()
+for p in "${bare_packages[@]}"; do
+  installed "$p" || missing_bare+=("$p")
 done
 # apt-get download (used to fetch busybox-static for test images) needs package lists.
-if [ ${#missing[@]} -gt 0 ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
+if [ ${#missing[@]} -gt 0 ] || [ ${#missing_bare[@]} -gt 0 ] ||
+  [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
   apt-get update -qq
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [ ${#missing_bare[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_bare[@]}" >/dev/null
 fi
 
 python=${PYTHON:-python3}

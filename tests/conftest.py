@@ -14,6 +14,7 @@ import pytest
 
 from dockyard.image.bootstrap import build_busybox_rootfs
 from dockyard.runtime.defaults import default_spec
+from support.dockerd import dockerd  # noqa: F401  (the session's private dockerd; skips without docker.io)
 
 CACHE = os.environ.get("DOCKYARD_TEST_CACHE", "/var/tmp/dockyard-test-cache")
 

@@ -76,7 +76,7 @@ def apply_layer(stream: BinaryIO, dest: str, *, compression: str | None = None, 
         content_size = 0
         for tar, member in members(reader):
             applier.apply(member, MemberData(tar, reader))
-            content_size += member.size if member.isreg() else 0
+            content_size += member.size if member.isreg() else len(member.linkname) if member.issym() else 0
         applier.finish()
         reader.drain()
         return ApplyResult(diff_id=reader.diff_id, size=reader.size, content_size=content_size)

@@ -45,7 +45,8 @@ class Compression(enum.StrEnum):
 class ApplyResult:
     """diff_id is the sha256 of the uncompressed tar ("sha256:<hex>"), size its length in bytes.
 
-    content_size counts the bytes of regular files only: what docker reports as a layer's size.
+    content_size is what docker reports as a layer's size: the lstat() sizes of its files and
+    symlinks (a symlink's is its target's length), each inode once, directories not counted.
     """
 
     diff_id: str
