@@ -16,7 +16,7 @@ import tarfile
 import pytest
 
 from conftest import Bundle
-from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.errors import Conflict, InvalidParameter, NotFound, Unavailable
 from dockyard.kernel.mounts import mount_all, unmount_all
 from dockyard.runtime.defaults import default_spec
 from dockyard.services.images import ImageService
@@ -394,3 +394,45 @@ def _tar_of_tree(root: str) -> bytes:
         for name in sorted(os.listdir(root)):
             tar.add(os.path.join(root, name), arcname=name)
     return out.getvalue()
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A file server on 127.0.0.1 for import URLs; yields (base URL, served directory)."""
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", served
+    server.shutdown()
+    server.server_close()
+
+
+def test_import_from_a_url(images, http_server):
+    base, served = http_server
+    (served / "rootfs.tar.gz").write_bytes(gzip.compress(BASE))
+    image = images.import_url(f"{base}/rootfs.tar.gz", name="from-url:1")
+    assert images.inspect("from-url:1")["RootFS"]["Layers"] == [digest(BASE)]
+    assert images.history(image.id)[0]["Comment"] == f"Imported from {base}/rootfs.tar.gz"
+    with pytest.raises(Unavailable, match="404"):
+        images.import_url(f"{base}/missing.tar")
+    with pytest.raises(InvalidParameter, match="only http and https"):
+        images.import_url("file:///etc/passwd")
+    assert len(images.list()) == 1
+
+
+def test_a_truncated_layer_inside_a_whole_archive_is_refused(images):
+    image = app_image()
+    big = layer(file("big", b"x" * 8000))
+    cut = TestImage([BASE, big[:3000]], tags=["cut:1"])  # ends inside the file's data; the diffID is of the cut
+    with pytest.raises(InvalidParameter, match=r"truncated|unexpected end"):
+        load(images, docker20_archive([cut]))
+    assert images.list() == [] and list(images.content.walk()) == [] and list(images.snapshotter.walk()) == []
+    assert load(images, docker20_archive([image])) == ["Loaded image: app:1"]

@@ -29,7 +29,7 @@ from typing import BinaryIO, NamedTuple
 
 from dockyard.core.content import ContentStore
 from dockyard.core.snapshot import Kind, Mount, Snapshotter
-from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.errors import Conflict, InvalidParameter, NotFound, Unavailable
 from dockyard.image import archive, reference
 from dockyard.image import manifest as m
 from dockyard.image.changes import apply_changes
@@ -374,6 +374,21 @@ class ImageService:
             }
             found = self._store_image(config, [layer_descriptor], [str(ref)] if ref else [], lease)
             return self._add(found)[0]
+
+    def import_url(self, url: str, **options) -> Image:
+        """docker import URL: the rootfs tarball is downloaded (http or https) and imported as it arrives."""
+        import urllib.error
+        import urllib.request
+
+        if not url.startswith(("http://", "https://")):
+            raise InvalidParameter(f"cannot import from {url!r}: only http and https URLs are supported")
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                return self.import_image(response, source=url, **options)
+        except urllib.error.HTTPError as exc:
+            raise Unavailable(f"cannot import from {url}: the server answered {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            raise Unavailable(f"cannot import from {url}: {getattr(exc, 'reason', exc)}") from None
 
     def _store_image(
         self, config: dict, layer_blobs: list[m.Descriptor], names: list[str], lease: str
