@@ -32,6 +32,7 @@ import tarfile
 from typing import BinaryIO
 
 from dockyard.errors import DockyardError, Internal, InvalidParameter, NotFound, PermissionDenied, Unavailable
+from dockyard.image.layer_files import SMALL_FILE, FileWriter
 from dockyard.image.layer_format import (
     CAPABILITY_XATTR,
     OPAQUE_MARKER,
@@ -46,6 +47,7 @@ from dockyard.image.layer_format import (
 )
 from dockyard.image.layer_stream import LayerReader
 from dockyard.image.layer_tar import MemberData, members
+from dockyard.kernel import libc
 from dockyard.kernel.paths import resolve_in_root
 
 _log = logging.getLogger(__name__)
@@ -72,12 +74,16 @@ def apply_layer(stream: BinaryIO, dest: str, *, compression: str | None = None, 
     if not os.path.isdir(root):
         raise NotFound(f"apply layer: destination {dest} is not a directory")
     with LayerReader(stream, compression) as reader:
-        applier = _Applier(root, overlay=overlay)
-        content_size = 0
-        for tar, member in members(reader):
-            applier.apply(member, MemberData(tar, reader))
-            content_size += member.size if member.isreg() else len(member.linkname) if member.issym() else 0
-        applier.finish()
+        writer = FileWriter(_write_small_file, threaded=not _in_memory(root))
+        try:
+            applier = _Applier(root, overlay=overlay, writer=writer)
+            content_size = 0
+            for tar, member in members(reader):
+                applier.apply(member, MemberData(tar, reader))
+                content_size += member.size if member.isreg() else len(member.linkname) if member.issym() else 0
+            applier.finish()
+        finally:
+            writer.close()
         reader.drain()
         return ApplyResult(diff_id=reader.diff_id, size=reader.size, content_size=content_size)
 
@@ -141,9 +147,10 @@ def _is_meta(parent: str, base: str) -> bool:
 class _Applier:
     """The state of one layer being applied: what this layer wrote, and what is still to finish."""
 
-    def __init__(self, root: str, *, overlay: bool) -> None:
+    def __init__(self, root: str, *, overlay: bool, writer: FileWriter) -> None:
         self.root = root
         self.overlay = overlay
+        self._writer = writer  # writes small regular files in order; settle a path before looking at it
         # tar parent path -> host directory it resolved to. Only removals of directories
         # or symlinks can change a resolution, and every removal clears it.
         self._parents: dict[str, str] = {}
@@ -176,6 +183,7 @@ class _Applier:
     def _entry(self, parent: str, base: str, member: tarfile.TarInfo, source: MemberData) -> None:
         link_target = self._hardlink_target(member) if member.islnk() else None
         path = os.path.join(self._parent_dir(parent, member.name), base)
+        self._writer.settle(path)
         rel = self._rel(path)
         if member.isdir():
             self._directory(path, rel, member)
@@ -228,15 +236,14 @@ class _Applier:
         os.utime(path, ns=(ns, ns), follow_symlinks=False)
 
     def _regular(self, path: str, member: tarfile.TarInfo, source: MemberData) -> None:
+        if member.size <= SMALL_FILE and not member.issparse():
+            self._writer.submit(path, member, source.read(member))
+            return
         # O_EXCL|O_NOFOLLOW: the name was just cleared, so anything there now is not ours to follow.
         fd = os.open(path, _NEW_FILE, 0o600)
         try:
             source.copy_to(fd, member)
-            os.chown(fd, member.uid, member.gid)
-            os.chmod(fd, member.mode & 0o7777)
-            _set_xattrs(fd, member, regular=True)
-            ns = _mtime_ns(member)
-            os.utime(fd, ns=(ns, ns))
+            _finish_file(fd, member)
         finally:
             os.close(fd)
 
@@ -245,6 +252,7 @@ class _Applier:
         target = clean_entry_path(member.linkname, entry=entry)
         parent, _, base = target.rpartition("/")
         path = os.path.join(self._resolve(parent, entry), base) if base else self.root
+        self._writer.settle(path)
         st = _lstat(path)
         if self._rel(path) not in self._ours or st is None or stat.S_ISDIR(st.st_mode):
             raise InvalidParameter(
@@ -263,6 +271,7 @@ class _Applier:
                 return  # nothing below to delete
         path = os.path.join(directory, name)
         rel = self._rel(path)
+        self._writer.settle(path)
         if rel in self._ours:
             # This layer's own entry stays; if it is a directory merged with a lower one,
             # the lower children are what the whiteout still has to hide.
@@ -290,6 +299,7 @@ class _Applier:
 
     def _prune_lower(self, path: str, rel: str) -> None:
         """Native: remove everything under path that this layer did not write (OCI opaque whiteout)."""
+        self._writer.settle_under(path)
         with os.scandir(path) as entries:
             children = list(entries)
         for child in children:
@@ -314,11 +324,19 @@ class _Applier:
         """The host directory for the tar directory `parent`, resolved inside root, created if missing."""
         host = self._parents.get(parent)
         if host is None:
+            self._settle_ancestors(parent)
             host = self._resolve(parent, entry)
             self._make_dirs(host, entry)
             self._mark_ours(self._rel(host))
             self._parents[parent] = host
         return host
+
+    def _settle_ancestors(self, parent: str) -> None:
+        """Before resolving parent: a file still pending on its way must exist, or resolution would miss it."""
+        current = self.root
+        for part in parent.split("/") if parent else ():
+            current = os.path.join(current, part)
+            self._writer.settle(current)
 
     def _existing_dir(self, parent: str, entry: str) -> str | None:
         host = self._parents.get(parent) or self._resolve(parent, entry)
@@ -347,10 +365,12 @@ class _Applier:
 
     def _clear(self, path: str, rel: str) -> None:
         """Remove whatever is at path, never following it (OCI: remove, then recreate)."""
+        self._writer.settle(path)
         st = _lstat(path)
         if st is None:
             return
         if stat.S_ISDIR(st.st_mode):
+            self._writer.settle_under(path)
             shutil.rmtree(path)
         else:
             os.unlink(path)
@@ -360,6 +380,7 @@ class _Applier:
 
     def finish(self) -> None:
         """Set directory mtimes, now that nothing more is created inside them."""
+        self._writer.drain()
         for rel, ns in self._dir_times.items():
             path = os.path.join(self.root, rel)
             try:
@@ -370,6 +391,34 @@ class _Applier:
             st = _lstat(path)
             if st is not None and stat.S_ISDIR(st.st_mode):
                 os.utime(path, ns=(ns, ns), follow_symlinks=False)
+
+
+def _in_memory(path: str) -> bool:
+    """Whether creating files at path is so cheap that a helper thread would only add to it."""
+    return libc.filesystem_type(path) in (libc.TMPFS_MAGIC, libc.RAMFS_MAGIC)
+
+
+def _finish_file(fd: int, member: tarfile.TarInfo) -> None:
+    os.chown(fd, member.uid, member.gid)
+    os.chmod(fd, member.mode & 0o7777)  # after chown, which clears setuid/setgid
+    _set_xattrs(fd, member, regular=True)
+    ns = _mtime_ns(member)
+    os.utime(fd, ns=(ns, ns))
+
+
+def _write_small_file(path: str, member: tarfile.TarInfo, data: bytes) -> None:
+    """A regular file the FileWriter thread creates; errors are named as the main thread names them."""
+    try:
+        fd = os.open(path, _NEW_FILE, 0o600)  # O_EXCL|O_NOFOLLOW, as _Applier._regular
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            _finish_file(fd, member)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise _os_error(member.name, exc) from exc
 
 
 def _lstat(path: str) -> os.stat_result | None:

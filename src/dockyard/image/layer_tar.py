@@ -122,6 +122,14 @@ class MemberData:
     def __init__(self, tar: tarfile.TarFile, reader: LayerReader) -> None:
         self.tar, self.reader = tar, reader
 
+    def read(self, member: tarfile.TarInfo) -> bytes:
+        """The whole data of a (not sparse) member, for a file small enough to hold."""
+        self.reader.seek(member.offset_data)  # a no-op: the reader is already there
+        data = self.reader.read(member.size)
+        if len(data) != member.size:
+            raise InvalidParameter(f"layer is truncated: entry {member.name!r} ends early")
+        return data
+
     def copy_to(self, fd: int, member: tarfile.TarInfo) -> None:
         if member.issparse():
             source = self.tar.extractfile(member)

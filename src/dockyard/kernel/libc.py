@@ -27,6 +27,10 @@ _libc.syscall.restype = ctypes.c_long
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
 _libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
 _libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
+_libc.statfs.argtypes = (ctypes.c_char_p, ctypes.c_void_p)
+
+TMPFS_MAGIC = 0x01021994
+RAMFS_MAGIC = 0x858458F6
 
 
 def fail(what: str, path: str | bytes | None = None) -> OSError:
@@ -137,3 +141,12 @@ def cloexec_from(first_fd: int) -> None:
     """
     if _libc.syscall(SYS_CLOSE_RANGE, ctypes.c_uint(first_fd), ctypes.c_uint(0xFFFFFFFF), _CLOSE_RANGE_CLOEXEC) != 0:
         raise fail("close_range")
+
+
+def filesystem_type(path: str) -> int:
+    """statfs(2)'s f_type of the filesystem holding path (os.statvfs does not report it)."""
+    # struct statfs is 120 bytes on 64-bit Linux; f_type, a long, comes first.
+    buffer = ctypes.create_string_buffer(128)
+    if _libc.statfs(os.fsencode(path), buffer) != 0:
+        raise fail("statfs", path)
+    return ctypes.c_long.from_buffer(buffer).value
