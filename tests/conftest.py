@@ -1,5 +1,5 @@
-"""Shared fixtures: a busybox rootfs from Debian's busybox-static, bundles, runtime roots,
-and a session-end check that no kernel object named dockyard/dy- was left behind."""
+"""Shared fixtures: a busybox rootfs from Debian's busybox-static, a Debian rootfs from debootstrap,
+bundles, runtime roots, and a session-end check that no kernel object named dockyard/dy- was left behind."""
 
 from __future__ import annotations
 
@@ -32,6 +32,23 @@ def busybox_rootfs() -> str:
     path = os.path.join(CACHE, "busybox-rootfs")
     if not os.path.isdir(path):
         build_busybox_rootfs(path, os.path.join(CACHE, "debs"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def debian_rootfs() -> str:
+    """A pristine minbase Debian bookworm rootfs from debootstrap, built once and cached between runs.
+
+    The mirror is the host's own (or $DOCKYARD_DEBIAN_MIRROR); the packages stay in
+    the cache too, so tests that bootstrap again download only the indexes.
+    """
+    path = os.path.join(CACHE, "debian-bookworm-minbase-rootfs")
+    if not os.path.isdir(path):
+        from dockyard.image.debian import build_debian_rootfs
+
+        if shutil.which("debootstrap", path="/usr/sbin:/usr/bin:/sbin:/bin") is None:
+            pytest.skip("debootstrap is not installed (apt-get install debootstrap)")
+        build_debian_rootfs(path, "bookworm", variant="minbase", cache_dir=CACHE)
     return path
 
 

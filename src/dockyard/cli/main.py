@@ -1,7 +1,7 @@
 """Entry point of the `dockyard` command.
 
-So far: `version`, and `bootstrap busybox`, which writes an OCI image layout
-(loading it into the engine arrives with the image store). The daemon's verbs
+So far: `version`, and `bootstrap busybox|debian:SUITE`, which writes an OCI
+image layout (loading it into the engine arrives with the image store). The daemon's verbs
 arrive with the engine. The OCI runtime has its own command, `dockyard-runtime`.
 """
 
@@ -15,9 +15,13 @@ usage: dockyard <command>
 
 commands:
   version                                print the version
-  bootstrap busybox --oci-layout DIR [--tag TAG]
+  bootstrap busybox[:TAG] --oci-layout DIR
                                          make a busybox image from Debian's busybox-static
                                          package and write it as an OCI image layout
+  bootstrap debian:SUITE --oci-layout DIR [--variant minbase|buildd|default] [--mirror URL]
+                                         make a Debian image (SUITE: bookworm, trixie, stable...)
+                                         with debootstrap; the mirror defaults to
+                                         $DOCKYARD_DEBIAN_MIRROR, else the host's apt sources
 
 The OCI runtime is a command of its own: dockyard-runtime --help
 """
@@ -43,21 +47,57 @@ def main(argv: list[str] | None = None) -> int:
 
 def _bootstrap(argv: list[str]) -> int:
     import argparse
+    import signal
 
     parser = argparse.ArgumentParser(prog="dockyard bootstrap", description="make a base image without a registry")
-    parser.add_argument("image", choices=["busybox"], help="the image to make")
+    parser.add_argument("image", metavar="IMAGE", help="busybox[:TAG] or debian:SUITE (the tag is the suite)")
     parser.add_argument("--oci-layout", required=True, metavar="DIR", help="write the image as an OCI layout here")
-    parser.add_argument("--tag", default="latest")
+    parser.add_argument("--tag", help="tag the image TAG instead")
+    parser.add_argument("--variant", help="debian: debootstrap's variant, minbase (the default), buildd or default")
+    parser.add_argument("--mirror", metavar="URL", help="debian: the Debian mirror to install from")
     args = parser.parse_args(argv)
     from dockyard.errors import DockyardError
-    from dockyard.image.bootstrap import busybox_image
+    from dockyard.image import reference
 
     try:
-        digest = busybox_image(
-            args.oci_layout, os.environ.get("DOCKYARD_BOOTSTRAP_CACHE", BOOTSTRAP_CACHE), tag=args.tag
-        )
+        ref = reference.parse(args.image, default_tag=False)
+    except DockyardError as exc:
+        parser.error(f"argument IMAGE: {exc}")
+    name, tag = ref.familiar_name, ref.tag
+    if ref.digest:
+        parser.error("argument IMAGE: a bootstrapped image gets a tag, not a digest")
+    if name not in ("busybox", "debian"):
+        parser.error(f"argument IMAGE: invalid choice: {name!r} (choose from busybox[:TAG], debian:SUITE)")
+    if name == "debian" and not tag:
+        parser.error("argument IMAGE: say which Debian suite: debian:bookworm, debian:trixie, debian:stable...")
+    if name == "busybox" and (args.variant or args.mirror):
+        parser.error("--variant and --mirror are for debian images")
+    tag = args.tag or tag or "latest"
+    cache = os.environ.get("DOCKYARD_BOOTSTRAP_CACHE", BOOTSTRAP_CACHE)
+    # A plain `kill` must unwind like ^C does, so a half-made rootfs and its mounts are cleaned up.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        if name == "busybox":
+            from dockyard.image.bootstrap import busybox_image
+
+            digest = busybox_image(args.oci_layout, cache, tag=tag)
+        else:
+            from dockyard.image.debian import debian_image
+
+            suite = ref.tag
+            digest = debian_image(
+                args.oci_layout, suite, cache, variant=args.variant or "minbase", mirror=args.mirror, tag=tag,
+                progress=sys.stderr,
+            )  # fmt: skip
     except (DockyardError, OSError) as exc:
-        sys.stderr.write(f"dockyard: bootstrap busybox: {exc}\n")
+        sys.stderr.write(f"dockyard: bootstrap {name}: {exc}\n")
         return 1
-    print(f"{args.image}:{args.tag} {digest} written to {args.oci_layout}")
+    except KeyboardInterrupt:
+        sys.stderr.write(f"dockyard: bootstrap {name}: interrupted; nothing was kept\n")
+        return 130
+    print(f"{name}:{tag} {digest} written to {args.oci_layout}")
     return 0
+
+
+def _exit_on_signal(signum: int, _frame) -> None:
+    raise SystemExit(128 + signum)

@@ -3,19 +3,25 @@
 busybox comes from Debian's busybox-static package: the .deb is downloaded with
 `apt-get download` (nothing is installed on the host) and unpacked with
 `dpkg-deb -x`; every applet then gets a symlink, as the official busybox image has.
+Debian itself is made with debootstrap (debian.py), on the helpers here: a tree
+built beside its destination and renamed into place, and the base image config.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
 
 from dockyard.errors import Unavailable
 
 BUSYBOX_PACKAGE = "busybox-static"
+# The PATH every official base image sets (busybox, debian, ubuntu alike).
+PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # The directories an image's rootfs is expected to have, empty, before any
 # container mounts anything on them.
@@ -45,23 +51,39 @@ def fetch_busybox_deb(cache_dir: str) -> str:
     return sorted(glob.glob(os.path.join(cache_dir, f"{BUSYBOX_PACKAGE}_*.deb")))[-1]
 
 
-def build_busybox_rootfs(dest: str, cache_dir: str) -> str:
-    """Make dest a busybox root filesystem; return dest.
+@contextlib.contextmanager
+def building_beside(dest: str, *, release: Callable[[str], None] | None = None) -> Iterator[str]:
+    """Yield a new empty directory beside dest; rename it to dest when the block succeeds, else remove it.
 
-    The tree is built beside dest and renamed into place, so an interrupted
-    build never leaves a half-made rootfs under the final name.
+    So an interrupted build never leaves a half-made rootfs under the final name.
+    release(work), when given, runs before the removal: it must leave nothing
+    mounted under work (rmtree would descend into a mount); if it fails, the
+    directory is left in place rather than deleted through a mount.
     """
-    deb = fetch_busybox_deb(cache_dir)
     parent = os.path.dirname(os.path.abspath(dest))
     os.makedirs(parent, exist_ok=True)
     work = tempfile.mkdtemp(prefix=".dy-rootfs-", dir=parent)
     try:
-        subprocess.run(["dpkg-deb", "-x", deb, work], check=True, capture_output=True)
-        _populate(work)
+        yield work
         os.rename(work, dest)
     except BaseException:
+        if release is not None:
+            release(work)
         shutil.rmtree(work, ignore_errors=True)
         raise
+
+
+def base_config(cmd: list[str]) -> dict:
+    """The runtime config of a base image: its command and the usual PATH, as the official images have."""
+    return {"Cmd": cmd, "Env": [PATH_ENV]}
+
+
+def build_busybox_rootfs(dest: str, cache_dir: str) -> str:
+    """Make dest a busybox root filesystem; return dest."""
+    deb = fetch_busybox_deb(cache_dir)
+    with building_beside(dest) as work:
+        subprocess.run(["dpkg-deb", "-x", deb, work], check=True, capture_output=True)
+        _populate(work)
     return dest
 
 
@@ -97,5 +119,5 @@ def busybox_image(dest: str, cache_dir: str, *, tag: str = "latest") -> str:
     rootfs = os.path.join(cache_dir, "busybox-rootfs")
     if not os.path.isdir(rootfs):
         build_busybox_rootfs(rootfs, cache_dir)
-    config = {"Cmd": ["sh"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}
+    config = base_config(["sh"])
     return write_rootfs_image(rootfs, dest, tag=tag, config=config, created_by="dockyard bootstrap busybox")
