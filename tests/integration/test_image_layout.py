@@ -99,3 +99,44 @@ def test_dockyard_bootstrap_busybox_writes_a_layout(tmp_path):
     assert index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "1.35"
     bad = subprocess.run([*command, "bootstrap", "alpine", "--oci-layout", str(out)], capture_output=True, check=False)
     assert bad.returncode == 2 and b"invalid choice: 'alpine'" in bad.stderr
+
+
+def test_dockyard_bootstrap_busybox_stores_a_tagged_image_that_runs(tmp_path, cli):
+    import sys
+
+    from dockyard.kernel.mounts import mount_all, unmount_all
+    from dockyard.services.images import ImageService
+
+    env = dict(
+        os.environ, DOCKYARD_BOOTSTRAP_CACHE=os.environ.get("DOCKYARD_TEST_CACHE", "/var/tmp/dockyard-test-cache")
+    )
+    root = tmp_path / "dy-data"
+    command = [sys.executable, "-c", "from dockyard.cli.main import main; raise SystemExit(main())"]
+    for name in ("busybox", "busybox:1.36"):
+        result = subprocess.run(
+            [*command, "bootstrap", name, "--data-root", str(root)], capture_output=True, env=env, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.decode().splitlines()[-1] == f"Loaded image: {name if ':' in name else name + ':latest'}"
+    assert not [p for p in os.listdir(root) if p.startswith("dy-bootstrap-")]  # the layout was dropped
+    service = ImageService.open(str(root))
+    try:
+        tags = sorted(tag for summary in service.list() for tag in summary["RepoTags"])
+        assert tags == ["busybox:1.36", "busybox:latest"]
+        assert service.inspect("busybox:1.36")["Config"]["Cmd"] == ["sh"]
+        _, mounts = service.create_rootfs("bootstrapped", "busybox:1.36")
+        bundle = tmp_path / "dy-bundle"
+        (bundle / "rootfs").mkdir(parents=True)
+        config = default_spec(["sh", "-c", "echo hello from the store"])
+        config["process"]["terminal"] = False
+        config["linux"]["cgroupsPath"] = f"/dy-test/bootstrapped-{os.getpid()}"
+        (bundle / "config.json").write_text(json.dumps(config))
+        mount_all(mounts, str(bundle / "rootfs"))
+        try:
+            result = cli("run", "--bundle", str(bundle), f"dy-test-bootstrapped-{os.getpid()}")
+        finally:
+            unmount_all(str(bundle / "rootfs"))
+        assert (result.returncode, result.stdout) == (0, b"hello from the store\n"), result.stderr
+        service.remove_rootfs("bootstrapped")
+    finally:
+        service.close()

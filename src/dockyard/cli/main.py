@@ -1,8 +1,9 @@
 """Entry point of the `dockyard` command.
 
-So far: `version`, and `bootstrap busybox|debian:SUITE`, which writes an OCI
-image layout (loading it into the engine arrives with the image store). The daemon's verbs
-arrive with the engine. The OCI runtime has its own command, `dockyard-runtime`.
+So far: `version`, and `bootstrap busybox|debian:SUITE`, which makes a base image
+and stores it, tagged, in the image store of a data root (or writes it as an OCI
+image layout). The daemon's verbs arrive with the engine. The OCI runtime has its
+own command, `dockyard-runtime`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ usage: dockyard <command>
 
 commands:
   version                                print the version
-  bootstrap busybox[:TAG] --oci-layout DIR
+  bootstrap busybox[:TAG] [--data-root DIR | --oci-layout DIR]
                                          make a busybox image from Debian's busybox-static
-                                         package and write it as an OCI image layout
-  bootstrap debian:SUITE --oci-layout DIR [--variant minbase|buildd|default] [--mirror URL]
-                                         make a Debian image (SUITE: bookworm, trixie, stable...)
+                                         package and store it, tagged, in the data root
+                                         (default /var/lib/dockyard) or write an OCI layout
+  bootstrap debian:SUITE [--data-root DIR | --oci-layout DIR] [--variant minbase|buildd|default]
+            [--mirror URL]               make a Debian image (SUITE: bookworm, trixie, stable...)
                                          with debootstrap; the mirror defaults to
                                          $DOCKYARD_DEBIAN_MIRROR, else the host's apt sources
 
@@ -27,6 +29,7 @@ The OCI runtime is a command of its own: dockyard-runtime --help
 """
 
 BOOTSTRAP_CACHE = "/var/cache/dockyard/bootstrap"
+DATA_ROOT = "/var/lib/dockyard"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +54,14 @@ def _bootstrap(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="dockyard bootstrap", description="make a base image without a registry")
     parser.add_argument("image", metavar="IMAGE", help="busybox[:TAG] or debian:SUITE (the tag is the suite)")
-    parser.add_argument("--oci-layout", required=True, metavar="DIR", help="write the image as an OCI layout here")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--data-root",
+        metavar="DIR",
+        default=os.environ.get("DOCKYARD_DATA_ROOT", DATA_ROOT),
+        help="store the image in this data root's image store (default $DOCKYARD_DATA_ROOT or %(default)s)",
+    )
+    where.add_argument("--oci-layout", metavar="DIR", help="write the image as an OCI layout here instead")
     parser.add_argument("--tag", help="tag the image TAG instead")
     parser.add_argument("--variant", help="debian: debootstrap's variant, minbase (the default), buildd or default")
     parser.add_argument("--mirror", metavar="URL", help="debian: the Debian mirror to install from")
@@ -76,27 +86,53 @@ def _bootstrap(argv: list[str]) -> int:
     cache = os.environ.get("DOCKYARD_BOOTSTRAP_CACHE", BOOTSTRAP_CACHE)
     # A plain `kill` must unwind like ^C does, so a half-made rootfs and its mounts are cleaned up.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    try:
+
+    def write_layout(dest: str) -> str:
         if name == "busybox":
             from dockyard.image.bootstrap import busybox_image
 
-            digest = busybox_image(args.oci_layout, cache, tag=tag)
-        else:
-            from dockyard.image.debian import debian_image
+            return busybox_image(dest, cache, tag=tag)
+        from dockyard.image.debian import debian_image
 
-            suite = ref.tag
-            digest = debian_image(
-                args.oci_layout, suite, cache, variant=args.variant or "minbase", mirror=args.mirror, tag=tag,
-                progress=sys.stderr,
-            )  # fmt: skip
+        variant = args.variant or "minbase"
+        return debian_image(dest, ref.tag, cache, variant=variant, mirror=args.mirror, tag=tag, progress=sys.stderr)
+
+    try:
+        if args.oci_layout:
+            print(f"{name}:{tag} {write_layout(args.oci_layout)} written to {args.oci_layout}")
+        else:
+            for line in _store_bootstrapped(args.data_root, f"{name}:{tag}", write_layout):
+                print(line)
     except (DockyardError, OSError) as exc:
         sys.stderr.write(f"dockyard: bootstrap {name}: {exc}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write(f"dockyard: bootstrap {name}: interrupted; nothing was kept\n")
         return 130
-    print(f"{name}:{tag} {digest} written to {args.oci_layout}")
     return 0
+
+
+def _store_bootstrapped(data_root: str, name: str, write_layout) -> list[str]:
+    """Write the image as a layout beside the store, load it under name, drop the layout.
+
+    The store is opened directly: until the engine's daemon exists, nothing else owns it.
+    """
+    import shutil
+    import tempfile
+
+    from dockyard.services.images import ImageService
+
+    os.makedirs(data_root, mode=0o700, exist_ok=True)
+    layout = tempfile.mkdtemp(prefix="dy-bootstrap-", dir=data_root)
+    try:
+        write_layout(layout)
+        service = ImageService.open(data_root)
+        try:
+            return service.load_layout(layout, (name,))
+        finally:
+            service.close()
+    finally:
+        shutil.rmtree(layout, ignore_errors=True)
 
 
 def _exit_on_signal(signum: int, _frame) -> None:
