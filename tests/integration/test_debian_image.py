@@ -21,8 +21,9 @@ import pytest
 
 from dockyard.errors import Unavailable
 from dockyard.image import manifest as m
+from dockyard.image.apt_sources import resolve_mirror
 from dockyard.image.bootstrap import PATH_ENV
-from dockyard.image.debian import build_debian_rootfs, resolve_mirror, write_debian_layout
+from dockyard.image.debian import build_debian_rootfs, write_debian_layout
 from dockyard.kernel.mounts import mount_all, unmount_all
 from dockyard.runtime.defaults import default_spec
 from dockyard.services.images import ImageService

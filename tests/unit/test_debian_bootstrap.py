@@ -11,19 +11,18 @@ from hypothesis import strategies as st
 from dockyard.cli.main import main
 from dockyard.errors import InvalidParameter, Unavailable
 from dockyard.image import debian
-from dockyard.image.debian import (
+from dockyard.image.apt_sources import (
     MIRROR_ENV,
     Source,
     check_mirror,
-    check_suite,
-    check_variant,
     find_mirror,
-    mount_points_under,
     parse_deb822_sources,
     parse_sources_list,
     read_apt_sources,
     resolve_mirror,
 )
+from dockyard.image.debian import check_suite, check_variant
+from dockyard.kernel.mounts import mount_points_under
 
 # --- one-line format -------------------------------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 mount_all() takes (type, source, options) triples, dockyard.core.snapshot.Mount
 among them (this package imports nothing above it), and mounts each on the same
-target in order.
+target in order. unmount_all() undoes the mounts stacked on one target;
+unmount_under() detaches every mount at or under a directory, found in
+/proc/self/mountinfo (mount_points_under), so the tree can be removed safely.
 
 The page limit. mount(2) copies its data argument into one page (4096 bytes
 here) and an overlay's lowerdir= lists every layer, so absolute paths overflow
@@ -19,10 +21,12 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
 
+from dockyard.errors import Internal
 from dockyard.kernel import constants as k
 from dockyard.kernel import libc, mountopts
 
@@ -33,6 +37,8 @@ _COMPACT_AT = PAGE_SIZE - 512
 
 _UNMOUNT_BUSY_RETRIES = 50
 _UNMOUNT_BUSY_WAIT = 0.05
+
+_MOUNTINFO_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 
 def mount_all(mounts: Iterable[tuple[str, str, Sequence[str]]], target: str) -> None:
@@ -142,3 +148,28 @@ def unmount_all(target: str, flags: int = 0) -> None:
                 raise
             busy += 1
             time.sleep(_UNMOUNT_BUSY_WAIT)
+
+
+def unescape_mountinfo(field: str) -> str:
+    """A mountinfo path field as the path: the kernel writes space, tab, newline and backslash as \\ooo octal."""
+    if "\\" not in field:
+        return field
+    return _MOUNTINFO_ESCAPE.sub(lambda m: chr(int(m[1], 8)), field)
+
+
+def mount_points_under(root: str, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
+    """Mount points at or under root in our mount namespace, deepest first."""
+    root = os.path.realpath(root)
+    with open(mountinfo) as f:
+        points = [unescape_mountinfo(line.split(" ")[4]) for line in f if line.strip()]
+    under = [p for p in points if p == root or p.startswith(root + "/")]
+    return sorted(set(under), key=lambda p: p.count("/"), reverse=True)
+
+
+def unmount_under(root: str) -> None:
+    """Detach (MNT_DETACH) everything mounted at or under root, deepest first; Internal if something stays mounted."""
+    for point in mount_points_under(root):
+        unmount_all(point, k.MNT_DETACH)
+    left = mount_points_under(root)
+    if left:
+        raise Internal(f"still mounted under {root} after unmounting: {', '.join(left)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from dockyard.errors import InvalidParameter, Unsupported
+from dockyard.kernel.mounts import unescape_mountinfo
 
 V1 = "v1"
 V2 = "v2"
@@ -95,21 +96,6 @@ class Layout:
         return self._v2_controllers
 
 
-def _unescape(field: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as \\ooo octal."""
-    if "\\" not in field:
-        return field
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and field[i + 1 : i + 4].isdigit():
-            out.append(chr(int(field[i + 1 : i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
-
-
 def parse_mountinfo(text: str) -> Layout:
     """Build the Layout from mountinfo text; the first mount of each hierarchy wins."""
     v1: list[Hierarchy] = []
@@ -126,10 +112,10 @@ def parse_mountinfo(text: str) -> Layout:
             continue
         if fstype == "cgroup2":
             if unified is None:
-                unified = Hierarchy(2, _unescape(fields[4]), _unescape(fields[3]), (), options)
+                unified = Hierarchy(2, unescape_mountinfo(fields[4]), unescape_mountinfo(fields[3]), (), options)
         elif fstype == "cgroup":
             controllers = tuple(o for o in options.split(",") if o in _V1_CONTROLLERS or o.startswith("name="))
-            hierarchy = Hierarchy(1, _unescape(fields[4]), _unescape(fields[3]), controllers, options)
+            hierarchy = Hierarchy(1, unescape_mountinfo(fields[4]), unescape_mountinfo(fields[3]), controllers, options)
             if controllers and hierarchy.key not in seen:
                 seen.add(hierarchy.key)
                 v1.append(hierarchy)
