@@ -8,12 +8,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 
 import pytest
 
 from dockyard.image.bootstrap import build_busybox_rootfs
 from dockyard.runtime.defaults import default_spec
+from support.bundles import Bundle
 from support.dockerd import dockerd  # noqa: F401  (the session's private dockerd; skips without docker.io)
 
 CACHE = os.environ.get("DOCKYARD_TEST_CACHE", "/var/tmp/dockyard-test-cache")
@@ -22,7 +22,7 @@ CACHE = os.environ.get("DOCKYARD_TEST_CACHE", "/var/tmp/dockyard-test-cache")
 def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="integration tests need root (namespaces, mounts, cgroups)")
     for item in items:
-        if "integration" in item.path.parts and os.geteuid() != 0:
+        if {"integration", "e2e"} & set(item.path.parts) and os.geteuid() != 0:
             item.add_marker(skip)
 
 
@@ -62,24 +62,6 @@ def runtime_root(tmp_path):
     runtime = Runtime(root)
     for state in runtime.list():
         runtime.delete(state["id"], force=True)
-
-
-class Bundle:
-    def __init__(self, path: str, config: dict) -> None:
-        self.path = path
-        self.config = config
-        self.id = "dy-test-" + uuid.uuid4().hex[:10]
-
-    @property
-    def rootfs(self) -> str:
-        return os.path.join(self.path, "rootfs")
-
-    def write(self) -> Bundle:
-        import json
-
-        with open(os.path.join(self.path, "config.json"), "w") as f:
-            json.dump(self.config, f)
-        return self
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ import tarfile
 
 import pytest
 
-from conftest import Bundle
-from dockyard.errors import Conflict, InvalidParameter, NotFound, Unavailable
+from dockyard.errors import Conflict, InvalidParameter, NotFound, Unavailable, Unsupported
 from dockyard.kernel.mounts import mount_all, unmount_all
 from dockyard.runtime.defaults import default_spec
 from dockyard.services.images import ImageService
+from support.bundles import Bundle
 from support.images import (
     TestImage,
     digest,
@@ -436,3 +436,18 @@ def test_a_truncated_layer_inside_a_whole_archive_is_refused(images):
         load(images, docker20_archive([cut]))
     assert images.list() == [] and list(images.content.walk()) == [] and list(images.snapshotter.walk()) == []
     assert load(images, docker20_archive([image])) == ["Loaded image: app:1"]
+
+
+def test_diff_and_commit_on_the_native_snapshotter_say_they_need_overlay(tmp_path):
+    service = ImageService.open(str(tmp_path / "dy-root"), snapshotter="native")
+    try:
+        load(service, docker20_archive([app_image()]))
+        service.create_rootfs("c-native", "app:1")
+        with pytest.raises(Unsupported, match="needs the overlay snapshotter"):
+            service.container_changes("c-native")
+        with pytest.raises(Unsupported, match="needs the overlay snapshotter"):
+            service.commit("c-native", container_config={})
+        assert [s["RepoTags"] for s in service.list()] == [["app:1"]]
+        service.remove_rootfs("c-native")
+    finally:
+        service.close()

@@ -47,8 +47,8 @@ import time
 
 import pytest
 
+from dockyard.errors import DockyardError
 from dockyard.kernel import mounts
-from dockyard.kernel.constants import MNT_DETACH
 
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
 # Hidden from dockerd (and its containerd) behind a tmpfs in its mount namespace.
@@ -255,7 +255,10 @@ class PrivateDockerd:
             os.close(self._mnt_ns_fd)  # the namespace, and the mounts only it had, go away with the last user
             self._mnt_ns_fd = None
         if self.tmp and os.path.isdir(self.tmp):
-            problems += _unmount_under(self.tmp)
+            try:
+                mounts.unmount_under(self.tmp)  # normally nothing is: dockerd mounts in its own namespace
+            except (OSError, DockyardError) as exc:
+                problems.append(str(exc))
             problems += _remove_cgroups(self.cgroup_parent)
             try:
                 shutil.rmtree(self.tmp)
@@ -402,27 +405,6 @@ def _comm(pid: int) -> str:
             return f.read().strip()
     except OSError:
         return "?"
-
-
-def _mount_points_under(path: str) -> list[str]:
-    found = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            point = line.split()[4].encode().decode("unicode_escape")
-            if point == path or point.startswith(path + "/"):
-                found.append(point)
-    return found
-
-
-def _unmount_under(path: str) -> list[str]:
-    """Detach whatever is mounted under path in our namespace, deepest first (normally nothing is)."""
-    problems = []
-    for point in sorted(set(_mount_points_under(path)), key=len, reverse=True):
-        try:
-            mounts.unmount_all(point, MNT_DETACH)
-        except OSError as exc:
-            problems.append(f"unmounting {point}: {exc}")
-    return problems
 
 
 def _remove_cgroups(name: str) -> list[str]:

@@ -1,6 +1,7 @@
 """Entry point of the `dockyard` command.
 
-So far: `version`, and `bootstrap busybox|debian:SUITE`, which makes a base image
+So far: `version`, `daemon` (the Engine API: system and image endpoints), and
+`bootstrap busybox|debian:SUITE`, which makes a base image
 and stores it, tagged, in the image store of a data root (or writes it as an OCI
 image layout). The daemon's verbs arrive with the engine. The OCI runtime has its
 own command, `dockyard-runtime`.
@@ -16,6 +17,9 @@ usage: dockyard <command>
 
 commands:
   version                                print the version
+  daemon [-H unix://PATH] [--data-root DIR] [--exec-root DIR] [--config-file FILE] ...
+                                         serve the Docker Engine API (docker and docker-py
+                                         work against it); `dockyard daemon --help` for flags
   bootstrap busybox[:TAG] [--data-root DIR | --oci-layout DIR]
                                          make a busybox image from Debian's busybox-static
                                          package and store it, tagged, in the data root
@@ -44,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if argv[0] == "bootstrap":
         return _bootstrap(argv[1:])
+    if argv[0] == "daemon":
+        return _daemon(argv[1:])
     sys.stderr.write(f"dockyard: unknown command {argv[0]!r}\nSee 'dockyard --help'.\n")
     return 2
 
@@ -109,6 +115,18 @@ def _bootstrap(argv: list[str]) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"dockyard: bootstrap {name}: interrupted; nothing was kept\n")
         return 130
+    return 0
+
+
+def _daemon(argv: list[str]) -> int:
+    from dockyard.daemon import config, server
+    from dockyard.errors import DockyardError
+
+    try:
+        server.run(config.load(argv))
+    except (DockyardError, OSError) as exc:
+        sys.stderr.write(f"dockyard daemon: {exc}\n")
+        return 1
     return 0
 
 

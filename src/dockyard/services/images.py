@@ -29,7 +29,7 @@ from typing import BinaryIO, NamedTuple
 
 from dockyard.core.content import ContentStore
 from dockyard.core.snapshot import Kind, Mount, Snapshotter
-from dockyard.errors import Conflict, InvalidParameter, NotFound, Unavailable
+from dockyard.errors import Conflict, InvalidParameter, NotFound, Unavailable, Unsupported
 from dockyard.image import archive, reference
 from dockyard.image import manifest as m
 from dockyard.image.changes import apply_changes
@@ -230,7 +230,7 @@ class ImageService:
         """docker diff: ("A" | "C" | "D", path) for what the container changed in its image."""
         found = layers(self.rootfs_mounts(container_id))
         if not found.overlay:
-            raise Conflict("docker diff needs the overlay snapshotter: a native snapshot holds no change list")
+            raise Unsupported("docker diff needs the overlay snapshotter: a native snapshot holds no change list")
         return layer_changes(list(found.lowers), found.upper)
 
     @contextlib.contextmanager
@@ -420,7 +420,7 @@ class ImageService:
         parent = self.get(info.labels[IMAGE_LABEL])
         found_layers = layers(self.rootfs_mounts(container_id))
         if not found_layers.overlay:
-            raise Conflict("commit needs the overlay snapshotter: a native snapshot holds no change list")
+            raise Unsupported("commit needs the overlay snapshotter: a native snapshot holds no change list")
         with self._adding() as lease, self._collecting:
             blob = self._write_diff(found_layers.lowers, found_layers.upper, lease)
             chain = parent.chain_ids
@@ -505,7 +505,7 @@ class ImageService:
                     "Id": "<missing>",
                     "Created": _timestamp(entry.get("created", "")),
                     "CreatedBy": entry.get("created_by", ""),
-                    "Tags": None,
+                    "Tags": [],
                     "Size": 0 if empty else next(layer_sizes, 0),
                     "Comment": entry.get("comment", ""),
                 }
@@ -513,7 +513,7 @@ class ImageService:
         entries.reverse()
         if entries:
             entries[0]["Id"] = image.id
-            entries[0]["Tags"] = [reference.parse(tag).familiar() for tag in image.tags] or None
+            entries[0]["Tags"] = [reference.parse(tag).familiar() for tag in image.tags]  # the swagger: never null
         return entries
 
     def _layer(self, chain_id: str) -> Layer:

@@ -1,0 +1,1 @@
+"""The Engine API over HTTP: routes per area; parse -> call a service -> serialise (DESIGN.md, "Layers")."""

@@ -1,0 +1,67 @@
+"""/_ping, /version and /info."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from dockyard.api import versions
+from dockyard.api.app import Routes, services_of
+from dockyard.api.responses import json_response
+
+# Headers dockerd sends with every /_ping, which clients use to negotiate.
+_PING_HEADERS = {
+    "API-Version": versions.MAX_VERSION,
+    "Builder-Version": "1",  # the classic builder's protocol; BuildKit's would be "2"
+    "Docker-Experimental": "false",
+    "OSType": "linux",
+    "Cache-Control": "no-cache, no-store, must-revalidate",
+    "Pragma": "no-cache",
+}
+
+
+async def ping(request: web.Request) -> web.Response:
+    body = None if request.method == "HEAD" else "OK"
+    return web.Response(text=body, headers=_PING_HEADERS, content_type="text/plain")
+
+
+async def version(request: web.Request) -> web.Response:
+    facts = services_of(request).info()
+    details = {
+        "ApiVersion": versions.MAX_VERSION,
+        "MinAPIVersion": versions.MIN_VERSION,
+        "GitCommit": facts["GitCommit"],
+        "GoVersion": facts["PythonVersion"],  # the field clients read for the toolchain
+        "Os": "linux",
+        "Arch": facts["Architecture"],
+        "KernelVersion": facts["KernelVersion"],
+        "BuildTime": facts["BuildTime"],
+    }
+    return json_response(
+        {
+            "Platform": {"Name": "Dockyard Engine"},
+            "Components": [
+                {
+                    "Name": "Engine",
+                    "Version": facts["ServerVersion"],
+                    "Details": {k: str(v) for k, v in details.items()} | {"Experimental": "false"},
+                }
+            ],
+            "Version": facts["ServerVersion"],
+            **details,
+            "Experimental": False,
+        }
+    )
+
+
+async def info(request: web.Request) -> web.Response:
+    services = services_of(request)
+    facts = services.info()
+    images = services.images.list(show_all=True)
+    return json_response({**facts["Info"], "Images": len(images)})
+
+
+def register(routes: Routes) -> None:
+    routes.add("GET", "/_ping", ping)
+    routes.add("HEAD", "/_ping", ping)
+    routes.add("GET", "/version", version)
+    routes.add("GET", "/info", info)

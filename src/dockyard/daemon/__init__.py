@@ -1,0 +1,1 @@
+"""The composition root: read the configuration, build the services, serve the API."""

@@ -1,0 +1,99 @@
+"""The daemon's configuration: dockerd's flags and a daemon.json, flags winning.
+
+Only what the engine uses so far is accepted; an unknown key in daemon.json is
+refused by name (as dockerd does), so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import dataclass, field
+
+from dockyard.errors import InvalidParameter
+
+DEFAULT_SOCKET = "unix:///run/dockyard/dockyard.sock"
+
+
+@dataclass
+class DaemonConfig:
+    hosts: list[str] = field(default_factory=lambda: [DEFAULT_SOCKET])
+    data_root: str = "/var/lib/dockyard"
+    exec_root: str = "/run/dockyard"
+    pidfile: str = ""  # default: <exec root>/dockyard.pid
+    log_level: str = "info"
+    storage_driver: str = "overlay"
+    group: str = "dockyard"  # the socket's group, if such a group exists
+
+    @property
+    def pid_path(self) -> str:
+        return self.pidfile or os.path.join(self.exec_root, "dockyard.pid")
+
+
+# daemon.json key -> DaemonConfig field
+_FILE_KEYS = {
+    "hosts": "hosts",
+    "data-root": "data_root",
+    "exec-root": "exec_root",
+    "pidfile": "pidfile",
+    "log-level": "log_level",
+    "storage-driver": "storage_driver",
+    "group": "group",
+}
+_LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dockyard daemon", description="serve the Docker Engine API")
+    p.add_argument("-H", "--host", action="append", dest="hosts", metavar="unix://PATH", help="socket to listen on")
+    p.add_argument("--data-root", help="root of persistent state (default /var/lib/dockyard)")
+    p.add_argument("--exec-root", help="root of run-time state: sockets, pid file (default /run/dockyard)")
+    p.add_argument("-p", "--pidfile", help="path of the pid file (default <exec-root>/dockyard.pid)")
+    p.add_argument("-l", "--log-level", choices=_LOG_LEVELS)
+    p.add_argument("-s", "--storage-driver", choices=("overlay", "native"))
+    p.add_argument("-G", "--group", help="group owning the unix socket (default dockyard, if it exists)")
+    p.add_argument("--config-file", default="/etc/dockyard/daemon.json", help="daemon.json (default %(default)s)")
+    return p
+
+
+def load(argv: list[str]) -> DaemonConfig:
+    args = parser().parse_args(argv)
+    config = DaemonConfig()
+    from_file = _read_file(args.config_file)
+    for key, value in from_file.items():
+        setattr(config, _FILE_KEYS[key], value)
+    for name in ("hosts", "data_root", "exec_root", "pidfile", "log_level", "storage_driver", "group"):
+        value = getattr(args, name)
+        if value is not None:
+            if name == "hosts" and "hosts" in from_file:
+                raise InvalidParameter(
+                    "the following directives are specified both as a flag and in the configuration file: "
+                    f"hosts: (from flag: {value}, from file: {from_file['hosts']})"
+                )
+            setattr(config, name, value)
+    for host in config.hosts:
+        if not host.startswith("unix://"):
+            raise InvalidParameter(f"cannot listen on {host!r}: only unix:// sockets are supported so far")
+    return config
+
+
+def _read_file(path: str) -> dict:
+    try:
+        with open(path) as f:
+            document = json.load(f)
+    except FileNotFoundError:
+        return {}
+    except ValueError as exc:
+        raise InvalidParameter(f"unable to configure the daemon with file {path}: {exc}") from None
+    if not isinstance(document, dict):
+        raise InvalidParameter(f"unable to configure the daemon with file {path}: expected a JSON object")
+    unknown = sorted(set(document) - set(_FILE_KEYS))
+    if unknown:
+        raise InvalidParameter(
+            f"unable to configure the daemon with file {path}: the following directives don't match any "
+            f"configuration option: {', '.join(unknown)}"
+        )
+    if document.get("log-level", "info") not in _LOG_LEVELS:
+        raise InvalidParameter(f"unable to configure the daemon with file {path}: invalid log-level")
+    return document

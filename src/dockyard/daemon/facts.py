@@ -1,0 +1,127 @@
+"""What /info and /version report about this host and this daemon."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import time
+import uuid
+
+from dockyard import __version__
+from dockyard.daemon.config import DaemonConfig
+from dockyard.image import manifest as m
+
+
+def _mem_total() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _os_release() -> dict[str, str]:
+    try:
+        with open("/etc/os-release") as f:
+            return {k: v.strip('"') for k, v in (line.rstrip("\n").split("=", 1) for line in f if "=" in line)}
+    except OSError:
+        return {}
+
+
+def _cgroup_version() -> str:
+    return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
+
+
+def _daemon_id(data_root: str) -> str:
+    """A stable ID per data root, as dockerd keeps one in its engine-id file."""
+    path = os.path.join(data_root, "engine-id")
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        engine_id = str(uuid.uuid4())
+        with open(path + ".tmp", "w") as f:
+            f.write(engine_id)
+        os.rename(path + ".tmp", path)
+        return engine_id
+
+
+class HostFacts:
+    def __init__(self, config: DaemonConfig) -> None:
+        self.config = config
+        self.engine_id = _daemon_id(config.data_root)
+        self.started = time.time()
+
+    def __call__(self) -> dict:
+        uname = os.uname()
+        seccomp = "Seccomp:" in _read("/proc/self/status")
+        info = {
+            "ID": self.engine_id,
+            "Containers": 0,
+            "ContainersRunning": 0,
+            "ContainersPaused": 0,
+            "ContainersStopped": 0,
+            "Driver": self.config.storage_driver,
+            "DriverStatus": [["Backing Filesystem", "extfs"]] if self.config.storage_driver == "overlay" else [],
+            "Plugins": {"Volume": ["local"], "Network": [], "Authorization": None, "Log": ["json-file"]},
+            "MemoryLimit": True,
+            "SwapLimit": os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
+            "CpuCfsPeriod": True,
+            "CpuCfsQuota": True,
+            "CPUShares": True,
+            "CPUSet": True,
+            "PidsLimit": True,
+            "IPv4Forwarding": _read("/proc/sys/net/ipv4/ip_forward") == "1",
+            "Debug": self.config.log_level == "debug",
+            "NFd": len(os.listdir("/proc/self/fd")),
+            "OomKillDisable": True,
+            "NGoroutines": 0,
+            "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
+            "LoggingDriver": "json-file",
+            "CgroupDriver": "cgroupfs",
+            "CgroupVersion": _cgroup_version(),
+            "NEventsListener": 0,
+            "KernelVersion": uname.release,
+            "OperatingSystem": _os_release().get("PRETTY_NAME", "Linux"),
+            "OSVersion": _os_release().get("VERSION_ID", ""),
+            "OSType": "linux",
+            "Architecture": uname.machine,
+            "IndexServerAddress": "",
+            "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
+            "NCPU": os.cpu_count() or 1,
+            "MemTotal": _mem_total(),
+            "DockerRootDir": self.config.data_root,
+            "HttpProxy": os.environ.get("HTTP_PROXY", ""),
+            "HttpsProxy": os.environ.get("HTTPS_PROXY", ""),
+            "NoProxy": os.environ.get("NO_PROXY", ""),
+            "Name": socket.gethostname(),
+            "Labels": [],
+            "ExperimentalBuild": False,
+            "ServerVersion": __version__,
+            "Runtimes": {"dockyard": {"path": "dockyard-runtime"}},
+            "DefaultRuntime": "dockyard",
+            "Swarm": {"LocalNodeState": "inactive", "ControlAvailable": False, "NodeID": "", "NodeAddr": ""},
+            "LiveRestoreEnabled": False,
+            "Isolation": "",
+            "InitBinary": "",
+            "SecurityOptions": ["name=seccomp,profile=builtin"] if seccomp else [],
+            "Warnings": [],
+        }
+        return {
+            "Info": info,
+            "ServerVersion": __version__,
+            "GitCommit": "",
+            "PythonVersion": f"python{platform.python_version()}",
+            "Architecture": m.host_platform().architecture,
+            "KernelVersion": uname.release,
+            "BuildTime": "",
+        }
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""

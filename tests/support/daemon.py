@@ -1,0 +1,123 @@
+"""A `dockyard daemon` of the test's own: temporary data root, exec root and socket.
+
+with DockyardDaemon(tmp_dir) as daemon:
+    daemon.docker("images")            # the real docker CLI, DOCKER_HOST pointing at it
+    daemon.client().images.list()      # docker-py
+    daemon.request("GET", "/_ping")    # raw HTTP over the socket
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+class DockyardDaemon:
+    def __init__(self, base: str, *extra_args: str) -> None:
+        self.base = base
+        self.socket = os.path.join(base, "dy.sock")
+        self.data_root = os.path.join(base, "root")
+        self.exec_root = os.path.join(base, "run")
+        self.log_path = os.path.join(base, "daemon.log")
+        self.extra_args = extra_args
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ, DOCKER_HOST=self.host, DOCKER_CONFIG=os.path.join(self.base, "docker-config"))
+        env.pop("DOCKER_CONTEXT", None)
+        return env
+
+    def argv(self) -> list[str]:
+        return [
+            sys.executable, "-c", "from dockyard.cli.main import main; raise SystemExit(main())", "daemon",
+            "-H", self.host, "--data-root", self.data_root, "--exec-root", self.exec_root,
+            "--config-file", os.path.join(self.base, "daemon.json"), *self.extra_args,
+        ]  # fmt: skip
+
+    def start(self, timeout: float = 30) -> DockyardDaemon:
+        os.makedirs(self.base, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 the child keeps it; closed when we stop it
+        self.process = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"dockyard daemon exited {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if self.request("GET", "/_ping", timeout=2)[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"dockyard daemon did not answer /_ping within {timeout}s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 20) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        code, self.process = self.process.returncode, None
+        return code
+
+    def __enter__(self) -> DockyardDaemon:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def request(self, method: str, path: str, body: bytes | None = None, timeout: float = 60, headers=None):
+        """(status, headers, body) of one request over the socket."""
+        connection = _UnixConnection(self.socket, timeout)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, response.headers, response.read()  # headers: case-insensitive
+        finally:
+            connection.close()
+
+    def docker(self, *args: str, check: bool = True, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+        kwargs.setdefault("capture_output", True)
+        kwargs.setdefault("text", True)
+        result = subprocess.run(["docker", *args], env=self.env, timeout=timeout, **kwargs)
+        if check and result.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}: {result.stderr}")
+        return result
+
+    def client(self):
+        import docker
+
+        return docker.DockerClient(base_url=self.host, version="auto", timeout=120)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return "(no log)"
