@@ -4,11 +4,13 @@ The image is a one-layer image of a directory tree (--tree; default the Debian
 rootfs the tests cache, else Python's standard library), saved as docker 20
 saves it (an uncompressed layer.tar). Each run loads it into a fresh data root
 on the same filesystem (--dir), then saves it again; `tar -x` extracts the
-same layer.tar into a fresh directory, as the floor. With --docker SOCKET, a
-dockerd (e.g. one started by tests/support/dockerd.py) loads the same archive
+same layer.tar into a fresh directory, as the floor. With --docker, the
+dockerd at $DOCKER_HOST (e.g. one started by tests/support/dockerd.py) loads the same archive
 too, its image removed between runs. Prints medians and the ratio to tar.
 
-    .venv/bin/python bench/image_load.py [--runs 5] [--tree DIR] [--docker /path/docker.sock]
+    .venv/bin/python bench/image_load.py [--runs 5] [--tree DIR] [--docker]
+    .venv/bin/python tests/support/dockerd.py -- .venv/bin/python bench/image_load.py --docker
+                                                 (a private dockerd 20.10 for the comparison)
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import time
 from dockyard.image import manifest as m
 from dockyard.services.images import ImageService
 
-DEBIAN_CACHE = "/var/tmp/dockyard-test-cache/debian-bookworm-minbase"
+DEBIAN_CACHE = "/var/tmp/dockyard-test-cache/debian-bookworm-minbase-rootfs"
 
 
 def make_archive(tree: str, work: str) -> tuple[str, str, int]:
@@ -81,7 +83,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--dir", default="/var/tmp")
     parser.add_argument("--tree", default=DEBIAN_CACHE if os.path.isdir(DEBIAN_CACHE) else None)
-    parser.add_argument("--docker", metavar="SOCKET", help="also time `docker load` against this dockerd")
+    parser.add_argument("--docker", action="store_true", help="also time `docker load` against $DOCKER_HOST")
     args = parser.parse_args()
     tree = args.tree or sysconfig.get_paths()["stdlib"]
     work = tempfile.mkdtemp(prefix="dy-bench-load-", dir=args.dir)
@@ -105,7 +107,7 @@ def main() -> None:
             shutil.rmtree(os.path.join(work, f"dy-root-{run}"))
 
             if args.docker:
-                docker = ["docker", "-H", f"unix://{args.docker}"]
+                docker = ["docker"]
                 load = [*docker, "load", "-q", "-i", archive]
                 times.setdefault("docker load", []).append(timed(lambda c=load: subprocess.run(c, check=True)))
                 save = [*docker, "save", "-o", os.path.join(work, "docker-saved.tar"), "bench:1"]
