@@ -23,7 +23,35 @@ def _definitions(version: str, strict: bool) -> dict:
     if not path.exists():
         pytest.skip(f"the Engine API swagger is not at {path} (shared/ beside the repository)")
     document = yaml.safe_load(path.read_text())
-    return {name: _convert(schema, strict) for name, schema in document["definitions"].items()}
+    raw = document["definitions"]
+    return {name: _convert(_flatten(schema, raw), strict) for name, schema in raw.items()}
+
+
+def _flatten(schema, definitions: dict):
+    """Merge allOf parts (following $refs) into one object schema, so strict mode can see every property."""
+    if isinstance(schema, list):
+        return [_flatten(item, definitions) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    schema = {key: _flatten(value, definitions) for key, value in schema.items()}
+    if "allOf" not in schema:
+        return schema
+    parts = [
+        _flatten(definitions[part["$ref"].rsplit("/", 1)[1]], definitions) if "$ref" in part else part
+        for part in schema["allOf"]
+    ]
+    if not all("properties" in part for part in parts):
+        return schema  # an allOf that only adds a description to a scalar type: nothing to merge
+    merged = {key: value for key, value in schema.items() if key != "allOf"}
+    merged.setdefault("type", "object")
+    properties, required = dict(merged.get("properties", {})), list(merged.get("required", []))
+    for part in parts:
+        properties.update(part.get("properties", {}))
+        required += part.get("required", [])
+    merged["properties"] = properties
+    if required:
+        merged["required"] = required
+    return merged
 
 
 def _convert(schema, strict: bool):

@@ -14,6 +14,7 @@ from aiohttp import web
 from dockyard import __version__
 from dockyard.api import versions
 from dockyard.api.errors import error_response, errors
+from dockyard.services.containers import ContainerService
 from dockyard.services.images import ImageService
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -25,6 +26,7 @@ class Services:
     """What the routes call; the daemon (the composition root) builds it."""
 
     images: ImageService
+    containers: ContainerService
     info: Callable[[], dict]  # the host facts /info and /version report
 
 
@@ -65,7 +67,7 @@ async def _server_headers(request: web.Request, response: web.StreamResponse) ->
 
 
 def make_app(services: Services) -> web.Application:
-    from dockyard.api import images, system
+    from dockyard.api import containers, images, system
 
     app = web.Application(middlewares=[version, errors], client_max_size=1 << 40)
     app.on_response_prepare.append(_server_headers)
@@ -73,6 +75,7 @@ def make_app(services: Services) -> web.Application:
     routes = Routes(app)
     system.register(routes)
     images.register(routes)
+    containers.register(routes)
     return app
 
 

@@ -105,8 +105,11 @@ async def create(request: web.Request) -> web.Response:
     source = request.query.get("fromSrc")
     if source is None:
         if request.query.get("fromImage"):
+            # docker's own words for an image no registry has, which clients recognise (docker-py's
+            # ImageNotFound); pulling from registries arrives with the distribution client.
             raise NotFound(
-                f"pull access denied for {request.query['fromImage']}: Dockyard cannot pull from registries yet"
+                f"pull access denied for {request.query['fromImage']}, repository does not exist or may require "
+                "'docker login': Dockyard cannot pull from registries yet"
             )
         raise InvalidParameter("fromSrc or fromImage is required")
     repo, tag_name = request.query.get("repo", ""), request.query.get("tag", "")

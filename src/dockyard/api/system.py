@@ -57,7 +57,14 @@ async def info(request: web.Request) -> web.Response:
     services = services_of(request)
     facts = services.info()
     images = services.images.list(show_all=True)
-    return json_response({**facts["Info"], "Images": len(images)})
+    states = [record.state for record in services.containers.list()]
+    counts = {
+        "Containers": len(states),
+        "ContainersRunning": sum(1 for s in states if s["Running"] and not s["Paused"]),
+        "ContainersPaused": sum(1 for s in states if s["Paused"]),
+        "ContainersStopped": sum(1 for s in states if not s["Running"]),
+    }
+    return json_response({**facts["Info"], **counts, "Images": len(images)})
 
 
 def register(routes: Routes) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import grp
 import logging
@@ -16,6 +17,7 @@ from dockyard.api.app import Services, make_app
 from dockyard.daemon.config import DaemonConfig
 from dockyard.daemon.facts import HostFacts
 from dockyard.errors import Conflict
+from dockyard.services.containers import ContainerService
 from dockyard.services.images import ImageService
 
 log = logging.getLogger("dockyard.daemon")
@@ -33,7 +35,13 @@ def run(config: DaemonConfig) -> None:
     with _pidfile(config.pid_path):
         images = ImageService.open(config.data_root, snapshotter=config.storage_driver)
         try:
-            app = make_app(Services(images=images, info=HostFacts(config)))
+            containers = ContainerService(
+                data_root=config.data_root, exec_root=config.exec_root, db=images.images.db, images=images
+            )
+            adopted = containers.restore()
+            if adopted:
+                log.info("live restore: re-adopted %d running containers", len(adopted))
+            app = make_app(Services(images=images, containers=containers, info=HostFacts(config)))
             asyncio.run(_serve(app, config))
         finally:
             images.close()
@@ -46,7 +54,7 @@ def _pidfile(path: str):
             pid = int(f.read().strip() or 0)
     except (FileNotFoundError, ValueError):
         pid = 0
-    if pid and pid != os.getpid() and os.path.exists(f"/proc/{pid}"):
+    if pid and pid != os.getpid() and _is_live_daemon(pid):
         raise Conflict(f"pid file found, ensure dockyard is not running or delete {path}")
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path + ".tmp", "w") as f:
@@ -59,8 +67,24 @@ def _pidfile(path: str):
             os.unlink(path)
 
 
+def _is_live_daemon(pid: int) -> bool:
+    """Whether pid is a running (not zombie) dockyard process: a stale pid file may name a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rpartition(")")[2].split()[0]
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except OSError:
+        return False
+    return state != "Z" and b"dockyard" in cmdline
+
+
 async def _serve(app: web.Application, config: DaemonConfig) -> None:
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    # Service calls block in worker threads (stop waits up to its timeout): more than the default few.
+    asyncio.get_running_loop().set_default_executor(concurrent.futures.ThreadPoolExecutor(64, "dy-api"))
+    # handler_cancellation: a wait or a log follow whose client went away must not linger; a short
+    # shutdown_timeout: clients reconnect to the next daemon, and containers outlive this one anyway.
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, handler_cancellation=True, shutdown_timeout=2.0)
     await runner.setup()
     sockets = []
     try:

@@ -39,6 +39,18 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX tags_by_image ON tags(image_id);
     """,
+    """
+    CREATE TABLE containers (
+        id          TEXT PRIMARY KEY,       -- 64 hex
+        name        TEXT NOT NULL UNIQUE,   -- without docker's leading "/"
+        image_id    TEXT NOT NULL,
+        image_name  TEXT NOT NULL,          -- as the create request named it
+        created     TEXT NOT NULL,          -- RFC 3339 with nanoseconds
+        config      TEXT NOT NULL,          -- JSON: the create request's Config
+        host_config TEXT NOT NULL,          -- JSON: its HostConfig
+        state       TEXT NOT NULL           -- JSON: docker's State (Status, Running, Pid, ExitCode...)
+    );
+    """,
 )
 
 

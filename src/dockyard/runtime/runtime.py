@@ -277,6 +277,11 @@ class Runtime:
         else:
             os.kill(container.pid, number)
 
+    def oom_kill_count(self, container_id: str) -> int:
+        """How many processes of the container the kernel's OOM killer has killed."""
+        container = states.load(self.root, container_id)
+        return self._open_cgroup(container).oom_kill_count()
+
     def pause(self, container_id: str) -> None:
         container = states.load(self.root, container_id)
         if container.status() != states.RUNNING:

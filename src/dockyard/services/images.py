@@ -480,7 +480,7 @@ class ImageService:
             "Os": config.get("os", ""),
             **({"OsVersion": config["os.version"]} if config.get("os.version") else {}),
             "Size": image.record.size,
-            "GraphDriver": {"Name": self._driver_name(), "Data": {}},
+            "GraphDriver": {"Name": self.driver_name(), "Data": {}},
             "RootFS": {"Type": "layers", "Layers": list(config["rootfs"]["diff_ids"])},
             "Metadata": {"LastTagTime": _rfc3339(last_tagged) if last_tagged else "0001-01-01T00:00:00Z"},
             "Descriptor": {
@@ -490,7 +490,7 @@ class ImageService:
             },
         }
 
-    def _driver_name(self) -> str:
+    def driver_name(self) -> str:
         return type(self.snapshotter).__name__.removesuffix("Snapshotter").lower()
 
     def history(self, name: str) -> list[dict]:

@@ -1,0 +1,413 @@
+"""/containers/...: create, list, inspect, start, stop, restart, kill, wait, logs, remove."""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import functools
+import json
+import struct
+import time
+
+from aiohttp import web
+
+from dockyard.api.app import Routes, services_of
+from dockyard.api.params import boolean, filters
+from dockyard.api.responses import JSON, json_response
+from dockyard.errors import InvalidParameter, NotFound
+from dockyard.metadata.containers import ContainerRecord
+from dockyard.runtime import container_spec
+from dockyard.services.containers import ContainerService
+
+_STREAMS = {"stdin": 0, "stdout": 1, "stderr": 2}
+_LIST_FILTERS = frozenset({"id", "name", "status", "label", "ancestor", "exited", "before", "since"})
+
+
+async def _blocking(func, *args, **kwargs):
+    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(func, *args, **kwargs))
+
+
+def _containers(request: web.Request) -> ContainerService:
+    return services_of(request).containers
+
+
+def _name(request: web.Request) -> str:
+    return request.match_info["name"]
+
+
+def _seconds(stamp: str) -> float:
+    if not stamp or stamp.startswith("0001-"):
+        return 0.0
+    whole = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+    return whole + (float("0." + stamp[20:].rstrip("Z")) if "." in stamp else 0.0)
+
+
+def _ago(seconds: float) -> str:
+    """docker's units.HumanDuration."""
+    seconds = max(0, int(seconds))
+    if seconds < 1:
+        return "Less than a second"
+    if seconds == 1:
+        return "1 second"
+    if seconds < 60:
+        return f"{seconds} seconds"
+    minutes = seconds // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = round(seconds / 3600)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // (24 * 7)} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // (24 * 30)} months"
+    return f"{hours // (24 * 365)} years"
+
+
+def _status_text(state: dict) -> str:
+    now = time.time()
+    if state["Running"]:
+        return f"Up {_ago(now - _seconds(state['StartedAt']))}"
+    if state["Status"] == "created":
+        return "Created"
+    return f"Exited ({state['ExitCode']}) {_ago(now - _seconds(state['FinishedAt']))} ago"
+
+
+def _image_config(request: web.Request, record: ContainerRecord) -> dict:
+    try:
+        return services_of(request).images.get(record.image_id).config.get("config") or {}
+    except NotFound:  # the image was force-removed; the container keeps running on its layers
+        return {}
+
+
+def _summary(request: web.Request, record: ContainerRecord) -> dict:
+    image_config = _image_config(request, record)
+    args = container_spec.command(image_config, record.config) if image_config or record.config.get("Cmd") else []
+    return {
+        "Id": record.id,
+        "Names": [f"/{record.name}"],
+        "Image": record.image_name,
+        "ImageID": record.image_id,
+        "Command": " ".join(args),
+        "Created": int(_seconds(record.created)),
+        "Ports": [],
+        "Labels": record.config.get("Labels") or {},
+        "State": record.state["Status"],
+        "Status": _status_text(record.state),
+        "HostConfig": {"NetworkMode": record.host_config.get("NetworkMode") or "default"},
+        "NetworkSettings": {"Networks": {}},
+        "Mounts": [],
+    }
+
+
+def _inspect(request: web.Request, record: ContainerRecord) -> dict:
+    containers = _containers(request)
+    image_config = _image_config(request, record)
+    args = container_spec.command(image_config, record.config) if image_config or record.config.get("Cmd") else [""]
+    files = containers.files_dir(record.id)
+    config = {
+        "Hostname": record.config.get("Hostname") or record.id[:12],
+        "Domainname": record.config.get("Domainname", ""),
+        "User": record.config.get("User", ""),
+        "AttachStdin": bool(record.config.get("AttachStdin")),
+        "AttachStdout": bool(record.config.get("AttachStdout")),
+        "AttachStderr": bool(record.config.get("AttachStderr")),
+        "Tty": bool(record.config.get("Tty")),
+        "OpenStdin": bool(record.config.get("OpenStdin")),
+        "StdinOnce": bool(record.config.get("StdinOnce")),
+        "Env": container_spec.environment(image_config, record.config, "")[1:],
+        "Cmd": record.config.get("Cmd") if record.config.get("Cmd") is not None else image_config.get("Cmd"),
+        "Image": record.image_name,
+        "Volumes": record.config.get("Volumes") or image_config.get("Volumes"),
+        "WorkingDir": record.config.get("WorkingDir") or image_config.get("WorkingDir", ""),
+        "Entrypoint": record.config.get("Entrypoint") or image_config.get("Entrypoint"),
+        "OnBuild": image_config.get("OnBuild"),
+        "Labels": {**(image_config.get("Labels") or {}), **(record.config.get("Labels") or {})},
+    }
+    for key in ("StopSignal", "StopTimeout", "Healthcheck"):
+        if record.config.get(key) is not None:
+            config[key] = record.config[key]
+    host_config = {
+        "Binds": None, "NetworkMode": "default", "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "AutoRemove": False, "Privileged": False, "ReadonlyRootfs": False, "CapAdd": None, "CapDrop": None,
+        "LogConfig": {"Type": "json-file", "Config": {}}, **record.host_config,
+    }  # fmt: skip
+    return {
+        "Id": record.id,
+        "Created": record.created,
+        "Path": args[0],
+        "Args": args[1:],
+        "State": record.state,
+        "Image": record.image_id,
+        "ResolvConfPath": f"{files}/resolv.conf",
+        "HostnamePath": f"{files}/hostname",
+        "HostsPath": f"{files}/hosts",
+        "LogPath": containers.log_path(record.id),
+        "Name": f"/{record.name}",
+        "RestartCount": 0,
+        "Driver": services_of(request).images.driver_name(),
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": host_config,
+        "GraphDriver": {"Name": services_of(request).images.driver_name(), "Data": {}},
+        "Mounts": [],
+        "Config": config,
+        "NetworkSettings": {"Networks": {}, "Ports": {}, "SandboxID": "", "SandboxKey": ""},
+    }
+
+
+def _matches(record: ContainerRecord, wanted: dict[str, list[str]]) -> bool:
+    state = record.state
+    for key, values in wanted.items():
+        if key == "id" and not any(record.id.startswith(v) for v in values):
+            return False
+        if key == "name" and not any(v.removeprefix("/") in record.name for v in values):
+            return False
+        if key == "status" and state["Status"] not in values:
+            return False
+        if key == "exited" and (state["Running"] or str(state["ExitCode"]) not in values):
+            return False
+        if key == "ancestor" and not any(v in (record.image_name, record.image_id) for v in values):
+            return False
+        if key == "label":
+            labels = record.config.get("Labels") or {}
+            for value in values:
+                label, sep, expected = value.partition("=")
+                if label not in labels or (sep and labels[label] != expected):
+                    return False
+    return True
+
+
+async def create(request: web.Request) -> web.Response:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise InvalidParameter(f"invalid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidParameter("invalid JSON: expected an object")
+    record = await _blocking(_containers(request).create, body, request.query.get("name"))
+    return json_response({"Id": record.id, "Warnings": []}, status=201)
+
+
+async def list_containers(request: web.Request) -> web.Response:
+    wanted = filters(request)
+    for key in wanted:
+        if key not in _LIST_FILTERS:
+            raise InvalidParameter(f"invalid filter '{key}'")
+    records = await _blocking(_containers(request).list)
+    if not boolean(request, "all") and "status" not in wanted and "exited" not in wanted:
+        records = [r for r in records if r.state["Running"]]
+    records = [r for r in reversed(records) if _matches(r, wanted)]
+    limit = int(request.query.get("limit", "-1") or -1)
+    if limit > 0:
+        records = records[:limit]
+    return json_response([_summary(request, r) for r in records])
+
+
+async def inspect(request: web.Request) -> web.Response:
+    record = await _blocking(_containers(request).get, _name(request))
+    return json_response(_inspect(request, record))
+
+
+async def start(request: web.Request) -> web.Response:
+    await _blocking(_containers(request).start, _name(request))
+    return web.Response(status=204)
+
+
+def _timeout(request: web.Request) -> float | None:
+    raw = request.query.get("t") or request.query.get("timeout")
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidParameter(f"invalid timeout {raw!r}: expected a number of seconds") from None
+
+
+async def stop(request: web.Request) -> web.Response:
+    await _blocking(_containers(request).stop, _name(request), _timeout(request), request.query.get("signal"))
+    return web.Response(status=204)
+
+
+async def restart(request: web.Request) -> web.Response:
+    containers = _containers(request)
+    record = await _blocking(containers.get, _name(request))
+    if record.state["Running"]:
+        await _blocking(containers.stop, record.id, _timeout(request), request.query.get("signal"))
+    await _blocking(containers.start, record.id)
+    return web.Response(status=204)
+
+
+async def kill(request: web.Request) -> web.Response:
+    await _blocking(_containers(request).kill, _name(request), request.query.get("signal") or "SIGKILL")
+    return web.Response(status=204)
+
+
+async def wait(request: web.Request) -> web.StreamResponse:
+    """The headers go out once the wait is registered: `docker run` starts the container only then."""
+    containers = _containers(request)
+    record = await _blocking(containers.get, _name(request))
+    condition = request.query.get("condition", "not-running")
+    if condition not in ("not-running", "next-exit", "removed"):
+        raise InvalidParameter(f"invalid condition: {condition!r}")
+    if condition == "removed":
+        future = containers.subscribe_removal(record.id)
+    else:
+        future = containers.subscribe_exit(record.id)
+        current = await _blocking(containers.get, record.id)
+        if condition == "not-running" and not current.state["Running"]:
+            future.set_result({"StatusCode": current.state["ExitCode"]})
+    response = web.StreamResponse(headers={"Content-Type": JSON})
+    await response.prepare(request)
+    result = await asyncio.wrap_future(future)
+    await response.write(json.dumps({**result, "Error": None}).encode() + b"\n")
+    await response.write_eof()
+    return response
+
+
+async def remove(request: web.Request) -> web.Response:
+    await _blocking(_containers(request).remove, _name(request), force=boolean(request, "force"))
+    return web.Response(status=204)
+
+
+def _frame(stream: str, data: bytes) -> bytes:
+    """docker's multiplexed stream: [stream, 0, 0, 0, big-endian length] then the payload."""
+    return struct.pack(">BxxxI", _STREAMS[stream], len(data)) + data
+
+
+def _time_param(request: web.Request, name: str) -> float:
+    raw = request.query.get(name, "")
+    if not raw or raw == "0":
+        return 0.0
+    try:
+        return float(raw)
+    except ValueError:
+        raise InvalidParameter(f"invalid value for {name}: {raw!r}") from None
+
+
+async def logs(request: web.Request) -> web.StreamResponse:
+    containers = _containers(request)
+    record = await _blocking(containers.get, _name(request))
+    wanted = {s for s in ("stdout", "stderr") if boolean(request, s)}
+    if not wanted:
+        raise InvalidParameter("you must choose at least one stream")
+    tail_raw = request.query.get("tail", "all")
+    tail = -1 if tail_raw in ("all", "") else int(tail_raw) if tail_raw.isdigit() else -1
+    timestamps = boolean(request, "timestamps")
+    tty = bool(record.config.get("Tty"))
+    entries = containers.logs(
+        record.id, follow=boolean(request, "follow"), since=_time_param(request, "since"),
+        until=_time_param(request, "until"), tail=tail,
+    )  # fmt: skip
+    content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
+    response = web.StreamResponse(headers={"Content-Type": content_type})
+    await response.prepare(request)
+    await _send_entries(response, entries, wanted, tty=tty, timestamps=timestamps)
+    await response.write_eof()
+    return response
+
+
+class _HalfCloseTolerant(asyncio.Protocol):
+    """aiohttp's protocol for one connection, except that the client's EOF does not close it.
+
+    The client half-closes a hijacked connection when it has no input to send (the docker CLI
+    does, without -i), and still reads the output; asyncio closes a connection on EOF unless the
+    protocol's eof_received says otherwise, which aiohttp's does not.
+    """
+
+    def __init__(self, inner: asyncio.BaseProtocol) -> None:
+        self._inner = inner
+
+    def connection_made(self, transport) -> None:
+        self._inner.connection_made(transport)
+
+    def connection_lost(self, exc) -> None:
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool:
+        return True
+
+
+class _RawStream(web.StreamResponse):
+    """A response whose body is the raw stream itself, after a 101 (or 200) and no length.
+
+    aiohttp would otherwise chunk a body of unknown length; docker's attach protocol is
+    the bytes of the stream on the hijacked connection, as aiohttp's own WebSocketResponse
+    sends them (it turns the same length check off).
+    """
+
+    def __init__(self, *, status: int, headers: dict) -> None:
+        super().__init__(status=status, headers=headers)
+        self._length_check = False
+
+
+async def attach(request: web.Request) -> web.StreamResponse:
+    """POST /containers/{id}/attach: the container's output on the hijacked connection until it exits.
+
+    Input (stdin=1) is not wired to the container yet: the shim holds no stdin pipe.
+    """
+    containers = _containers(request)
+    record = await _blocking(containers.get, _name(request))
+    if request.transport is not None:
+        request.transport.set_protocol(_HalfCloseTolerant(request.transport.get_protocol()))
+    if boolean(request, "stdin") and not boolean(request, "stdout") and not boolean(request, "stderr"):
+        raise InvalidParameter("attaching to stdin only is not supported yet")
+    wanted = {s for s in ("stdout", "stderr") if boolean(request, s)}
+    entries = await _blocking(containers.attach_output, record.id) if boolean(request, "stream") else iter(())
+    tty = bool(record.config.get("Tty"))
+    content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
+    upgrade = request.headers.get("Upgrade", "").lower() == "tcp"
+    headers = {"Content-Type": content_type, **({"Connection": "Upgrade", "Upgrade": "tcp"} if upgrade else {})}
+    response = _RawStream(status=101 if upgrade else 200, headers=headers)
+    await response.prepare(request)
+    await _send_entries(response, entries, wanted, tty=tty, timestamps=False)
+    if request.transport is not None:
+        request.transport.close()  # the hijacked connection ends with the stream
+    return response
+
+
+async def _send_entries(response, entries, wanted: set[str], *, tty: bool, timestamps: bool) -> None:
+    loop = asyncio.get_running_loop()
+    done = object()
+    try:
+        while (entry := await loop.run_in_executor(None, next, entries, done)) is not done:
+            if entry["stream"] not in wanted:
+                continue
+            data = entry["log"].encode()
+            if timestamps:
+                data = entry["time"].encode() + b" " + data
+            await response.write(data if tty else _frame(entry["stream"], data))
+    except ConnectionError:
+        pass  # the client went away; the container goes on
+
+
+def register(routes: Routes) -> None:
+    routes.add("POST", "/containers/{name}/attach", attach)
+    routes.add("POST", "/containers/create", create)
+    routes.add("GET", "/containers/json", list_containers)
+    routes.add("GET", "/containers/{name}/json", inspect)
+    routes.add("POST", "/containers/{name}/start", start)
+    routes.add("POST", "/containers/{name}/stop", stop)
+    routes.add("POST", "/containers/{name}/restart", restart)
+    routes.add("POST", "/containers/{name}/kill", kill)
+    routes.add("POST", "/containers/{name}/wait", wait)
+    routes.add("GET", "/containers/{name}/logs", logs)
+    routes.add("DELETE", "/containers/{name}", remove)

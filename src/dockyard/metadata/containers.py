@@ -1,0 +1,75 @@
+"""Container records in the metadata database: identity, the create request, and the last known state."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+
+from dockyard.errors import Conflict
+from dockyard.metadata.db import Database
+
+
+@dataclass
+class ContainerRecord:
+    id: str
+    name: str
+    image_id: str
+    image_name: str
+    created: str
+    config: dict
+    host_config: dict
+    state: dict = field(default_factory=dict)
+
+
+_COLUMNS = "id, name, image_id, image_name, created, config, host_config, state"
+
+
+def _record(row: sqlite3.Row) -> ContainerRecord:
+    id_, name, image_id, image_name, created, config, host_config, state = row
+    return ContainerRecord(id_, name, image_id, image_name, created, json.loads(config), json.loads(host_config),
+                           json.loads(state))  # fmt: skip
+
+
+class ContainerTable:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, record: ContainerRecord) -> None:
+        try:
+            with self.db.transaction() as conn:
+                conn.execute(
+                    f"INSERT INTO containers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (record.id, record.name, record.image_id, record.image_name, record.created,
+                     json.dumps(record.config), json.dumps(record.host_config), json.dumps(record.state)),
+                )  # fmt: skip
+        except sqlite3.IntegrityError:
+            owner = self.by_name(record.name)
+            raise Conflict(
+                f'Conflict. The container name "/{record.name}" is already in use by container '
+                f'"{owner.id if owner else "?"}". You have to remove (or rename) that container to be able to '
+                "reuse that name."
+            ) from None
+
+    def get(self, container_id: str) -> ContainerRecord | None:
+        rows = self.db.query(f"SELECT {_COLUMNS} FROM containers WHERE id = ?", (container_id,))
+        return _record(rows[0]) if rows else None
+
+    def by_name(self, name: str) -> ContainerRecord | None:
+        rows = self.db.query(f"SELECT {_COLUMNS} FROM containers WHERE name = ?", (name,))
+        return _record(rows[0]) if rows else None
+
+    def with_prefix(self, prefix: str) -> list[ContainerRecord]:
+        rows = self.db.query(f"SELECT {_COLUMNS} FROM containers WHERE substr(id, 1, ?) = ?", (len(prefix), prefix))
+        return [_record(row) for row in rows]
+
+    def all(self) -> list[ContainerRecord]:
+        return [_record(row) for row in self.db.query(f"SELECT {_COLUMNS} FROM containers ORDER BY created")]
+
+    def set_state(self, container_id: str, state: dict) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE containers SET state = ? WHERE id = ?", (json.dumps(state), container_id))
+
+    def delete(self, container_id: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM containers WHERE id = ?", (container_id,))

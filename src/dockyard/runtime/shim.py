@@ -1,0 +1,220 @@
+"""The per-container shim: it owns the container's init, its output and its exit status.
+
+The daemon starts one shim per container start (`python -m dockyard.runtime.shim DIR`,
+which detaches at once), so that containers outlive the daemon (live restore)
+and no container process is a child of the multi-threaded daemon. DIR holds:
+
+    shim.json     written by the daemon: id, bundle, runtime root, log path
+    shim.pid      the shim's pid, written before anything else
+    started.json  {"pid": <init pid>} once the process runs, or {"error": ..., "kind": ...}
+    exit.json     {"code": ..., "oom_killed": ..., "finished": ...} when it has exited
+
+Each JSON file is written to a temporary name and renamed, so a reader sees all
+of it or nothing. The shim reads the container's stdout and stderr through pipes
+and appends them to the json-file log (docker's format, one JSON object per
+line); it is the init's subreaper, so it reaps it and records its exit status,
+then deletes the container from the runtime (cgroup and state) and exits.
+
+The daemon learns the outcome of a start from the report pipe (the fd number
+given after DIR): one line of JSON, the same as started.json.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import select
+import sys
+import time
+
+_CHUNK = 1 << 16
+
+
+def _now() -> str:
+    now = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}Z"
+
+
+def write_json(path: str, document: dict) -> None:
+    temp = f"{path}.tmp"
+    with open(temp, "w") as f:
+        json.dump(document, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(temp, path)
+
+
+def read_json(path: str) -> dict | None:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+class JsonFileLog:
+    """docker's json-file log driver: {"log": line, "stream": "stdout", "time": RFC 3339 nano} per line."""
+
+    def __init__(self, path: str) -> None:
+        self.file = open(path, "ab", buffering=0)  # noqa: SIM115 kept open for the container's life
+        self.partial = {"stdout": b"", "stderr": b""}
+
+    def write(self, stream: str, data: bytes) -> None:
+        data = self.partial[stream] + data
+        *lines, self.partial[stream] = data.split(b"\n")
+        self._emit(stream, [line + b"\n" for line in lines])
+
+    def flush(self) -> None:
+        for stream, rest in self.partial.items():
+            if rest:
+                self._emit(stream, [rest])
+            self.partial[stream] = b""
+
+    def _emit(self, stream: str, lines: list[bytes]) -> None:
+        if lines:
+            stamp = _now()
+            records = (
+                json.dumps({"log": line.decode(errors="replace"), "stream": stream, "time": stamp}) + "\n"
+                for line in lines
+            )
+            self.file.write("".join(records).encode())
+
+
+_report_fd = -1
+
+
+def run(state_dir: str) -> int:
+    from dockyard.kernel import constants as k
+    from dockyard.kernel import libc
+    from dockyard.runtime.runtime import Runtime
+    from dockyard.runtime.waiting import exit_code
+
+    settings = read_json(os.path.join(state_dir, "shim.json"))
+    container_id, bundle = settings["id"], settings["bundle"]
+    runtime = Runtime(settings["runtime_root"])
+    libc.prctl(k.PR_SET_CHILD_SUBREAPER, 1)  # the init's parent exits; its exit status must come to us
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    shim_log = os.dup(2)  # the daemon pointed our stderr at shim.log
+    # The init inherits fds 0-2: point them at the pipes for the create, then back at shim.log.
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.dup2(out_w, 1)
+    os.dup2(err_w, 2)
+    try:
+        container = runtime.create(container_id, bundle)
+    except Exception as exc:
+        _redirect(shim_log)
+        return _report_failure(state_dir, exc)
+    _redirect(shim_log)
+    for fd in (out_w, err_w):
+        os.close(fd)
+    try:
+        runtime.start(container_id)
+    except Exception as exc:
+        _cleanup(runtime, container_id)
+        return _report_failure(state_dir, exc)
+    started = {"pid": container.pid, "started": _now()}
+    write_json(os.path.join(state_dir, "started.json"), started)
+    _report(started)
+    log = JsonFileLog(settings["log_path"])
+    _pump(log, {out_r: "stdout", err_r: "stderr"}, container.pid)
+    _, status = os.waitpid(container.pid, 0)
+    log.flush()
+    oom_killed = _oom_killed(runtime, container_id)
+    _cleanup(runtime, container_id)
+    write_json(
+        os.path.join(state_dir, "exit.json"),
+        {"code": exit_code(status), "oom_killed": oom_killed, "finished": _now()},
+    )
+    return 0
+
+
+def _redirect(fd: int) -> None:
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+
+
+def _pump(log: JsonFileLog, streams: dict[int, str], init_pid: int) -> None:
+    """Copy the container's output to the log until its init has exited and the pipes are drained."""
+    pidfd = os.pidfd_open(init_pid)
+    open_streams = dict(streams)
+    exited = False
+    while open_streams:
+        # Once the init is gone, the kernel has killed the rest of its PID namespace; output
+        # that is still buffered in the pipes is drained, and a pipe that some escaped
+        # process keeps open does not hold the shim forever.
+        timeout = 0.5 if exited else None
+        ready, _, _ = select.select([*open_streams, *(() if exited else (pidfd,))], [], [], timeout)
+        if not ready and exited:
+            break
+        for fd in ready:
+            if fd == pidfd:
+                exited = True
+                continue
+            data = os.read(fd, _CHUNK)
+            if data:
+                log.write(open_streams[fd], data)
+            else:
+                os.close(fd)
+                del open_streams[fd]
+    os.close(pidfd)
+
+
+def _oom_killed(runtime, container_id: str) -> bool:
+    try:
+        return runtime.oom_kill_count(container_id) > 0
+    except Exception:  # no cgroup counter on this host: report no OOM rather than fail the exit
+        return False
+
+
+def _cleanup(runtime, container_id: str) -> None:
+    try:
+        runtime.delete(container_id, force=True)
+    except Exception as exc:  # the daemon reconciles leftovers at its next start
+        sys.stderr.write(f"shim {container_id}: delete failed: {exc}\n")
+
+
+def _report(document: dict) -> None:
+    global _report_fd
+    if _report_fd < 0:
+        return
+    try:
+        os.write(_report_fd, (json.dumps(document) + "\n").encode())
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:  # the daemon stopped listening: started.json says it all
+            raise
+    finally:
+        os.close(_report_fd)
+        _report_fd = -1
+
+
+def _report_failure(state_dir: str, exc: Exception) -> int:
+    failure = {"error": str(exc), "kind": type(exc).__name__}
+    write_json(os.path.join(state_dir, "started.json"), failure)
+    _report(failure)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Detach from the daemon (new session, double fork), record our pid, run the container."""
+    global _report_fd
+    args = argv if argv is not None else sys.argv[1:]
+    state_dir = args[0]
+    _report_fd = int(args[1]) if len(args) > 1 else -1
+    if os.fork():
+        os._exit(0)  # the daemon reaps this one at once; the shim is left to init
+    os.setsid()
+    with open(os.path.join(state_dir, "shim.pid.tmp"), "w") as f:
+        f.write(f"{os.getpid()}\n")
+    os.rename(os.path.join(state_dir, "shim.pid.tmp"), os.path.join(state_dir, "shim.pid"))
+    try:
+        return run(state_dir)
+    except BaseException as exc:
+        if read_json(os.path.join(state_dir, "started.json")) is None:
+            return _report_failure(state_dir, exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,444 @@
+"""The container service: docker's container lifecycle over the image service, the runtime and one shim per run.
+
+    <data root>/containers/<id>/           hostname, hosts, resolv.conf, <id>-json.log
+    <exec root>/containers/<id>/           config.json and rootfs/ (the bundle), shim.json, shim.pid,
+                                           shim.log, started.json, exit.json (dockyard.runtime.shim)
+
+A start mounts the container's snapshot on the bundle's rootfs, writes the OCI
+config and hands the container to a new shim, which reports whether the process
+runs. A watcher thread per running container waits for its shim to exit and
+records the exit status the shim left; the daemon can die meanwhile: at its next
+start restore() re-adopts the shims still running and records what the others
+left (live restore).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import json
+import os
+import re
+import secrets
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified
+from dockyard.kernel.mounts import mount_all, unmount_under
+from dockyard.metadata.containers import ContainerRecord, ContainerTable
+from dockyard.metadata.db import Database
+from dockyard.runtime import container_spec
+from dockyard.runtime.runtime import Runtime, parse_signal
+from dockyard.runtime.shim import read_json, write_json
+from dockyard.services.images import ImageService
+
+_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
+_ADJECTIVES = ("brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "swift", "witty")
+_NOUNS = ("anchor", "barge", "buoy", "crane", "dock", "harbor", "keel", "pier", "quay", "tug")
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def _now() -> str:
+    now = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}Z"
+
+
+def _initial_state() -> dict:
+    return {
+        "Status": "created", "Running": False, "Paused": False, "Restarting": False, "OOMKilled": False,
+        "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "", "StartedAt": _ZERO_TIME, "FinishedAt": _ZERO_TIME,
+    }  # fmt: skip
+
+
+class ContainerService:
+    def __init__(
+        self, *, data_root: str, exec_root: str, db: Database, images: ImageService, runtime_root: str | None = None
+    ) -> None:
+        self.data_root = os.path.join(data_root, "containers")
+        self.exec_root = os.path.join(exec_root, "containers")
+        self.runtime = Runtime(runtime_root or os.path.join(exec_root, "runtime"))
+        self.records = ContainerTable(db)
+        self.images = images
+        self._lock = threading.Lock()
+        self._exits: dict[str, list[concurrent.futures.Future]] = {}  # next-exit subscribers
+        self._removals: dict[str, list[concurrent.futures.Future]] = {}
+        for path in (self.data_root, self.exec_root):
+            os.makedirs(path, mode=0o710, exist_ok=True)
+
+    # -- finding containers ------------------------------------------------------------
+
+    def get(self, name_or_id: str) -> ContainerRecord:
+        """By full ID, name (with or without "/") or unique ID prefix, as docker resolves them."""
+        record = self.records.get(name_or_id) or self.records.by_name(name_or_id.removeprefix("/"))
+        if record is None and name_or_id and not name_or_id.strip("0123456789abcdef"):
+            found = self.records.with_prefix(name_or_id)
+            if len(found) > 1:
+                raise InvalidParameter(f"multiple IDs found with provided prefix: {name_or_id}")
+            record = found[0] if found else None
+        if record is None:
+            raise NotFound(f"No such container: {name_or_id}")
+        return record
+
+    def list(self) -> list[ContainerRecord]:
+        return self.records.all()
+
+    def _bundle(self, container_id: str) -> str:
+        return os.path.join(self.exec_root, container_id)
+
+    def files_dir(self, container_id: str) -> str:
+        return os.path.join(self.data_root, container_id)
+
+    def log_path(self, container_id: str) -> str:
+        return os.path.join(self.files_dir(container_id), f"{container_id}-json.log")
+
+    # -- create and remove -----------------------------------------------------------
+
+    def create(self, body: dict, name: str | None = None) -> ContainerRecord:
+        """docker create: a record, a writable snapshot over the image, and the container's directory."""
+        config = {key: value for key, value in body.items() if key not in ("HostConfig", "NetworkingConfig")}
+        host_config = dict(body.get("HostConfig") or {})
+        log_config = host_config.get("LogConfig") or {}
+        if log_config.get("Type", "") not in ("", "json-file"):
+            raise InvalidParameter(f"logging driver {log_config['Type']!r} is not supported yet (json-file is)")
+        host_config["LogConfig"] = {"Type": "json-file", "Config": log_config.get("Config") or {}}
+        # What dockerd fills in: the CLI sends -1 for "unset" swappiness, and no cgroup namespace mode.
+        if host_config.get("MemorySwappiness") == -1:
+            host_config["MemorySwappiness"] = None
+        if not host_config.get("CgroupnsMode"):
+            host_config["CgroupnsMode"] = "host"  # containers get no cgroup namespace (cgroup v1 and hybrid hosts)
+        image_name = config.get("Image") or ""
+        if not image_name:
+            raise InvalidParameter("config error: no image specified")
+        if name is not None and name != "":
+            name = name.removeprefix("/")
+            if not _NAME.fullmatch(name):
+                raise InvalidParameter(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        container_id = secrets.token_hex(32)
+        image = self.images.get(image_name)
+        image_config = image.config.get("config") or {}
+        container_spec.command(image_config, config)  # refuse a container with nothing to run now, as docker does
+        container_spec.capabilities(host_config)
+        record = ContainerRecord(
+            id=container_id,
+            name=name or self._generated_name(),
+            image_id=image.id,
+            image_name=image_name,
+            created=_now(),
+            config={**config, "Image": image_name},
+            host_config=host_config,
+            state=_initial_state(),
+        )
+        os.makedirs(self.files_dir(container_id), mode=0o710)
+        # Created now, so that attach (before the start) and logs can open it; the shim appends to it.
+        open(self.log_path(container_id), "ab").close()
+        try:
+            self.images.create_rootfs(container_id, image.id)
+            try:
+                self.records.add(record)
+            except BaseException:
+                self.images.remove_rootfs(container_id)
+                raise
+        except BaseException:
+            shutil.rmtree(self.files_dir(container_id), ignore_errors=True)
+            raise
+        return record
+
+    def _generated_name(self) -> str:
+        for _ in range(100):
+            name = f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}{secrets.randbelow(100)}"
+            if self.records.by_name(name) is None:
+                return name
+        return f"dockyard_{secrets.token_hex(6)}"
+
+    def remove(self, name_or_id: str, *, force: bool = False) -> None:
+        """docker rm: a running container only with force (it is killed first)."""
+        record = self.get(name_or_id)
+        if record.state["Running"]:
+            if not force:
+                raise Conflict(
+                    f'cannot remove container "/{record.name}": container is running: stop the container before '
+                    "removing or force remove"
+                )
+            exited = self.subscribe_exit(record.id)
+            self._signal(record, signal.SIGKILL)
+            exited.result(timeout=30)
+        self._remove_stopped(record.id)
+
+    def _remove_stopped(self, container_id: str) -> None:
+        record = self.records.get(container_id)
+        with contextlib.suppress(NotFound):
+            self.images.remove_rootfs(container_id)
+        self.records.delete(container_id)
+        shutil.rmtree(self.files_dir(container_id), ignore_errors=True)
+        shutil.rmtree(self._bundle(container_id), ignore_errors=True)
+        # docker run --rm waits for the removal and exits with the container's code.
+        self._notify(self._removals, container_id, {"StatusCode": record.state["ExitCode"] if record else 0})
+        self.images.collect()
+
+    # -- start, stop, kill ---------------------------------------------------------------
+
+    def start(self, name_or_id: str) -> None:
+        record = self.get(name_or_id)
+        if record.state["Running"]:
+            raise NotModified(f"container {record.id} is already running")
+        bundle = self._bundle(record.id)
+        rootfs = os.path.join(bundle, "rootfs")
+        shutil.rmtree(bundle, ignore_errors=True)  # what a previous run left: its shim files, an empty mount point
+        os.makedirs(rootfs, mode=0o755)
+        mount_all(self.images.rootfs_mounts(record.id), rootfs)
+        try:
+            container_spec.write_container_files(
+                self.files_dir(record.id), record.config.get("Hostname") or record.id[:12]
+            )
+            image = self.images.get(record.image_id)
+            spec = container_spec.build(
+                container_id=record.id,
+                container_dir=self.files_dir(record.id),
+                rootfs=rootfs,
+                image_config=image.config.get("config") or {},
+                config=record.config,
+                host_config=record.host_config,
+            )
+            with open(os.path.join(bundle, "config.json"), "w") as f:
+                json.dump(spec, f)
+            started = self._run_shim(record, bundle)
+        except BaseException as exc:
+            unmount_under(rootfs)
+            message = str(exc)
+            # The exit codes docker gives a container that could not start (the CLI's run exits with them).
+            code = 127 if "not found" in message else 126 if "permission denied" in message else 128
+            self.records.set_state(record.id, {**record.state, "Error": message, "ExitCode": code})
+            if record.host_config.get("AutoRemove"):
+                self._remove_stopped(record.id)  # as docker does: `run --rm` waits for the removal
+            raise
+        state = {**_initial_state(), "Status": "running", "Running": True, "Pid": started["pid"],
+                 "StartedAt": started["started"]}  # fmt: skip
+        self.records.set_state(record.id, state)
+        self._watch(record.id)
+
+    def _run_shim(self, record: ContainerRecord, bundle: str) -> dict:
+        """Start the shim and wait for its report: {"pid", "started"}, or raise the error it met."""
+        write_json(
+            os.path.join(bundle, "shim.json"),
+            {
+                "id": record.id,
+                "bundle": bundle,
+                "runtime_root": self.runtime.root,
+                "log_path": self.log_path(record.id),
+            },
+        )
+        report_r, report_w = os.pipe()
+        try:
+            with open(os.path.join(bundle, "shim.log"), "ab") as log:
+                launcher = subprocess.Popen(
+                    [sys.executable, "-m", "dockyard.runtime.shim", bundle, str(report_w)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(report_w,),
+                )  # fmt: skip
+            os.close(report_w)
+            report_w = -1
+            launcher.wait()  # it forks the shim and exits at once
+            with os.fdopen(report_r, "rb") as pipe:
+                report_r = -1
+                line = pipe.readline()
+        finally:
+            for fd in (report_r, report_w):
+                if fd >= 0:
+                    os.close(fd)
+        report = json.loads(line) if line else read_json(os.path.join(bundle, "started.json")) or {}
+        if "pid" in report:
+            return report
+        message = report.get("error") or f"the shim exited without a report (see {bundle}/shim.log)"
+        raise InvalidParameter(f"failed to create the container process: {message}")
+
+    def _signal(self, record: ContainerRecord, number: int) -> None:
+        try:
+            self.runtime.kill(record.id, number)
+        except (NotFound, Conflict) as exc:
+            raise Conflict(f"Container {record.id} is not running") from exc
+
+    def kill(self, name_or_id: str, sig: str = "SIGKILL") -> None:
+        record = self.get(name_or_id)
+        if not record.state["Running"]:
+            raise Conflict(f"Container {record.id} is not running")
+        try:
+            number = parse_signal(sig)
+        except Exception:
+            raise InvalidParameter(f"Invalid signal: {sig}") from None
+        self._signal(record, number)
+
+    def stop(self, name_or_id: str, timeout: float | None = None, sig: str | None = None) -> None:
+        """docker stop: the stop signal, then SIGKILL after the timeout (default StopTimeout or 10 s)."""
+        record = self.get(name_or_id)
+        if not record.state["Running"]:
+            raise NotModified(f"container {record.id} is already stopped")
+        if timeout is None:
+            timeout = record.config.get("StopTimeout")
+            timeout = 10 if timeout is None else timeout
+        exited = self.subscribe_exit(record.id)
+        self._signal(record, parse_signal(sig or record.config.get("StopSignal") or "SIGTERM"))
+        try:
+            exited.result(timeout=None if timeout < 0 else timeout)
+            return
+        except concurrent.futures.TimeoutError:
+            pass
+        with contextlib.suppress(Conflict):
+            self._signal(record, signal.SIGKILL)
+        exited.result(timeout=30)
+
+    # -- exits -------------------------------------------------------------------------
+
+    def subscribe_exit(self, container_id: str) -> concurrent.futures.Future:
+        """A future for the container's next exit: {"StatusCode": code}."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        with self._lock:
+            self._exits.setdefault(container_id, []).append(future)
+        return future
+
+    def subscribe_removal(self, container_id: str) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        with self._lock:
+            self._removals.setdefault(container_id, []).append(future)
+        return future
+
+    def _notify(self, table: dict, container_id: str, result: dict) -> None:
+        with self._lock:
+            futures = table.pop(container_id, [])
+        for future in futures:
+            if not future.done():
+                future.set_result(result)
+
+    def _watch(self, container_id: str) -> None:
+        threading.Thread(target=self._wait_for_shim, args=(container_id,), name=f"dy-watch-{container_id[:12]}",
+                         daemon=True).start()  # fmt: skip
+
+    def _shim_pid(self, container_id: str) -> int | None:
+        try:
+            with open(os.path.join(self._bundle(container_id), "shim.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _wait_for_shim(self, container_id: str) -> None:
+        pid = self._shim_pid(container_id)
+        try:
+            pidfd = os.pidfd_open(pid) if pid else None
+        except ProcessLookupError:
+            pidfd = None
+        if pidfd is not None:
+            select.select([pidfd], [], [])
+            os.close(pidfd)
+        self._record_exit(container_id)
+
+    def _record_exit(self, container_id: str) -> None:
+        record = self.records.get(container_id)
+        if record is None:
+            return
+        bundle = self._bundle(container_id)
+        exited = read_json(os.path.join(bundle, "exit.json"))
+        if exited is None:  # the shim died without recording an exit (killed, or the host rebooted)
+            exited = {"code": 255, "oom_killed": False, "finished": _now()}
+            error = "the container's shim exited without recording the exit status"
+        else:
+            error = ""
+        with contextlib.suppress(Exception):
+            unmount_under(os.path.join(bundle, "rootfs"))
+        state = {**record.state, "Status": "exited", "Running": False, "Pid": 0, "ExitCode": exited["code"],
+                 "OOMKilled": exited["oom_killed"], "FinishedAt": exited["finished"], "Error": error}  # fmt: skip
+        self.records.set_state(container_id, state)
+        self._notify(self._exits, container_id, {"StatusCode": exited["code"]})
+        if record.host_config.get("AutoRemove"):
+            with contextlib.suppress(NotFound):
+                self._remove_stopped(container_id)
+
+    def restore(self) -> list[str]:
+        """After a daemon (re)start: re-adopt running containers whose shim lives, record the others' exits."""
+        adopted = []
+        for record in self.records.all():
+            if not record.state.get("Running"):
+                continue
+            pid = self._shim_pid(record.id)
+            if (
+                pid
+                and os.path.exists(f"/proc/{pid}")
+                and not os.path.exists(os.path.join(self._bundle(record.id), "exit.json"))
+            ):
+                self._watch(record.id)
+                adopted.append(record.id)
+            else:
+                self._record_exit(record.id)
+        return adopted
+
+    # -- logs ------------------------------------------------------------------------------
+
+    def logs(
+        self, name_or_id: str, *, follow: bool = False, since: float = 0, until: float = 0, tail: int = -1
+    ) -> Iterator[dict]:
+        """The json-file log's records ({"log", "stream", "time"}), oldest first; with follow, until the exit."""
+        record = self.get(name_or_id)
+        exited = self.subscribe_exit(record.id) if follow and record.state["Running"] else None
+        return self._read_log(record.id, exited, since=since, until=until, tail=tail)
+
+    def attach_output(self, name_or_id: str) -> Iterator[dict]:
+        """What the container writes from now until it exits: for attach, also before it starts (docker run).
+
+        Docker refuses to attach to a container that has stopped: nothing would ever come.
+        """
+        record = self.get(name_or_id)
+        if record.state["Status"] not in ("created", "running"):
+            raise Conflict("You cannot attach to a stopped container, start it first")
+        return self._read_log(record.id, self.subscribe_exit(record.id), since=0, until=0, tail=0)
+
+    def _read_log(
+        self, container_id: str, exited: concurrent.futures.Future | None, *, since: float, until: float, tail: int
+    ) -> Iterator[dict]:
+        """Read what the log holds now (eagerly: a follower must start from this moment, not from its first
+        next()), then return the records and, with exited, what comes after until the container exits.
+
+        The file is opened here and read through that descriptor: `run --rm` removes the container, log
+        included, as soon as it exits, and the follower must still read the last lines.
+        """
+        log = open(self.log_path(container_id), "rb")  # noqa: SIM115 handed to the generator, which closes it
+        data = log.read()
+        records = [json.loads(line) for line in data.splitlines() if line] if tail != 0 else []
+        if tail >= 0:
+            records = records[-tail:] if tail else []
+        wanted = [r for r in records if _in_window(r, since, until)]
+        return _follow(log, wanted, exited, since, until)
+
+
+def _follow(
+    log, records: list[dict], exited: concurrent.futures.Future | None, since: float, until: float
+) -> Iterator[dict]:
+    with log:
+        yield from records
+        if exited is None:
+            return
+        pending = b""
+        while True:
+            done = exited.done()
+            data = pending + log.read()
+            complete, pending = data[: data.rfind(b"\n") + 1], data[data.rfind(b"\n") + 1 :]
+            for line in complete.splitlines():
+                if line:
+                    entry = json.loads(line)
+                    if _in_window(entry, since, until):
+                        yield entry
+            if done:
+                return
+            time.sleep(0.05)
+
+
+def _in_window(record: dict, since: float, until: float) -> bool:
+    if not since and not until:
+        return True
+    stamp = record["time"]
+    seconds = time.mktime(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    fraction = float("0." + stamp[20:-1]) if "." in stamp else 0.0
+    moment = seconds + fraction
+    return (not since or moment >= since) and (not until or moment <= until)

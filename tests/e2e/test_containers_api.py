@@ -1,0 +1,149 @@
+"""The container lifecycle through the real docker CLI 28 and docker-py: run, logs, stop, kill, wait, rm,
+inspect; exit codes scripts rely on; bad input; and live restore across a kill -9 of the daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import docker.errors
+import pytest
+
+from support.daemon import DockyardDaemon
+from support.swagger import validate
+
+TRAP_TERM = 'trap "echo got TERM; exit 3" TERM; echo up; while true; do sleep 0.1; done'
+
+
+def test_run_prints_the_output_and_exits_with_the_container_s_code(busybox_daemon):
+    result = busybox_daemon.docker("run", "--rm", "busybox", "sh", "-c", "echo to-out; echo to-err >&2; exit 7",
+                                   check=False)  # fmt: skip
+    assert (result.returncode, result.stdout, result.stderr) == (7, "to-out\n", "to-err\n")
+    assert busybox_daemon.docker("ps", "-aq").stdout == ""  # --rm removed it
+
+
+@pytest.mark.parametrize(
+    ("command", "code", "message"),
+    [
+        (["nosuchcommand"], 127, 'exec: "nosuchcommand": executable file not found in $PATH'),
+        (["/etc/passwd"], 126, "permission denied"),
+    ],
+)
+def test_a_command_that_cannot_run_gives_docker_s_exit_codes(busybox_daemon, command, code, message):
+    result = busybox_daemon.docker("run", "--rm", "busybox", *command, check=False)
+    assert result.returncode == code
+    assert message in result.stderr
+
+
+def test_detached_logs_stop_and_inspect(busybox_daemon):
+    container = busybox_daemon.docker("run", "-d", "--name", "dy-long", "busybox", "sh", "-c", TRAP_TERM).stdout.strip()
+    assert len(container) == 64
+    deadline = time.monotonic() + 10
+    while "up" not in busybox_daemon.docker("logs", "dy-long").stdout and time.monotonic() < deadline:
+        time.sleep(0.05)
+    listed = busybox_daemon.docker("ps", "--format", "{{.Names}} {{.Status}}").stdout
+    assert listed.startswith("dy-long Up ")
+    inspected = json.loads(busybox_daemon.docker("inspect", "dy-long").stdout)[0]
+    assert inspected["State"]["Running"] and inspected["State"]["Pid"] > 0
+    assert os.path.exists(f"/proc/{inspected['State']['Pid']}")
+    busybox_daemon.docker("stop", "dy-long")
+    state = json.loads(busybox_daemon.docker("inspect", "dy-long").stdout)[0]["State"]
+    assert (state["Status"], state["ExitCode"], state["Running"]) == ("exited", 3, False)
+    assert busybox_daemon.docker("logs", "dy-long").stdout == "up\ngot TERM\n"
+    assert busybox_daemon.docker("logs", "--tail", "1", "dy-long").stdout == "got TERM\n"
+    stamped = busybox_daemon.docker("logs", "-t", "dy-long").stdout.splitlines()[0]
+    assert stamped.endswith(" up") and stamped[:4].isdigit()
+    busybox_daemon.docker("rm", "dy-long")
+
+
+def test_kill_wait_and_rm(busybox_daemon):
+    busybox_daemon.docker("run", "-d", "--name", "dy-victim", "busybox", "sleep", "60")
+    refused = busybox_daemon.docker("rm", "dy-victim", check=False)
+    assert refused.returncode == 1 and "container is running" in refused.stderr
+    busybox_daemon.docker("kill", "--signal", "KILL", "dy-victim")
+    assert busybox_daemon.docker("wait", "dy-victim").stdout.strip() == "137"
+    again = busybox_daemon.docker("kill", "dy-victim", check=False)
+    assert again.returncode == 1 and "is not running" in again.stderr
+    busybox_daemon.docker("rm", "dy-victim")
+    missing = busybox_daemon.docker("rm", "dy-victim", check=False)
+    assert missing.returncode == 1 and "No such container: dy-victim" in missing.stderr
+
+
+def test_the_inspect_and_list_shapes_follow_the_swagger(busybox_daemon):
+    busybox_daemon.docker("create", "--name", "dy-shape", "--label", "tier=web", "busybox", "true")
+    status, _, body = busybox_daemon.request("GET", "/v1.50/containers/dy-shape/json")
+    assert status == 200
+    validate(json.loads(body), "ContainerInspectResponse", version="1.50")
+    status, _, body = busybox_daemon.request("GET", "/v1.50/containers/json?all=1")
+    for summary in json.loads(body):
+        validate(summary, "ContainerSummary", version="1.50")
+    labelled = busybox_daemon.docker("ps", "-a", "--filter", "label=tier=web", "--format", "{{.Names}}").stdout
+    assert labelled.split() == ["dy-shape"]
+    busybox_daemon.docker("rm", "dy-shape")
+
+
+def test_bad_input_is_refused_and_creates_nothing(busybox_daemon):
+    before = busybox_daemon.docker("ps", "-aq").stdout
+    cases = [
+        (["create", "no-such-image:1"], "Unable to find image 'no-such-image:1' locally"),
+        (["create", "--name", "bad name!", "busybox"], "Invalid container name"),
+        (["create", "--cap-add", "CAP_FLYING", "busybox"], "unknown capability"),
+    ]
+    for args, message in cases:
+        result = busybox_daemon.docker(*args, check=False)
+        assert result.returncode != 0 and message in result.stderr, result.stderr
+    busybox_daemon.docker("create", "--name", "dy-taken", "busybox")
+    taken = busybox_daemon.docker("create", "--name", "dy-taken", "busybox", check=False)
+    assert 'The container name "/dy-taken" is already in use' in taken.stderr
+    busybox_daemon.docker("rm", "dy-taken")
+    assert busybox_daemon.docker("ps", "-aq").stdout == before
+
+
+def test_docker_py_runs_containers(busybox_daemon):
+    client = busybox_daemon.client()
+    try:
+        assert client.containers.run("busybox", ["echo", "hi from docker-py"], remove=True) == b"hi from docker-py\n"
+        container = client.containers.run("busybox", ["sh", "-c", "echo bye; exit 4"], detach=True)
+        assert container.wait()["StatusCode"] == 4
+        assert container.logs() == b"bye\n"
+        container.reload()
+        assert container.status == "exited"
+        container.remove()
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(container.id)
+        with pytest.raises(docker.errors.ImageNotFound):
+            client.containers.run("nothing-here:1", ["true"])
+        with pytest.raises(docker.errors.ContainerError):
+            client.containers.run("busybox", ["sh", "-c", "exit 2"], remove=True)
+    finally:
+        client.close()
+
+
+def test_live_restore_after_kill_9(tmp_path):
+    from conftest import bootstrap_busybox  # the e2e conftest
+
+    first = DockyardDaemon(str(tmp_path / "dy-restore"))
+    bootstrap_busybox(first.data_root)
+    first.start()
+    try:
+        first.docker("run", "-d", "--name", "dy-survivor", "busybox", "sh", "-c", TRAP_TERM)
+        first.docker("run", "-d", "--name", "dy-quick", "busybox", "sh", "-c", "sleep 1; exit 5")
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait()
+        time.sleep(1.5)  # dy-quick exits while no daemon runs
+        second = DockyardDaemon(first.base).start()
+        assert second.docker("ps", "--format", "{{.Names}}").stdout.split() == ["dy-survivor"]
+        assert second.docker("inspect", "--format", "{{.State.ExitCode}}", "dy-quick").stdout.strip() == "5"
+        assert "up" in second.docker("logs", "dy-survivor").stdout
+        second.docker("stop", "dy-survivor")
+        assert second.docker("wait", "dy-survivor").stdout.strip() == "3"
+        second.docker("rm", "dy-survivor", "dy-quick")
+    finally:
+        for daemon in (first, locals().get("second")):
+            if daemon is not None:
+                leftover = daemon.docker("ps", "-aq", check=False).stdout.split() if daemon.process else []
+                if leftover:
+                    daemon.docker("rm", "-f", *leftover, check=False)
+                daemon.stop()
