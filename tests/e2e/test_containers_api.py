@@ -147,3 +147,39 @@ def test_live_restore_after_kill_9(tmp_path):
                 if leftover:
                     daemon.docker("rm", "-f", *leftover, check=False)
                 daemon.stop()
+
+
+def test_pause_rename_top_diff_commit_export_and_prune(busybox_daemon, tmp_path):
+    d = busybox_daemon
+    d.docker("run", "-d", "--name", "dy-work", "busybox", "sh", "-c",
+             "echo hi > /greeting; rm /bin/ls; while true; do sleep 0.1; done")  # fmt: skip
+    deadline = time.monotonic() + 10
+    while "/greeting" not in d.docker("diff", "dy-work").stdout and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(d.docker("diff", "dy-work").stdout.splitlines()) == ["A /greeting", "C /bin", "D /bin/ls"]
+    top = d.docker("top", "dy-work").stdout.splitlines()
+    assert top[0].split()[:2] == ["UID", "PID"] and any("sleep" in line or "sh -c" in line for line in top[1:])
+    d.docker("pause", "dy-work")
+    assert d.docker("inspect", "--format", "{{.State.Status}} {{.State.Paused}}", "dy-work").stdout.strip() == (
+        "paused true"
+    )
+    d.docker("unpause", "dy-work")
+    d.docker("rename", "dy-work", "dy-renamed")
+    assert d.docker("ps", "--format", "{{.Names}}").stdout.split() == ["dy-renamed"]
+    image_id = d.docker("commit", "-c", "ENV COMMITTED=yes", "dy-renamed", "dy-committed:1").stdout.strip()
+    assert image_id.startswith("sha256:")
+    assert d.docker("run", "--rm", "dy-committed:1", "sh", "-c", "cat /greeting; echo $COMMITTED; ls /bin/ls",
+                    check=False).stdout == "hi\nyes\n"  # fmt: skip
+    exported = tmp_path / "export.tar"
+    d.docker("export", "-o", str(exported), "dy-renamed")
+    import tarfile
+
+    with tarfile.open(exported) as tar:
+        names = set(tar.getnames())
+    assert "greeting" in names and "bin/busybox" in names and "bin/ls" not in names
+    d.docker("kill", "dy-renamed")
+    d.docker("create", "--name", "dy-idle", "busybox", "true")
+    pruned = d.docker("container", "prune", "-f").stdout
+    assert "Total reclaimed space" in pruned
+    assert d.docker("ps", "-aq").stdout == ""
+    d.docker("rmi", "dy-committed:1")

@@ -231,7 +231,7 @@ def test_rm_of_an_image_a_container_uses(images):
     image_id = app_image().id
     chain = images.get("app:1").chain_ids
     assert images.remove("app:1", force=True) == [{"Untagged": "app:1"}, {"Deleted": image_id}]
-    assert {info.key for info in images.snapshotter.walk()} == {*chain, "container-stopped1"}
+    assert {info.key for info in images.snapshotter.walk()} == {*chain, "init-stopped1", "container-stopped1"}
     images.remove_rootfs("stopped1")
     images.collect()
     assert list(images.snapshotter.walk()) == []

@@ -14,6 +14,7 @@ from aiohttp import web
 from dockyard.api.app import Routes, services_of
 from dockyard.api.params import boolean, filters
 from dockyard.api.responses import JSON, json_response
+from dockyard.api.streams import stream_response
 from dockyard.errors import InvalidParameter, NotFound
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.runtime import container_spec
@@ -399,7 +400,91 @@ async def _send_entries(response, entries, wanted: set[str], *, tty: bool, times
         pass  # the client went away; the container goes on
 
 
+async def pause(request: web.Request) -> web.Response:
+    await _blocking(_containers(request).pause, _name(request))
+    return web.Response(status=204)
+
+
+async def unpause(request: web.Request) -> web.Response:
+    await _blocking(_containers(request).unpause, _name(request))
+    return web.Response(status=204)
+
+
+async def rename(request: web.Request) -> web.Response:
+    new_name = request.query.get("name", "")
+    if not new_name:
+        raise InvalidParameter("Neither old nor new names may be empty")
+    await _blocking(_containers(request).rename, _name(request), new_name)
+    return web.Response(status=204)
+
+
+async def top(request: web.Request) -> web.Response:
+    return json_response(await _blocking(_containers(request).top, _name(request), request.query.get("ps_args", "-ef")))
+
+
+# docker diff's kinds in the API: 0 modified, 1 added, 2 deleted
+_CHANGE_KINDS = {"C": 0, "A": 1, "D": 2}
+
+
+async def changes(request: web.Request) -> web.Response:
+    record = await _blocking(_containers(request).get, _name(request))
+    found = await _blocking(services_of(request).images.container_changes, record.id)
+    return json_response([{"Path": path, "Kind": _CHANGE_KINDS[kind]} for kind, path in found])
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    record = await _blocking(_containers(request).get, _name(request))
+    work = functools.partial(services_of(request).images.export, record.id)
+    return await stream_response(request, work, content_type="application/x-tar")
+
+
+async def prune(request: web.Request) -> web.Response:
+    wanted = filters(request)
+    if wanted:
+        raise InvalidParameter(f"invalid filter '{next(iter(wanted))}': container prune takes no filters yet")
+    return json_response(await _blocking(_containers(request).prune))
+
+
+async def commit(request: web.Request) -> web.Response:
+    """POST /commit: the container's changes as a new image, its config the container's plus --change."""
+    containers = _containers(request)
+    record = await _blocking(containers.get, request.query.get("container", ""))
+    body = await request.read()
+    overrides = json.loads(body) if body.strip() else {}
+    repo, tag_name = request.query.get("repo", ""), request.query.get("tag", "")
+    name = f"{repo}:{tag_name}" if repo and tag_name else repo or None
+    container_config = {**record.config, **(overrides or {})}
+    container_config.pop("Image", None)
+    paused = False
+    if record.state["Running"] and not record.state["Paused"] and boolean(request, "pause", True):
+        await _blocking(containers.pause, record.id)  # docker pauses by default: a consistent snapshot
+        paused = True
+    try:
+        image = await _blocking(
+            services_of(request).images.commit,
+            record.id,
+            container_config=container_config,
+            name=name,
+            changes=request.query.getall("changes", []),
+            comment=request.query.get("comment", ""),
+            author=request.query.get("author", ""),
+            created_by=" ".join(container_spec.command(_image_config(request, record), record.config)),
+        )
+    finally:
+        if paused:
+            await _blocking(containers.unpause, record.id)
+    return json_response({"Id": image.id}, status=201)
+
+
 def register(routes: Routes) -> None:
+    routes.add("POST", "/containers/prune", prune)
+    routes.add("POST", "/commit", commit)
+    routes.add("POST", "/containers/{name}/pause", pause)
+    routes.add("POST", "/containers/{name}/unpause", unpause)
+    routes.add("POST", "/containers/{name}/rename", rename)
+    routes.add("GET", "/containers/{name}/top", top)
+    routes.add("GET", "/containers/{name}/changes", changes)
+    routes.add("GET", "/containers/{name}/export", export)
     routes.add("POST", "/containers/{name}/attach", attach)
     routes.add("POST", "/containers/create", create)
     routes.add("GET", "/containers/json", list_containers)

@@ -44,12 +44,7 @@ class ContainerTable:
                      json.dumps(record.config), json.dumps(record.host_config), json.dumps(record.state)),
                 )  # fmt: skip
         except sqlite3.IntegrityError:
-            owner = self.by_name(record.name)
-            raise Conflict(
-                f'Conflict. The container name "/{record.name}" is already in use by container '
-                f'"{owner.id if owner else "?"}". You have to remove (or rename) that container to be able to '
-                "reuse that name."
-            ) from None
+            raise self._name_taken(record.name) from None
 
     def get(self, container_id: str) -> ContainerRecord | None:
         rows = self.db.query(f"SELECT {_COLUMNS} FROM containers WHERE id = ?", (container_id,))
@@ -69,6 +64,21 @@ class ContainerTable:
     def set_state(self, container_id: str, state: dict) -> None:
         with self.db.transaction() as conn:
             conn.execute("UPDATE containers SET state = ? WHERE id = ?", (json.dumps(state), container_id))
+
+    def rename(self, container_id: str, name: str) -> None:
+        try:
+            with self.db.transaction() as conn:
+                conn.execute("UPDATE containers SET name = ? WHERE id = ?", (name, container_id))
+        except sqlite3.IntegrityError:
+            raise self._name_taken(name) from None
+
+    def _name_taken(self, name: str) -> Conflict:
+        owner = self.by_name(name)
+        return Conflict(
+            f'Conflict. The container name "/{name}" is already in use by container '
+            f'"{owner.id if owner else "?"}". You have to remove (or rename) that container to be able to '
+            "reuse that name."
+        )
 
     def delete(self, container_id: str) -> None:
         with self.db.transaction() as conn:

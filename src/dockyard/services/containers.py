@@ -291,6 +291,65 @@ class ContainerService:
             self._signal(record, signal.SIGKILL)
         exited.result(timeout=30)
 
+    def pause(self, name_or_id: str) -> None:
+        record = self.get(name_or_id)
+        if not record.state["Running"]:
+            raise Conflict(f"Container {record.id} is not running")
+        if record.state["Paused"]:
+            raise Conflict(f"Container {record.id} is already paused")
+        self.runtime.pause(record.id)
+        self.records.set_state(record.id, {**record.state, "Paused": True, "Status": "paused"})
+
+    def unpause(self, name_or_id: str) -> None:
+        record = self.get(name_or_id)
+        if not record.state["Paused"]:
+            raise Conflict(f"Container {record.id} is not paused")
+        self.runtime.resume(record.id)
+        self.records.set_state(record.id, {**record.state, "Paused": False, "Status": "running"})
+
+    def rename(self, name_or_id: str, new_name: str) -> None:
+        record = self.get(name_or_id)
+        new_name = new_name.removeprefix("/")
+        if not _NAME.fullmatch(new_name):
+            raise InvalidParameter(f"Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        if new_name == record.name:
+            raise InvalidParameter("Renaming a container with the same name as its current name")
+        self.records.rename(record.id, new_name)
+
+    def top(self, name_or_id: str, ps_args: str = "-ef") -> dict:
+        """docker top: ps's output for the container's processes (ps runs on the host, as dockerd runs it)."""
+        record = self.get(name_or_id)
+        if not record.state["Running"]:
+            raise Conflict(f"Container {record.id} is not running")
+        pids = set(self.runtime.ps(record.id))
+        args = ps_args.split() or ["-ef"]
+        result = subprocess.run(["ps", *args], capture_output=True, text=True, timeout=30)
+        if result.returncode != 0:
+            raise InvalidParameter(f"Error running ps: {result.stderr.strip()}")
+        lines = result.stdout.splitlines()
+        titles = lines[0].split()
+        if "PID" not in titles:
+            raise InvalidParameter("Couldn't find PID field in ps output")
+        column = titles.index("PID")
+        processes = []
+        for line in lines[1:]:
+            fields = line.split(None, len(titles) - 1)
+            if len(fields) > column and fields[column].isdigit() and int(fields[column]) in pids:
+                processes.append(fields)
+        return {"Titles": titles, "Processes": processes}
+
+    def prune(self) -> dict:
+        """docker container prune: every stopped container; SpaceReclaimed is what their own layers held."""
+        deleted, reclaimed = [], 0
+        for record in self.records.all():
+            if record.state["Running"]:
+                continue
+            with contextlib.suppress(NotFound):
+                reclaimed += self.images.rootfs_usage(record.id)
+            self._remove_stopped(record.id)
+            deleted.append(record.id)
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
     # -- exits -------------------------------------------------------------------------
 
     def subscribe_exit(self, container_id: str) -> concurrent.futures.Future:

@@ -30,13 +30,13 @@ from typing import BinaryIO, NamedTuple
 from dockyard.core.content import ContentStore
 from dockyard.core.snapshot import Kind, Mount, Snapshotter
 from dockyard.errors import Conflict, InvalidParameter, NotFound, Unavailable, Unsupported
-from dockyard.image import archive, reference
+from dockyard.image import archive, init_layer, reference
 from dockyard.image import manifest as m
 from dockyard.image.changes import apply_changes
 from dockyard.image.content import LocalContentStore
 from dockyard.image.layer import CompressingWriter, diff_layer
 from dockyard.image.layer import changes as layer_changes
-from dockyard.image.unpack import Layer, layer_of, remove_abandoned, unpack, unpack_layer
+from dockyard.image.unpack import UNPACKING, Layer, layer_of, remove_abandoned, unpack, unpack_layer
 from dockyard.metadata.db import Database
 from dockyard.metadata.images import ImageRecord, ImageTable
 from dockyard.snapshot.mounts import layers, read_only
@@ -213,33 +213,38 @@ class ImageService:
         return f"container-{container_id}"
 
     def create_rootfs(self, container_id: str, name: str) -> tuple[Image, list[Mount]]:
-        """A writable snapshot over the image for a new container; returns the image and the mounts."""
+        """A writable snapshot for a new container over its init layer over the image; returns the image and
+        the mounts. The init layer (dockyard.image.init_layer) holds the mount points the runtime needs."""
         image = self.get(name)
         chain = image.chain_ids
+        init = self._init_key(container_id)
+        key = f"dy-unpack-init-{container_id}"
+        init_mounts = self.snapshotter.prepare(key, chain[-1] if chain else None, labels={UNPACKING: "1"})
+        try:
+            with self._mounted(init_mounts) as root:
+                init_layer.populate(root)
+            self.snapshotter.commit(init, key)
+        except BaseException:
+            with contextlib.suppress(NotFound):
+                self.snapshotter.remove(key)
+            raise
         labels = {CONTAINER_LABEL: container_id, IMAGE_LABEL: image.id}
-        mounts = self.snapshotter.prepare(self._rootfs_key(container_id), chain[-1] if chain else None, labels)
+        try:
+            mounts = self.snapshotter.prepare(self._rootfs_key(container_id), init, labels)
+        except BaseException:
+            self.snapshotter.remove(init)
+            raise
         return image, mounts
 
-    def rootfs_mounts(self, container_id: str) -> list[Mount]:
-        return self.snapshotter.mounts(self._rootfs_key(container_id))
-
-    def remove_rootfs(self, container_id: str) -> None:
-        self.snapshotter.remove(self._rootfs_key(container_id))
-
-    def container_changes(self, container_id: str) -> list[tuple[str, str]]:
-        """docker diff: ("A" | "C" | "D", path) for what the container changed in its image."""
-        found = layers(self.rootfs_mounts(container_id))
-        if not found.overlay:
-            raise Unsupported("docker diff needs the overlay snapshotter: a native snapshot holds no change list")
-        return layer_changes(list(found.lowers), found.upper)
+    @staticmethod
+    def _init_key(container_id: str) -> str:
+        return f"init-{container_id}"
 
     @contextlib.contextmanager
-    def mounted_rootfs(self, container_id: str) -> Iterator[str]:
-        """The container's filesystem mounted read-only on a temporary directory, for export and cp."""
+    def _mounted(self, mounts: list[Mount]) -> Iterator[str]:
         from dockyard.kernel.mounts import mount_all, unmount_all
 
-        target = tempfile.mkdtemp(prefix="dy-export-", dir=self.root)
-        mounts = read_only(self.rootfs_mounts(container_id))
+        target = tempfile.mkdtemp(prefix="dy-mnt-", dir=self.root)
         try:
             mount_all(mounts, target)
             try:
@@ -248,6 +253,29 @@ class ImageService:
                 unmount_all(target)
         finally:
             os.rmdir(target)
+
+    def rootfs_mounts(self, container_id: str) -> list[Mount]:
+        return self.snapshotter.mounts(self._rootfs_key(container_id))
+
+    def rootfs_usage(self, container_id: str) -> int:
+        """Bytes the container's own writable layer holds on disk (docker's SizeRw)."""
+        return self.snapshotter.usage(self._rootfs_key(container_id)).size
+
+    def remove_rootfs(self, container_id: str) -> None:
+        self.snapshotter.remove(self._rootfs_key(container_id))
+        with contextlib.suppress(NotFound):
+            self.snapshotter.remove(self._init_key(container_id))
+
+    def container_changes(self, container_id: str) -> list[tuple[str, str]]:
+        """docker diff: ("A" | "C" | "D", path) for what the container changed in its image."""
+        found = layers(self.rootfs_mounts(container_id))
+        if not found.overlay:
+            raise Unsupported("docker diff needs the overlay snapshotter: a native snapshot holds no change list")
+        return layer_changes(list(found.lowers), found.upper)
+
+    def mounted_rootfs(self, container_id: str) -> contextlib.AbstractContextManager[str]:
+        """The container's filesystem mounted read-only on a temporary directory, for export and cp."""
+        return self._mounted(read_only(self.rootfs_mounts(container_id)))
 
     def export(self, container_id: str, out: BinaryIO) -> None:
         """docker export: the container's whole filesystem as one tar stream."""
