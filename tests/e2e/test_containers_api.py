@@ -183,3 +183,31 @@ def test_pause_rename_top_diff_commit_export_and_prune(busybox_daemon, tmp_path)
     assert "Total reclaimed space" in pruned
     assert d.docker("ps", "-aq").stdout == ""
     d.docker("rmi", "dy-committed:1")
+
+
+def test_exec_runs_in_the_container_with_its_environment_and_exit_codes(busybox_daemon):
+    d = busybox_daemon
+    d.docker("run", "-d", "--name", "dy-exec", "-e", "FROM_RUN=1", "busybox", "sleep", "60")
+    result = d.docker("exec", "dy-exec", "sh", "-c", "echo out; echo err >&2; exit 4", check=False)
+    assert (result.returncode, result.stdout, result.stderr) == (4, "out\n", "err\n")
+    shown = d.docker("exec", "-e", "EXTRA=2", "-w", "/tmp", "-u", "nobody", "dy-exec", "sh", "-c",
+                     "echo $FROM_RUN $EXTRA; pwd; id -u; cat /proc/1/cmdline | tr '\\0' ' '").stdout  # fmt: skip
+    assert shown.splitlines() == ["1 2", "/tmp", "65534", "sleep 60 "]
+    missing = d.docker("exec", "dy-exec", "nosuchcommand", check=False)
+    assert missing.returncode == 127 and "executable file not found" in missing.stderr
+    assert d.docker("exec", "-d", "dy-exec", "touch", "/detached").returncode == 0
+    deadline = time.monotonic() + 10
+    while (
+        d.docker("exec", "dy-exec", "test", "-e", "/detached", check=False).returncode and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    client = d.client()
+    try:
+        container = client.containers.get("dy-exec")
+        code, output = container.exec_run(["sh", "-c", "echo via docker-py; exit 3"])
+        assert (code, output) == (3, b"via docker-py\n")
+    finally:
+        client.close()
+    d.docker("rm", "-f", "dy-exec")
+    stopped = d.docker("exec", "dy-exec", "true", check=False)
+    assert stopped.returncode == 1 and "No such container" in stopped.stderr

@@ -15,6 +15,7 @@ from dockyard import __version__
 from dockyard.api import versions
 from dockyard.api.errors import error_response, errors
 from dockyard.services.containers import ContainerService
+from dockyard.services.execs import ExecService
 from dockyard.services.images import ImageService
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -27,6 +28,7 @@ class Services:
 
     images: ImageService
     containers: ContainerService
+    execs: ExecService
     info: Callable[[], dict]  # the host facts /info and /version report
 
 
@@ -67,7 +69,7 @@ async def _server_headers(request: web.Request, response: web.StreamResponse) ->
 
 
 def make_app(services: Services) -> web.Application:
-    from dockyard.api import containers, images, system
+    from dockyard.api import containers, execs, images, system
 
     app = web.Application(middlewares=[version, errors], client_max_size=1 << 40)
     app.on_response_prepare.append(_server_headers)
@@ -76,6 +78,7 @@ def make_app(services: Services) -> web.Application:
     system.register(routes)
     images.register(routes)
     containers.register(routes)
+    execs.register(routes)
     return app
 
 

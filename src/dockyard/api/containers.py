@@ -6,12 +6,12 @@ import asyncio
 import calendar
 import functools
 import json
-import struct
 import time
 
 from aiohttp import web
 
 from dockyard.api.app import Routes, services_of
+from dockyard.api.hijack import end_hijack, frame, hijack
 from dockyard.api.params import boolean, filters
 from dockyard.api.responses import JSON, json_response
 from dockyard.api.streams import stream_response
@@ -20,7 +20,6 @@ from dockyard.metadata.containers import ContainerRecord
 from dockyard.runtime import container_spec
 from dockyard.services.containers import ContainerService
 
-_STREAMS = {"stdin": 0, "stdout": 1, "stderr": 2}
 _LIST_FILTERS = frozenset({"id", "name", "status", "label", "ancestor", "exited", "before", "since"})
 
 
@@ -280,11 +279,6 @@ async def remove(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def _frame(stream: str, data: bytes) -> bytes:
-    """docker's multiplexed stream: [stream, 0, 0, 0, big-endian length] then the payload."""
-    return struct.pack(">BxxxI", _STREAMS[stream], len(data)) + data
-
-
 def _time_param(request: web.Request, name: str) -> float:
     raw = request.query.get(name, "")
     if not raw or raw == "0":
@@ -317,49 +311,6 @@ async def logs(request: web.Request) -> web.StreamResponse:
     return response
 
 
-class _HalfCloseTolerant(asyncio.Protocol):
-    """aiohttp's protocol for one connection, except that the client's EOF does not close it.
-
-    The client half-closes a hijacked connection when it has no input to send (the docker CLI
-    does, without -i), and still reads the output; asyncio closes a connection on EOF unless the
-    protocol's eof_received says otherwise, which aiohttp's does not.
-    """
-
-    def __init__(self, inner: asyncio.BaseProtocol) -> None:
-        self._inner = inner
-
-    def connection_made(self, transport) -> None:
-        self._inner.connection_made(transport)
-
-    def connection_lost(self, exc) -> None:
-        self._inner.connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        self._inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        self._inner.resume_writing()
-
-    def data_received(self, data: bytes) -> None:
-        self._inner.data_received(data)
-
-    def eof_received(self) -> bool:
-        return True
-
-
-class _RawStream(web.StreamResponse):
-    """A response whose body is the raw stream itself, after a 101 (or 200) and no length.
-
-    aiohttp would otherwise chunk a body of unknown length; docker's attach protocol is
-    the bytes of the stream on the hijacked connection, as aiohttp's own WebSocketResponse
-    sends them (it turns the same length check off).
-    """
-
-    def __init__(self, *, status: int, headers: dict) -> None:
-        super().__init__(status=status, headers=headers)
-        self._length_check = False
-
-
 async def attach(request: web.Request) -> web.StreamResponse:
     """POST /containers/{id}/attach: the container's output on the hijacked connection until it exits.
 
@@ -367,22 +318,14 @@ async def attach(request: web.Request) -> web.StreamResponse:
     """
     containers = _containers(request)
     record = await _blocking(containers.get, _name(request))
-    if request.transport is not None:
-        request.transport.set_protocol(_HalfCloseTolerant(request.transport.get_protocol()))
     if boolean(request, "stdin") and not boolean(request, "stdout") and not boolean(request, "stderr"):
         raise InvalidParameter("attaching to stdin only is not supported yet")
     wanted = {s for s in ("stdout", "stderr") if boolean(request, s)}
     entries = await _blocking(containers.attach_output, record.id) if boolean(request, "stream") else iter(())
     tty = bool(record.config.get("Tty"))
-    content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
-    upgrade = request.headers.get("Upgrade", "").lower() == "tcp"
-    headers = {"Content-Type": content_type, **({"Connection": "Upgrade", "Upgrade": "tcp"} if upgrade else {})}
-    response = _RawStream(status=101 if upgrade else 200, headers=headers)
-    await response.prepare(request)
+    response = await hijack(request, tty=tty)
     await _send_entries(response, entries, wanted, tty=tty, timestamps=False)
-    if request.transport is not None:
-        request.transport.close()  # the hijacked connection ends with the stream
-    return response
+    return end_hijack(request, response)
 
 
 async def _send_entries(response, entries, wanted: set[str], *, tty: bool, timestamps: bool) -> None:
@@ -395,7 +338,7 @@ async def _send_entries(response, entries, wanted: set[str], *, tty: bool, times
             data = entry["log"].encode()
             if timestamps:
                 data = entry["time"].encode() + b" " + data
-            await response.write(data if tty else _frame(entry["stream"], data))
+            await response.write(data if tty else frame(entry["stream"], data))
     except ConnectionError:
         pass  # the client went away; the container goes on
 

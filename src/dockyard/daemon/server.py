@@ -18,6 +18,7 @@ from dockyard.daemon.config import DaemonConfig
 from dockyard.daemon.facts import HostFacts
 from dockyard.errors import Conflict
 from dockyard.services.containers import ContainerService
+from dockyard.services.execs import ExecService
 from dockyard.services.images import ImageService
 
 log = logging.getLogger("dockyard.daemon")
@@ -41,7 +42,10 @@ def run(config: DaemonConfig) -> None:
             adopted = containers.restore()
             if adopted:
                 log.info("live restore: re-adopted %d running containers", len(adopted))
-            app = make_app(Services(images=images, containers=containers, info=HostFacts(config)))
+            services = Services(
+                images=images, containers=containers, execs=ExecService(containers), info=HostFacts(config)
+            )
+            app = make_app(services)
             asyncio.run(_serve(app, config))
         finally:
             images.close()

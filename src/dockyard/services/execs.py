@@ -1,0 +1,134 @@
+"""docker exec: more processes in a running container, each through `dockyard-runtime exec`.
+
+Exec instances live in memory, as dockerd keeps them: created by POST
+/containers/{id}/exec, started once, inspected until the container goes. The
+process is a child of a `dockyard-runtime exec` process (never forked from the
+daemon itself), which joins the container's namespaces and cgroup and exits with
+the process's status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import threading
+from dataclasses import dataclass, field
+
+from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.runtime import container_spec
+from dockyard.services.containers import ContainerService
+
+
+@dataclass
+class ExecRecord:
+    id: str
+    container_id: str
+    config: dict  # the create request: Cmd, Env, User, WorkingDir, Tty, Privileged, Attach*
+    running: bool = False
+    started: bool = False
+    exit_code: int | None = None
+    pid: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class ExecService:
+    def __init__(self, containers: ContainerService) -> None:
+        self.containers = containers
+        self._execs: dict[str, ExecRecord] = {}
+
+    def create(self, container: str, body: dict) -> ExecRecord:
+        record = self.containers.get(container)
+        if not record.state["Running"]:
+            raise Conflict(f"container {record.id} is not running")
+        if record.state["Paused"]:
+            raise Conflict(f"container {record.id} is paused, unpause the container before exec")
+        cmd = body.get("Cmd")
+        if not cmd or not isinstance(cmd, list) or not all(isinstance(c, str) for c in cmd):
+            raise InvalidParameter("No exec command specified")
+        if body.get("Tty"):
+            raise InvalidParameter("exec with a terminal (-t) is not supported yet")
+        if body.get("AttachStdin"):
+            raise InvalidParameter("exec with input (-i) is not supported yet")
+        exec_record = ExecRecord(secrets.token_hex(32), record.id, body)
+        self._execs[exec_record.id] = exec_record
+        return exec_record
+
+    def get(self, exec_id: str) -> ExecRecord:
+        try:
+            return self._execs[exec_id]
+        except KeyError:
+            raise NotFound(f"No such exec instance: {exec_id}") from None
+
+    def command(self, exec_record: ExecRecord, error_log: str) -> list[str]:
+        """The `dockyard-runtime exec` command line for an exec instance; marks it started.
+
+        The runtime writes its own errors as JSON to error_log, apart from the process's output.
+        """
+        with exec_record.lock:
+            if exec_record.started:
+                raise Conflict(f"Exec command {exec_record.id} has already run")
+            exec_record.started = True
+        container = self.containers.get(exec_record.container_id)
+        if not container.state["Running"]:
+            raise Conflict(f"container {container.id} is not running")
+        bundle = os.path.join(self.containers.exec_root, container.id)
+        with open(os.path.join(bundle, "config.json")) as f:
+            spec = json.load(f)
+        process = dict(spec["process"])
+        config = exec_record.config
+        process["args"] = config["Cmd"]
+        process["terminal"] = False
+        env = dict(entry.split("=", 1) for entry in process.get("env", []) if "=" in entry)
+        for entry in config.get("Env") or []:
+            key, sep, value = entry.partition("=")
+            if sep:
+                env[key] = value
+        process["env"] = [f"{k}={v}" for k, v in env.items()]
+        if config.get("User"):
+            process["user"] = container_spec.resolve_user(os.path.join(bundle, "rootfs"), config["User"])
+        if config.get("WorkingDir"):
+            process["cwd"] = config["WorkingDir"]
+        if config.get("Privileged"):
+            from dockyard.kernel.caps import NAMES
+
+            process["capabilities"] = {kind: list(NAMES) for kind in ("bounding", "effective", "permitted")}
+        path = os.path.join(bundle, f"exec-{exec_record.id}.json")
+        with open(path, "w") as f:
+            json.dump(process, f)
+        runtime = [sys.executable, "-m", "dockyard.runtime.cli", "--root", self.containers.runtime.root,
+                   "--log", error_log, "--log-format", "json"]  # fmt: skip
+        return [*runtime, "exec", "--process", path, container.id]
+
+    def finished(self, exec_record: ExecRecord, code: int) -> None:
+        exec_record.running = False
+        exec_record.exit_code = code
+        with_file = os.path.join(self.containers.exec_root, exec_record.container_id, f"exec-{exec_record.id}.json")
+        try:
+            os.unlink(with_file)
+        except FileNotFoundError:
+            pass
+
+    def inspect(self, exec_id: str) -> dict:
+        record = self.get(exec_id)
+        config = record.config
+        return {
+            "ID": record.id,
+            "Running": record.running,
+            "ExitCode": record.exit_code,
+            "ProcessConfig": {
+                "tty": bool(config.get("Tty")),
+                "entrypoint": config["Cmd"][0],
+                "arguments": config["Cmd"][1:],
+                "privileged": bool(config.get("Privileged")),
+                "user": config.get("User", ""),
+            },
+            "OpenStdin": bool(config.get("AttachStdin")),
+            "OpenStderr": bool(config.get("AttachStderr")),
+            "OpenStdout": bool(config.get("AttachStdout")),
+            "CanRemove": False,
+            "ContainerID": record.container_id,
+            "DetachKeys": "",
+            "Pid": record.pid,
+        }
