@@ -211,3 +211,21 @@ def test_exec_runs_in_the_container_with_its_environment_and_exit_codes(busybox_
     d.docker("rm", "-f", "dy-exec")
     stopped = d.docker("exec", "dy-exec", "true", check=False)
     assert stopped.returncode == 1 and "No such container" in stopped.stderr
+
+
+def test_shims_come_from_the_template_and_starts_survive_its_death(busybox_daemon):
+    d = busybox_daemon
+    marker = f"-m dockyard.runtime.shim_template {d.exec_root}/"
+    template = [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and marker in _cmdline(pid)]
+    assert len(template) == 1, "the daemon runs one shim template"
+    assert d.docker("run", "--rm", "busybox", "echo", "forked").stdout == "forked\n"
+    os.kill(template[0], signal.SIGKILL)  # ours: the daemon under test started it
+    assert d.docker("run", "--rm", "busybox", "echo", "after the template died").stdout == "after the template died\n"
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

@@ -20,6 +20,7 @@ from dockyard.errors import Conflict
 from dockyard.services.containers import ContainerService
 from dockyard.services.execs import ExecService
 from dockyard.services.images import ImageService
+from dockyard.services.shims import ShimLauncher
 
 log = logging.getLogger("dockyard.daemon")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR,
@@ -36,8 +37,9 @@ def run(config: DaemonConfig) -> None:
     with _pidfile(config.pid_path):
         images = ImageService.open(config.data_root, snapshotter=config.storage_driver)
         try:
+            shims = ShimLauncher(config.exec_root)
             containers = ContainerService(
-                data_root=config.data_root, exec_root=config.exec_root, db=images.images.db, images=images
+                data_root=config.data_root, exec_root=config.exec_root, db=images.images.db, images=images, shims=shims
             )
             adopted = containers.restore()
             if adopted:
@@ -46,7 +48,10 @@ def run(config: DaemonConfig) -> None:
                 images=images, containers=containers, execs=ExecService(containers), info=HostFacts(config)
             )
             app = make_app(services)
-            asyncio.run(_serve(app, config))
+            try:
+                asyncio.run(_serve(app, config))
+            finally:
+                shims.close()
         finally:
             images.close()
 

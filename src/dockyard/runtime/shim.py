@@ -1,8 +1,10 @@
 """The per-container shim: it owns the container's init, its output and its exit status.
 
-The daemon starts one shim per container start (`python -m dockyard.runtime.shim DIR`,
-which detaches at once), so that containers outlive the daemon (live restore)
-and no container process is a child of the multi-threaded daemon. DIR holds:
+The daemon starts one shim per container start, forked from a pre-started
+template process (dockyard.runtime.shim_template), or `python -m
+dockyard.runtime.shim DIR FD` when the template cannot be reached. Either way it
+detaches at once, so that containers outlive the daemon (live restore) and no
+container process is a child of the multi-threaded daemon. DIR holds:
 
     shim.json     written by the daemon: id, bundle, runtime root, log path
     shim.pid      the shim's pid, written before anything else
@@ -196,14 +198,13 @@ def _report_failure(state_dir: str, exc: Exception) -> int:
     return 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Detach from the daemon (new session, double fork), record our pid, run the container."""
+def detach_and_run(state_dir: str, report_fd: int) -> int:
+    """Fork once more and return in the parent at once; the child, in a session of its own and left to
+    init when that parent exits, records its pid and runs the container. Returns the exit status."""
     global _report_fd
-    args = argv if argv is not None else sys.argv[1:]
-    state_dir = args[0]
-    _report_fd = int(args[1]) if len(args) > 1 else -1
     if os.fork():
-        os._exit(0)  # the daemon reaps this one at once; the shim is left to init
+        return 0  # the caller (the launcher or the template's child) exits; its parent reaps it at once
+    _report_fd = report_fd
     os.setsid()
     with open(os.path.join(state_dir, "shim.pid.tmp"), "w") as f:
         f.write(f"{os.getpid()}\n")
@@ -214,6 +215,13 @@ def main(argv: list[str] | None = None) -> int:
         if read_json(os.path.join(state_dir, "started.json")) is None:
             return _report_failure(state_dir, exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
         raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m dockyard.runtime.shim DIR REPORT_FD`: the launcher used when no template runs."""
+    args = argv if argv is not None else sys.argv[1:]
+    code = detach_and_run(args[0], int(args[1]) if len(args) > 1 else -1)
+    os._exit(code)  # the shim as well as the launcher: no interpreter teardown
 
 
 if __name__ == "__main__":

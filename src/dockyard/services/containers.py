@@ -24,7 +24,6 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -37,6 +36,7 @@ from dockyard.runtime import container_spec
 from dockyard.runtime.runtime import Runtime, parse_signal
 from dockyard.runtime.shim import read_json, write_json
 from dockyard.services.images import ImageService
+from dockyard.services.shims import ShimLauncher
 
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 _ADJECTIVES = ("brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "swift", "witty")
@@ -58,8 +58,16 @@ def _initial_state() -> dict:
 
 class ContainerService:
     def __init__(
-        self, *, data_root: str, exec_root: str, db: Database, images: ImageService, runtime_root: str | None = None
+        self,
+        *,
+        data_root: str,
+        exec_root: str,
+        db: Database,
+        images: ImageService,
+        shims: ShimLauncher,
+        runtime_root: str | None = None,
     ) -> None:
+        self.shims = shims
         self.data_root = os.path.join(data_root, "containers")
         self.exec_root = os.path.join(exec_root, "containers")
         self.runtime = Runtime(runtime_root or os.path.join(exec_root, "runtime"))
@@ -235,14 +243,9 @@ class ContainerService:
         )
         report_r, report_w = os.pipe()
         try:
-            with open(os.path.join(bundle, "shim.log"), "ab") as log:
-                launcher = subprocess.Popen(
-                    [sys.executable, "-m", "dockyard.runtime.shim", bundle, str(report_w)],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(report_w,),
-                )  # fmt: skip
+            self.shims.launch(bundle, report_w)
             os.close(report_w)
             report_w = -1
-            launcher.wait()  # it forks the shim and exits at once
             with os.fdopen(report_r, "rb") as pipe:
                 report_r = -1
                 line = pipe.readline()
