@@ -229,3 +229,28 @@ def _cmdline(pid: str) -> str:
             return f.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_docker_cp_both_ways_running_and_stopped(busybox_daemon, tmp_path):
+    d = busybox_daemon
+    source = tmp_path / "in"
+    (source / "sub").mkdir(parents=True)
+    (source / "sub" / "f.txt").write_text("hello\n")
+    (source / "link").symlink_to("sub/f.txt")
+    d.docker("run", "-d", "--name", "dy-cp", "busybox", "sleep", "60")
+    d.docker("cp", str(source), "dy-cp:/tmp/")
+    assert d.docker("exec", "dy-cp", "cat", "/tmp/in/sub/f.txt").stdout == "hello\n"
+    assert d.docker("exec", "dy-cp", "readlink", "/tmp/in/link").stdout == "sub/f.txt\n"
+    d.docker("cp", "dy-cp:/tmp/in", str(tmp_path / "out"))
+    assert (tmp_path / "out" / "sub" / "f.txt").read_text() == "hello\n"
+    assert os.readlink(tmp_path / "out" / "link") == "sub/f.txt"
+    missing = d.docker("cp", "dy-cp:/nope", str(tmp_path / "x"), check=False)
+    assert missing.returncode == 1 and "Could not find the file /nope in container dy-cp" in missing.stderr
+    d.docker("kill", "dy-cp")
+    (tmp_path / "late.txt").write_text("while stopped\n")
+    d.docker("cp", str(tmp_path / "late.txt"), "dy-cp:/")
+    d.docker("cp", "dy-cp:/late.txt", str(tmp_path / "back.txt"))
+    assert (tmp_path / "back.txt").read_text() == "while stopped\n"
+    escape = d.docker("cp", str(tmp_path / "late.txt"), "dy-cp:/no/such/dir/", check=False)
+    assert escape.returncode == 1
+    d.docker("rm", "dy-cp")

@@ -14,6 +14,7 @@ from aiohttp import web
 from dockyard import __version__
 from dockyard.api import versions
 from dockyard.api.errors import error_response, errors
+from dockyard.services.archive import ArchiveService
 from dockyard.services.containers import ContainerService
 from dockyard.services.execs import ExecService
 from dockyard.services.images import ImageService
@@ -29,6 +30,7 @@ class Services:
     images: ImageService
     containers: ContainerService
     execs: ExecService
+    archives: ArchiveService
     info: Callable[[], dict]  # the host facts /info and /version report
 
 
@@ -66,6 +68,8 @@ async def _server_headers(request: web.Request, response: web.StreamResponse) ->
     response.headers["Docker-Experimental"] = "false"
     response.headers["Ostype"] = "linux"
     response.headers["Server"] = f"Dockyard/{__version__} (linux)"
+    if "path_stat" in request:  # docker cp reads what it is copying from this header
+        response.headers["X-Docker-Container-Path-Stat"] = request["path_stat"]
 
 
 def make_app(services: Services) -> web.Application:

@@ -14,7 +14,7 @@ from dockyard.api.app import Routes, services_of
 from dockyard.api.hijack import end_hijack, frame, hijack
 from dockyard.api.params import boolean, filters
 from dockyard.api.responses import JSON, json_response
-from dockyard.api.streams import stream_response
+from dockyard.api.streams import stream_response, with_request_body
 from dockyard.errors import InvalidParameter, NotFound
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.runtime import container_spec
@@ -428,6 +428,9 @@ def register(routes: Routes) -> None:
     routes.add("GET", "/containers/{name}/top", top)
     routes.add("GET", "/containers/{name}/changes", changes)
     routes.add("GET", "/containers/{name}/export", export)
+    routes.add("HEAD", "/containers/{name}/archive", archive_head)
+    routes.add("GET", "/containers/{name}/archive", archive_get)
+    routes.add("PUT", "/containers/{name}/archive", archive_put)
     routes.add("POST", "/containers/{name}/attach", attach)
     routes.add("POST", "/containers/create", create)
     routes.add("GET", "/containers/json", list_containers)
@@ -439,3 +442,31 @@ def register(routes: Routes) -> None:
     routes.add("POST", "/containers/{name}/wait", wait)
     routes.add("GET", "/containers/{name}/logs", logs)
     routes.add("DELETE", "/containers/{name}", remove)
+
+
+async def archive_head(request: web.Request) -> web.Response:
+    header = await _blocking(services_of(request).archives.stat, _name(request), _archive_path(request))
+    return web.Response(status=200, headers={"X-Docker-Container-Path-Stat": header})
+
+
+async def archive_get(request: web.Request) -> web.StreamResponse:
+    archives = services_of(request).archives
+    path = _archive_path(request)
+    header = await _blocking(archives.stat, _name(request), path)  # a 404 before any byte of the tar
+    work = functools.partial(archives.get, _name(request), path)
+    request["path_stat"] = header
+    response = await stream_response(request, work, content_type="application/x-tar")
+    return response
+
+
+async def archive_put(request: web.Request) -> web.Response:
+    archives = services_of(request).archives
+    await with_request_body(request, functools.partial(archives.put, _name(request), _archive_path(request)))
+    return web.Response(status=200)
+
+
+def _archive_path(request: web.Request) -> str:
+    path = request.query.get("path", "")
+    if not path:
+        raise InvalidParameter("path is required: the file or directory in the container")
+    return path

@@ -17,6 +17,7 @@ from dockyard.api.app import Services, make_app
 from dockyard.daemon.config import DaemonConfig
 from dockyard.daemon.facts import HostFacts
 from dockyard.errors import Conflict
+from dockyard.services.archive import ArchiveService
 from dockyard.services.containers import ContainerService
 from dockyard.services.execs import ExecService
 from dockyard.services.images import ImageService
@@ -45,7 +46,11 @@ def run(config: DaemonConfig) -> None:
             if adopted:
                 log.info("live restore: re-adopted %d running containers", len(adopted))
             services = Services(
-                images=images, containers=containers, execs=ExecService(containers), info=HostFacts(config)
+                images=images,
+                containers=containers,
+                execs=ExecService(containers),
+                archives=ArchiveService(containers),
+                info=HostFacts(config),
             )
             app = make_app(services)
             try:

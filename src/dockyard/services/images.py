@@ -273,9 +273,11 @@ class ImageService:
             raise Unsupported("docker diff needs the overlay snapshotter: a native snapshot holds no change list")
         return layer_changes(list(found.lowers), found.upper)
 
-    def mounted_rootfs(self, container_id: str) -> contextlib.AbstractContextManager[str]:
-        """The container's filesystem mounted read-only on a temporary directory, for export and cp."""
-        return self._mounted(read_only(self.rootfs_mounts(container_id)))
+    def mounted_rootfs(self, container_id: str, *, writable: bool = False) -> contextlib.AbstractContextManager[str]:
+        """The container's filesystem mounted on a temporary directory, for export and cp: read-only
+        (which may be done while it runs), or writable (only while nothing else mounts it)."""
+        mounts = self.rootfs_mounts(container_id)
+        return self._mounted(mounts if writable else read_only(mounts))
 
     def export(self, container_id: str, out: BinaryIO) -> None:
         """docker export: the container's whole filesystem as one tar stream."""

@@ -1,0 +1,94 @@
+"""docker cp: a container's files as a tar stream, and a tar stream into a container's directory.
+
+The container's root is its live mount while it runs (the bundle's rootfs in the
+daemon's mount namespace), else its snapshot mounted for the occasion. Paths are
+resolved inside that root as the container would see them (symlinks followed
+but never out of it); the last component of a source is not followed, as docker
+does. Files mounted into a running container (volumes, /etc/hosts) are not seen:
+the copy reads the container's own layers.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import stat
+import tarfile
+import time
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from dockyard.errors import InvalidParameter, NotFound
+from dockyard.image.layer import apply_layer
+from dockyard.kernel.paths import resolve_in_root, resolve_name_in_root
+from dockyard.services.containers import ContainerService
+
+# Go's os.FileMode type bits, which the X-Docker-Container-Path-Stat header carries.
+_GO_MODE = {stat.S_IFDIR: 1 << 31, stat.S_IFLNK: 1 << 27, stat.S_IFIFO: 1 << 25, stat.S_IFSOCK: 1 << 24,
+            stat.S_IFCHR: (1 << 26) | (1 << 21), stat.S_IFBLK: 1 << 26}  # fmt: skip
+
+
+class ArchiveService:
+    def __init__(self, containers: ContainerService) -> None:
+        self.containers = containers
+
+    @contextlib.contextmanager
+    def _root(self, name_or_id: str, *, writable: bool) -> Iterator[str]:
+        record = self.containers.get(name_or_id)
+        if record.state["Running"]:
+            yield os.path.join(self.containers.exec_root, record.id, "rootfs")
+            return
+        with self.containers.images.mounted_rootfs(record.id, writable=writable) as root:
+            yield root
+
+    def _source(self, root: str, path: str, container: str) -> str:
+        if not path.startswith("/"):
+            path = "/" + path
+        host = resolve_name_in_root(root, path) if not path.endswith(("/", "/.")) else resolve_in_root(root, path)
+        if not os.path.lexists(host):
+            raise NotFound(f"Could not find the file {path} in container {container}")
+        return host
+
+    def stat(self, name_or_id: str, path: str) -> str:
+        """The X-Docker-Container-Path-Stat header's value: base64 of the JSON stat of path."""
+        with self._root(name_or_id, writable=False) as root:
+            host = self._source(root, path, name_or_id)
+            return _stat_header(host, path)
+
+    def get(self, name_or_id: str, path: str, out: BinaryIO) -> None:
+        """path (a file or a directory, with everything under it) as a tar stream named by its base name."""
+        with self._root(name_or_id, writable=False) as root:
+            host = self._source(root, path, name_or_id)
+            name = os.path.basename(path.rstrip("/").removesuffix("/.")) or "."
+            with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                tar.add(host, arcname=name, filter=_portable)
+
+    def put(self, name_or_id: str, path: str, stream: BinaryIO) -> None:
+        """Extract a tar stream into the directory path, with the layer applier's path-safety rules."""
+        with self._root(name_or_id, writable=True) as root:
+            host = resolve_in_root(root, path if path.startswith("/") else "/" + path)
+            if not os.path.exists(host):
+                raise NotFound(f"Could not find the file {path} in container {name_or_id}")
+            if not os.path.isdir(host):
+                raise InvalidParameter(f"extraction point is not a directory: {path}")
+            apply_layer(stream, host, overlay=False)
+
+
+def _portable(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uname = info.gname = ""  # the host's names for these ids mean nothing in the container
+    return info
+
+
+def _stat_header(host: str, path: str) -> str:
+    st = os.lstat(host)
+    mode = stat.S_IMODE(st.st_mode) | _GO_MODE.get(stat.S_IFMT(st.st_mode), 0)
+    document = {
+        "name": os.path.basename(path.rstrip("/")) or "/",
+        "size": st.st_size,
+        "mode": mode,
+        "mtime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(st.st_mtime)) + "Z",
+        "linkTarget": os.readlink(host) if stat.S_ISLNK(st.st_mode) else "",
+    }
+    return base64.b64encode(json.dumps(document).encode()).decode()
