@@ -36,12 +36,14 @@ class ArchiveService:
 
     @contextlib.contextmanager
     def _root(self, name_or_id: str, *, writable: bool) -> Iterator[str]:
-        record = self.containers.get(name_or_id)
-        if record.state["Running"]:
-            yield os.path.join(self.containers.exec_root, record.id, "rootfs")
-            return
-        with self.containers.images.mounted_rootfs(record.id, writable=writable) as root:
-            yield root
+        container_id = self.containers.get(name_or_id).id
+        with self.containers.rootfs_lock(container_id):
+            record = self.containers.get(container_id)  # again: it may have stopped while we waited
+            if record.state["Running"]:
+                yield os.path.join(self.containers.exec_root, record.id, "rootfs")
+                return
+            with self.containers.images.mounted_rootfs(record.id, writable=writable) as root:
+                yield root
 
     def _source(self, root: str, path: str, container: str) -> str:
         if not path.startswith("/"):

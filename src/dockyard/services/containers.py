@@ -76,6 +76,7 @@ class ContainerService:
         self._lock = threading.Lock()
         self._exits: dict[str, list[concurrent.futures.Future]] = {}  # next-exit subscribers
         self._removals: dict[str, list[concurrent.futures.Future]] = {}
+        self._rootfs_locks: dict[str, threading.Lock] = {}
         for path in (self.data_root, self.exec_root):
             os.makedirs(path, mode=0o710, exist_ok=True)
 
@@ -183,6 +184,8 @@ class ContainerService:
         with contextlib.suppress(NotFound):
             self.images.remove_rootfs(container_id)
         self.records.delete(container_id)
+        with self._lock:
+            self._rootfs_locks.pop(container_id, None)
         shutil.rmtree(self.files_dir(container_id), ignore_errors=True)
         shutil.rmtree(self._bundle(container_id), ignore_errors=True)
         # docker run --rm waits for the removal and exits with the container's code.
@@ -191,8 +194,18 @@ class ContainerService:
 
     # -- start, stop, kill ---------------------------------------------------------------
 
+    def rootfs_lock(self, container_id: str) -> threading.Lock:
+        """Held while a container's root filesystem is mounted or unmounted or used from outside (docker cp):
+        whether it is the live mount or one made for the occasion must not change underneath."""
+        with self._lock:
+            return self._rootfs_locks.setdefault(container_id, threading.Lock())
+
     def start(self, name_or_id: str) -> None:
         record = self.get(name_or_id)
+        with self.rootfs_lock(record.id):
+            self._start(self.get(record.id))
+
+    def _start(self, record: ContainerRecord) -> None:
         if record.state["Running"]:
             raise NotModified(f"container {record.id} is already running")
         bundle = self._bundle(record.id)
@@ -408,11 +421,12 @@ class ContainerService:
             error = "the container's shim exited without recording the exit status"
         else:
             error = ""
-        with contextlib.suppress(Exception):
-            unmount_under(os.path.join(bundle, "rootfs"))
         state = {**record.state, "Status": "exited", "Running": False, "Pid": 0, "ExitCode": exited["code"],
                  "OOMKilled": exited["oom_killed"], "FinishedAt": exited["finished"], "Error": error}  # fmt: skip
-        self.records.set_state(container_id, state)
+        with self.rootfs_lock(container_id):
+            with contextlib.suppress(Exception):
+                unmount_under(os.path.join(bundle, "rootfs"))
+            self.records.set_state(container_id, state)
         self._notify(self._exits, container_id, {"StatusCode": exited["code"]})
         if record.host_config.get("AutoRemove"):
             with contextlib.suppress(NotFound):
