@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -42,6 +44,27 @@ def test_only_lo_exists_in_a_new_network_namespace(cli, make_bundle, run):
     bundle = make_bundle(["ls", "/sys/class/net"])
     code, out, err = run(bundle)
     assert (code, out.split()) == (0, ["lo"]), err
+
+
+def test_without_clone3_stage_1_builds_the_same_container(make_bundle, runtime_root):
+    # As on kernels before 5.3: no clone3, so neither born in the pid namespace nor in the cgroup.
+    bundle = make_bundle(["sh", "-c", "echo $$; hostname; ls /sys/class/net; cat /proc/self/cgroup"])
+    bundle.config["hostname"] = "dy-stage1"
+    bundle.write()
+    script = (
+        "from dockyard.kernel import libc\n"
+        "def clone3(cgroup_fd=None, namespaces=0):\n"
+        "    raise OSError(38, 'clone3: Function not implemented')\n"
+        "libc.clone3 = clone3\n"
+        "from dockyard.runtime.cli import run_and_exit\n"
+        "run_and_exit()\n"
+    )
+    command = [sys.executable, "-c", script, "--root", runtime_root, "run", "--bundle", bundle.path, bundle.id]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split()
+    assert lines[:3] == ["1", "dy-stage1", "lo"]
+    assert all(line.endswith(":/") for line in lines[3:]), lines  # the cgroup namespace's root is its cgroup
 
 
 def test_user_namespace_maps_container_root_to_an_unprivileged_host_uid(cli, make_bundle, tmp_path):

@@ -1,4 +1,4 @@
-"""The mount helper's option handling: flags apart from data, and lowerdir compaction."""
+"""The mount helper's option handling: flags apart from data, lowerdir compaction, mountinfo paths."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from dockyard.kernel import constants as k
 from dockyard.kernel.mountopts import parse as parse_options
-from dockyard.kernel.mounts import PAGE_SIZE, compact_lowerdir
+from dockyard.kernel.mounts import PAGE_SIZE, compact_lowerdir, unescape_mountinfo
 
 
 def test_flags_propagation_and_overlay_data_are_separated():
@@ -57,3 +57,16 @@ def test_compacted_lowerdirs_resolve_to_the_same_directories(prefix, tails):
     else:
         assert [os.path.normpath(os.path.join(chdir, r)) for r in relative] == [os.path.normpath(d) for d in lowers]
         assert all(not r.startswith("/") for r in relative)
+
+
+def test_mountinfo_paths_are_unescaped():
+    assert unescape_mountinfo("/plain/path") == "/plain/path"
+    assert unescape_mountinfo("/with\\040space\\011tab\\012newline") == "/with space\ttab\nnewline"
+    assert unescape_mountinfo("/back\\134slash\\134") == "/back\\slash\\"
+    assert unescape_mountinfo("/not\\an\\08escape\\12") == "/not\\an\\08escape\\12"
+
+
+@given(st.text(alphabet="ab /\t\n\\", max_size=30))
+def test_mountinfo_unescape_inverts_the_kernels_escape(path):
+    escaped = "".join(f"\\{ord(c):03o}" if c in " \t\n\\" else c for c in path)
+    assert unescape_mountinfo(escaped) == path

@@ -5,7 +5,9 @@ execve or os._exit. Every failure is sent to the runtime over the sync channel
 as one line naming the step, and the child exits. See sync.py for the protocol.
 
 Stage 1 exists because a new pid namespace only applies to children: stage 1
-joins and creates namespaces, then forks the init, which becomes pid 1.
+joins and creates namespaces, then forks the init, which becomes pid 1. When
+there is nothing to join and no user namespace, clone3 creates the init in its
+pid namespace directly (born_init) and stage 1 is skipped.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class Options:
         self.seccomp_program: bytes | None = None
         self.seccomp_flags: list[str] = []
         self.cgroup = None  # the container's Cgroup, which stage 1 joins
-        self.joined_unified = False  # stage 1 was born in the cgroup v2 directory
+        self.joined_unified = False  # the first child was born in the cgroup v2 directory
         self.cgroup_mounts: list = []
         for name, value in fields.items():
             if not hasattr(self, name):
@@ -113,6 +115,8 @@ def stage1(config: dict, channel: Channel, options: Options, joins: list[tuple[s
         pid = os.fork()
         if pid == 0:
             if creating:
+                step = "init"
+                channel.expect("go")  # the runtime has read "pid": nothing the init says overtakes it
                 container_init(
                     config, channel, options, in_userns="user" in new or bool(handles and joins[0][0] == "user")
                 )
@@ -122,6 +126,31 @@ def stage1(config: dict, channel: Channel, options: Options, joins: list[tuple[s
         os._exit(0)
     except BaseException as exc:
         _fail_child(channel, step, exc)
+
+
+def born_init(config: dict, channel: Channel, options: Options, unshare: int, new_cgroup_ns: bool) -> None:
+    """The init when clone3 created it in its pid (and time) namespace, in place of
+    stage 1: it creates the other namespaces itself, then does the init's work.
+
+    unshare: the CLONE_NEW* flags of the namespaces still to create, but cgroup.
+    They are created while the runtime writes the cgroup's limits; the cgroup is
+    joined once "go" says those are in place, and the cgroup namespace comes
+    last, because its root is the cgroup its creator is in at that moment.
+    """
+    step = "create namespaces"
+    try:
+        if unshare:
+            libc.unshare(unshare)
+        step = "init"
+        channel.expect("go")
+        step = "join cgroup"
+        options.cgroup.join_self(unified=not options.joined_unified)
+        if new_cgroup_ns:
+            step = "create cgroup namespace"
+            libc.unshare(k.CLONE_NEWCGROUP)
+    except BaseException as exc:
+        _fail_child(channel, step, exc)
+    container_init(config, channel, options, in_userns=False)
 
 
 def container_init(config: dict, channel: Channel, options: Options, in_userns: bool) -> None:
@@ -134,7 +163,6 @@ def container_init(config: dict, channel: Channel, options: Options, in_userns: 
     own_mounts = any(ns["type"] == "mount" for ns in namespaces(config))
     step = "init"
     try:
-        channel.expect("go")
         if proc is not None:
             step = "set oom_score_adj"
             if "oomScoreAdj" in proc:

@@ -1,24 +1,37 @@
 """The runtime ↔ init synchronisation protocol.
 
 One JSON object per line over a pair of pipes (pipes, not a socketpair: the
-socket module costs milliseconds to import on the hot path). The sequence of
-`create`:
+socket module costs milliseconds to import on the hot path).
+
+`create` of a container that joins no namespace by path and has no user
+namespace: the init is born by clone3(2) in its cgroup and its pid (and time)
+namespace, which only a new process can enter, and needs no stage 1:
+
+    runtime (P)                                   init (I)
+    clone3 I ───────────────────────────────────▶ (pid 1 of a new pid ns)
+    write the cgroup's limits                     unshare net, ipc, uts, mount
+    "go" ───────────────────────────────────────▶ join the cgroup; unshare cgroup
+    … then as below, from "mounts, devices"
+
+Otherwise stage 1 joins and creates the namespaces, a user namespace first,
+whose uid/gid maps only the runtime can write, and forks the init:
 
     runtime (P)                 stage 1 (S1)                   init (I)
     fork S1 ──────────────────▶ wait "go"
+    write the cgroup's limits
     "go" ─────────────────────▶ join the cgroup
                                 join namespaces by path
                                 [new user ns: unshare]
     write uid/gid maps ◀─────── "userns"
     "ack" ────────────────────▶ unshare the other namespaces
                                 fork I ──────────────────────▶ (pid 1 of a new pid ns)
-    reap S1 ◀───────────────── "pid" {pid of I}; exit
+    note I's pid ◀──────────── "pid" {pid of I}; exit
     "go" ──────────────────────────────────────────────────────▶ wait "go"
                                                                mounts, devices
     prestart, createRuntime ◀─────────────────────────────────── "hooks"
     "state" {state} ───────────────────────────────────────────▶ createContainer hooks
                                                                pivot_root, paths, hostname
-    write state.json ◀────────────────────────────────────────── "ready"
+    reap S1, write state.json ◀───────────────────────────────── "ready"
     exit                                                       block opening exec.fifo …
 
 Any stage may send "error" {message} instead; the runtime then tears down.

@@ -120,12 +120,45 @@ def reap(pid: int) -> None:
 
 
 def wait_gone(container: states.ContainerState, timeout: float = 10.0) -> None:
+    """Wait until the container's init has died (after SIGKILL), and reap it when it is ours.
+
+    A pidfd becomes readable when the process exits, so the wait ends with it;
+    kernels without pidfd_open (before 5.3) get a poll of the process table.
+    """
+    import select
+
+    try:
+        pidfd = os.pidfd_open(container.pid)
+    except ProcessLookupError:
+        return
+    except OSError:
+        pidfd = None
+    try:
+        # Checked once the pidfd is open: it then refers to the init, not to a reused pid.
+        if container.alive():
+            if pidfd is not None:
+                exited = select.poll()
+                exited.register(pidfd, select.POLLIN)
+                if not exited.poll(timeout * 1000):
+                    raise ContainerError(f"container {container.id} did not die after SIGKILL")
+            else:
+                _poll_gone(container, timeout)
+        try:
+            os.waitpid(container.pid, os.WNOHANG)  # ours to reap when we are its parent or subreaper
+        except ChildProcessError:
+            pass
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _poll_gone(container: states.ContainerState, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while container.alive():
         if time.monotonic() > deadline:
             raise ContainerError(f"container {container.id} did not die after SIGKILL")
         try:
-            os.waitpid(container.pid, os.WNOHANG)  # ours to reap when we are its subreaper
+            os.waitpid(container.pid, os.WNOHANG)
         except ChildProcessError:
             pass
         time.sleep(0.005)

@@ -327,14 +327,7 @@ class Cgroup:
 
 
 def _remove(d: str, patient: bool) -> None:
-    def removed() -> bool:
-        if patient:  # nested cgroups first, deepest first
-            for sub, _, _ in os.walk(d, topdown=False):
-                if sub != d:
-                    try:
-                        os.rmdir(sub)
-                    except OSError:
-                        pass
+    def rmdir() -> bool:
         try:
             os.rmdir(d)
         except FileNotFoundError:
@@ -344,6 +337,19 @@ def _remove(d: str, patient: bool) -> None:
                 raise
             return False
         return True
+
+    def removed() -> bool:
+        if rmdir():
+            return True
+        # Nested cgroups first, deepest first. Only walked when busy: the walk reads
+        # a directory per hierarchy, which a container's delete mostly does not need.
+        for sub, _, _ in os.walk(d, topdown=False):
+            if sub != d:
+                try:
+                    os.rmdir(sub)
+                except OSError:
+                    pass
+        return rmdir()
 
     try:
         if not _poll(removed, _REMOVE_TIMEOUT if patient else 0):
