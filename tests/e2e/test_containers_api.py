@@ -254,3 +254,33 @@ def test_docker_cp_both_ways_running_and_stopped(busybox_daemon, tmp_path):
     escape = d.docker("cp", str(tmp_path / "late.txt"), "dy-cp:/no/such/dir/", check=False)
     assert escape.returncode == 1
     d.docker("rm", "dy-cp")
+
+
+def _wait_for(condition, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_restart_policies(busybox_daemon):
+    d = busybox_daemon
+
+    def state(name: str) -> dict:
+        return json.loads(d.docker("inspect", name).stdout)[0]
+
+    d.docker("run", "-d", "--name", "dy-flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 3")
+    _wait_for(lambda: state("dy-flaky")["RestartCount"] == 2 and not state("dy-flaky")["State"]["Running"]
+              and state("dy-flaky")["State"]["Status"] == "exited")  # fmt: skip
+    time.sleep(1)  # no third run: the policy allows two restarts
+    assert state("dy-flaky")["RestartCount"] == 2 and state("dy-flaky")["State"]["ExitCode"] == 3
+    assert d.docker("logs", "dy-flaky").stdout == "run\nrun\nrun\n"
+    d.docker("run", "-d", "--name", "dy-always", "--restart", "always", "busybox", "sh", "-c", "sleep 0.3; exit 1")
+    _wait_for(lambda: state("dy-always")["RestartCount"] >= 2)
+    d.docker("stop", "dy-always")
+    stopped_at = state("dy-always")["RestartCount"]
+    time.sleep(1.5)
+    assert state("dy-always")["RestartCount"] == stopped_at and not state("dy-always")["State"]["Running"]
+    conflict = d.docker("run", "--rm", "--restart", "always", "busybox", "true", check=False)
+    assert conflict.returncode != 0 and "cannot specify both --restart and --rm" in conflict.stderr
+    d.docker("rm", "-f", "dy-flaky", "dy-always")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import calendar
 import functools
 import json
 import time
@@ -18,7 +17,7 @@ from dockyard.api.streams import stream_response, with_request_body
 from dockyard.errors import InvalidParameter, NotFound
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.runtime import container_spec
-from dockyard.services.containers import ContainerService
+from dockyard.services.containers import ContainerService, rfc3339_seconds
 
 _LIST_FILTERS = frozenset({"id", "name", "status", "label", "ancestor", "exited", "before", "since"})
 
@@ -33,13 +32,6 @@ def _containers(request: web.Request) -> ContainerService:
 
 def _name(request: web.Request) -> str:
     return request.match_info["name"]
-
-
-def _seconds(stamp: str) -> float:
-    if not stamp or stamp.startswith("0001-"):
-        return 0.0
-    whole = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
-    return whole + (float("0." + stamp[20:].rstrip("Z")) if "." in stamp else 0.0)
 
 
 def _ago(seconds: float) -> str:
@@ -73,10 +65,12 @@ def _ago(seconds: float) -> str:
 def _status_text(state: dict) -> str:
     now = time.time()
     if state["Running"]:
-        return f"Up {_ago(now - _seconds(state['StartedAt']))}"
+        return f"Up {_ago(now - rfc3339_seconds(state['StartedAt']))}"
     if state["Status"] == "created":
         return "Created"
-    return f"Exited ({state['ExitCode']}) {_ago(now - _seconds(state['FinishedAt']))} ago"
+    if state.get("Restarting"):
+        return f"Restarting ({state['ExitCode']}) {_ago(now - rfc3339_seconds(state['FinishedAt']))} ago"
+    return f"Exited ({state['ExitCode']}) {_ago(now - rfc3339_seconds(state['FinishedAt']))} ago"
 
 
 def _image_config(request: web.Request, record: ContainerRecord) -> dict:
@@ -95,7 +89,7 @@ def _summary(request: web.Request, record: ContainerRecord) -> dict:
         "Image": record.image_name,
         "ImageID": record.image_id,
         "Command": " ".join(args),
-        "Created": int(_seconds(record.created)),
+        "Created": int(rfc3339_seconds(record.created)),
         "Ports": [],
         "Labels": record.config.get("Labels") or {},
         "State": record.state["Status"],
@@ -150,7 +144,7 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
         "HostsPath": f"{files}/hosts",
         "LogPath": containers.log_path(record.id),
         "Name": f"/{record.name}",
-        "RestartCount": 0,
+        "RestartCount": record.restart_count,
         "Driver": services_of(request).images.driver_name(),
         "Platform": "linux",
         "MountLabel": "",

@@ -20,15 +20,17 @@ class ContainerRecord:
     config: dict
     host_config: dict
     state: dict = field(default_factory=dict)
+    restart_count: int = 0
+    manually_stopped: bool = False
 
 
-_COLUMNS = "id, name, image_id, image_name, created, config, host_config, state"
+_COLUMNS = "id, name, image_id, image_name, created, config, host_config, state, restart_count, manually_stopped"
 
 
 def _record(row: sqlite3.Row) -> ContainerRecord:
-    id_, name, image_id, image_name, created, config, host_config, state = row
+    id_, name, image_id, image_name, created, config, host_config, state, restarts, manual = row
     return ContainerRecord(id_, name, image_id, image_name, created, json.loads(config), json.loads(host_config),
-                           json.loads(state))  # fmt: skip
+                           json.loads(state), restarts, bool(manual))  # fmt: skip
 
 
 class ContainerTable:
@@ -39,9 +41,10 @@ class ContainerTable:
         try:
             with self.db.transaction() as conn:
                 conn.execute(
-                    f"INSERT INTO containers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO containers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (record.id, record.name, record.image_id, record.image_name, record.created,
-                     json.dumps(record.config), json.dumps(record.host_config), json.dumps(record.state)),
+                     json.dumps(record.config), json.dumps(record.host_config), json.dumps(record.state),
+                     record.restart_count, int(record.manually_stopped)),
                 )  # fmt: skip
         except sqlite3.IntegrityError:
             raise self._name_taken(record.name) from None
@@ -64,6 +67,13 @@ class ContainerTable:
     def set_state(self, container_id: str, state: dict) -> None:
         with self.db.transaction() as conn:
             conn.execute("UPDATE containers SET state = ? WHERE id = ?", (json.dumps(state), container_id))
+
+    def set_restarts(self, container_id: str, count: int, *, manually_stopped: bool) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE containers SET restart_count = ?, manually_stopped = ? WHERE id = ?",
+                (count, int(manually_stopped), container_id),
+            )
 
     def rename(self, container_id: str, name: str) -> None:
         try:

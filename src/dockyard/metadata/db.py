@@ -51,6 +51,10 @@ MIGRATIONS: Sequence[str] = (
         state       TEXT NOT NULL           -- JSON: docker's State (Status, Running, Pid, ExitCode...)
     );
     """,
+    """
+    ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE containers ADD COLUMN manually_stopped INTEGER NOT NULL DEFAULT 0;  -- by docker stop
+    """,
 )
 
 

@@ -14,9 +14,11 @@ left (live restore).
 
 from __future__ import annotations
 
+import calendar
 import concurrent.futures
 import contextlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -38,10 +40,14 @@ from dockyard.runtime.shim import read_json, write_json
 from dockyard.services.images import ImageService
 from dockyard.services.shims import ShimLauncher
 
+log = logging.getLogger(__name__)
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 _ADJECTIVES = ("brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "swift", "witty")
 _NOUNS = ("anchor", "barge", "buoy", "crane", "dock", "harbor", "keel", "pier", "quay", "tug")
 _ZERO_TIME = "0001-01-01T00:00:00Z"
+_RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
+# docker's restart back-off: 100 ms, doubling, at most a minute; reset by a run of 10 s or more.
+_BACKOFF_START, _BACKOFF_MAX, _BACKOFF_RESET = 0.1, 60.0, 10.0
 
 
 def _now() -> str:
@@ -116,6 +122,13 @@ class ContainerService:
         if log_config.get("Type", "") not in ("", "json-file"):
             raise InvalidParameter(f"logging driver {log_config['Type']!r} is not supported yet (json-file is)")
         host_config["LogConfig"] = {"Type": "json-file", "Config": log_config.get("Config") or {}}
+        policy = host_config.get("RestartPolicy") or {}
+        if policy.get("Name", "") not in _RESTART_POLICIES:
+            raise InvalidParameter(f"invalid restart policy: {policy.get('Name')!r}")
+        if policy.get("MaximumRetryCount") and policy.get("Name") != "on-failure":
+            raise InvalidParameter("invalid restart policy: maximum retry count can only be used with 'on-failure'")
+        if policy.get("Name") not in ("", "no") and host_config.get("AutoRemove"):
+            raise InvalidParameter("conflicting options: cannot specify both --restart and --rm")
         # What dockerd fills in: the CLI sends -1 for "unset" swappiness, and no cgroup namespace mode.
         if host_config.get("MemorySwappiness") == -1:
             host_config["MemorySwappiness"] = None
@@ -204,6 +217,8 @@ class ContainerService:
         record = self.get(name_or_id)
         with self.rootfs_lock(record.id):
             self._start(self.get(record.id))
+        if record.manually_stopped:
+            self.records.set_restarts(record.id, record.restart_count, manually_stopped=False)
 
     def _start(self, record: ContainerRecord) -> None:
         if record.state["Running"]:
@@ -291,11 +306,17 @@ class ContainerService:
     def stop(self, name_or_id: str, timeout: float | None = None, sig: str | None = None) -> None:
         """docker stop: the stop signal, then SIGKILL after the timeout (default StopTimeout or 10 s)."""
         record = self.get(name_or_id)
+        if record.state.get("Restarting"):  # between two runs: cancel the next one
+            self.records.set_restarts(record.id, record.restart_count, manually_stopped=True)
+            self.records.set_state(record.id, {**record.state, "Restarting": False, "Status": "exited"})
+            return
         if not record.state["Running"]:
             raise NotModified(f"container {record.id} is already stopped")
         if timeout is None:
             timeout = record.config.get("StopTimeout")
             timeout = 10 if timeout is None else timeout
+        # A stopped container stays stopped whatever its restart policy (until the daemon restarts, for "always").
+        self.records.set_restarts(record.id, record.restart_count, manually_stopped=True)
         exited = self.subscribe_exit(record.id)
         self._signal(record, parse_signal(sig or record.config.get("StopSignal") or "SIGTERM"))
         try:
@@ -431,6 +452,42 @@ class ContainerService:
         if record.host_config.get("AutoRemove"):
             with contextlib.suppress(NotFound):
                 self._remove_stopped(container_id)
+        elif self._should_restart(self.records.get(container_id), exited["code"]):
+            self._schedule_restart(container_id, record.state.get("StartedAt", ""), exited["finished"])
+
+    def _should_restart(self, record: ContainerRecord | None, code: int) -> bool:
+        if record is None or record.manually_stopped:
+            return False
+        policy = record.host_config.get("RestartPolicy") or {}
+        name = policy.get("Name", "")
+        if name in ("always", "unless-stopped"):
+            return True
+        if name == "on-failure":
+            limit = policy.get("MaximumRetryCount") or 0
+            return code != 0 and (limit == 0 or record.restart_count < limit)
+        return False
+
+    def _schedule_restart(self, container_id: str, started: str, finished: str) -> None:
+        record = self.records.get(container_id)
+        ran = rfc3339_seconds(finished) - rfc3339_seconds(started)
+        count = 0 if ran >= _BACKOFF_RESET else record.restart_count
+        delay = min(_BACKOFF_MAX, _BACKOFF_START * 2**count) if ran < _BACKOFF_RESET else _BACKOFF_START
+        self.records.set_restarts(container_id, record.restart_count + 1, manually_stopped=record.manually_stopped)
+        self.records.set_state(container_id, {**record.state, "Restarting": True, "Status": "restarting"})
+
+        def restart() -> None:
+            current = self.records.get(container_id)
+            if current is None or current.manually_stopped or not current.state.get("Restarting"):
+                return  # removed or stopped meanwhile
+            self.records.set_state(container_id, {**current.state, "Restarting": False, "Status": "exited"})
+            try:
+                self.start(container_id)
+            except Exception as exc:  # recorded in the state by start(); the policy does not retry a failed start
+                log.warning("restart of container %s failed: %s", container_id[:12], exc)
+
+        timer = threading.Timer(delay, restart)
+        timer.daemon = True
+        timer.start()
 
     def restore(self) -> list[str]:
         """After a daemon (re)start: re-adopt running containers whose shim lives, record the others' exits."""
@@ -448,6 +505,15 @@ class ContainerService:
                 adopted.append(record.id)
             else:
                 self._record_exit(record.id)
+        for record in self.records.all():
+            policy = (record.host_config.get("RestartPolicy") or {}).get("Name", "")
+            wanted = policy == "always" or (policy == "unless-stopped" and not record.manually_stopped)
+            if wanted and not record.state.get("Running") and not record.state.get("Restarting"):
+                try:
+                    self.start(record.id)
+                    adopted.append(record.id)
+                except Exception as exc:
+                    log.warning("restart of container %s at daemon start failed: %s", record.id[:12], exc)
         return adopted
 
     # -- logs ------------------------------------------------------------------------------
@@ -510,11 +576,16 @@ def _follow(
             time.sleep(0.05)
 
 
+def rfc3339_seconds(stamp: str) -> float:
+    """RFC 3339 with nanoseconds -> seconds since the epoch (0 for docker's zero time)."""
+    if not stamp or stamp.startswith("0001-"):
+        return 0.0
+    whole = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+    return whole + (float("0." + stamp[20:].rstrip("Z")) if "." in stamp else 0.0)
+
+
 def _in_window(record: dict, since: float, until: float) -> bool:
     if not since and not until:
         return True
-    stamp = record["time"]
-    seconds = time.mktime(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
-    fraction = float("0." + stamp[20:-1]) if "." in stamp else 0.0
-    moment = seconds + fraction
+    moment = rfc3339_seconds(record["time"])
     return (not since or moment >= since) and (not until or moment <= until)
