@@ -253,16 +253,19 @@ async def wait(request: web.Request) -> web.StreamResponse:
     condition = request.query.get("condition", "not-running")
     if condition not in ("not-running", "next-exit", "removed"):
         raise InvalidParameter(f"invalid condition: {condition!r}")
+    result = None
     if condition == "removed":
         future = containers.subscribe_removal(record.id)
     else:
-        future = containers.subscribe_exit(record.id)
+        future = containers.subscribe_exit(record.id)  # first: an exit after the check below is not missed
         current = await _blocking(containers.get, record.id)
-        if condition == "not-running" and not current.state["Running"]:
-            future.set_result({"StatusCode": current.state["ExitCode"]})
+        if condition == "not-running" and not current.state["Running"] and not current.state.get("Restarting"):
+            result = {"StatusCode": current.state["ExitCode"]}
+            containers.unsubscribe_exit(record.id, future)
     response = web.StreamResponse(headers={"Content-Type": JSON})
     await response.prepare(request)
-    result = await asyncio.wrap_future(future)
+    if result is None:
+        result = await asyncio.wrap_future(future)
     await response.write(json.dumps({**result, "Error": None}).encode() + b"\n")
     await response.write_eof()
     return response

@@ -396,6 +396,12 @@ class ContainerService:
             self._exits.setdefault(container_id, []).append(future)
         return future
 
+    def unsubscribe_exit(self, container_id: str, future: concurrent.futures.Future) -> None:
+        with self._lock:
+            waiting = self._exits.get(container_id, [])
+            if future in waiting:
+                waiting.remove(future)
+
     def subscribe_removal(self, container_id: str) -> concurrent.futures.Future:
         future: concurrent.futures.Future = concurrent.futures.Future()
         with self._lock:
