@@ -284,3 +284,19 @@ def test_restart_policies(busybox_daemon):
     conflict = d.docker("run", "--rm", "--restart", "always", "busybox", "true", check=False)
     assert conflict.returncode != 0 and "cannot specify both --restart and --rm" in conflict.stderr
     d.docker("rm", "-f", "dy-flaky", "dy-always")
+
+
+def test_logs_rotate_and_read_across_the_files(busybox_daemon):
+    d = busybox_daemon
+    d.docker("run", "--name", "dy-chatty", "--log-opt", "max-size=2k", "--log-opt", "max-file=3", "busybox",
+             "sh", "-c", "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done")  # fmt: skip
+    log_path = json.loads(d.docker("inspect", "dy-chatty").stdout)[0]["LogPath"]
+    kept = sorted(name for name in os.listdir(os.path.dirname(log_path)) if name.startswith(os.path.basename(log_path)))
+    assert len(kept) == 3  # the current file and two rotated ones; the oldest lines are gone
+    assert all(os.path.getsize(os.path.join(os.path.dirname(log_path), name)) < 2200 for name in kept)
+    lines = d.docker("logs", "dy-chatty").stdout.splitlines()
+    assert lines[-1] == "line-399" and 20 < len(lines) < 400
+    assert lines == [f"line-{n}" for n in range(400 - len(lines), 400)]  # in order, across the files
+    d.docker("rm", "dy-chatty")
+    bad = d.docker("run", "--log-opt", "max-size=lots", "busybox", "true", check=False)
+    assert bad.returncode != 0 and "invalid size: 'lots'" in bad.stderr

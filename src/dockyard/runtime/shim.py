@@ -56,10 +56,19 @@ def read_json(path: str) -> dict | None:
 
 
 class JsonFileLog:
-    """docker's json-file log driver: {"log": line, "stream": "stdout", "time": RFC 3339 nano} per line."""
+    """docker's json-file log driver: {"log": line, "stream": "stdout", "time": RFC 3339 nano} per line.
 
-    def __init__(self, path: str) -> None:
+    It rotates, as Dockyard does by default (DESIGN.md: no container fills the disk):
+    past max_size bytes the file becomes <path>.1, the older ones shift up, and at
+    most max_files files are kept.
+    """
+
+    def __init__(self, path: str, *, max_size: int = 0, max_files: int = 1) -> None:
+        self.path = path
+        self.max_size = max_size
+        self.max_files = max(1, max_files)
         self.file = open(path, "ab", buffering=0)  # noqa: SIM115 kept open for the container's life
+        self.size = self.file.tell()
         self.partial = {"stdout": b"", "stderr": b""}
 
     def write(self, stream: str, data: bytes) -> None:
@@ -80,7 +89,35 @@ class JsonFileLog:
                 json.dumps({"log": line.decode(errors="replace"), "stream": stream, "time": stamp}) + "\n"
                 for line in lines
             )
-            self.file.write("".join(records).encode())
+            if not self.max_size:
+                data = "".join(records).encode()
+                self.file.write(data)
+                self.size += len(data)
+                return
+            # Record by record, as docker's json-file: a file never grows past max_size but by one record.
+            batch = b""
+            for record in records:
+                data = record.encode()
+                if self.size + len(batch) + len(data) > self.max_size and self.size + len(batch) > 0:
+                    self.file.write(batch)
+                    batch = b""
+                    self._rotate()
+                batch += data
+            self.file.write(batch)
+            self.size += len(batch)
+
+    def _rotate(self) -> None:
+        self.file.close()
+        self.size = 0
+        if self.max_files == 1:
+            os.truncate(self.path, 0)
+        else:
+            for n in range(self.max_files - 1, 1, -1):  # path.1 -> path.2 -> ... (the oldest falls off)
+                if os.path.exists(f"{self.path}.{n - 1}"):
+                    os.replace(f"{self.path}.{n - 1}", f"{self.path}.{n}")
+            os.replace(self.path, f"{self.path}.1")
+        self.file = open(self.path, "ab", buffering=0)  # noqa: SIM115 the next file of the same log
+        self.size = 0
 
 
 _report_fd = -1
@@ -119,7 +156,9 @@ def run(state_dir: str) -> int:
     started = {"pid": container.pid, "started": _now()}
     write_json(os.path.join(state_dir, "started.json"), started)
     _report(started)
-    log = JsonFileLog(settings["log_path"])
+    log = JsonFileLog(
+        settings["log_path"], max_size=settings.get("log_max_size", 0), max_files=settings.get("log_max_files", 1)
+    )
     _pump(log, {out_r: "stdout", err_r: "stderr"}, container.pid)
     _, status = os.waitpid(container.pid, 0)
     log.flush()

@@ -122,6 +122,7 @@ class ContainerService:
         if log_config.get("Type", "") not in ("", "json-file"):
             raise InvalidParameter(f"logging driver {log_config['Type']!r} is not supported yet (json-file is)")
         host_config["LogConfig"] = {"Type": "json-file", "Config": log_config.get("Config") or {}}
+        _log_limits(host_config["LogConfig"]["Config"])  # refuse bad options now, not at start
         policy = host_config.get("RestartPolicy") or {}
         if policy.get("Name", "") not in _RESTART_POLICIES:
             raise InvalidParameter(f"invalid restart policy: {policy.get('Name')!r}")
@@ -267,6 +268,7 @@ class ContainerService:
                 "bundle": bundle,
                 "runtime_root": self.runtime.root,
                 "log_path": self.log_path(record.id),
+                **_log_limits(record.host_config["LogConfig"]["Config"]),
             },
         )
         report_r, report_w = os.pipe()
@@ -551,19 +553,32 @@ class ContainerService:
         The file is opened here and read through that descriptor: `run --rm` removes the container, log
         included, as soon as it exits, and the follower must still read the last lines.
         """
-        log = open(self.log_path(container_id), "rb")  # noqa: SIM115 handed to the generator, which closes it
+        path = self.log_path(container_id)
+        log = open(path, "rb")  # noqa: SIM115 handed to the generator, which closes it
         data = log.read()
-        records = [json.loads(line) for line in data.splitlines() if line] if tail != 0 else []
+        if tail != 0:
+            # Rotated files first, oldest first: <log>.N ... <log>.1, then the current one.
+            rotated = sorted(
+                (int(name.rpartition(".")[2]), name)
+                for name in os.listdir(os.path.dirname(path))
+                if name.startswith(os.path.basename(path) + ".") and name.rpartition(".")[2].isdigit()
+            )
+            older_data = b"".join(
+                _read_file(os.path.join(os.path.dirname(path), name)) for _, name in reversed(rotated)
+            )
+            records = [json.loads(line) for line in (older_data + data).splitlines() if line]
+        else:
+            records = []
         if tail >= 0:
             records = records[-tail:] if tail else []
         wanted = [r for r in records if _in_window(r, since, until)]
-        return _follow(log, wanted, exited, since, until)
+        return _follow(log, path, wanted, exited, since, until)
 
 
 def _follow(
-    log, records: list[dict], exited: concurrent.futures.Future | None, since: float, until: float
+    log, path: str, records: list[dict], exited: concurrent.futures.Future | None, since: float, until: float
 ) -> Iterator[dict]:
-    with log:
+    try:
         yield from records
         if exited is None:
             return
@@ -579,7 +594,56 @@ def _follow(
                         yield entry
             if done:
                 return
+            if _rotated(log, path):  # read to its end above: go on with the new file
+                log.close()
+                log = open(path, "rb")  # noqa: SIM115 closed below or at the next rotation
+                pending = b""
+                continue
             time.sleep(0.05)
+    finally:
+        log.close()
+
+
+def _rotated(log, path: str) -> bool:
+    try:
+        return os.stat(path).st_ino != os.fstat(log.fileno()).st_ino
+    except FileNotFoundError:
+        return False  # removed with the container (run --rm): the open file is all there is
+
+
+def _read_file(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3}
+# Dockyard's defaults when a container sets no limits (docker's json-file has none; its "local" driver
+# keeps 5 files of 20 MB): no log grows without bound.
+DEFAULT_LOG_MAX_SIZE = 20_000_000
+DEFAULT_LOG_MAX_FILES = 5
+
+
+def _log_limits(options: dict) -> dict:
+    """json-file's max-size ("10m", docker's decimal units) and max-file, checked, as the shim takes them."""
+    unknown = sorted(set(options) - {"max-size", "max-file", "compress", "labels", "env", "tag"})
+    if unknown:
+        raise InvalidParameter(f"unknown log opt '{unknown[0]}' for json-file log driver")
+    size_text = str(options.get("max-size", "")).strip().lower()
+    if size_text in ("", "-1"):
+        max_size = DEFAULT_LOG_MAX_SIZE
+    else:
+        number = size_text.rstrip("bkmg")
+        unit = size_text[len(number) :]
+        try:
+            max_size = int(float(number) * _SIZE_UNITS[unit])
+        except (ValueError, KeyError):
+            raise InvalidParameter(f"invalid size: '{options['max-size']}'") from None
+        if max_size <= 0:
+            raise InvalidParameter(f"invalid size: '{options['max-size']}'")
+    files_text = str(options.get("max-file", DEFAULT_LOG_MAX_FILES))
+    if not files_text.isdigit() or int(files_text) < 1:
+        raise InvalidParameter("max-file cannot be less than 1")
+    return {"log_max_size": max_size, "log_max_files": int(files_text)}
 
 
 def rfc3339_seconds(stamp: str) -> float:
