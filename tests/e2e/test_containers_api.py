@@ -300,3 +300,25 @@ def test_logs_rotate_and_read_across_the_files(busybox_daemon):
     d.docker("rm", "dy-chatty")
     bad = d.docker("run", "--log-opt", "max-size=lots", "busybox", "true", check=False)
     assert bad.returncode != 0 and "invalid size: 'lots'" in bad.stderr
+
+
+def test_health_checks_go_from_starting_to_unhealthy_to_healthy(busybox_daemon):
+    d = busybox_daemon
+    d.docker("run", "-d", "--name", "dy-health", "--health-cmd", "test -e /tmp/ok", "--health-interval", "300ms",
+             "--health-retries", "2", "busybox", "sh", "-c", "sleep 2; touch /tmp/ok; sleep 60")  # fmt: skip
+
+    def health() -> dict:
+        return json.loads(d.docker("inspect", "dy-health").stdout)[0]["State"]["Health"]
+
+    seen = set()
+    deadline = time.monotonic() + 20
+    while "healthy" not in seen:
+        assert time.monotonic() < deadline, f"health went through {seen}"
+        seen.add(health()["Status"])
+        time.sleep(0.1)
+    assert {"starting", "unhealthy", "healthy"} <= seen
+    final = health()
+    assert final["FailingStreak"] == 0 and final["Log"][-1]["ExitCode"] == 0 and len(final["Log"]) <= 5
+    assert d.docker("ps", "--filter", "health=healthy", "--format", "{{.Names}}").stdout.split() == ["dy-health"]
+    assert d.docker("ps", "--format", "{{.Status}}", "--filter", "name=dy-health").stdout.strip().endswith("(healthy)")
+    d.docker("rm", "-f", "dy-health")

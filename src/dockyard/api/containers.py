@@ -14,12 +14,12 @@ from dockyard.api.hijack import end_hijack, frame, hijack
 from dockyard.api.params import boolean, filters
 from dockyard.api.responses import JSON, json_response
 from dockyard.api.streams import stream_response, with_request_body
-from dockyard.errors import InvalidParameter, NotFound
+from dockyard.errors import InvalidParameter
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.runtime import container_spec
 from dockyard.services.containers import ContainerService, rfc3339_seconds
 
-_LIST_FILTERS = frozenset({"id", "name", "status", "label", "ancestor", "exited", "before", "since"})
+_LIST_FILTERS = frozenset({"id", "name", "status", "label", "ancestor", "exited", "before", "since", "health"})
 
 
 async def _blocking(func, *args, **kwargs):
@@ -65,7 +65,10 @@ def _ago(seconds: float) -> str:
 def _status_text(state: dict) -> str:
     now = time.time()
     if state["Running"]:
-        return f"Up {_ago(now - rfc3339_seconds(state['StartedAt']))}"
+        health = (state.get("Health") or {}).get("Status")
+        suffix = {"starting": " (health: starting)", "healthy": " (healthy)", "unhealthy": " (unhealthy)"}
+        paused = " (Paused)" if state.get("Paused") else ""
+        return f"Up {_ago(now - rfc3339_seconds(state['StartedAt']))}{paused}{suffix.get(health, '')}"
     if state["Status"] == "created":
         return "Created"
     if state.get("Restarting"):
@@ -74,10 +77,7 @@ def _status_text(state: dict) -> str:
 
 
 def _image_config(request: web.Request, record: ContainerRecord) -> dict:
-    try:
-        return services_of(request).images.get(record.image_id).config.get("config") or {}
-    except NotFound:  # the image was force-removed; the container keeps running on its layers
-        return {}
+    return _containers(request).image_config(record)
 
 
 def _summary(request: web.Request, record: ContainerRecord) -> dict:
@@ -171,6 +171,8 @@ def _matches(record: ContainerRecord, wanted: dict[str, list[str]]) -> bool:
         if key == "exited" and (state["Running"] or str(state["ExitCode"]) not in values):
             return False
         if key == "ancestor" and not any(v in (record.image_name, record.image_id) for v in values):
+            return False
+        if key == "health" and (state.get("Health") or {}).get("Status", "none") not in values:
             return False
         if key == "label":
             labels = record.config.get("Labels") or {}

@@ -20,6 +20,7 @@ from dockyard.errors import Conflict
 from dockyard.services.archive import ArchiveService
 from dockyard.services.containers import ContainerService
 from dockyard.services.execs import ExecService
+from dockyard.services.health import HealthMonitor
 from dockyard.services.images import ImageService
 from dockyard.services.shims import ShimLauncher
 
@@ -42,13 +43,15 @@ def run(config: DaemonConfig) -> None:
             containers = ContainerService(
                 data_root=config.data_root, exec_root=config.exec_root, db=images.images.db, images=images, shims=shims
             )
+            execs = ExecService(containers)
+            HealthMonitor(containers, execs)  # it hooks itself into container starts and exits
             adopted = containers.restore()
             if adopted:
                 log.info("live restore: re-adopted %d running containers", len(adopted))
             services = Services(
                 images=images,
                 containers=containers,
-                execs=ExecService(containers),
+                execs=execs,
                 archives=ArchiveService(containers),
                 info=HostFacts(config),
             )

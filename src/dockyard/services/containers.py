@@ -74,6 +74,9 @@ class ContainerService:
         runtime_root: str | None = None,
     ) -> None:
         self.shims = shims
+        # Called with a container's id after it starts (or is re-adopted) and after it exits: health checks.
+        self.on_start: list = []
+        self.on_exit: list = []
         self.data_root = os.path.join(data_root, "containers")
         self.exec_root = os.path.join(exec_root, "containers")
         self.runtime = Runtime(runtime_root or os.path.join(exec_root, "runtime"))
@@ -218,6 +221,7 @@ class ContainerService:
         record = self.get(name_or_id)
         with self.rootfs_lock(record.id):
             self._start(self.get(record.id))
+        self._call(self.on_start, record.id)  # outside the lock, which hooks may take
         if record.manually_stopped:
             self.records.set_restarts(record.id, record.restart_count, manually_stopped=False)
 
@@ -417,6 +421,21 @@ class ContainerService:
             if not future.done():
                 future.set_result(result)
 
+    @staticmethod
+    def _call(hooks: list, container_id: str) -> None:
+        for hook in hooks:
+            try:
+                hook(container_id)
+            except Exception:  # a hook's trouble must not fail the container's start or exit
+                log.exception("container %s: hook %r failed", container_id[:12], hook)
+
+    def image_config(self, record: ContainerRecord) -> dict:
+        """The container's image's runtime config ({} if the image was force-removed since)."""
+        try:
+            return self.images.get(record.image_id).config.get("config") or {}
+        except NotFound:
+            return {}
+
     def _watch(self, container_id: str) -> None:
         threading.Thread(target=self._wait_for_shim, args=(container_id,), name=f"dy-watch-{container_id[:12]}",
                          daemon=True).start()  # fmt: skip
@@ -456,6 +475,7 @@ class ContainerService:
             with contextlib.suppress(Exception):
                 unmount_under(os.path.join(bundle, "rootfs"))
             self.records.set_state(container_id, state)
+        self._call(self.on_exit, container_id)
         self._notify(self._exits, container_id, {"StatusCode": exited["code"]})
         if record.host_config.get("AutoRemove"):
             with contextlib.suppress(NotFound):
@@ -510,6 +530,7 @@ class ContainerService:
                 and not os.path.exists(os.path.join(self._bundle(record.id), "exit.json"))
             ):
                 self._watch(record.id)
+                self._call(self.on_start, record.id)
                 adopted.append(record.id)
             else:
                 self._record_exit(record.id)
