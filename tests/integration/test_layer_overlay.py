@@ -23,6 +23,9 @@ from hypothesis import strategies as st
 from dockyard.image.layer import CompressingWriter, apply_layer, changes, diff_layer
 from dockyard.kernel import libc
 from dockyard.kernel.constants import MNT_DETACH
+from support.images import directory
+from support.images import entry as member
+from support.images import layer as make_tar
 from support.trees import tree
 
 pytestmark = [
@@ -30,7 +33,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="mounting overlayfs needs root"),
 ]
 
-MTIME = 1_600_000_000
 # Dockyard's overlay mounts keep every change in the upper dir, which is what diff_layer reads.
 OVERLAY_OPTIONS = "redirect_dir=off,metacopy=off,index=off"
 
@@ -91,28 +93,6 @@ def layer_dir(tmp_path):
 
 
 # -- tars and trees --------------------------------------------------------------------
-
-
-def member(name: str, data: bytes | None = b"", *, kind=tarfile.REGTYPE, mode=0o644, uid=0, gid=0, **extra):
-    info = tarfile.TarInfo(name)
-    info.type, info.mode, info.uid, info.gid, info.mtime = kind, mode, uid, gid, MTIME
-    info.size = len(data) if kind == tarfile.REGTYPE and data else 0
-    for key, value in extra.items():
-        setattr(info, key, value)
-    return info, data if info.size else None
-
-
-def directory(name: str, **attrs):
-    attrs.setdefault("mode", 0o755)
-    return member(name, None, kind=tarfile.DIRTYPE, **attrs)
-
-
-def make_tar(*members) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for info, data in members:
-            tar.addfile(info, io.BytesIO(data) if data else None)
-    return buf.getvalue()
 
 
 def tree_s(root) -> dict[str, tuple]:

@@ -93,25 +93,23 @@ def _passwd_entry(rootfs: str, uid: int) -> tuple[int, str] | None:
 def resolve_user(rootfs: str, user: str) -> dict:
     """docker's --user: a name or uid, optionally with :group or :gid, resolved inside the container."""
     name, _, group = (user or "0").partition(":")
-    if name.isdigit():
-        uid = int(name)
-    else:
-        found = _lookup(os.path.join(rootfs, "etc/passwd"), name, 2)
-        if found is None:
-            raise InvalidParameter(f"unable to find user {name}: no matching entries in passwd file")
-        uid = found
-    entry = _passwd_entry(rootfs, uid)
+    uid = _numeric_id(rootfs, "passwd", name, "user")
     if group:
-        if group.isdigit():
-            gid = int(group)
-        else:
-            found = _lookup(os.path.join(rootfs, "etc/group"), group, 2)
-            if found is None:
-                raise InvalidParameter(f"unable to find group {group}: no matching entries in group file")
-            gid = found
+        gid = _numeric_id(rootfs, "group", group, "group")
     else:
+        entry = _passwd_entry(rootfs, uid)
         gid = entry[0] if entry else 0
     return {"uid": uid, "gid": gid}
+
+
+def _numeric_id(rootfs: str, database: str, name: str, what: str) -> int:
+    """A number as given, else the id of name in the container's /etc/passwd or /etc/group."""
+    if name.isdigit():
+        return int(name)
+    found = _lookup(os.path.join(rootfs, "etc", database), name, 2)
+    if found is None:
+        raise InvalidParameter(f"unable to find {what} {name}: no matching entries in {database} file")
+    return found
 
 
 def capabilities(host_config: dict) -> list[str]:
