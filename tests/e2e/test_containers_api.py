@@ -322,3 +322,28 @@ def test_health_checks_go_from_starting_to_unhealthy_to_healthy(busybox_daemon):
     assert d.docker("ps", "--filter", "health=healthy", "--format", "{{.Names}}").stdout.split() == ["dy-health"]
     assert d.docker("ps", "--format", "{{.Status}}", "--filter", "name=dy-health").stdout.strip().endswith("(healthy)")
     d.docker("rm", "-f", "dy-health")
+
+
+def test_what_docker_py_s_own_suite_expects(busybox_daemon):
+    """Behaviours docker-py's integration suite relies on (see the note in docs/engine.md)."""
+    d = busybox_daemon
+    client = d.client()
+    try:
+        # -i without attach: stdin stays open, so `cat` waits instead of exiting at once.
+        cat = client.containers.run("busybox", ["cat"], stdin_open=True, detach=True)
+        time.sleep(0.5)
+        cat.reload()
+        assert cat.status == "running"
+        # kill with SIGKILL returns once the container is gone, as docker's does.
+        cat.kill()
+        cat.reload()
+        assert (cat.status, cat.attrs["State"]["ExitCode"]) == ("exited", 137)
+        cat.remove()
+        # AutoRemove without any RestartPolicy is no conflict.
+        assert client.containers.run("busybox", ["true"], auto_remove=True, detach=True).wait()["StatusCode"] == 0
+    finally:
+        client.close()
+    terminal = d.docker("create", "-t", "busybox", check=False)
+    assert terminal.returncode != 0 and "terminals (-t) are not supported yet" in terminal.stderr
+    status, _, body = d.request("GET", "/v1.50/no/such/endpoint")
+    assert (status, json.loads(body)) == (404, {"message": "page not found"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import time
@@ -14,11 +15,14 @@ from dockyard.api.hijack import end_hijack, frame, hijack
 from dockyard.api.params import boolean, filters
 from dockyard.api.responses import JSON, json_response
 from dockyard.api.streams import stream_response, with_request_body
-from dockyard.errors import InvalidParameter
+from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.runtime import container_spec
 from dockyard.services.containers import ContainerService, rfc3339_seconds
 
+# What a container without networking shows (issue 6 brings the rest): the fields clients read.
+_NO_NETWORK = {"Networks": {}, "Ports": {}, "SandboxID": "", "SandboxKey": "", "MacAddress": "", "IPAddress": "",
+               "Gateway": "", "IPPrefixLen": 0, "Bridge": ""}  # fmt: skip
 _LIST_FILTERS = frozenset({"id", "name", "status", "label", "ancestor", "exited", "before", "since", "health"})
 
 
@@ -130,7 +134,7 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
     host_config = {
         "Binds": None, "NetworkMode": "default", "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "AutoRemove": False, "Privileged": False, "ReadonlyRootfs": False, "CapAdd": None, "CapDrop": None,
-        "LogConfig": {"Type": "json-file", "Config": {}}, **record.host_config,
+        "LogConfig": {"Type": "json-file", "Config": {}}, "Runtime": "dockyard", **record.host_config,
     }  # fmt: skip
     return {
         "Id": record.id,
@@ -155,7 +159,7 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
         "GraphDriver": {"Name": services_of(request).images.driver_name(), "Data": {}},
         "Mounts": [],
         "Config": config,
-        "NetworkSettings": {"Networks": {}, "Ports": {}, "SandboxID": "", "SandboxKey": ""},
+        "NetworkSettings": {**_NO_NETWORK},
     }
 
 
@@ -399,8 +403,11 @@ async def commit(request: web.Request) -> web.Response:
     container_config.pop("Image", None)
     paused = False
     if record.state["Running"] and not record.state["Paused"] and boolean(request, "pause", True):
-        await _blocking(containers.pause, record.id)  # docker pauses by default: a consistent snapshot
-        paused = True
+        try:
+            await _blocking(containers.pause, record.id)  # docker pauses by default: a consistent snapshot
+            paused = True
+        except (Conflict, NotFound):
+            pass  # it exited meanwhile: nothing runs to change its files
     try:
         image = await _blocking(
             services_of(request).images.commit,
@@ -414,7 +421,8 @@ async def commit(request: web.Request) -> web.Response:
         )
     finally:
         if paused:
-            await _blocking(containers.unpause, record.id)
+            with contextlib.suppress(Conflict, NotFound):
+                await _blocking(containers.unpause, record.id)
     return json_response({"Id": image.id}, status=201)
 
 

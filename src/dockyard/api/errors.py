@@ -58,6 +58,11 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
         if status == 500:
             log.exception("internal error serving %s %s", request.method, request.path)
         return error_response(status, str(exc))
+    except web.HTTPNotFound:
+        # An endpoint Dockyard does not serve: docker's words, in docker's JSON, so clients print them.
+        return error_response(404, "page not found")
+    except web.HTTPMethodNotAllowed:
+        return error_response(405, "method not allowed")
     except web.HTTPException:
         raise
     except Exception as exc:  # a bug: say so, and keep it in the log

@@ -137,7 +137,10 @@ def run(state_dir: str) -> int:
     err_r, err_w = os.pipe()
     shim_log = os.dup(2)  # the daemon pointed our stderr at shim.log
     # The init inherits fds 0-2: point them at the pipes for the create, then back at shim.log.
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    # -i (OpenStdin): the container's stdin is a pipe the shim keeps open, so that `cat` waits for
+    # input instead of reading end-of-file at once, as under docker. Input itself comes with attach.
+    stdin_r, _stdin_w = os.pipe() if settings.get("open_stdin") else (os.open(os.devnull, os.O_RDONLY), -1)
+    os.dup2(stdin_r, 0)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
     try:
@@ -146,8 +149,9 @@ def run(state_dir: str) -> int:
         _redirect(shim_log)
         return _report_failure(state_dir, exc)
     _redirect(shim_log)
-    for fd in (out_w, err_w):
+    for fd in (out_w, err_w, stdin_r):
         os.close(fd)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # _stdin_w stays open, unused, for the container's life
     try:
         runtime.start(container_id)
     except Exception as exc:

@@ -131,7 +131,7 @@ class ContainerService:
             raise InvalidParameter(f"invalid restart policy: {policy.get('Name')!r}")
         if policy.get("MaximumRetryCount") and policy.get("Name") != "on-failure":
             raise InvalidParameter("invalid restart policy: maximum retry count can only be used with 'on-failure'")
-        if policy.get("Name") not in ("", "no") and host_config.get("AutoRemove"):
+        if policy.get("Name") not in ("", "no", None) and host_config.get("AutoRemove"):
             raise InvalidParameter("conflicting options: cannot specify both --restart and --rm")
         # What dockerd fills in: the CLI sends -1 for "unset" swappiness, and no cgroup namespace mode.
         if host_config.get("MemorySwappiness") == -1:
@@ -149,6 +149,8 @@ class ContainerService:
         image = self.images.get(image_name)
         image_config = image.config.get("config") or {}
         container_spec.command(image_config, config)  # refuse a container with nothing to run now, as docker does
+        if config.get("Tty"):
+            raise InvalidParameter("terminals (-t) are not supported yet: the shim cannot hold a pty")
         container_spec.capabilities(host_config)
         record = ContainerRecord(
             id=container_id,
@@ -185,6 +187,11 @@ class ContainerService:
     def remove(self, name_or_id: str, *, force: bool = False) -> None:
         """docker rm: a running container only with force (it is killed first)."""
         record = self.get(name_or_id)
+        if record.state.get("Restarting") and not force:
+            raise Conflict(
+                f'cannot remove container "/{record.name}": container is restarting: stop the container before '
+                "removing or force remove"
+            )
         if record.state["Running"]:
             if not force:
                 raise Conflict(
@@ -272,6 +279,7 @@ class ContainerService:
                 "bundle": bundle,
                 "runtime_root": self.runtime.root,
                 "log_path": self.log_path(record.id),
+                "open_stdin": bool(record.config.get("OpenStdin")),
                 **_log_limits(record.host_config["LogConfig"]["Config"]),
             },
         )
@@ -307,7 +315,11 @@ class ContainerService:
             number = parse_signal(sig)
         except Exception:
             raise InvalidParameter(f"Invalid signal: {sig}") from None
+        exited = self.subscribe_exit(record.id) if number == signal.SIGKILL else None
         self._signal(record, number)
+        if exited is not None:  # as docker: after a SIGKILL the container is gone when kill returns
+            with contextlib.suppress(concurrent.futures.TimeoutError):
+                exited.result(timeout=10)
 
     def stop(self, name_or_id: str, timeout: float | None = None, sig: str | None = None) -> None:
         """docker stop: the stop signal, then SIGKILL after the timeout (default StopTimeout or 10 s)."""
