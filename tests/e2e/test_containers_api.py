@@ -347,3 +347,18 @@ def test_what_docker_py_s_own_suite_expects(busybox_daemon):
     assert terminal.returncode != 0 and "terminals (-t) are not supported yet" in terminal.stderr
     status, _, body = d.request("GET", "/v1.50/no/such/endpoint")
     assert (status, json.loads(body)) == (404, {"message": "page not found"})
+
+
+def test_stats_one_shot_and_streamed(busybox_daemon):
+    d = busybox_daemon
+    d.docker("run", "-d", "--name", "dy-stats", "-m", "64m", "busybox", "sleep", "60")
+    status, _, body = d.request("GET", "/v1.50/containers/dy-stats/stats?stream=false")
+    assert status == 200
+    sample = json.loads(body)
+    validate(sample, "ContainerStatsResponse", version="1.50", strict=False)
+    assert sample["memory_stats"]["limit"] == 64 * 1024 * 1024 and sample["pids_stats"]["current"] == 1
+    again = json.loads(d.request("GET", "/v1.50/containers/dy-stats/stats?stream=false")[2])
+    assert again["preread"] == sample["read"]  # the previous sample is kept: no second-long wait
+    shown = d.docker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.PIDs}}", "dy-stats").stdout
+    assert shown.startswith("dy-stats ") and shown.split()[-1] == "1" and "64MiB" in shown
+    d.docker("rm", "-f", "dy-stats")

@@ -18,6 +18,7 @@ from dockyard.services.archive import ArchiveService
 from dockyard.services.containers import ContainerService
 from dockyard.services.execs import ExecService
 from dockyard.services.images import ImageService
+from dockyard.services.stats import StatsService
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SERVICES = web.AppKey("services", object)
@@ -31,6 +32,7 @@ class Services:
     containers: ContainerService
     execs: ExecService
     archives: ArchiveService
+    stats: StatsService
     info: Callable[[], dict]  # the host facts /info and /version report
 
 

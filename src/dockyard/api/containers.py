@@ -435,6 +435,7 @@ def register(routes: Routes) -> None:
     routes.add("GET", "/containers/{name}/top", top)
     routes.add("GET", "/containers/{name}/changes", changes)
     routes.add("GET", "/containers/{name}/export", export)
+    routes.add("GET", "/containers/{name}/stats", stats)
     routes.add("HEAD", "/containers/{name}/archive", archive_head)
     routes.add("GET", "/containers/{name}/archive", archive_get)
     routes.add("PUT", "/containers/{name}/archive", archive_put)
@@ -477,3 +478,25 @@ def _archive_path(request: web.Request) -> str:
     if not path:
         raise InvalidParameter("path is required: the file or directory in the container")
     return path
+
+
+async def stats(request: web.Request) -> web.StreamResponse:
+    """GET /containers/{id}/stats: one sample (stream=false or one-shot) or one a second until the exit."""
+    service = services_of(request).stats
+    first = await _blocking(service.sample, _name(request))
+    if not boolean(request, "stream", True) or boolean(request, "one-shot"):
+        return json_response(first)
+    response = web.StreamResponse(headers={"Content-Type": JSON})
+    await response.prepare(request)
+    sample = first
+    try:
+        while True:
+            await response.write(json.dumps(sample).encode() + b"\n")
+            if sample["read"].startswith("0001-"):
+                break  # stopped: docker sends one empty sample and ends
+            await asyncio.sleep(1)
+            sample = await _blocking(service.sample, sample["id"])
+    except (ConnectionError, NotFound):
+        pass
+    await response.write_eof()
+    return response

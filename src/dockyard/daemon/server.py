@@ -23,6 +23,7 @@ from dockyard.services.execs import ExecService
 from dockyard.services.health import HealthMonitor
 from dockyard.services.images import ImageService
 from dockyard.services.shims import ShimLauncher
+from dockyard.services.stats import StatsService
 
 log = logging.getLogger("dockyard.daemon")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR,
@@ -53,6 +54,7 @@ def run(config: DaemonConfig) -> None:
                 containers=containers,
                 execs=execs,
                 archives=ArchiveService(containers),
+                stats=StatsService(containers),
                 info=HostFacts(config),
             )
             app = make_app(services)

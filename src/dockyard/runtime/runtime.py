@@ -318,6 +318,11 @@ class Runtime:
         else:
             os.kill(container.pid, number)
 
+    def stats(self, container_id: str) -> dict:
+        """The container's cgroup figures (dockyard.kernel.cgroups.cgroup.Cgroup.stats)."""
+        container = states.load(self.root, container_id)
+        return self._open_cgroup(container).stats()
+
     def oom_kill_count(self, container_id: str) -> int:
         """How many processes of the container the kernel's OOM killer has killed."""
         container = states.load(self.root, container_id)
