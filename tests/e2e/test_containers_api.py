@@ -362,3 +362,18 @@ def test_stats_one_shot_and_streamed(busybox_daemon):
     shown = d.docker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.PIDs}}", "dy-stats").stdout
     assert shown.startswith("dy-stats ") and shown.split()[-1] == "1" and "64MiB" in shown
     d.docker("rm", "-f", "dy-stats")
+
+
+def test_update_changes_limits_live_and_the_restart_policy(busybox_daemon):
+    d = busybox_daemon
+    d.docker("run", "-d", "--name", "dy-update", "-m", "64m", "busybox", "sleep", "60")
+    d.docker("update", "-m", "96m", "--memory-swap", "-1", "--pids-limit", "50", "--restart", "on-failure:3",
+             "dy-update")  # fmt: skip
+    inspected = json.loads(d.docker("inspect", "dy-update").stdout)[0]["HostConfig"]
+    assert inspected["Memory"] == 96 * 1024 * 1024 and inspected["PidsLimit"] == 50
+    assert inspected["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
+    sample = json.loads(d.request("GET", "/v1.50/containers/dy-update/stats?stream=false")[2])
+    assert sample["memory_stats"]["limit"] == 96 * 1024 * 1024  # the running container's cgroup changed
+    bad = d.docker("update", "--restart", "sometimes", "dy-update", check=False)
+    assert bad.returncode != 0
+    d.docker("rm", "-f", "dy-update")

@@ -346,6 +346,17 @@ async def _send_entries(response, entries, wanted: set[str], *, tty: bool, times
         pass  # the client went away; the container goes on
 
 
+async def update(request: web.Request) -> web.Response:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise InvalidParameter(f"invalid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidParameter("invalid JSON: expected an object")
+    warnings = await _blocking(_containers(request).update, _name(request), body)
+    return json_response({"Warnings": warnings})
+
+
 async def pause(request: web.Request) -> web.Response:
     await _blocking(_containers(request).pause, _name(request))
     return web.Response(status=204)
@@ -429,6 +440,7 @@ async def commit(request: web.Request) -> web.Response:
 def register(routes: Routes) -> None:
     routes.add("POST", "/containers/prune", prune)
     routes.add("POST", "/commit", commit)
+    routes.add("POST", "/containers/{name}/update", update)
     routes.add("POST", "/containers/{name}/pause", pause)
     routes.add("POST", "/containers/{name}/unpause", unpause)
     routes.add("POST", "/containers/{name}/rename", rename)

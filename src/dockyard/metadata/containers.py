@@ -68,6 +68,10 @@ class ContainerTable:
         with self.db.transaction() as conn:
             conn.execute("UPDATE containers SET state = ? WHERE id = ?", (json.dumps(state), container_id))
 
+    def set_host_config(self, container_id: str, host_config: dict) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE containers SET host_config = ? WHERE id = ?", (json.dumps(host_config), container_id))
+
     def set_restarts(self, container_id: str, count: int, *, manually_stopped: bool) -> None:
         with self.db.transaction() as conn:
             conn.execute(

@@ -318,6 +318,11 @@ class Runtime:
         else:
             os.kill(container.pid, number)
 
+    def update(self, container_id: str, resources: dict) -> list[str]:
+        """Change a running container's linux.resources (runc update); returns the host's warnings."""
+        container = states.load(self.root, container_id)
+        return self._open_cgroup(container).apply(resources)
+
     def stats(self, container_id: str) -> dict:
         """The container's cgroup figures (dockyard.kernel.cgroups.cgroup.Cgroup.stats)."""
         container = states.load(self.root, container_id)

@@ -126,13 +126,7 @@ class ContainerService:
             raise InvalidParameter(f"logging driver {log_config['Type']!r} is not supported yet (json-file is)")
         host_config["LogConfig"] = {"Type": "json-file", "Config": log_config.get("Config") or {}}
         _log_limits(host_config["LogConfig"]["Config"])  # refuse bad options now, not at start
-        policy = host_config.get("RestartPolicy") or {}
-        if policy.get("Name", "") not in _RESTART_POLICIES:
-            raise InvalidParameter(f"invalid restart policy: {policy.get('Name')!r}")
-        if policy.get("MaximumRetryCount") and policy.get("Name") != "on-failure":
-            raise InvalidParameter("invalid restart policy: maximum retry count can only be used with 'on-failure'")
-        if policy.get("Name") not in ("", "no", None) and host_config.get("AutoRemove"):
-            raise InvalidParameter("conflicting options: cannot specify both --restart and --rm")
+        _check_restart_policy(host_config)
         # What dockerd fills in: the CLI sends -1 for "unset" swappiness, and no cgroup namespace mode.
         if host_config.get("MemorySwappiness") == -1:
             host_config["MemorySwappiness"] = None
@@ -345,6 +339,22 @@ class ContainerService:
         with contextlib.suppress(Conflict):
             self._signal(record, signal.SIGKILL)
         exited.result(timeout=30)
+
+    def update(self, name_or_id: str, changes: dict) -> list[str]:
+        """docker update: the restart policy and resources, applied to the running container's cgroup at once."""
+        record = self.get(name_or_id)
+        wanted = {key: value for key, value in changes.items() if key in UPDATABLE and value not in (None, "")}
+        host_config = {**record.host_config, **wanted}
+        _check_restart_policy(host_config)
+        resources = container_spec.resources({k: v for k, v in host_config.items() if k != "RestartPolicy"})
+        warnings: list[str] = []
+        if record.state["Running"] and any(key != "RestartPolicy" for key in wanted):
+            try:
+                warnings = self.runtime.update(record.id, resources)
+            except OSError as exc:
+                raise InvalidParameter(f"Cannot update container {record.id}: {exc.strerror or exc}") from None
+        self.records.set_host_config(record.id, host_config)
+        return warnings
 
     def pause(self, name_or_id: str) -> None:
         record = self.get(name_or_id)
@@ -677,6 +687,23 @@ def _log_limits(options: dict) -> dict:
     if not files_text.isdigit() or int(files_text) < 1:
         raise InvalidParameter("max-file cannot be less than 1")
     return {"log_max_size": max_size, "log_max_files": int(files_text)}
+
+
+def _check_restart_policy(host_config: dict) -> None:
+    policy = host_config.get("RestartPolicy") or {}
+    if policy.get("Name", "") not in _RESTART_POLICIES:
+        raise InvalidParameter(f"invalid restart policy: {policy.get('Name')!r}")
+    if policy.get("MaximumRetryCount") and policy.get("Name") != "on-failure":
+        raise InvalidParameter("invalid restart policy: maximum retry count can only be used with 'on-failure'")
+    if policy.get("Name") not in ("", "no", None) and host_config.get("AutoRemove"):
+        raise InvalidParameter("conflicting options: cannot specify both --restart and --rm")
+
+
+# What `docker update` may change: the restart policy and these resources.
+UPDATABLE = frozenset(
+    {"RestartPolicy", "Memory", "MemoryReservation", "MemorySwap", "CpuShares", "CpuQuota", "CpuPeriod", "NanoCpus",
+     "CpusetCpus", "CpusetMems", "PidsLimit", "BlkioWeight"}
+)  # fmt: skip
 
 
 def rfc3339_seconds(stamp: str) -> float:
