@@ -377,3 +377,22 @@ def test_update_changes_limits_live_and_the_restart_policy(busybox_daemon):
     bad = d.docker("update", "--restart", "sometimes", "dy-update", check=False)
     assert bad.returncode != 0
     d.docker("rm", "-f", "dy-update")
+
+
+def test_events_replay_and_filter(busybox_daemon):
+    d = busybox_daemon
+    since = str(int(time.time()) - 1)
+    d.docker("run", "--name", "dy-events", "--label", "watch=me", "busybox", "true")
+    d.docker("tag", "busybox", "dy-events-tag:1")
+    d.docker("rm", "dy-events")
+    d.docker("rmi", "dy-events-tag:1")
+    until = str(int(time.time()) + 1)
+    shown = d.docker("events", "--since", since, "--until", until, "--filter", "container=dy-events",
+                     "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}").stdout.splitlines()  # fmt: skip
+    assert shown == [f"container {action} dy-events" for action in ("create", "start", "die", "destroy")]
+    images = d.docker("events", "--since", since, "--until", until, "--filter", "type=image",
+                      "--format", "{{.Action}}").stdout.split()  # fmt: skip
+    assert images == ["tag", "untag"]
+    labelled = d.docker("events", "--since", since, "--until", until, "--filter", "label=watch=me",
+                        "--format", "{{.Action}}").stdout.split()  # fmt: skip
+    assert labelled == ["create", "start", "die", "destroy"]

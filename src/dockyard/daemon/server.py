@@ -44,6 +44,7 @@ def run(config: DaemonConfig) -> None:
             containers = ContainerService(
                 data_root=config.data_root, exec_root=config.exec_root, db=images.images.db, images=images, shims=shims
             )
+            images.events = containers.events  # one bus: `docker events` shows both
             execs = ExecService(containers)
             HealthMonitor(containers, execs)  # it hooks itself into container starts and exits
             adopted = containers.restore()

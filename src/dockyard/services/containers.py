@@ -37,6 +37,7 @@ from dockyard.metadata.db import Database
 from dockyard.runtime import container_spec
 from dockyard.runtime.runtime import Runtime, parse_signal
 from dockyard.runtime.shim import read_json, write_json
+from dockyard.services.events import EventBus
 from dockyard.services.images import ImageService
 from dockyard.services.shims import ShimLauncher
 
@@ -74,6 +75,7 @@ class ContainerService:
         runtime_root: str | None = None,
     ) -> None:
         self.shims = shims
+        self.events = EventBus()  # the daemon shares one bus between the services
         # Called with a container's id after it starts (or is re-adopted) and after it exits: health checks.
         self.on_start: list = []
         self.on_exit: list = []
@@ -163,6 +165,7 @@ class ContainerService:
             self.images.create_rootfs(container_id, image.id)
             try:
                 self.records.add(record)
+                self._event(record, "create")
             except BaseException:
                 self.images.remove_rootfs(container_id)
                 raise
@@ -199,6 +202,8 @@ class ContainerService:
 
     def _remove_stopped(self, container_id: str) -> None:
         record = self.records.get(container_id)
+        if record is not None:
+            self._event(record, "destroy")
         with contextlib.suppress(NotFound):
             self.images.remove_rootfs(container_id)
         self.records.delete(container_id)
@@ -222,6 +227,7 @@ class ContainerService:
         record = self.get(name_or_id)
         with self.rootfs_lock(record.id):
             self._start(self.get(record.id))
+        self._event(record, "start")
         self._call(self.on_start, record.id)  # outside the lock, which hooks may take
         if record.manually_stopped:
             self.records.set_restarts(record.id, record.restart_count, manually_stopped=False)
@@ -311,6 +317,7 @@ class ContainerService:
             raise InvalidParameter(f"Invalid signal: {sig}") from None
         exited = self.subscribe_exit(record.id) if number == signal.SIGKILL else None
         self._signal(record, number)
+        self._event(record, "kill", signal=str(number))
         if exited is not None:  # as docker: after a SIGKILL the container is gone when kill returns
             with contextlib.suppress(concurrent.futures.TimeoutError):
                 exited.result(timeout=10)
@@ -333,12 +340,11 @@ class ContainerService:
         self._signal(record, parse_signal(sig or record.config.get("StopSignal") or "SIGTERM"))
         try:
             exited.result(timeout=None if timeout < 0 else timeout)
-            return
         except concurrent.futures.TimeoutError:
-            pass
-        with contextlib.suppress(Conflict):
-            self._signal(record, signal.SIGKILL)
-        exited.result(timeout=30)
+            with contextlib.suppress(Conflict):
+                self._signal(record, signal.SIGKILL)
+            exited.result(timeout=30)
+        self._event(record, "stop")
 
     def update(self, name_or_id: str, changes: dict) -> list[str]:
         """docker update: the restart policy and resources, applied to the running container's cgroup at once."""
@@ -363,6 +369,7 @@ class ContainerService:
         if record.state["Paused"]:
             raise Conflict(f"Container {record.id} is already paused")
         self.runtime.pause(record.id)
+        self._event(record, "pause")
         self.records.set_state(record.id, {**record.state, "Paused": True, "Status": "paused"})
 
     def unpause(self, name_or_id: str) -> None:
@@ -370,6 +377,7 @@ class ContainerService:
         if not record.state["Paused"]:
             raise Conflict(f"Container {record.id} is not paused")
         self.runtime.resume(record.id)
+        self._event(record, "unpause")
         self.records.set_state(record.id, {**record.state, "Paused": False, "Status": "running"})
 
     def rename(self, name_or_id: str, new_name: str) -> None:
@@ -380,6 +388,7 @@ class ContainerService:
         if new_name == record.name:
             raise InvalidParameter("Renaming a container with the same name as its current name")
         self.records.rename(record.id, new_name)
+        self._event(self.get(record.id), "rename", oldName=f"/{record.name}")
 
     def top(self, name_or_id: str, ps_args: str = "-ef") -> dict:
         """docker top: ps's output for the container's processes (ps runs on the host, as dockerd runs it)."""
@@ -443,6 +452,10 @@ class ContainerService:
             if not future.done():
                 future.set_result(result)
 
+    def _event(self, record: ContainerRecord, action: str, **extra: str) -> None:
+        attributes = {**(record.config.get("Labels") or {}), "image": record.image_name, "name": record.name, **extra}
+        self.events.emit("container", action, record.id, attributes)
+
     @staticmethod
     def _call(hooks: list, container_id: str) -> None:
         for hook in hooks:
@@ -497,6 +510,7 @@ class ContainerService:
             with contextlib.suppress(Exception):
                 unmount_under(os.path.join(bundle, "rootfs"))
             self.records.set_state(container_id, state)
+        self._event(record, "die", exitCode=str(exited["code"]))
         self._call(self.on_exit, container_id)
         self._notify(self._exits, container_id, {"StatusCode": exited["code"]})
         if record.host_config.get("AutoRemove"):

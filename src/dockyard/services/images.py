@@ -39,6 +39,7 @@ from dockyard.image.layer import changes as layer_changes
 from dockyard.image.unpack import UNPACKING, Layer, layer_of, remove_abandoned, unpack, unpack_layer
 from dockyard.metadata.db import Database
 from dockyard.metadata.images import ImageRecord, ImageTable
+from dockyard.services.events import EventBus
 from dockyard.snapshot.mounts import layers, read_only
 
 CONTAINER_LABEL = "dockyard.container"
@@ -123,6 +124,7 @@ class ImageService:
         self.images = ImageTable(db)
         # Whether a container is running: the container service knows; without one, none is.
         self.running = running
+        self.events: EventBus | None = None  # set by the daemon: docker events
         self._pinned: Counter[str] = Counter()  # chain IDs an operation in flight is about to name
         self._lock = threading.Lock()
         # Held by collect(), and by imports and commits from unpacking their new layer (whose chain
@@ -352,6 +354,7 @@ class ImageService:
         messages = []
         for item in found:
             image, moved = self._add(item)
+            self._event("load", image.id, reference.parse(item.names[0]).familiar() if item.names else image.id)
             for name, old in moved.items():
                 familiar = reference.parse(name).familiar()
                 messages.append(
@@ -371,6 +374,7 @@ class ImageService:
         if ref.digest is not None:
             raise InvalidParameter("refusing to create a tag with a digest reference")
         self.images.tag(image.id, str(ref))
+        self._event("tag", image.id, ref.familiar())
 
     def import_image(
         self,
@@ -403,7 +407,9 @@ class ImageService:
                 "history": [{"created": created, "comment": history_comment}],
             }
             found = self._store_image(config, [layer_descriptor], [str(ref)] if ref else [], lease)
-            return self._add(found)[0]
+            image = self._add(found)[0]
+        self._event("import", image.id, ref.familiar() if ref else image.id)
+        return image
 
     def import_url(self, url: str, **options) -> Image:
         """docker import URL: the rootfs tarball is downloaded (http or https) and imported as it arrives."""
@@ -612,7 +618,14 @@ class ImageService:
         """docker rmi: untags or deletes as docker does; returns Untagged/Deleted records."""
         records = self._remove(name, force=force, prune=prune)
         self.collect()
+        for record in records:
+            for action, what in record.items():
+                self._event("untag" if action == "Untagged" else "delete", what, what)
         return records
+
+    def _event(self, action: str, image_id: str, name: str) -> None:
+        if self.events is not None:
+            self.events.emit("image", action, image_id, {"name": name})
 
     def _remove(self, name: str, *, force: bool, prune: bool) -> list[dict]:
         image = self.get(name)
