@@ -396,3 +396,18 @@ def test_events_replay_and_filter(busybox_daemon):
     labelled = d.docker("events", "--since", since, "--until", until, "--filter", "label=watch=me",
                         "--format", "{{.Action}}").stdout.split()  # fmt: skip
     assert labelled == ["create", "start", "die", "destroy"]
+
+
+def test_containers_get_a_seccomp_filter_unless_privileged_or_unconfined(busybox_daemon):
+    d = busybox_daemon
+
+    def seccomp(*options: str) -> str:
+        shown = d.docker("run", "--rm", *options, "busybox", "grep", "^Seccomp:", "/proc/self/status").stdout
+        return shown.split()[1]
+
+    assert seccomp() == "2"  # filter mode
+    assert seccomp("--security-opt", "seccomp=unconfined") == "0"
+    assert seccomp("--privileged") == "0"
+    refused = d.docker("run", "--rm", "busybox", "unshare", "-n", "true", check=False)
+    assert refused.returncode != 0 and "Operation not permitted" in refused.stderr
+    assert d.docker("run", "--rm", "--cap-add", "SYS_ADMIN", "busybox", "unshare", "-n", "true").returncode == 0

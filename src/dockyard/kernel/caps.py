@@ -41,6 +41,16 @@ def last_cap() -> int:
         return len(NAMES) - 1
 
 
+def own_bounding() -> list[str]:
+    """The capabilities in this process's bounding set: all a child of ours can ever hold."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapBnd:"):
+                mask = int(line.split()[1], 16)
+                return [name for number, name in enumerate(NAMES) if mask >> number & 1]
+    return list(NAMES)
+
+
 def to_mask(names: list[str]) -> int:
     mask = 0
     for name in names:

@@ -113,10 +113,10 @@ def _numeric_id(rootfs: str, database: str, name: str, what: str) -> int:
 
 
 def capabilities(host_config: dict) -> list[str]:
-    from dockyard.kernel.caps import NAMES
+    from dockyard.kernel.caps import NAMES, own_bounding
 
     if host_config.get("Privileged"):
-        return list(NAMES)
+        return own_bounding()  # all the daemon has, as docker gives: a host may withhold some from root
     caps = list(DOCKER_CAPS)
 
     def normalised(name: str) -> str:
@@ -128,7 +128,7 @@ def capabilities(host_config: dict) -> list[str]:
 
     for name in host_config.get("CapAdd") or []:
         cap = normalised(name)
-        caps = list(NAMES) if cap == "ALL" else [*caps, cap] if cap not in caps else caps
+        caps = own_bounding() if cap == "ALL" else [*caps, cap] if cap not in caps else caps
     for name in host_config.get("CapDrop") or []:
         cap = normalised(name)
         caps = [] if cap == "ALL" else [c for c in caps if c != cap]
@@ -238,6 +238,12 @@ def build(
     mounts += container_files(container_dir)
     mounts += _bind_mounts(host_config)
     mounts += _tmpfs_mounts(host_config)
+    linux_extra = {}
+    seccomp = seccomp_option(host_config)
+    if not privileged and seccomp != "unconfined":
+        from dockyard.runtime.default_seccomp import profile
+
+        linux_extra["seccomp"] = profile(caps)
     return {
         "ociVersion": OCI_VERSION,
         "process": {
@@ -260,8 +266,20 @@ def build(
             "namespaces": namespaces,
             "maskedPaths": [] if privileged else [*MASKED_PATHS, "/proc/interrupts", "/sys/devices/virtual/powercap"],
             "readonlyPaths": [] if privileged else list(READONLY_PATHS),
+            **linux_extra,
         },
     }
+
+
+def seccomp_option(host_config: dict) -> str | None:
+    """--security-opt seccomp=...: "unconfined", or None for the default; a custom profile is refused."""
+    for option in host_config.get("SecurityOpt") or []:
+        key, sep, value = option.replace(":", "=", 1).partition("=")
+        if key == "seccomp" and sep:
+            if value == "unconfined":
+                return "unconfined"
+            raise InvalidParameter("custom seccomp profiles are not supported yet: use seccomp=unconfined or none")
+    return None
 
 
 def _bind_mounts(host_config: dict) -> list[dict]:

@@ -91,9 +91,9 @@ class ExecService:
         if config.get("WorkingDir"):
             process["cwd"] = config["WorkingDir"]
         if config.get("Privileged"):
-            from dockyard.kernel.caps import NAMES
+            from dockyard.kernel.caps import own_bounding
 
-            process["capabilities"] = {kind: list(NAMES) for kind in ("bounding", "effective", "permitted")}
+            process["capabilities"] = {kind: own_bounding() for kind in ("bounding", "effective", "permitted")}
         path = os.path.join(bundle, f"exec-{exec_record.id}.json")
         with open(path, "w") as f:
             json.dump(process, f)
