@@ -411,3 +411,19 @@ def test_containers_get_a_seccomp_filter_unless_privileged_or_unconfined(busybox
     refused = d.docker("run", "--rm", "busybox", "unshare", "-n", "true", check=False)
     assert refused.returncode != 0 and "Operation not permitted" in refused.stderr
     assert d.docker("run", "--rm", "--cap-add", "SYS_ADMIN", "busybox", "unshare", "-n", "true").returncode == 0
+
+
+def test_sizes_and_system_df(busybox_daemon):
+    d = busybox_daemon
+    d.docker("run", "--name", "dy-sized", "busybox", "sh", "-c", "head -c 300000 /dev/zero > /blob")
+    sized = d.docker("ps", "-a", "-s", "--filter", "name=dy-sized", "--format", "{{.Size}}").stdout.strip()
+    assert sized.startswith("3") and "kB" in sized and "virtual" in sized  # e.g. "303kB (virtual 2.33MB)"
+    inspected = json.loads(d.request("GET", "/v1.50/containers/dy-sized/json?size=1")[2])
+    assert inspected["SizeRw"] >= 300000 and inspected["SizeRootFs"] > inspected["SizeRw"]
+    status, _, body = d.request("GET", "/v1.50/system/df")
+    assert status == 200
+    usage = json.loads(body)
+    assert usage["LayersSize"] > 0 and any(c["Names"] == ["/dy-sized"] for c in usage["Containers"])
+    table = d.docker("system", "df").stdout
+    assert table.splitlines()[0].split()[:2] == ["TYPE", "TOTAL"] and "Containers" in table
+    d.docker("rm", "dy-sized")

@@ -210,12 +210,39 @@ async def list_containers(request: web.Request) -> web.Response:
     limit = int(request.query.get("limit", "-1") or -1)
     if limit > 0:
         records = records[:limit]
-    return json_response([_summary(request, r) for r in records])
+    summaries = [_summary(request, r) for r in records]
+    if boolean(request, "size"):
+        for summary, record in zip(summaries, records, strict=True):
+            summary.update(await _blocking(_sizes, request, record))
+    return json_response(summaries)
+
+
+def container_summaries_with_sizes(request: web.Request) -> list[dict]:
+    """Every container's summary with its sizes, for /system/df (called in a worker thread)."""
+    records = _containers(request).list()
+    return [{**_summary(request, r), **_sizes(request, r)} for r in reversed(records)]
+
+
+def _sizes(request: web.Request, record: ContainerRecord) -> dict:
+    """docker's SizeRw (what the container wrote) and SizeRootFs (that plus its image)."""
+    images = services_of(request).images
+    try:
+        written = images.rootfs_usage(record.id)
+    except NotFound:
+        written = 0
+    try:
+        image_size = images.get(record.image_id).record.size
+    except NotFound:
+        image_size = 0
+    return {"SizeRw": written, "SizeRootFs": written + image_size}
 
 
 async def inspect(request: web.Request) -> web.Response:
     record = await _blocking(_containers(request).get, _name(request))
-    return json_response(_inspect(request, record))
+    inspected = _inspect(request, record)
+    if boolean(request, "size"):
+        inspected.update(await _blocking(_sizes, request, record))
+    return json_response(inspected)
 
 
 async def start(request: web.Request) -> web.Response:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from dockyard.api import versions
 from dockyard.api.app import Routes, services_of
 from dockyard.api.responses import json_response
+from dockyard.errors import InvalidParameter
 
 # Headers dockerd sends with every /_ping, which clients use to negotiate.
 _PING_HEADERS = {
@@ -67,7 +70,32 @@ async def info(request: web.Request) -> web.Response:
     return json_response({**facts["Info"], **counts, "Images": len(images)})
 
 
+async def disk_usage(request: web.Request) -> web.Response:
+    """GET /system/df: images and containers with their sizes (no volumes or build cache yet)."""
+    services = services_of(request)
+    loop = asyncio.get_running_loop()
+    wanted = set(request.query.getall("type", [])) or {"image", "container", "volume", "build-cache"}
+    unknown = wanted - {"image", "container", "volume", "build-cache"}
+    if unknown:
+        raise InvalidParameter(f"unknown type: {sorted(unknown)[0]}")
+    result: dict = {}
+    if "image" in wanted:
+        images = await loop.run_in_executor(None, services.images.list, None)
+        result["Images"] = images
+        result["LayersSize"] = await loop.run_in_executor(None, services.images.layers_size)
+    if "container" in wanted:
+        from dockyard.api.containers import container_summaries_with_sizes
+
+        result["Containers"] = await loop.run_in_executor(None, container_summaries_with_sizes, request)
+    if "volume" in wanted:
+        result["Volumes"] = []
+    if "build-cache" in wanted:
+        result["BuildCache"] = []
+    return json_response(result)
+
+
 def register(routes: Routes) -> None:
+    routes.add("GET", "/system/df", disk_usage)
     routes.add("GET", "/_ping", ping)
     routes.add("HEAD", "/_ping", ping)
     routes.add("GET", "/version", version)

@@ -259,6 +259,14 @@ class ImageService:
     def rootfs_mounts(self, container_id: str) -> list[Mount]:
         return self.snapshotter.mounts(self._rootfs_key(container_id))
 
+    def layers_size(self) -> int:
+        """Bytes all image layers hold on disk, each once (docker's LayersSize)."""
+        return sum(
+            self.snapshotter.usage(info.key).size
+            for info in self.snapshotter.walk()
+            if info.kind == Kind.COMMITTED and UNPACKING not in info.labels and not info.key.startswith("init-")
+        )
+
     def rootfs_usage(self, container_id: str) -> int:
         """Bytes the container's own writable layer holds on disk (docker's SizeRw)."""
         return self.snapshotter.usage(self._rootfs_key(container_id)).size
