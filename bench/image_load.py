@@ -16,6 +16,7 @@ too, its image removed between runs. Prints medians and the ratio to tar.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -23,25 +24,22 @@ import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tarfile
 import tempfile
 import time
 
+from benchlib import default_tree, timed, write_layer
+
 from dockyard.image import manifest as m
 from dockyard.services.images import ImageService
 
-DEBIAN_CACHE = "/var/tmp/dockyard-test-cache/debian-bookworm-minbase-rootfs"
 
-
-def make_archive(tree: str, work: str) -> tuple[str, str, int]:
+def make_archive(tree: str | None, work: str) -> tuple[str, str, int]:
     """Write tree as a layer.tar and a docker 20 archive holding it; return both paths and the layer size."""
     layer = os.path.join(work, "layer.tar")
-    with tarfile.open(layer, "w", format=tarfile.PAX_FORMAT) as tar:
-        for name in sorted(os.listdir(tree)):
-            tar.add(os.path.join(tree, name), arcname=name)
+    write_layer(layer, tree)
     with open(layer, "rb") as f:
-        diff_id = "sha256:" + _sha256(f)
+        diff_id = "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
     config = json.dumps(
         {
             "architecture": m.host_platform().architecture,
@@ -63,29 +61,14 @@ def make_archive(tree: str, work: str) -> tuple[str, str, int]:
     return layer, archive, os.path.getsize(layer)
 
 
-def _sha256(f) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    while chunk := f.read(1 << 20):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def timed(action) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--dir", default="/var/tmp")
-    parser.add_argument("--tree", default=DEBIAN_CACHE if os.path.isdir(DEBIAN_CACHE) else None)
+    parser.add_argument("--tree", default=default_tree())
     parser.add_argument("--docker", action="store_true", help="also time `docker load` against $DOCKER_HOST")
     args = parser.parse_args()
-    tree = args.tree or sysconfig.get_paths()["stdlib"]
+    tree = args.tree  # None: Python's standard library
     work = tempfile.mkdtemp(prefix="dy-bench-load-", dir=args.dir)
     times: dict[str, list[float]] = {}
     try:
@@ -116,7 +99,8 @@ def main() -> None:
     finally:
         shutil.rmtree(work)
     floor = statistics.median(times["tar -x (floor)"])
-    print(f"image load/save, one {size / 1e6:.0f} MB layer of {tree}, {args.runs} runs, under {args.dir}, "
+    print(f"image load/save, one {size / 1e6:.0f} MB layer of {tree or 'the stdlib'}, {args.runs} runs, "
+          f"under {args.dir}, "
           f"{time.strftime('%Y-%m-%d')}, {os.uname().release}, {os.cpu_count()} CPUs, "
           f"Python {sys.version.split()[0]}")  # fmt: skip
     for label, samples in times.items():

@@ -19,44 +19,28 @@ import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
-import tarfile
 import tempfile
 import time
 
-from dockyard.image.layer import apply_layer
+from benchlib import default_tree, timed, write_layer
 
-DEBIAN_CACHE = "/var/tmp/dockyard-test-cache/debian-bookworm-minbase-rootfs"
+from dockyard.image.layer import apply_layer
 
 
 def make_layer(work: str, tree: str | None) -> tuple[str, str, int]:
     plain = os.path.join(work, "layer.tar")
-    with tarfile.open(plain, "w", format=tarfile.PAX_FORMAT) as tar:
-        if tree:
-            for name in sorted(os.listdir(tree)):
-                tar.add(os.path.join(tree, name), arcname=name)
-        else:
-            stdlib = sysconfig.get_paths()["stdlib"]
-            tar.add(
-                stdlib, arcname="usr/lib/python", filter=lambda info: None if "site-packages" in info.name else info
-            )
+    write_layer(plain, tree)
     compressed = plain + ".gz"
     with open(plain, "rb") as src, gzip.open(compressed, "wb", compresslevel=6) as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
     return plain, compressed, os.path.getsize(plain)
 
 
-def timed(action) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--dir", default="/var/tmp")
-    parser.add_argument("--tree", default=DEBIAN_CACHE if os.path.isdir(DEBIAN_CACHE) else None)
+    parser.add_argument("--tree", default=default_tree())
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="dy-bench-layer-", dir=args.dir)
     try:

@@ -305,14 +305,9 @@ def test_import_makes_a_one_layer_image_with_changes_and_message(images, mounted
 
 
 def test_bad_input_leaves_nothing_in_the_store(images):
-    cases = [
-        (lambda: images.import_image(io.BytesIO(b"\x1f\x8b" + b"not really gzip" * 100)), "gzip"),
-        (lambda: images.import_image(io.BytesIO(b"plain garbage, no tar" * 100)), ""),
-        (lambda: images.import_image(io.BytesIO(BASE)), None),  # a good one, then removed below
-    ]
-    for action, _ in cases[:2]:
+    for garbage in (b"\x1f\x8b" + b"not really gzip" * 100, b"plain garbage, no tar" * 100):
         with pytest.raises(InvalidParameter):
-            action()
+            images.import_image(io.BytesIO(garbage))
         assert list(images.content.walk()) == [] and list(images.snapshotter.walk()) == []
     # A config whose diffID does not match its layer: the load fails after unpacking the first layer.
     lying = TestImage([BASE, TOP], tags=["liar:1"])

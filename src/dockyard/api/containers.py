@@ -10,15 +10,18 @@ import time
 
 from aiohttp import web
 
+from dockyard import timestamps
 from dockyard.api.app import Routes, services_of
 from dockyard.api.hijack import end_hijack, frame, hijack
-from dockyard.api.params import boolean, filters
+from dockyard.api.params import boolean, filters, json_object
 from dockyard.api.responses import JSON, json_response
 from dockyard.api.streams import stream_response, with_request_body
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.runtime import container_spec
-from dockyard.services.containers import ContainerService, rfc3339_seconds
+from dockyard.services.containers import ContainerService
+from dockyard.services.filters import check as check_filters
+from dockyard.services.filters import label_matches
 
 # What a container without networking shows (issue 6 brings the rest): the fields clients read.
 _NO_NETWORK = {"Networks": {}, "Ports": {}, "SandboxID": "", "SandboxKey": "", "MacAddress": "", "IPAddress": "",
@@ -72,12 +75,12 @@ def _status_text(state: dict) -> str:
         health = (state.get("Health") or {}).get("Status")
         suffix = {"starting": " (health: starting)", "healthy": " (healthy)", "unhealthy": " (unhealthy)"}
         paused = " (Paused)" if state.get("Paused") else ""
-        return f"Up {_ago(now - rfc3339_seconds(state['StartedAt']))}{paused}{suffix.get(health, '')}"
+        return f"Up {_ago(now - timestamps.seconds(state['StartedAt']))}{paused}{suffix.get(health, '')}"
     if state["Status"] == "created":
         return "Created"
     if state.get("Restarting"):
-        return f"Restarting ({state['ExitCode']}) {_ago(now - rfc3339_seconds(state['FinishedAt']))} ago"
-    return f"Exited ({state['ExitCode']}) {_ago(now - rfc3339_seconds(state['FinishedAt']))} ago"
+        return f"Restarting ({state['ExitCode']}) {_ago(now - timestamps.seconds(state['FinishedAt']))} ago"
+    return f"Exited ({state['ExitCode']}) {_ago(now - timestamps.seconds(state['FinishedAt']))} ago"
 
 
 def _image_config(request: web.Request, record: ContainerRecord) -> dict:
@@ -93,7 +96,7 @@ def _summary(request: web.Request, record: ContainerRecord) -> dict:
         "Image": record.image_name,
         "ImageID": record.image_id,
         "Command": " ".join(args),
-        "Created": int(rfc3339_seconds(record.created)),
+        "Created": int(timestamps.seconds(record.created)),
         "Ports": [],
         "Labels": record.config.get("Labels") or {},
         "State": record.state["Status"],
@@ -178,31 +181,20 @@ def _matches(record: ContainerRecord, wanted: dict[str, list[str]]) -> bool:
             return False
         if key == "health" and (state.get("Health") or {}).get("Status", "none") not in values:
             return False
-        if key == "label":
-            labels = record.config.get("Labels") or {}
-            for value in values:
-                label, sep, expected = value.partition("=")
-                if label not in labels or (sep and labels[label] != expected):
-                    return False
+        if key == "label" and not all(label_matches(record.config.get("Labels") or {}, v) for v in values):
+            return False
     return True
 
 
 async def create(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidParameter(f"invalid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidParameter("invalid JSON: expected an object")
+    body = await json_object(request)
     record = await _blocking(_containers(request).create, body, request.query.get("name"))
     return json_response({"Id": record.id, "Warnings": []}, status=201)
 
 
 async def list_containers(request: web.Request) -> web.Response:
     wanted = filters(request)
-    for key in wanted:
-        if key not in _LIST_FILTERS:
-            raise InvalidParameter(f"invalid filter '{key}'")
+    check_filters(wanted, _LIST_FILTERS)
     records = await _blocking(_containers(request).list)
     if not boolean(request, "all") and "status" not in wanted and "exited" not in wanted:
         records = [r for r in records if r.state["Running"]]
@@ -374,12 +366,7 @@ async def _send_entries(response, entries, wanted: set[str], *, tty: bool, times
 
 
 async def update(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidParameter(f"invalid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidParameter("invalid JSON: expected an object")
+    body = await json_object(request)
     warnings = await _blocking(_containers(request).update, _name(request), body)
     return json_response({"Warnings": warnings})
 

@@ -12,6 +12,8 @@ from dockyard.api.app import Routes, services_of
 from dockyard.api.params import filters
 from dockyard.api.responses import JSON
 from dockyard.errors import InvalidParameter
+from dockyard.services.filters import check as check_filters
+from dockyard.services.filters import label_matches
 
 _FILTERS = frozenset({"type", "event", "container", "image", "label"})
 
@@ -41,14 +43,9 @@ def _matches(event: dict, wanted: dict[str, list[str]]) -> bool:
             return False
         if key == "image" and not any(v in images for v in values):
             return False
-        if key == "label" and not all(_has_label(attributes, value) for value in values):
+        if key == "label" and not all(label_matches(attributes, value) for value in values):
             return False
     return True
-
-
-def _has_label(attributes: dict, value: str) -> bool:
-    label, sep, expected = value.partition("=")
-    return label in attributes and (not sep or attributes[label] == expected)
 
 
 def _in_window(event: dict, since: float | None, until: float | None) -> bool:
@@ -57,9 +54,7 @@ def _in_window(event: dict, since: float | None, until: float | None) -> bool:
 
 async def events(request: web.Request) -> web.StreamResponse:
     wanted = filters(request)
-    for key in wanted:
-        if key not in _FILTERS:
-            raise InvalidParameter(f"invalid filter '{key}'")
+    check_filters(wanted, _FILTERS)
     since, until = _moment(request, "since"), _moment(request, "until")
     bus = services_of(request).containers.events
     loop = asyncio.get_running_loop()

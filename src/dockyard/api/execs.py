@@ -11,6 +11,7 @@ from aiohttp import web
 
 from dockyard.api.app import Routes, services_of
 from dockyard.api.hijack import end_hijack, frame, hijack
+from dockyard.api.params import json_object
 from dockyard.api.responses import json_response
 from dockyard.errors import InvalidParameter
 from dockyard.services.execs import ExecRecord, ExecService
@@ -22,19 +23,8 @@ def _execs(request: web.Request) -> ExecService:
     return services_of(request).execs
 
 
-async def _body(request: web.Request) -> dict:
-    raw = await request.read()
-    try:
-        body = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        raise InvalidParameter(f"invalid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidParameter("invalid JSON: expected an object")
-    return body
-
-
 async def create(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     loop = asyncio.get_running_loop()
     record = await loop.run_in_executor(None, _execs(request).create, request.match_info["name"], body)
     return json_response({"Id": record.id}, status=201)
@@ -47,7 +37,7 @@ async def inspect(request: web.Request) -> web.Response:
 async def start(request: web.Request) -> web.StreamResponse:
     execs = _execs(request)
     record = execs.get(request.match_info["id"])
-    body = await _body(request)
+    body = await json_object(request)
     if body.get("Tty"):
         raise InvalidParameter("exec with a terminal (-t) is not supported yet")
     loop = asyncio.get_running_loop()

@@ -37,3 +37,15 @@ def filters(request: web.Request) -> dict[str, list[str]]:
             raise InvalidParameter(f"invalid filters: the values of {key!r} must be strings")
         result[key] = values
     return result
+
+
+async def json_object(request: web.Request) -> dict:
+    """The request body as a JSON object; an empty body is {}."""
+    raw = await request.read()
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise InvalidParameter(f"invalid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidParameter("invalid JSON: expected an object")
+    return body

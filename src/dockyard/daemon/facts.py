@@ -11,14 +11,7 @@ import uuid
 from dockyard import __version__
 from dockyard.daemon.config import DaemonConfig
 from dockyard.image import manifest as m
-
-
-def _mem_total() -> int:
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024
-    return 0
+from dockyard.services.stats import mem_total
 
 
 def _os_release() -> dict[str, str]:
@@ -51,10 +44,20 @@ class HostFacts:
     def __init__(self, config: DaemonConfig) -> None:
         self.config = config
         self.engine_id = _daemon_id(config.data_root)
-        self.started = time.time()
+        self._facts = self._gather()  # the host does not change under a running daemon
 
     def __call__(self) -> dict:
+        """The facts, with the few that do change read now."""
+        info = {
+            **self._facts["Info"],
+            "NFd": len(os.listdir("/proc/self/fd")),
+            "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
+        }
+        return {**self._facts, "Info": info}
+
+    def _gather(self) -> dict:
         uname = os.uname()
+        release = _os_release()
         seccomp = "Seccomp:" in _read("/proc/self/status")
         info = {
             "ID": self.engine_id,
@@ -74,23 +77,21 @@ class HostFacts:
             "PidsLimit": True,
             "IPv4Forwarding": _read("/proc/sys/net/ipv4/ip_forward") == "1",
             "Debug": self.config.log_level == "debug",
-            "NFd": len(os.listdir("/proc/self/fd")),
             "OomKillDisable": True,
             "NGoroutines": 0,
-            "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
             "LoggingDriver": "json-file",
             "CgroupDriver": "cgroupfs",
             "CgroupVersion": _cgroup_version(),
             "NEventsListener": 0,
             "KernelVersion": uname.release,
-            "OperatingSystem": _os_release().get("PRETTY_NAME", "Linux"),
-            "OSVersion": _os_release().get("VERSION_ID", ""),
+            "OperatingSystem": release.get("PRETTY_NAME", "Linux"),
+            "OSVersion": release.get("VERSION_ID", ""),
             "OSType": "linux",
             "Architecture": uname.machine,
             "IndexServerAddress": "",
             "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
             "NCPU": os.cpu_count() or 1,
-            "MemTotal": _mem_total(),
+            "MemTotal": mem_total(),
             "DockerRootDir": self.config.data_root,
             "HttpProxy": os.environ.get("HTTP_PROXY", ""),
             "HttpsProxy": os.environ.get("HTTPS_PROXY", ""),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import posixpath
 import tarfile
 from collections.abc import Iterable
@@ -119,8 +120,6 @@ def _read_member(
 
 def read_layout_dir(path: str, content: ContentStore, lease: str) -> ArchiveContents:
     """Ingest an OCI image layout directory as read_archive() ingests a tarball."""
-    import os
-
     contents = ArchiveContents()
     for name in (INDEX_JSON, OCI_LAYOUT, MANIFEST_JSON, REPOSITORIES):
         try:

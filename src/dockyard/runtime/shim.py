@@ -28,14 +28,10 @@ import json
 import os
 import select
 import sys
-import time
+
+from dockyard import timestamps
 
 _CHUNK = 1 << 16
-
-
-def _now() -> str:
-    now = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}Z"
 
 
 def write_json(path: str, document: dict) -> None:
@@ -84,7 +80,7 @@ class JsonFileLog:
 
     def _emit(self, stream: str, lines: list[bytes]) -> None:
         if lines:
-            stamp = _now()
+            stamp = timestamps.now()
             records = (
                 json.dumps({"log": line.decode(errors="replace"), "stream": stream, "time": stamp}) + "\n"
                 for line in lines
@@ -108,7 +104,6 @@ class JsonFileLog:
 
     def _rotate(self) -> None:
         self.file.close()
-        self.size = 0
         if self.max_files == 1:
             os.truncate(self.path, 0)
         else:
@@ -157,7 +152,7 @@ def run(state_dir: str) -> int:
     except Exception as exc:
         _cleanup(runtime, container_id)
         return _report_failure(state_dir, exc)
-    started = {"pid": container.pid, "started": _now()}
+    started = {"pid": container.pid, "started": timestamps.now()}
     write_json(os.path.join(state_dir, "started.json"), started)
     _report(started)
     log = JsonFileLog(
@@ -170,7 +165,7 @@ def run(state_dir: str) -> int:
     _cleanup(runtime, container_id)
     write_json(
         os.path.join(state_dir, "exit.json"),
-        {"code": exit_code(status), "oom_killed": oom_killed, "finished": _now()},
+        {"code": exit_code(status), "oom_killed": oom_killed, "finished": timestamps.now()},
     )
     return 0
 

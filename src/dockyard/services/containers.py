@@ -14,7 +14,6 @@ left (live restore).
 
 from __future__ import annotations
 
-import calendar
 import concurrent.futures
 import contextlib
 import json
@@ -30,6 +29,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+from dockyard import timestamps
 from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified
 from dockyard.kernel.mounts import mount_all, unmount_under
 from dockyard.metadata.containers import ContainerRecord, ContainerTable
@@ -45,21 +45,16 @@ log = logging.getLogger(__name__)
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 _ADJECTIVES = ("brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "swift", "witty")
 _NOUNS = ("anchor", "barge", "buoy", "crane", "dock", "harbor", "keel", "pier", "quay", "tug")
-_ZERO_TIME = "0001-01-01T00:00:00Z"
 _RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 # docker's restart back-off: 100 ms, doubling, at most a minute; reset by a run of 10 s or more.
 _BACKOFF_START, _BACKOFF_MAX, _BACKOFF_RESET = 0.1, 60.0, 10.0
 
 
-def _now() -> str:
-    now = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}Z"
-
-
 def _initial_state() -> dict:
     return {
         "Status": "created", "Running": False, "Paused": False, "Restarting": False, "OOMKilled": False,
-        "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "", "StartedAt": _ZERO_TIME, "FinishedAt": _ZERO_TIME,
+        "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
+        "StartedAt": timestamps.ZERO, "FinishedAt": timestamps.ZERO,
     }  # fmt: skip
 
 
@@ -154,7 +149,7 @@ class ContainerService:
             name=name or self._generated_name(),
             image_id=image.id,
             image_name=image_name,
-            created=_now(),
+            created=timestamps.now(),
             config={**config, "Image": image_name},
             host_config=host_config,
             state=_initial_state(),
@@ -501,7 +496,7 @@ class ContainerService:
         bundle = self._bundle(container_id)
         exited = read_json(os.path.join(bundle, "exit.json"))
         if exited is None:  # the shim died without recording an exit (killed, or the host rebooted)
-            exited = {"code": 255, "oom_killed": False, "finished": _now()}
+            exited = {"code": 255, "oom_killed": False, "finished": timestamps.now()}
             error = "the container's shim exited without recording the exit status"
         else:
             error = ""
@@ -534,7 +529,7 @@ class ContainerService:
 
     def _schedule_restart(self, container_id: str, started: str, finished: str) -> None:
         record = self.records.get(container_id)
-        ran = rfc3339_seconds(finished) - rfc3339_seconds(started)
+        ran = timestamps.seconds(finished) - timestamps.seconds(started)
         count = 0 if ran >= _BACKOFF_RESET else record.restart_count
         delay = min(_BACKOFF_MAX, _BACKOFF_START * 2**count) if ran < _BACKOFF_RESET else _BACKOFF_START
         self.records.set_restarts(container_id, record.restart_count + 1, manually_stopped=record.manually_stopped)
@@ -721,16 +716,8 @@ UPDATABLE = frozenset(
 )  # fmt: skip
 
 
-def rfc3339_seconds(stamp: str) -> float:
-    """RFC 3339 with nanoseconds -> seconds since the epoch (0 for docker's zero time)."""
-    if not stamp or stamp.startswith("0001-"):
-        return 0.0
-    whole = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
-    return whole + (float("0." + stamp[20:].rstrip("Z")) if "." in stamp else 0.0)
-
-
 def _in_window(record: dict, since: float, until: float) -> bool:
     if not since and not until:
         return True
-    moment = rfc3339_seconds(record["time"])
+    moment = timestamps.seconds(record["time"])
     return (not since or moment >= since) and (not until or moment <= until)

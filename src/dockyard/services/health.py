@@ -15,17 +15,13 @@ import tempfile
 import threading
 import time
 
+from dockyard import timestamps
 from dockyard.services.containers import ContainerService
 from dockyard.services.execs import ExecRecord, ExecService
 
 DEFAULTS = {"Interval": 30.0, "Timeout": 30.0, "StartPeriod": 0.0, "StartInterval": 5.0, "Retries": 3}
 _LOG_ENTRIES = 5
 _OUTPUT_LIMIT = 4096
-
-
-def _now() -> str:
-    now = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}Z"
 
 
 def effective_healthcheck(image_config: dict, config: dict) -> dict | None:
@@ -93,13 +89,13 @@ class HealthMonitor:
             self._update(container_id, lambda health, r=result, s=in_start_period: _next(health, r, check, s))
 
     def _probe(self, container_id: str, check: dict) -> dict:
-        start = _now()
+        start = timestamps.now()
         record = ExecRecord(f"health-{os.urandom(8).hex()}", container_id, {"Cmd": _command(check["Test"])})
         with tempfile.NamedTemporaryFile(prefix="dy-health-", suffix=".log") as errors:
             try:
                 command = self.execs.command(record, errors.name)
             except Exception as exc:  # the container stopped between two probes
-                return {"Start": start, "End": _now(), "ExitCode": -1, "Output": str(exc)}
+                return {"Start": start, "End": timestamps.now(), "ExitCode": -1, "Output": str(exc)}
             try:
                 done = subprocess.run(command, capture_output=True, timeout=check["Timeout"])
                 code, output = done.returncode, done.stdout + done.stderr
@@ -109,7 +105,7 @@ class HealthMonitor:
             finally:
                 self.execs.finished(record, 0)
         text = output.decode(errors="replace")[:_OUTPUT_LIMIT]
-        return {"Start": start, "End": _now(), "ExitCode": code, "Output": text}
+        return {"Start": start, "End": timestamps.now(), "ExitCode": code, "Output": text}
 
     def _update(self, container_id: str, change, *, reset: bool = False) -> None:
         with self.containers.rootfs_lock(container_id):  # the lock exits take: never write over an exit

@@ -14,7 +14,6 @@ collected by repair() at the next start.
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import fnmatch
 import io
@@ -27,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, NamedTuple
 
+from dockyard import timestamps
 from dockyard.core.content import ContentStore
 from dockyard.core.snapshot import Kind, Mount, Snapshotter
 from dockyard.errors import Conflict, InvalidParameter, NotFound, Unavailable, Unsupported
@@ -39,6 +39,7 @@ from dockyard.image.layer import changes as layer_changes
 from dockyard.image.unpack import UNPACKING, Layer, layer_of, remove_abandoned, unpack, unpack_layer
 from dockyard.metadata.db import Database
 from dockyard.metadata.images import ImageRecord, ImageTable
+from dockyard.services import filters as filters_
 from dockyard.services.events import EventBus
 from dockyard.snapshot.mounts import layers, read_only
 
@@ -87,19 +88,9 @@ def short_id(image_id: str) -> str:
     return image_id.partition(":")[2][:12]
 
 
-def _timestamp(created: str) -> int:
-    """RFC 3339 (with docker's nanoseconds) -> seconds since the epoch; 0 when absent or unreadable."""
-    if not created:
-        return 0
-    try:
-        return calendar.timegm(time.strptime(created[:19], "%Y-%m-%dT%H:%M:%S"))
-    except ValueError:
-        return 0
-
-
-def _now() -> str:
-    seconds = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds % 1 * 1e9):09d}Z"
+def _epoch(stamp: str) -> int:
+    """Whole seconds since the epoch, as the API gives images' times; 0 when absent or unreadable."""
+    return int(timestamps.seconds(stamp))
 
 
 def _canonical(document: dict) -> bytes:
@@ -195,6 +186,9 @@ class ImageService:
         if ref is None:
             reference.parse(name)  # raise its message: the name is malformed
         return None
+
+    def count(self) -> int:
+        return len(self.images.all())
 
     def _all(self) -> list[Image]:
         tags = self.images.all_tags()
@@ -402,7 +396,7 @@ class ImageService:
             blob = self.content.ingest(stream, lease=lease)
             layer_descriptor = archive.layer_descriptor(self.content, blob)
             layer = unpack_layer(self.content, self.snapshotter, layer_descriptor, None)
-            created = _now()
+            created = timestamps.now()
             history_comment = message or f"Imported from {source}"
             config = {
                 "architecture": platform.architecture,
@@ -469,7 +463,7 @@ class ImageService:
             blob = self._write_diff(found_layers.lowers, found_layers.upper, lease)
             chain = parent.chain_ids
             layer = unpack_layer(self.content, self.snapshotter, blob, chain[-1] if chain else None)
-            created = _now()
+            created = timestamps.now()
             config = {key: value for key, value in parent.config.items() if key not in ("history", "rootfs", "config")}
             config.update(
                 created=created,
@@ -526,7 +520,9 @@ class ImageService:
             "Size": image.record.size,
             "GraphDriver": {"Name": self.driver_name(), "Data": {}},
             "RootFS": {"Type": "layers", "Layers": list(config["rootfs"]["diff_ids"])},
-            "Metadata": {"LastTagTime": _rfc3339(last_tagged) if last_tagged else "0001-01-01T00:00:00Z"},
+            "Metadata": {
+                "LastTagTime": timestamps.from_seconds(last_tagged) if last_tagged else "0001-01-01T00:00:00Z"
+            },
             "Descriptor": {
                 "mediaType": image.record.media_type,
                 "digest": image.record.target,
@@ -547,7 +543,7 @@ class ImageService:
             entries.append(
                 {
                     "Id": "<missing>",
-                    "Created": _timestamp(entry.get("created", "")),
+                    "Created": _epoch(entry.get("created", "")),
                     "CreatedBy": entry.get("created_by", ""),
                     "Tags": [],
                     "Size": 0 if empty else next(layer_sizes, 0),
@@ -569,7 +565,7 @@ class ImageService:
     def list(self, filters: dict[str, list[str]] | None = None, *, show_all: bool = False) -> list[dict]:
         """docker images: ImageSummary entries, newest first."""
         filters = filters or {}
-        _check_filters(filters, _LIST_FILTERS)
+        filters_.check(filters, _LIST_FILTERS)
         images = self._all()
         uses = Counter(use.image_id for use in self._uses())
         with_children = {image.record.parent for image in images if image.record.parent}
@@ -579,7 +575,7 @@ class ImageService:
                 continue  # an intermediate image, as `docker images` hides them without -a
             if self._matches(image, filters, images):
                 selected.append(image)
-        selected.sort(key=lambda image: (_timestamp(image.record.created), image.record.added), reverse=True)
+        selected.sort(key=lambda image: (_epoch(image.record.created), image.record.added), reverse=True)
         return [self._summary(image, uses[image.id]) for image in selected]
 
     def _summary(self, image: Image, containers: int) -> dict:
@@ -588,7 +584,7 @@ class ImageService:
             "ParentId": image.record.parent,
             "RepoTags": [reference.parse(tag).familiar() for tag in image.tags],
             "RepoDigests": [],
-            "Created": _timestamp(image.record.created),
+            "Created": _epoch(image.record.created),
             "Size": image.record.size,
             "SharedSize": -1,
             "Labels": (image.config.get("config") or {}).get("Labels") or {},
@@ -602,19 +598,19 @@ class ImageService:
 
     def _matches(self, image: Image, filters: dict[str, list[str]], images: list[Image]) -> bool:
         labels = (image.config.get("config") or {}).get("Labels") or {}
-        created = _timestamp(image.record.created)
+        created = _epoch(image.record.created)
         for key, values in filters.items():
-            if key == "dangling" and not all((not image.tags) == _boolean(v, key) for v in values):
+            if key == "dangling" and not all((not image.tags) == filters_.boolean(v, key) for v in values):
                 return False
-            if key == "label" and not all(_label_matches(labels, v) for v in values):
+            if key == "label" and not all(filters_.label_matches(labels, v) for v in values):
                 return False
-            if key == "label!" and any(_label_matches(labels, v) for v in values):
+            if key == "label!" and any(filters_.label_matches(labels, v) for v in values):
                 return False
             if key == "reference" and not any(_reference_matches(image.tags, v) for v in values):
                 return False
-            if key == "before" and not all(created < _timestamp(self.get(v).record.created) for v in values):
+            if key == "before" and not all(created < _epoch(self.get(v).record.created) for v in values):
                 return False
-            if key == "since" and not all(created > _timestamp(self.get(v).record.created) for v in values):
+            if key == "since" and not all(created > _epoch(self.get(v).record.created) for v in values):
                 return False
             if key == "until" and not all(created < _until(v) for v in values):
                 return False
@@ -708,8 +704,8 @@ class ImageService:
         SpaceReclaimed is measured on disk (snapshots' usage and blobs freed), not estimated.
         """
         filters = dict(filters or {})
-        _check_filters(filters, _PRUNE_FILTERS)
-        dangling_only = all(_boolean(v, "dangling") for v in filters.pop("dangling", ["true"]))
+        filters_.check(filters, _PRUNE_FILTERS)
+        dangling_only = all(filters_.boolean(v, "dangling") for v in filters.pop("dangling", ["true"]))
         used = {use.image_id for use in self._uses()}
         records: list[dict] = []
         before = self._disk_usage()
@@ -817,33 +813,9 @@ def _normalised(name: str) -> str:
         return ""
 
 
-def _rfc3339(seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds % 1 * 1e9):09d}Z"
-
-
 def _delete_conflict(image_id: str, message: str, *, hard: bool) -> Conflict:
     forced = "cannot be forced" if hard else "must be forced"
     return Conflict(f"conflict: unable to delete {short_id(image_id)} ({forced}) - {message}")
-
-
-def _check_filters(filters: dict[str, list[str]], allowed: frozenset[str]) -> None:
-    for key in filters:
-        if key not in allowed:
-            raise InvalidParameter(f"invalid filter '{key}'")
-
-
-def _boolean(value: str, key: str) -> bool:
-    lowered = value.lower()
-    if lowered in ("true", "1"):
-        return True
-    if lowered in ("false", "0"):
-        return False
-    raise InvalidParameter(f"invalid filter '{key}={value}'")
-
-
-def _label_matches(labels: dict, wanted: str) -> bool:
-    key, sep, value = wanted.partition("=")
-    return key in labels and (not sep or labels[key] == value)
 
 
 def _reference_matches(tags: list[str], pattern: str) -> bool:
@@ -861,7 +833,7 @@ def _until(value: str) -> int:
 
     if value.replace(".", "", 1).isdigit():
         return int(float(value))
-    stamp = _timestamp(value)
+    stamp = _epoch(value)
     if stamp:
         return stamp
     return int(time.time() - parse_duration(value) / 1e9)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
+from dockyard import timestamps
 from dockyard.errors import Conflict
 from dockyard.services.containers import ContainerService
 
@@ -21,17 +21,11 @@ _EMPTY_CPU = {
     "online_cpus": 0,
     "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
 }
-_ZERO_TIME = "0001-01-01T00:00:00Z"
 # Block I/O figures are not collected yet: docker's keys, null as docker sends them on cgroup v2 hosts.
 _BLKIO_KEYS = (
     "io_service_bytes_recursive", "io_serviced_recursive", "io_queue_recursive", "io_service_time_recursive",
     "io_wait_time_recursive", "io_merged_recursive", "io_time_recursive", "sectors_recursive",
 )  # fmt: skip
-
-
-def _now() -> str:
-    now = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}Z"
 
 
 def _system_cpu_ns() -> int:
@@ -41,7 +35,7 @@ def _system_cpu_ns() -> int:
     return sum(int(v) for v in fields) * (1_000_000_000 // os.sysconf("SC_CLK_TCK"))
 
 
-def _mem_total() -> int:
+def mem_total() -> int:
     with open("/proc/meminfo") as f:
         for line in f:
             if line.startswith("MemTotal:"):
@@ -59,15 +53,15 @@ class StatsService:
         record = self.containers.get(name_or_id)
         if not record.state["Running"]:
             # docker answers a stopped container with an empty sample.
-            return self._document(record, _ZERO_TIME, {}, (_ZERO_TIME, {}))
+            return self._document(record, timestamps.ZERO, {}, (timestamps.ZERO, {}))
         try:
             figures = self.containers.runtime.stats(record.id)
         except Exception as exc:
             raise Conflict(f"container {record.id} is not running: {exc}") from None
-        read = _now()
+        read = timestamps.now()
         cpu = self._cpu(figures.get("cpu") or {})
         with self._lock:
-            previous = self._previous.get(record.id, (_ZERO_TIME, {}))
+            previous = self._previous.get(record.id, (timestamps.ZERO, {}))
             self._previous[record.id] = (read, cpu)
         return self._document(record, read, {**figures, "cpu_doc": cpu}, previous)
 
@@ -93,7 +87,7 @@ class StatsService:
         pids = figures.get("pids") or {}
         memory_doc = {}
         if memory:
-            memory_doc = {"usage": memory["usage"], "limit": memory["limit"] or _mem_total(),
+            memory_doc = {"usage": memory["usage"], "limit": memory["limit"] or mem_total(),
                           "stats": memory.get("stats") or {}}  # fmt: skip
             if memory.get("max_usage") is not None:
                 memory_doc["max_usage"] = memory["max_usage"]
