@@ -427,3 +427,14 @@ def test_sizes_and_system_df(busybox_daemon):
     table = d.docker("system", "df").stdout
     assert table.splitlines()[0].split()[:2] == ["TYPE", "TOTAL"] and "Containers" in table
     d.docker("rm", "dy-sized")
+
+
+def test_an_image_a_running_container_uses_cannot_be_forced_out(busybox_daemon):
+    d = busybox_daemon
+    d.docker("run", "-d", "--name", "dy-user", "busybox", "sleep", "60")
+    image_id = d.docker("image", "inspect", "--format", "{{.Id}}", "busybox").stdout.strip()
+    refused = d.docker("rmi", "-f", image_id, check=False)
+    assert refused.returncode == 1
+    assert "(cannot be forced) - image is being used by running container" in refused.stderr
+    assert d.docker("image", "inspect", "--format", "{{.Id}}", "busybox").stdout.strip() == image_id
+    d.docker("rm", "-f", "dy-user")

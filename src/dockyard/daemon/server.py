@@ -45,6 +45,7 @@ def run(config: DaemonConfig) -> None:
                 data_root=config.data_root, exec_root=config.exec_root, db=images.images.db, images=images, shims=shims
             )
             images.events = containers.events  # one bus: `docker events` shows both
+            images.running = containers.is_running  # rmi: a running container is a conflict force cannot lift
             execs = ExecService(containers)
             HealthMonitor(containers, execs)  # it hooks itself into container starts and exits
             adopted = containers.restore()

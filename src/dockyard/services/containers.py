@@ -100,6 +100,10 @@ class ContainerService:
             raise NotFound(f"No such container: {name_or_id}")
         return record
 
+    def is_running(self, container_id: str) -> bool:
+        record = self.records.get(container_id)
+        return record is not None and bool(record.state["Running"])
+
     def list(self) -> list[ContainerRecord]:
         return self.records.all()
 
