@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import struct
 
 from dnslib import EDNS0, QTYPE, RCODE, RR, A, DNSRecord
 from hypothesis import given
@@ -138,6 +139,19 @@ def test_malformed_and_non_query_packets_are_dropped():
 def test_no_packet_makes_the_server_raise(packet):
     reply = asyncio.run(EmbeddedDns(backend()).resolve("c1", packet, tcp=False))
     assert reply is None or DNSRecord.parse(reply).header.qr == 1
+
+
+@given(
+    labels=st.lists(st.binary(min_size=1, max_size=63), min_size=0, max_size=4),
+    qtype=st.integers(0, 65535),
+    qclass=st.integers(0, 65535),
+    flags=st.integers(0, 65535),
+)
+def test_no_well_framed_query_makes_the_server_raise(labels, qtype, qclass, flags):
+    name = b"".join(bytes([len(label)]) + label for label in labels) + b"\x00"
+    packet = struct.pack("!6H", 7, flags, 1, 0, 0, 0) + name + struct.pack("!HH", qtype, qclass)
+    reply = asyncio.run(EmbeddedDns(backend()).resolve("c1", packet, tcp=False))
+    assert reply is None or DNSRecord.parse(reply).header.id == 7
 
 
 def test_without_upstreams_other_names_get_servfail():

@@ -26,8 +26,9 @@ network policy does not apply to forwarded queries: the backend gives no
 upstreams to a container that must not reach outside (--internal), which then
 gets SERVFAIL for foreign names as in docker.
 
-Each container may have at most MAX_IN_FLIGHT queries in flight (docker's
-maxConcurrent); beyond that UDP queries are dropped and the client retries.
+Queries for our names are answered within the datagram callback; forwarded ones
+and TCP connections become tasks, at most MAX_IN_FLIGHT per container (docker's
+maxConcurrent): beyond that UDP queries are dropped and the client retries.
 """
 
 from __future__ import annotations
@@ -37,8 +38,11 @@ import errno
 import logging
 import socket
 import struct
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from dnslib import DNSRecord
 
 from dockyard.errors import Internal, NotFound
 from dockyard.kernel.netns import run_in_netns
@@ -51,7 +55,7 @@ from dockyard.network.dns_answer import (
     parse_query,
 )
 from dockyard.network.dns_forward import TIMEOUT, forward
-from dockyard.network.resolvconf import EMBEDDED_NAMESERVER
+from dockyard.network.resolvconf import EMBEDDED_NAMESERVER, Upstream
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +118,13 @@ class EmbeddedDns:
 
     async def resolve(self, container_id: str, packet: bytes, *, tcp: bool) -> bytes | None:
         """The reply to one query packet from container_id, or None to drop it."""
+        reply = self.answer(container_id, packet, tcp=tcp)
+        return await reply.forward() if isinstance(reply, _Forward) else reply
+
+    def answer(self, container_id: str, packet: bytes, *, tcp: bool) -> bytes | _Forward | None:
+        """The reply to packet when it can be given at once (our names, garbage dropped as
+        None, SERVFAIL without upstreams), else the forwarding still to await. Most queries
+        in a compose project are for its own names: they never leave the datagram callback."""
         query = parse_query(packet)
         if query is None:
             return None
@@ -122,12 +133,27 @@ class EmbeddedDns:
         if reply is not None:
             return pack_to_fit(reply, limit, tcp)
         upstreams = self._backend.upstreams(container_id)
-        answer = await forward(query, packet, upstreams, tcp=tcp, timeout=self._timeout) if upstreams else None
-        if answer is None:
+        if not upstreams:
             return failure(query).pack()
+        return _Forward(query, packet, upstreams, tcp, limit, self._timeout)
+
+
+@dataclass(frozen=True)
+class _Forward:
+    query: DNSRecord
+    packet: bytes
+    upstreams: Sequence[Upstream]
+    tcp: bool
+    limit: int
+    timeout: float
+
+    async def forward(self) -> bytes:
+        answer = await forward(self.query, self.packet, self.upstreams, tcp=self.tcp, timeout=self.timeout)
+        if answer is None:
+            return failure(self.query).pack()
         data, record = answer
         # After the TCP retry of a truncated reply, it may exceed what the client takes over UDP.
-        return data if len(data) <= limit else pack_to_fit(record, limit, tcp)
+        return data if len(data) <= self.limit else pack_to_fit(record, self.limit, self.tcp)
 
 
 def _open_sockets() -> tuple[socket.socket, socket.socket]:
@@ -168,7 +194,7 @@ class _Listener:
         self._udp_closed = closed
         self._tcp = await asyncio.start_server(self._serve_connection, sock=tcp)
 
-    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         if len(self._tasks) >= MAX_IN_FLIGHT:
             coroutine.close()
             return
@@ -176,9 +202,27 @@ class _Listener:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def answer_datagram(self, packet: bytes, address: tuple) -> None:
-        reply = await self._resolve(packet, tcp=False)
-        if reply is not None and self._udp is not None and not self._udp.is_closing():
+    def datagram(self, packet: bytes, address: tuple) -> None:
+        try:
+            reply = self._dns.answer(self.container_id, packet, tcp=False)
+        except Exception:
+            log.exception("embedded DNS: query from container %s failed", self.container_id)
+            return
+        if isinstance(reply, _Forward):
+            self._spawn(self._send_forwarded(reply, address))
+        elif reply is not None:
+            self._send(reply, address)
+
+    async def _send_forwarded(self, pending: _Forward, address: tuple) -> None:
+        try:
+            reply = await pending.forward()
+        except Exception:
+            log.exception("embedded DNS: forwarding for container %s failed", self.container_id)
+            return
+        self._send(reply, address)
+
+    def _send(self, reply: bytes, address: tuple) -> None:
+        if self._udp is not None and not self._udp.is_closing():
             self._udp.sendto(reply, address)
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -231,7 +275,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         self._closed = closed
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
-        self._listener.spawn(self._listener.answer_datagram(data, addr))
+        self._listener.datagram(data, addr)
 
     def error_received(self, exc: Exception) -> None:
         # An ICMP error about an earlier reply (the client's port closed): nothing to do.
