@@ -13,6 +13,9 @@ looking at source addresses.
     await dns.stop(container_id)                 # when it leaves its last user network
     await dns.close()                            # daemon shutdown
 
+From a worker thread (the container service runs in one), drive it through
+``ThreadedDns(dns, loop)``, whose serve() and stop() block until done on the loop.
+
 serve() on a container already served replaces its sockets, which is also how a
 restarted daemon takes over running containers: the old sockets died with the
 old daemon, new ones are created from the netns handle.
@@ -45,7 +48,7 @@ from typing import Any
 from dnslib import DNSRecord
 
 from dockyard.errors import Internal, NotFound
-from dockyard.kernel.netns import run_in_netns
+from dockyard.kernel.netns import run_inside
 from dockyard.network.dns_answer import (
     DnsBackend,
     failure,
@@ -86,7 +89,7 @@ class EmbeddedDns:
         async with self._lock:
             await self._stop(container_id)
             try:
-                udp, tcp = await asyncio.to_thread(run_in_netns, netns_path, _open_sockets)
+                udp, tcp = await asyncio.to_thread(run_inside, netns_path, _open_sockets)
             except FileNotFoundError as exc:
                 raise NotFound(f"network namespace {netns_path} of container {container_id} not found") from exc
             except OSError as exc:
@@ -154,6 +157,33 @@ class _Forward:
         data, record = answer
         # After the TCP retry of a truncated reply, it may exceed what the client takes over UDP.
         return data if len(data) <= self.limit else pack_to_fit(record, self.limit, self.tcp)
+
+
+class ThreadedDns:
+    """EmbeddedDns for code that runs in worker threads, not on the event loop: each call
+    runs the coroutine on the daemon's loop and waits for it."""
+
+    def __init__(self, dns: EmbeddedDns, loop: asyncio.AbstractEventLoop, timeout: float = 30.0) -> None:
+        self._dns = dns
+        self._loop = loop
+        self._timeout = timeout
+
+    def serve(self, container_id: str, netns_path: str) -> None:
+        self._wait(self._dns.serve(container_id, netns_path))
+
+    def stop(self, container_id: str) -> None:
+        self._wait(self._dns.stop(container_id))
+
+    def _wait(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            coroutine.close()
+            # Waiting here would block the very loop that has to do the work.
+            raise RuntimeError("ThreadedDns called on the event loop: await EmbeddedDns instead")
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(self._timeout)
 
 
 def _open_sockets() -> tuple[socket.socket, socket.socket]:
