@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 
 import pytest
@@ -15,6 +16,7 @@ from dnslib import QTYPE, RCODE, DNSRecord
 
 from dockyard.errors import NotFound
 from dockyard.network.dns import EmbeddedDns, ThreadedDns
+from dockyard.network.resolvconf import Upstream
 from support.dns import FakeBackend, FakeUpstream, LoopThread, ask, scratch_netns
 
 pytestmark = pytest.mark.integration
@@ -95,6 +97,16 @@ def test_busybox_nslookup_inside_the_namespace(loop, dns, netns, backend):
     assert "172.30.0.2" in result.stdout
 
 
+def test_many_addresses_are_cut_over_udp_and_complete_over_tcp(loop, dns, netns, backend):
+    everyone = [f"172.30.2.{n}" for n in range(1, 81)]
+    backend.add("c1", "pool", *everyone)
+    loop.run(dns.serve("c1", netns))
+    cut = ask(netns, DNSRecord.question("pool"))
+    assert cut is not None and cut.header.tc == 1 and 0 < len(cut.rr) < len(everyone)
+    whole = ask(netns, DNSRecord.question("pool"), tcp=True)
+    assert a_records(whole) == sorted(everyone) and whole.header.tc == 0
+
+
 def test_ptr_for_a_container_address(loop, dns, netns):
     loop.run(dns.serve("c1", netns))
     reply = ask(netns, DNSRecord.question("2.0.30.172.in-addr.arpa", "PTR"))
@@ -137,6 +149,21 @@ def test_a_failing_upstream_is_skipped_for_the_next(loop, dns, netns, backend, u
     finally:
         loop.run(broken.close())
         loop.run(silent.close())
+
+
+def test_an_upstream_nobody_listens_on_is_skipped_without_waiting(loop, backend, netns, upstream):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.25", 0))
+        closed_port = probe.getsockname()[1]  # free again once the probe is closed
+    patient = EmbeddedDns(backend, timeout=60)
+    try:
+        backend.upstream_servers["c1"] = [Upstream("127.0.0.25", closed_port), upstream.upstream]
+        loop.run(patient.serve("c1", netns))
+        # The ICMP "port unreachable" moves on at once: the answer comes long before the
+        # 60 s upstream timeout (the client gives up after 10 s).
+        assert a_records(ask(netns, DNSRecord.question("outside.test"), timeout=10)) == ["192.0.2.7"]
+    finally:
+        loop.run(patient.close())
 
 
 def test_servfail_when_no_upstream_answers(loop, dns, netns, backend):
