@@ -15,7 +15,7 @@ import pytest
 from dnslib import QTYPE, RCODE, DNSRecord
 
 from dockyard.errors import NotFound
-from dockyard.network.dns import EmbeddedDns, ThreadedDns
+from dockyard.network.dns import EmbeddedDns
 from dockyard.network.resolvconf import Upstream
 from support.dns import FakeBackend, FakeUpstream, LoopThread, ask, scratch_netns
 
@@ -196,20 +196,6 @@ def test_serve_again_replaces_the_sockets_as_after_a_daemon_restart(loop, backen
         assert a_records(ask(netns, DNSRecord.question("web"))) == ["172.30.0.2"]
     finally:
         loop.run(second.close())
-
-
-def test_worker_threads_drive_the_server_through_threaded_dns(loop, dns, netns):
-    threaded = ThreadedDns(dns, loop.loop)  # this test's thread is not the loop's: a worker thread
-    threaded.serve("c1", netns)
-    assert a_records(ask(netns, DNSRecord.question("web"))) == ["172.30.0.2"]
-    threaded.stop("c1")
-    assert dns.serving() == set()
-
-    async def on_the_loop() -> None:
-        threaded.serve("c1", netns)
-
-    with pytest.raises(RuntimeError, match="on the event loop"):
-        loop.run(on_the_loop())
 
 
 def test_stop_closes_the_sockets(loop, dns, netns):

@@ -13,8 +13,8 @@ looking at source addresses.
     await dns.stop(container_id)                 # when it leaves its last user network
     await dns.close()                            # daemon shutdown
 
-From a worker thread (the container service runs in one), drive it through
-``ThreadedDns(dns, loop)``, whose serve() and stop() block until done on the loop.
+From a worker thread, run these coroutines on the daemon's loop
+(asyncio.run_coroutine_threadsafe) and wait for them.
 
 serve() on a container already served replaces its sockets, which is also how a
 restarted daemon takes over running containers: the old sockets died with the
@@ -157,33 +157,6 @@ class _Forward:
         data, record = answer
         # After the TCP retry of a truncated reply, it may exceed what the client takes over UDP.
         return data if len(data) <= self.limit else pack_to_fit(record, self.limit, self.tcp)
-
-
-class ThreadedDns:
-    """EmbeddedDns for code that runs in worker threads, not on the event loop: each call
-    runs the coroutine on the daemon's loop and waits for it."""
-
-    def __init__(self, dns: EmbeddedDns, loop: asyncio.AbstractEventLoop, timeout: float = 30.0) -> None:
-        self._dns = dns
-        self._loop = loop
-        self._timeout = timeout
-
-    def serve(self, container_id: str, netns_path: str) -> None:
-        self._wait(self._dns.serve(container_id, netns_path))
-
-    def stop(self, container_id: str) -> None:
-        self._wait(self._dns.stop(container_id))
-
-    def _wait(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._loop:
-            coroutine.close()
-            # Waiting here would block the very loop that has to do the work.
-            raise RuntimeError("ThreadedDns called on the event loop: await EmbeddedDns instead")
-        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(self._timeout)
 
 
 def _open_sockets() -> tuple[socket.socket, socket.socket]:
