@@ -122,6 +122,19 @@ def test_unknown_names_are_forwarded_to_the_upstream(loop, dns, netns, backend, 
     assert upstream.queries == [("udp", "outside.test"), ("udp", "missing.test")]
 
 
+def test_an_ipv6_upstream_is_reached_over_udp_and_tcp(loop, dns, netns, backend):
+    if not os.path.exists("/proc/net/if_inet6"):
+        pytest.skip("no IPv6 on this host")
+    v6 = loop.run(FakeUpstream("::1", {"outside.test": ["192.0.2.8"]}, mode="truncate").start())
+    try:
+        backend.upstream_servers["c1"] = [v6.upstream]
+        loop.run(dns.serve("c1", netns))
+        assert a_records(ask(netns, DNSRecord.question("outside.test"))) == ["192.0.2.8"]
+        assert v6.queries == [("udp", "outside.test"), ("tcp", "outside.test")]
+    finally:
+        loop.run(v6.close())
+
+
 def test_a_query_over_tcp_is_forwarded_over_tcp(loop, dns, netns, backend, upstream):
     backend.upstream_servers["c1"] = [upstream.upstream]
     loop.run(dns.serve("c1", netns))

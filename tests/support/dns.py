@@ -101,7 +101,7 @@ class FakeUpstream:
     async def start(self) -> FakeUpstream:
         loop = asyncio.get_running_loop()
         for _ in range(20):  # find a port free for both protocols
-            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_DGRAM)
             udp.bind((self.host, 0))
             port = udp.getsockname()[1]
             try:
