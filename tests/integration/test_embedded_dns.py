@@ -151,6 +151,15 @@ def test_a_truncated_upstream_reply_is_fetched_again_over_tcp(loop, dns, netns, 
     assert upstream.queries == [("udp", "outside.test"), ("tcp", "outside.test")]
 
 
+def test_when_the_tcp_retry_fails_the_client_gets_the_truncated_reply(loop, dns, netns, backend, upstream):
+    upstream.mode = "truncate-no-tcp"
+    backend.upstream_servers["c1"] = [upstream.upstream]
+    loop.run(dns.serve("c1", netns))
+    reply = ask(netns, DNSRecord.question("outside.test"))
+    assert reply is not None and reply.header.tc == 1 and reply.header.rcode == RCODE.NOERROR
+    assert upstream.queries == [("udp", "outside.test"), ("tcp", "outside.test")]
+
+
 def test_a_failing_upstream_is_skipped_for_the_next(loop, dns, netns, backend, upstream):
     broken = loop.run(FakeUpstream("127.0.0.22", {}, mode="servfail").start())
     silent = loop.run(FakeUpstream("127.0.0.23", {}, mode="silent").start())
