@@ -16,7 +16,7 @@ from dnslib import QTYPE, RCODE, DNSRecord
 
 from dockyard.errors import NotFound
 from dockyard.network.dns import EmbeddedDns
-from dockyard.network.resolvconf import Upstream
+from dockyard.network.resolvconf import ResolvConf, Upstream, container_dns
 from support.dns import FakeBackend, FakeUpstream, LoopThread, ask, scratch_netns
 
 pytestmark = pytest.mark.integration
@@ -237,3 +237,22 @@ def test_the_daemon_thread_stays_in_its_own_namespace(loop, dns, netns):
     before = os.readlink("/proc/thread-self/ns/net")
     loop.run(dns.serve("c1", netns))
     assert os.readlink("/proc/thread-self/ns/net") == before
+
+
+def test_a_real_container_resolves_through_its_resolv_conf(loop, dns, netns, backend, upstream, make_bundle, run):
+    # A busybox container run by dockyard-runtime in the served namespace, with the
+    # resolv.conf Dockyard writes for user networks: libc-style lookups by name, ours
+    # answered, others forwarded, nothing but the file telling it where to ask.
+    backend.upstream_servers["c1"] = [upstream.upstream]
+    loop.run(dns.serve("c1", netns))
+    bundle = make_bundle(["sh", "-c", "nslookup web; nslookup outside.test"])
+    namespaces = [ns for ns in bundle.config["linux"]["namespaces"] if ns["type"] != "network"]
+    bundle.config["linux"]["namespaces"] = [*namespaces, {"type": "network", "path": netns}]
+    # No search domain: busybox's nslookup tries only "name.<search>" for a bare name, so
+    # with one it would ask for web.example.test (so it would under docker too).
+    conf = container_dns(ResolvConf.parse("nameserver 10.9.9.9\noptions edns0\n"), embedded=True)
+    with open(os.path.join(bundle.rootfs, "etc", "resolv.conf"), "w") as f:
+        f.write(conf.resolv_conf)
+    code, out, err = run(bundle)
+    assert code == 0, out + err
+    assert "127.0.0.11" in out and "172.30.0.2" in out and "192.0.2.7" in out, out
