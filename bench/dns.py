@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from dnslib import DNSRecord
 
-from dockyard.kernel.netns import run_inside
+from dockyard.kernel.netns import run_in_netns
 from dockyard.network.dns import EmbeddedDns
 from support.dns import FakeBackend, FakeUpstream, LoopThread, scratch_netns
 
@@ -133,7 +133,7 @@ def main() -> None:
                 began = time.perf_counter()
                 loop.run(dns.serve(CONTAINER, netns))
                 setup.append(time.perf_counter() - began)
-            with run_inside(netns, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM)) as sock:
+            with run_in_netns(netns, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM)) as sock:
                 sock.settimeout(2)
                 rows["dockyard"] = measure(sock, ("127.0.0.11", 53), args)
             loop.run(dns.close())

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from dnslib import QTYPE, RCODE, RR, DNSRecord
 
-from dockyard.kernel.netns import run_inside
+from dockyard.kernel.netns import run_in_netns
 from dockyard.network.resolvconf import Upstream
 
 T = TypeVar("T")
@@ -172,7 +172,7 @@ def ask(
     when none came within timeout."""
     packet = bytes(query) if isinstance(query, bytes | bytearray) else query.pack()
     kind = socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM
-    with run_inside(netns_path, lambda: socket.socket(socket.AF_INET, kind)) as sock:
+    with run_in_netns(netns_path, lambda: socket.socket(socket.AF_INET, kind)) as sock:
         sock.settimeout(timeout)
         try:
             if tcp:

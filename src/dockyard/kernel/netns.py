@@ -21,7 +21,7 @@ T = TypeVar("T")
 _OWN = "/proc/thread-self/ns/net"
 
 
-def run_inside(path: str, function: Callable[[], T]) -> T:
+def run_in_netns(path: str, function: Callable[[], T]) -> T:
     """function() run in the network namespace at path (a bind-mounted handle or a
     /proc/<pid>/ns/net); its result, or its exception re-raised here. Blocks: call it
     from a worker thread (asyncio.to_thread), not on the event loop.

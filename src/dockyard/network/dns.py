@@ -53,7 +53,7 @@ from typing import Any
 from dnslib import DNSRecord
 
 from dockyard.errors import Internal, NotFound
-from dockyard.kernel.netns import run_inside
+from dockyard.kernel.netns import run_in_netns
 from dockyard.network.dns_answer import (
     DnsBackend,
     failure,
@@ -94,7 +94,7 @@ class EmbeddedDns:
         async with self._lock:
             await self._stop(container_id)
             try:
-                udp, tcp = await asyncio.to_thread(run_inside, netns_path, _open_sockets)
+                udp, tcp = await asyncio.to_thread(run_in_netns, netns_path, _open_sockets)
             except FileNotFoundError as exc:
                 raise NotFound(f"network namespace {netns_path} of container {container_id} not found") from exc
             except OSError as exc:
