@@ -249,7 +249,7 @@ def resources(opts: Options) -> dict:
         "Memory": units.ram_bytes(opts.memory) if opts.memory else 0,
         "MemoryReservation": units.ram_bytes(opts.memory_reservation) if opts.memory_reservation else 0,
         "MemorySwap": -1 if swap == "-1" else units.ram_bytes(swap) if swap else 0,
-        "MemorySwappiness": opts.memory_swappiness,
+        "MemorySwappiness": opts.get("memory_swappiness", -1),
         "NanoCpus": cpus,
         "CpuShares": opts.cpu_shares or 0,
         "CpuPeriod": opts.cpu_period or 0,
