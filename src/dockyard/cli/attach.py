@@ -44,8 +44,16 @@ def parse_detach_keys(text: str | None) -> bytes:
 class Attached:
     """One attached session; run() returns when the output ends or the user detaches."""
 
-    def __init__(self, client: Client, response: Response, *, tty: bool, stdin: bool, detach_keys: bytes,
-                 resize_path: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        client: Client,
+        response: Response,
+        *,
+        tty: bool,
+        stdin: bool,
+        detach_keys: bytes,
+        resize_path: str | None = None,
+    ) -> None:
         self.client = client
         self.response = response
         self.tty = tty

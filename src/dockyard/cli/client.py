@@ -161,16 +161,27 @@ class Client:
             self.version = min(API_VERSION, server, key=version_tuple)
         return self.version
 
-    def _send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Response:
+    def _send(self, method: str, path: str, body, headers: dict[str, str]) -> Response:
+        """body: bytes, or a binary file sent as it is read (chunked: stdin has no length)."""
         sock = self._connect()
         lines = [f"{method} {path} HTTP/1.1", "Host: docker", f"User-Agent: {USER_AGENT}"]
         # One request per connection: a body without length then simply ends at EOF.
         headers.setdefault("Connection", "close")
         lines += [f"{name}: {value}" for name, value in headers.items()]
-        if body or method in ("POST", "PUT"):
+        streamed = hasattr(body, "read")
+        if streamed:
+            lines.append("Transfer-Encoding: chunked")
+        elif body or method in ("POST", "PUT"):
             lines.append(f"Content-Length: {len(body)}")
         try:
-            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+            head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+            if streamed:
+                sock.sendall(head)
+                while data := body.read(1 << 16):
+                    sock.sendall(b"%x\r\n%b\r\n" % (len(data), data))
+                sock.sendall(b"0\r\n\r\n")
+            else:
+                sock.sendall(head + body)
             reader = sock.makefile("rb")
             status_line = reader.readline()
             if not status_line:
@@ -195,12 +206,12 @@ class Client:
     ) -> Response:
         """A response whose status was checked (APIError otherwise); the caller reads and closes it.
 
-        body: bytes (sent as is, with headers' Content-Type), or anything JSON-serialisable.
+        body: bytes or a binary file (sent as is, with headers' Content-Type), or anything JSON-serialisable.
         """
         headers = dict(headers or {})
         if body is None:
             data = b""
-        elif isinstance(body, bytes):
+        elif isinstance(body, bytes) or hasattr(body, "read"):
             data = body
         else:
             data = fastjson.dumps(body).encode()

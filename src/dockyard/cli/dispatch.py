@@ -59,8 +59,11 @@ def run(argv: list[str], engine_usage: str) -> int:
         rest = [*rest[1:], "--help"]
     name, rest = _resolve(rest)
     if name is None:
-        return _fail(f"dockyard: unknown command: dockyard {' '.join(argv[: len(argv) - len(rest)])}\n\n"
-                     "Run 'dockyard --help' for more information", 1)  # fmt: skip
+        return _fail(
+            f"dockyard: unknown command: dockyard {' '.join(argv[: len(argv) - len(rest)])}\n\n"
+            "Run 'dockyard --help' for more information",
+            1,
+        )
     if name in registry.GROUPS:
         sys.stdout.write(_group_help(name))
         return 0 if not rest or rest[0] in ("--help", "-h") else 1
@@ -73,8 +76,11 @@ def run(argv: list[str], engine_usage: str) -> int:
             return 0
         flags.check_args(command, args)
     except flags.ArityError as exc:
-        return _fail(f"dockyard: {exc}\n\nUsage:  dockyard {command.name} {command.usage}\n\n"
-                     f"See 'dockyard {command.name} --help' for more information", exc.status)  # fmt: skip
+        return _fail(
+            f"dockyard: {exc}\n\nUsage:  dockyard {command.name} {command.usage}\n\n"
+            f"See 'dockyard {command.name} --help' for more information",
+            exc.status,
+        )
     except flags.UsageError as exc:
         return _fail(f"{exc}\n{flags.usage_hint(command)}", exc.status)
     context = Context(resolve_host(options.host))

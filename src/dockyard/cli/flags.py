@@ -136,8 +136,10 @@ def parse(command: Command, argv: list[str]) -> tuple[Options, list[str]]:
 
 
 # Go's strconv.ParseBool
-_BOOLS = {**dict.fromkeys(("1", "t", "T", "true", "True", "TRUE"), True),
-          **dict.fromkeys(("0", "f", "F", "false", "False", "FALSE"), False)}  # fmt: skip
+_BOOLS = {
+    **dict.fromkeys(("1", "t", "T", "true", "True", "TRUE"), True),
+    **dict.fromkeys(("0", "f", "F", "false", "False", "FALSE"), False),
+}
 
 
 def _set(options: Options, flag: Flag, value: str) -> None:

@@ -18,7 +18,7 @@ def table(rows: list[list[str]]) -> str:
     out = []
     for row in rows:
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])] + row[-1:]
-        out.append("".join(cells).rstrip() if not row[-1] else "".join(cells))
+        out.append("".join(cells))
     return "\n".join(out) + "\n"
 
 
@@ -54,14 +54,14 @@ def ago(unix_seconds: float) -> str:
     return human_duration(time.time() - unix_seconds) + " ago"
 
 
-def human_size(size: float) -> str:
-    """go-units HumanSizeWithPrecision(size, 3): decimal units, 3 significant digits."""
+def human_size(size: float, precision: int = 3) -> str:
+    """go-units HumanSizeWithPrecision: decimal units, 3 significant digits (HumanSize: 4)."""
     units = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
     i = 0
     while size >= 1000 and i < len(units) - 1:
         size /= 1000
         i += 1
-    return f"{size:.3g}{units[i]}"
+    return f"{size:.{precision}g}{units[i]}"
 
 
 def short_id(image_or_container_id: str) -> str:

@@ -340,8 +340,11 @@ def device(spec: str) -> dict:
         permissions = parts.pop()
     if len(parts) > 2 or not parts[0]:
         raise UsageError(f"invalid device specification: {spec}")
-    return {"PathOnHost": parts[0], "PathInContainer": parts[1] if len(parts) > 1 else parts[0],
-            "CgroupPermissions": permissions}  # fmt: skip
+    return {
+        "PathOnHost": parts[0],
+        "PathInContainer": parts[1] if len(parts) > 1 else parts[0],
+        "CgroupPermissions": permissions,
+    }
 
 
 def ulimit(spec: str) -> dict:

@@ -20,8 +20,12 @@ def _command(name, usage, summary, flags=(), min_args=1, max_args=None, interspe
 
 STOP = _command("stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers", (SIGNAL, TIMEOUT))
 RESTART = _command("restart", "[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers", (SIGNAL, TIMEOUT))
-KILL = _command("kill", "[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers",
-                (Flag("signal", "s", STRING, "Signal to send to the container"),))  # fmt: skip
+KILL = _command(
+    "kill",
+    "[OPTIONS] CONTAINER [CONTAINER...]",
+    "Kill one or more running containers",
+    (Flag("signal", "s", STRING, "Signal to send to the container"),),
+)
 PAUSE = _command("pause", "CONTAINER [CONTAINER...]", "Pause all processes within one or more containers")
 UNPAUSE = _command("unpause", "CONTAINER [CONTAINER...]", "Unpause all processes within one or more containers")
 RM = _command(
@@ -39,8 +43,9 @@ WAIT = _command(
 )
 RENAME = _command("rename", "CONTAINER NEW_NAME", "Rename a container", min_args=2, max_args=2)
 TOP = _command("top", "CONTAINER [ps OPTIONS]", "Display the running processes of a container", interspersed=False)
-PORT = _command("port", "CONTAINER [PRIVATE_PORT[/PROTO]]",
-                "List port mappings or a specific mapping for the container", max_args=2)  # fmt: skip
+PORT = _command(
+    "port", "CONTAINER [PRIVATE_PORT[/PROTO]]", "List port mappings or a specific mapping for the container", max_args=2
+)
 DIFF = _command("diff", "CONTAINER", "Inspect changes to files or directories on a container's filesystem", max_args=1)
 # update's flag (dest) -> the resource it sets
 UPDATE_FIELDS = {

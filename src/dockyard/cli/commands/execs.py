@@ -113,8 +113,14 @@ def _attached(client: Client, info: dict, *, stdin: bool, keys: str | None, prox
     )
     if then_start:
         _start(client, container_id)
-    session = attach.Attached(client, response, tty=tty, stdin=stdin, detach_keys=detach_keys,
-                              resize_path=f"/containers/{container_id}/resize")  # fmt: skip
+    session = attach.Attached(
+        client,
+        response,
+        tty=tty,
+        stdin=stdin,
+        detach_keys=detach_keys,
+        resize_path=f"/containers/{container_id}/resize",
+    )
     signals = attach.SignalProxy(client, container_id) if proxy and not tty else None
     try:
         if signals:
@@ -215,8 +221,14 @@ def exec_command(context, opts, args) -> int:
         client.call("POST", f"/exec/{exec_id}/start", body={"Detach": True, "Tty": opts.tty})
         return 0
     response = client.hijack(f"/exec/{exec_id}/start", body={"Detach": False, "Tty": opts.tty})
-    session = attach.Attached(client, response, tty=opts.tty, stdin=body["AttachStdin"], detach_keys=detach_keys,
-                              resize_path=f"/exec/{exec_id}/resize")  # fmt: skip
+    session = attach.Attached(
+        client,
+        response,
+        tty=opts.tty,
+        stdin=body["AttachStdin"],
+        detach_keys=detach_keys,
+        resize_path=f"/exec/{exec_id}/resize",
+    )
     try:
         session.run()
     finally:

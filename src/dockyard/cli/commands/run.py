@@ -66,8 +66,14 @@ def run(context, opts, args) -> int:
     # Subscribed before the start, so a fast exit is not missed; "removed" waits for --rm's removal too.
     condition = "removed" if opts.rm else "next-exit"
     waiter = client.stream("POST", f"/containers/{container_id}/wait", {"condition": condition})
-    session = attach.Attached(client, response, tty=opts.tty, stdin="stdin" in streams, detach_keys=detach_keys,
-                              resize_path=f"/containers/{container_id}/resize")  # fmt: skip
+    session = attach.Attached(
+        client,
+        response,
+        tty=opts.tty,
+        stdin="stdin" in streams,
+        detach_keys=detach_keys,
+        resize_path=f"/containers/{container_id}/resize",
+    )
     _start(client, container_id)
     proxy = attach.SignalProxy(client, container_id) if opts.sig_proxy and not opts.tty else None
     try:
