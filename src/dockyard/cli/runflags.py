@@ -365,6 +365,8 @@ def mount(spec: str) -> dict:
         key = key.strip().lower()
         if key in ("readonly", "ro"):
             fields["ReadOnly"] = not eq or value.lower() in ("1", "true")
+        elif key == "volume-nocopy":
+            options.setdefault("VolumeOptions", {})["NoCopy"] = not eq or value.lower() in ("1", "true")
         elif not eq:
             raise UsageError(f"invalid field '{field}' must be a key=value pair")
         elif key == "type":
@@ -377,8 +379,6 @@ def mount(spec: str) -> dict:
             fields["Consistency"] = value
         elif key == "bind-propagation":
             options.setdefault("BindOptions", {})["Propagation"] = value
-        elif key == "volume-nocopy":
-            options.setdefault("VolumeOptions", {})["NoCopy"] = value.lower() in ("1", "true", "")
         elif key == "volume-driver":
             options.setdefault("VolumeOptions", {}).setdefault("DriverConfig", {})["Name"] = value
         elif key == "volume-opt":

@@ -42,7 +42,7 @@ class RunError(ClientError):
 
 
 def create(context, opts, args) -> int:
-    container_id = _create(context, opts, args, detached=True, verb="create")
+    container_id = _create(context, opts, args, detached=False)
     print(container_id)
     return 0
 
@@ -55,7 +55,7 @@ def run(context, opts, args) -> int:
     except ValueError as exc:
         raise RunError(str(exc)) from None
     client = context.client
-    container_id = _create(context, opts, args, detached=opts.detach, verb="run")
+    container_id = _create(context, opts, args, detached=opts.detach)
     if opts.detach:
         _start(client, container_id)
         print(container_id)
@@ -94,7 +94,7 @@ def run(context, opts, args) -> int:
     return result.get("StatusCode", 0)
 
 
-def _create(context, opts, args, *, detached: bool, verb: str) -> str:
+def _create(context, opts, args, *, detached: bool) -> str:
     client = context.client
     try:
         params, body = runflags.create_request(opts, args, detached)
