@@ -196,10 +196,11 @@ async def list_containers(request: web.Request) -> web.Response:
     wanted = filters(request)
     check_filters(wanted, _LIST_FILTERS)
     records = await _blocking(_containers(request).list)
-    if not boolean(request, "all") and "status" not in wanted and "exited" not in wanted:
+    limit = int(request.query.get("limit", "-1") or -1)
+    # As dockerd: a limit (ps -n/-l) lists containers in every state, which the docker CLI relies on.
+    if not boolean(request, "all") and limit <= 0 and "status" not in wanted and "exited" not in wanted:
         records = [r for r in records if r.state["Running"]]
     records = [r for r in reversed(records) if _matches(r, wanted)]
-    limit = int(request.query.get("limit", "-1") or -1)
     if limit > 0:
         records = records[:limit]
     summaries = [_summary(request, r) for r in records]

@@ -6,15 +6,15 @@ import sys
 import time
 
 
-def table(rows: list[list[str]]) -> str:
-    """Go's tabwriter as docker configures it (minwidth 10, padding 3); the last column is not padded."""
+def table(rows: list[list[str]], minwidth: int = 10) -> str:
+    """Go's tabwriter as docker configures it (minwidth 10, top's 20; padding 3); the last column is not padded."""
     if not rows:
         return ""
     widths = [0] * max(len(row) for row in rows)
     for row in rows:
         for i, cell in enumerate(row[:-1]):
             widths[i] = max(widths[i], len(cell))
-    widths = [max(width + 3, 10) for width in widths]
+    widths = [max(width + 3, minwidth) for width in widths]
     out = []
     for row in rows:
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])] + row[-1:]

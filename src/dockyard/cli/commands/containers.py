@@ -160,7 +160,7 @@ def top(context, _opts, args) -> int:
     params = {"ps_args": " ".join(args[1:])} if len(args) > 1 else None
     answer = context.client.get_json(f"/containers/{args[0]}/top", params)
     rows = [answer["Titles"], *(answer.get("Processes") or [])]
-    output.write(output.table(rows))
+    output.write(output.table(rows, minwidth=20))
     return 0
 
 
