@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from dockyard.cli.gotemplate._errors import TemplateError
 from dockyard.cli.gotemplate._exec import execute as _execute
-from dockyard.cli.gotemplate._funcs import BUILTINS, DOCKER_FUNCS, HEADER_FUNCS, MISSING, Func, FuncError
+from dockyard.cli.gotemplate._funcs import BUILTINS, DOCKER_FUNCS, HEADER_FUNCS, MISSING, Func, FuncError, TypedNil
 from dockyard.cli.gotemplate._gofmt import format_value, sprintf
 from dockyard.cli.gotemplate._parser import parse as _parse
 
@@ -39,6 +39,7 @@ __all__ = [
     "FuncError",
     "Template",
     "TemplateError",
+    "TypedNil",
     "format_value",
     "sprintf",
 ]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from dockyard.cli.gotemplate import _nodes as n
 from dockyard.cli.gotemplate._errors import TemplateError
-from dockyard.cli.gotemplate._funcs import MISSING, Func, FuncError, go_kind_name, is_true
+from dockyard.cli.gotemplate._funcs import MISSING, Func, FuncError, TypedNil, go_kind_name, is_true
 from dockyard.cli.gotemplate._gofmt import format_value, quote, type_name
 
 if TYPE_CHECKING:
@@ -45,7 +45,13 @@ def execute(trees: dict[str, n.List], text: str, parse_name: str, name: str, fun
     try:
         state.walk(data, tree)
     except RecursionError:
-        raise TemplateError(f"template: {parse_name}: exceeded maximum template depth ({MAX_DEPTH})") from None
+        error = TemplateError(f"template: {parse_name}: exceeded maximum template depth ({MAX_DEPTH})")
+        error.output = "".join(state.out)
+        raise error from None
+    except TemplateError as error:
+        # What Go had written before the error: docker prints a failed table header so far.
+        error.output = "".join(state.out)
+        raise
     return "".join(state.out)
 
 
@@ -297,7 +303,14 @@ class _State:
             return MISSING
         if receiver is None:
             raise self.error(f"nil pointer evaluating interface {{}}.{name}")
+        if isinstance(receiver, TypedNil):
+            raise self.error(f"nil pointer evaluating {receiver.go_type}.{name}")
         has_args = len(args) > 1 or final is not NO_FINAL
+        if type(receiver) is not dict and isinstance(receiver, dict) and not name.startswith("_"):
+            # As Go, a method of a named map type comes before its keys (docker's header .Label).
+            method = getattr(type(receiver), name, None)
+            if callable(method):
+                return self.eval_call(dot, Func.of_method(getattr(receiver, name)), node, name, args, final)
         if isinstance(receiver, dict):
             if has_args:
                 raise self.error(f"{name} is not a method but has arguments")
