@@ -54,14 +54,16 @@ class Template:
         self.funcs = {**BUILTINS, **DOCKER_FUNCS, **(funcs or {})}
         self.trees = _parse(text, name, self.funcs)
 
-    def execute(self, data: Any, funcs: dict[str, Func] | None = None) -> str:
+    def execute(self, data: Any, funcs: dict[str, Func] | None = None, missing_key_error: bool = False) -> str:
         """The template's output for `data`; `funcs` replace same-named functions for this run only.
 
         As Go's, a template parsed with some functions runs with others of the same names
-        (docker renders table headers so, see HEADER_FUNCS).
+        (docker renders table headers so, see HEADER_FUNCS). `missing_key_error` is Go's
+        Option("missingkey=error"): reading a key a map does not have fails instead of
+        giving <no value> (docker inspect --format behaves so).
         """
         run_funcs = {**self.funcs, **funcs} if funcs else self.funcs
-        return _execute(self.trees, self.text, self.name, self.name, run_funcs, data)
+        return _execute(self.trees, self.text, self.name, self.name, run_funcs, data, missing_key_error)
 
     def __str__(self) -> str:
         """The main tree printed back as template text (Go's Tree.Root.String())."""

@@ -34,7 +34,15 @@ class _Continue(Exception):
     pass
 
 
-def execute(trees: dict[str, n.List], text: str, parse_name: str, name: str, funcs: dict[str, Func], data: Any) -> str:
+def execute(
+    trees: dict[str, n.List],
+    text: str,
+    parse_name: str,
+    name: str,
+    funcs: dict[str, Func],
+    data: Any,
+    missing_key_error: bool = False,
+) -> str:
     tree = trees.get(name)
     if tree is None:
         raise TemplateError(f"template: {name}: {quote(name)} is an incomplete or empty template")
@@ -42,6 +50,7 @@ def execute(trees: dict[str, n.List], text: str, parse_name: str, name: str, fun
     if data is None:
         data = MISSING
     state = _State(trees, text, parse_name, name, funcs, data)
+    state.missing_key_error = missing_key_error
     try:
         state.walk(data, tree)
     except RecursionError:
@@ -68,6 +77,8 @@ class _State:
         self.depth = 0
         # Whether dot is an element of the list or map that a {{range}} walks.
         self.dot_is_element = False
+        # Go's Option("missingkey=error"), as docker inspect's second attempt uses it.
+        self.missing_key_error = False
 
     # --- errors
 
@@ -300,6 +311,8 @@ class _State:
         self, dot: Any, name: str, node: n.Node, args: list[n.Node], final: Any, receiver: Any, iface: bool
     ) -> Any:
         if receiver is MISSING:
+            if self.missing_key_error:
+                raise self.error(f"nil data; no entry for key {quote(name)}")
             return MISSING
         if receiver is None:
             raise self.error(f"nil pointer evaluating interface {{}}.{name}")
@@ -314,6 +327,8 @@ class _State:
         if isinstance(receiver, dict):
             if has_args:
                 raise self.error(f"{name} is not a method but has arguments")
+            if self.missing_key_error and name not in receiver:
+                raise self.error(f"map has no entry for key {quote(name)}")
             return receiver.get(name, MISSING)
         if not isinstance(receiver, _SCALARS) and not name.startswith("_"):
             attr = getattr(receiver, name, MISSING)
