@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from dockyard.cli.gotemplate._errors import TemplateError
 from dockyard.cli.gotemplate._exec import execute as _execute
-from dockyard.cli.gotemplate._funcs import BUILTINS, DOCKER_FUNCS, HEADER_FUNCS, MISSING, Func, FuncError
+from dockyard.cli.gotemplate._funcs import BUILTINS, DOCKER_FUNCS, HEADER_FUNCS, MISSING, Func, FuncError, TypedNil
 from dockyard.cli.gotemplate._gofmt import format_value, sprintf
 from dockyard.cli.gotemplate._parser import parse as _parse
 
@@ -39,6 +39,7 @@ __all__ = [
     "FuncError",
     "Template",
     "TemplateError",
+    "TypedNil",
     "format_value",
     "sprintf",
 ]
@@ -53,14 +54,16 @@ class Template:
         self.funcs = {**BUILTINS, **DOCKER_FUNCS, **(funcs or {})}
         self.trees = _parse(text, name, self.funcs)
 
-    def execute(self, data: Any, funcs: dict[str, Func] | None = None) -> str:
+    def execute(self, data: Any, funcs: dict[str, Func] | None = None, missing_key_error: bool = False) -> str:
         """The template's output for `data`; `funcs` replace same-named functions for this run only.
 
         As Go's, a template parsed with some functions runs with others of the same names
-        (docker renders table headers so, see HEADER_FUNCS).
+        (docker renders table headers so, see HEADER_FUNCS). `missing_key_error` is Go's
+        Option("missingkey=error"): reading a key a map does not have fails instead of
+        giving <no value> (docker inspect --format behaves so).
         """
         run_funcs = {**self.funcs, **funcs} if funcs else self.funcs
-        return _execute(self.trees, self.text, self.name, self.name, run_funcs, data)
+        return _execute(self.trees, self.text, self.name, self.name, run_funcs, data, missing_key_error)
 
     def __str__(self) -> str:
         """The main tree printed back as template text (Go's Tree.Root.String())."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from dockyard.cli.gotemplate import _nodes as n
 from dockyard.cli.gotemplate._errors import TemplateError
-from dockyard.cli.gotemplate._funcs import MISSING, Func, FuncError, go_kind_name, is_true
+from dockyard.cli.gotemplate._funcs import MISSING, Func, FuncError, TypedNil, go_kind_name, is_true
 from dockyard.cli.gotemplate._gofmt import format_value, quote, type_name
 
 if TYPE_CHECKING:
@@ -34,7 +34,15 @@ class _Continue(Exception):
     pass
 
 
-def execute(trees: dict[str, n.List], text: str, parse_name: str, name: str, funcs: dict[str, Func], data: Any) -> str:
+def execute(
+    trees: dict[str, n.List],
+    text: str,
+    parse_name: str,
+    name: str,
+    funcs: dict[str, Func],
+    data: Any,
+    missing_key_error: bool = False,
+) -> str:
     tree = trees.get(name)
     if tree is None:
         raise TemplateError(f"template: {name}: {quote(name)} is an incomplete or empty template")
@@ -42,10 +50,17 @@ def execute(trees: dict[str, n.List], text: str, parse_name: str, name: str, fun
     if data is None:
         data = MISSING
     state = _State(trees, text, parse_name, name, funcs, data)
+    state.missing_key_error = missing_key_error
     try:
         state.walk(data, tree)
     except RecursionError:
-        raise TemplateError(f"template: {parse_name}: exceeded maximum template depth ({MAX_DEPTH})") from None
+        error = TemplateError(f"template: {parse_name}: exceeded maximum template depth ({MAX_DEPTH})")
+        error.output = "".join(state.out)
+        raise error from None
+    except TemplateError as error:
+        # What Go had written before the error: docker prints a failed table header so far.
+        error.output = "".join(state.out)
+        raise
     return "".join(state.out)
 
 
@@ -62,6 +77,8 @@ class _State:
         self.depth = 0
         # Whether dot is an element of the list or map that a {{range}} walks.
         self.dot_is_element = False
+        # Go's Option("missingkey=error"), as docker inspect's second attempt uses it.
+        self.missing_key_error = False
 
     # --- errors
 
@@ -294,13 +311,24 @@ class _State:
         self, dot: Any, name: str, node: n.Node, args: list[n.Node], final: Any, receiver: Any, iface: bool
     ) -> Any:
         if receiver is MISSING:
+            if self.missing_key_error:
+                raise self.error(f"nil data; no entry for key {quote(name)}")
             return MISSING
         if receiver is None:
             raise self.error(f"nil pointer evaluating interface {{}}.{name}")
+        if isinstance(receiver, TypedNil):
+            raise self.error(f"nil pointer evaluating {receiver.go_type}.{name}")
         has_args = len(args) > 1 or final is not NO_FINAL
+        if type(receiver) is not dict and isinstance(receiver, dict) and not name.startswith("_"):
+            # As Go, a method of a named map type comes before its keys (docker's header .Label).
+            method = getattr(type(receiver), name, None)
+            if callable(method):
+                return self.eval_call(dot, Func.of_method(getattr(receiver, name)), node, name, args, final)
         if isinstance(receiver, dict):
             if has_args:
                 raise self.error(f"{name} is not a method but has arguments")
+            if self.missing_key_error and name not in receiver:
+                raise self.error(f"map has no entry for key {quote(name)}")
             return receiver.get(name, MISSING)
         if not isinstance(receiver, _SCALARS) and not name.startswith("_"):
             attr = getattr(receiver, name, MISSING)

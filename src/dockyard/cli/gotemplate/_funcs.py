@@ -29,6 +29,22 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
+class TypedNil:
+    """A nil pointer of a named Go type (a method of a docker context returning *Platform(nil)).
+
+    Unlike a nil interface{} it stays itself through a pipeline: it prints <nil>,
+    is false, encodes as JSON null, and reading a field of it fails as in Go.
+    """
+
+    __slots__ = ("go_type",)
+
+    def __init__(self, go_type: str) -> None:
+        self.go_type = go_type
+
+    def __str__(self) -> str:
+        return "<nil>"
+
+
 class FuncError(Exception):
     """The error a Go function returns; the executor reports "error calling NAME: …"."""
 
@@ -66,7 +82,7 @@ def go_kind_name(kind: str) -> str:
 
 def is_true(value: Any) -> bool:
     """Go's truth: false, 0, nil, "" and empty lists and maps are false; everything else is true."""
-    if value is MISSING or value is None:
+    if value is MISSING or value is None or isinstance(value, TypedNil):
         return False
     if isinstance(value, (bool, int, float, complex)):
         return value != 0

@@ -39,7 +39,7 @@ def type_name(v: Any) -> str:
         return "[]string" if v and all(isinstance(x, str) for x in v) else "[]interface {}"
     if isinstance(v, dict):
         return "map[string]interface {}"
-    return getattr(type(v), "go_type", type(v).__name__)
+    return getattr(v, "go_type", type(v).__name__)
 
 
 def sprint(*args: Any) -> str:

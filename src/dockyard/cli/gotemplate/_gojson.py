@@ -12,7 +12,7 @@ import json
 import math
 from typing import TYPE_CHECKING
 
-from dockyard.cli.gotemplate._funcs import MISSING, FuncError
+from dockyard.cli.gotemplate._funcs import MISSING, FuncError, TypedNil
 from dockyard.cli.gotemplate._gofmt import shortest_digits, type_name
 
 if TYPE_CHECKING:
@@ -21,12 +21,12 @@ if TYPE_CHECKING:
 
 def encode(v: Any) -> str:
     out: list[str] = []
-    _encode(v, out)
+    _encode(v, out, False)
     return "".join(out)
 
 
-def _encode(v: Any, out: list[str]) -> None:
-    if v is None or v is MISSING:
+def _encode(v: Any, out: list[str], escape_html: bool) -> None:
+    if v is None or v is MISSING or isinstance(v, TypedNil):
         out.append("null")
     elif v is True:
         out.append("true")
@@ -37,32 +37,36 @@ def _encode(v: Any, out: list[str]) -> None:
     elif isinstance(v, float):
         out.append(_float(v))
     elif isinstance(v, str):
-        out.append(_string(v))
+        out.append(_string(v, escape_html))
     elif isinstance(v, (list, tuple)):
         out.append("[")
         for i, e in enumerate(v):
             if i:
                 out.append(",")
-            _encode(e, out)
+            _encode(e, out, escape_html)
         out.append("]")
     elif isinstance(v, dict):
         out.append("{")
         for i, (k, e) in enumerate(v.items()):
             if i:
                 out.append(",")
-            out.append(_string(str(k)))
+            out.append(_string(str(k), escape_html))
             out.append(":")
-            _encode(e, out)
+            _encode(e, out, escape_html)
         out.append("}")
     elif callable(getattr(v, "marshal_json", None)):
-        _encode(v.marshal_json(), out)
+        # A Go MarshalJSON method uses json.Marshal, which escapes <, > and & whatever the encoder says.
+        _encode(v.marshal_json(), out, True)
     else:
         raise FuncError(f"json: unsupported type: {type_name(v)}")
 
 
-def _string(s: str) -> str:
+def _string(s: str, escape_html: bool) -> str:
     # Go escapes U+2028 and U+2029 even when HTML escaping is off; json.dumps does not.
-    return json.dumps(s, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    text = json.dumps(s, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    if escape_html:
+        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return text
 
 
 def _float(f: float) -> str:
