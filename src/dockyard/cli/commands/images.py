@@ -52,7 +52,6 @@ HISTORY = Command(
     "[OPTIONS] IMAGE",
     "Show the history of an image",
     (
-        FORMAT,
         Flag("human", "H", BOOL, "Print sizes and dates in human readable format", default=True),
         NO_TRUNC,
         Flag("quiet", "q", BOOL, "Only show image IDs"),
@@ -185,11 +184,6 @@ def history(context, opts, args) -> int:
     trunc = not opts.no_trunc
     if opts.quiet:
         output.write("".join(f"{output.short_id(layer['Id']) if trunc else layer['Id']}\n" for layer in layers))
-        return 0
-    if opts.format:
-        from dockyard.cli import templates
-
-        templates.print_list(opts.format, layers, "history", trunc=trunc, human=opts.human)
         return 0
     rows = [["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]]
     for layer in layers:

@@ -74,7 +74,15 @@ def _inspect(context, names: list[str], kinds: list[str], template: str | None, 
         from dockyard.cli import templates
 
         for value in found:
-            output.write(templates.render(template, value) + "\n")
+            try:
+                output.write(templates.render(template, value, missing_key_error=True) + "\n")
+            except templates.TemplateFailure as exc:
+                # docker writes one empty line before its errors; scripts see the same bytes.
+                if not failed:
+                    output.write("\n")
+                    sys.stdout.flush()
+                sys.stderr.write(f"{exc}\n")
+                failed = True
     else:
         output.write(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
     return 1 if failed else 0

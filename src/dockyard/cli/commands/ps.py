@@ -28,10 +28,15 @@ HEADERS = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NA
 
 def ps(context, opts, _args) -> int:
     limit = 1 if opts.latest else opts.last
+    size = opts.size and not opts.quiet
+    if opts.format and not opts.quiet:
+        from dockyard.cli import templates
+
+        size = templates.needs_size(opts.format)
     params = {
         "all": "1" if opts.all or limit > 0 else None,
         "limit": str(limit) if limit > 0 else None,
-        "size": "1" if opts.size and not opts.quiet else None,
+        "size": "1" if size else None,
         "filters": filters_param(opts.filter),
     }
     containers = context.client.get_json("/containers/json", params)
