@@ -62,7 +62,7 @@ def test_ps_images_and_inspect_print_what_docker_prints(engine):
         ["image", "inspect", "busybox"],
         ["inspect", "-f", "{{.State.Status}} {{json .Config.Labels}} {{range .Config.Env}}{{.}};{{end}}", "cli-same"],
         ["top", "cli-same"],
-        ["ps", "-a", "--format", "table {{.ID}}\t{{.Names}}\t{{.Status}}\t{{.Label \"k\"}}"],
+        ["ps", "-a", "--format", 'table {{.ID}}\t{{.Names}}\t{{.Status}}\t{{.Label "k"}}'],
         ["ps", "-a", "--format", "json"],
         ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"],
         ["system", "df"],

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from dockyard import units
+
 
 def table(rows: list[list[str]], minwidth: int = 10) -> str:
     """Go's tabwriter as docker configures it (minwidth 10, top's 20; padding 3); the last column is not padded."""
@@ -22,46 +24,13 @@ def table(rows: list[list[str]], minwidth: int = 10) -> str:
     return "\n".join(out) + "\n"
 
 
-def human_duration(seconds: float) -> str:
-    """docker's go-units HumanDuration."""
-    seconds = int(seconds)
-    if seconds < 1:
-        return "Less than a second"
-    if seconds == 1:
-        return "1 second"
-    if seconds < 60:
-        return f"{seconds} seconds"
-    minutes = seconds // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = round(seconds / 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // (24 * 7)} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // (24 * 30)} months"
-    return f"{hours // (24 * 365)} years"
-
-
 def ago(unix_seconds: float) -> str:
-    return human_duration(time.time() - unix_seconds) + " ago"
+    return units.human_duration(time.time() - unix_seconds) + " ago"
 
 
 def human_size(size: float, precision: int = 3) -> str:
-    """go-units HumanSizeWithPrecision: decimal units, 3 significant digits (HumanSize: 4)."""
-    units = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-    i = 0
-    while size >= 1000 and i < len(units) - 1:
-        size /= 1000
-        i += 1
-    return f"{size:.{precision}g}{units[i]}"
+    """Sizes as docker's tables print them: go-units HumanSizeWithPrecision(size, 3) unless told."""
+    return units.human_size(size, precision)
 
 
 def short_id(image_or_container_id: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import time
 
+from dockyard import units
 from dockyard.cli import output
 from dockyard.cli.client import APIError, Client
 
@@ -48,7 +49,7 @@ def row(sample: dict, asked: str, trunc: bool) -> list[str]:
         output.short_id(container_id) if trunc else container_id,
         (sample.get("name") or "").lstrip("/") or "--",
         f"{cpu_percent(sample):.2f}%",
-        f"{binary_size(usage)} / {binary_size(limit)}",
+        f"{units.bytes_size(usage)} / {units.bytes_size(limit)}",
         f"{usage / limit * 100 if limit else 0:.2f}%",
         f"{output.human_size(net_rx)} / {output.human_size(net_tx)}",
         f"{output.human_size(read)} / {output.human_size(write)}",
@@ -84,13 +85,3 @@ def block_io(blkio: dict) -> tuple[int, int]:
         elif op == "write":
             write += entry.get("value", 0)
     return read, write
-
-
-def binary_size(size: float) -> str:
-    """go-units BytesSize: binary units, %.4g."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-    i = 0
-    while size >= 1024 and i < len(units) - 1:
-        size /= 1024
-        i += 1
-    return f"{size:.4g}{units[i]}"

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 from dockyard.cli.flags import UsageError
 
-_BINARY = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 _DURATION = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
 
 
 def ram_bytes(text: str) -> int:
-    """go-units RAMInBytes: "512m", "1.5g", "100kb", "2048" (binary units)."""
-    lowered = text.strip().lower()
-    number = lowered.rstrip("bkmgtpi ")
-    rest = lowered[len(number) :].strip()
-    unit = rest[:1] if rest[:1] in ("k", "m", "g", "t", "p") else ""
+    """go-units RAMInBytes ("512m", "1.5g", "2GiB"), a usage error when unreadable."""
+    from dockyard import units
+
     try:
-        value = float(number)
-    except ValueError:
-        raise UsageError(f"invalid size: '{text}'") from None
-    if rest[len(unit) :] not in ("", "b", "i", "ib") or value < 0:
-        raise UsageError(f"invalid size: '{text}'")
-    return int(value * _BINARY[unit])
+        return units.ram_in_bytes(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def duration_ns(text: str) -> int:

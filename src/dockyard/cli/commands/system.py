@@ -104,7 +104,7 @@ def info(context, opts, _args) -> int:
 
         output.write(templates.render(opts.format, facts) + "\n")
         return 0
-    from dockyard.cli.stats import binary_size
+    from dockyard.units import bytes_size
 
     lines = [
         "Server:",
@@ -124,7 +124,7 @@ def info(context, opts, _args) -> int:
         f" OSType: {facts.get('OSType', '')}",
         f" Architecture: {facts.get('Architecture', '')}",
         f" CPUs: {facts.get('NCPU', 0)}",
-        f" Total Memory: {binary_size(facts.get('MemTotal', 0))}",
+        f" Total Memory: {bytes_size(facts.get('MemTotal', 0))}",
         f" Name: {facts.get('Name', '')}",
         f" ID: {facts.get('ID', '')}",
         f" Docker Root Dir: {facts.get('DockerRootDir', '')}",
