@@ -10,7 +10,7 @@ import time
 
 from aiohttp import web
 
-from dockyard import timestamps
+from dockyard import timestamps, units
 from dockyard.api.app import Routes, services_of
 from dockyard.api.hijack import end_hijack, frame, hijack
 from dockyard.api.params import boolean, filters, json_object
@@ -41,46 +41,20 @@ def _name(request: web.Request) -> str:
     return request.match_info["name"]
 
 
-def _ago(seconds: float) -> str:
-    """docker's units.HumanDuration."""
-    seconds = max(0, int(seconds))
-    if seconds < 1:
-        return "Less than a second"
-    if seconds == 1:
-        return "1 second"
-    if seconds < 60:
-        return f"{seconds} seconds"
-    minutes = seconds // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = round(seconds / 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // (24 * 7)} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // (24 * 30)} months"
-    return f"{hours // (24 * 365)} years"
-
-
 def _status_text(state: dict) -> str:
     now = time.time()
     if state["Running"]:
         health = (state.get("Health") or {}).get("Status")
         suffix = {"starting": " (health: starting)", "healthy": " (healthy)", "unhealthy": " (unhealthy)"}
         paused = " (Paused)" if state.get("Paused") else ""
-        return f"Up {_ago(now - timestamps.seconds(state['StartedAt']))}{paused}{suffix.get(health, '')}"
+        up = units.human_duration(now - timestamps.seconds(state["StartedAt"]))
+        return f"Up {up}{paused}{suffix.get(health, '')}"
     if state["Status"] == "created":
         return "Created"
+    ago = units.human_duration(now - timestamps.seconds(state["FinishedAt"]))
     if state.get("Restarting"):
-        return f"Restarting ({state['ExitCode']}) {_ago(now - timestamps.seconds(state['FinishedAt']))} ago"
-    return f"Exited ({state['ExitCode']}) {_ago(now - timestamps.seconds(state['FinishedAt']))} ago"
+        return f"Restarting ({state['ExitCode']}) {ago} ago"
+    return f"Exited ({state['ExitCode']}) {ago} ago"
 
 
 def _image_config(request: web.Request, record: ContainerRecord) -> dict:
@@ -196,10 +170,11 @@ async def list_containers(request: web.Request) -> web.Response:
     wanted = filters(request)
     check_filters(wanted, _LIST_FILTERS)
     records = await _blocking(_containers(request).list)
-    if not boolean(request, "all") and "status" not in wanted and "exited" not in wanted:
+    limit = int(request.query.get("limit", "-1") or -1)
+    # As dockerd: a limit (ps -n/-l) lists containers in every state, which the docker CLI relies on.
+    if not boolean(request, "all") and limit <= 0 and "status" not in wanted and "exited" not in wanted:
         records = [r for r in records if r.state["Running"]]
     records = [r for r in reversed(records) if _matches(r, wanted)]
-    limit = int(request.query.get("limit", "-1") or -1)
     if limit > 0:
         records = records[:limit]
     summaries = [_summary(request, r) for r in records]
