@@ -24,17 +24,18 @@ import secrets
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from dockyard import timestamps
 from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified
 from dockyard.kernel.mounts import mount_all, unmount_under
 from dockyard.metadata.containers import ContainerRecord, ContainerTable
 from dockyard.metadata.db import Database
-from dockyard.runtime import container_spec
+from dockyard.runtime import container_spec, control
 from dockyard.runtime.runtime import Runtime, parse_signal
 from dockyard.runtime.shim import read_json, write_json
 from dockyard.services.events import EventBus
@@ -144,8 +145,6 @@ class ContainerService:
         image = self.images.get(image_name)
         image_config = image.config.get("config") or {}
         container_spec.command(image_config, config)  # refuse a container with nothing to run now, as docker does
-        if config.get("Tty"):
-            raise InvalidParameter("terminals (-t) are not supported yet: the shim cannot hold a pty")
         container_spec.capabilities(host_config)
         container_spec.seccomp_option(host_config)
         record = ContainerRecord(
@@ -280,6 +279,7 @@ class ContainerService:
                 "runtime_root": self.runtime.root,
                 "log_path": self.log_path(record.id),
                 "open_stdin": bool(record.config.get("OpenStdin")),
+                "tty": bool(record.config.get("Tty")),
                 **_log_limits(record.host_config["LogConfig"]["Config"]),
             },
         )
@@ -591,15 +591,45 @@ class ContainerService:
         exited = self.subscribe_exit(record.id) if follow and record.state["Running"] else None
         return self._read_log(record.id, exited, since=since, until=until, tail=tail)
 
-    def attach_output(self, name_or_id: str) -> Iterator[dict]:
+    def attach_output(self, name_or_id: str) -> tuple[Iterator[dict], Callable[[], None]]:
         """What the container writes from now until it exits: for attach, also before it starts (docker run).
 
-        Docker refuses to attach to a container that has stopped: nothing would ever come.
+        Returns the records and a function that ends them early (a detach): the reader returns
+        at its next look at the log. Docker refuses to attach to a container that has stopped:
+        nothing would ever come.
         """
         record = self.get(name_or_id)
         if record.state["Status"] not in ("created", "running"):
             raise Conflict("You cannot attach to a stopped container, start it first")
-        return self._read_log(record.id, self.subscribe_exit(record.id), since=0, until=0, tail=0)
+        exited = self.subscribe_exit(record.id)
+
+        def stop() -> None:
+            self.unsubscribe_exit(record.id, exited)
+            exited.cancel()
+
+        return self._read_log(record.id, exited, since=0, until=0, tail=0), stop
+
+    # -- input and terminal size -------------------------------------------------------------
+
+    def control(self, container_id: str) -> socket.socket:
+        """A connection to the running container's shim for input and resizes (dockyard.runtime.control).
+
+        Conflict if the container is not running (or its shim has just gone).
+        """
+        try:
+            return control.connect(self._bundle(container_id))
+        except OSError:
+            raise Conflict(f"Container {container_id} is not running") from None
+
+    def resize(self, name_or_id: str, rows: int, columns: int) -> None:
+        """docker resize: the terminal's window size; a container without one ignores it, as under docker."""
+        record = self.get(name_or_id)
+        if not record.state["Running"]:
+            raise Conflict(f"Container {record.id} is not running")
+        if not record.config.get("Tty"):
+            return
+        with self.control(record.id) as connection:
+            connection.sendall(control.resize_frame(rows, columns))
 
     def _read_log(
         self, container_id: str, exited: concurrent.futures.Future | None, *, since: float, until: float, tail: int
