@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 
 from dockyard import timestamps
 from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified
+from dockyard.kernel.inotify import DirectoryWatch
 from dockyard.kernel.mounts import mount_all, unmount_under
 from dockyard.metadata.containers import ContainerRecord, ContainerTable
 from dockyard.metadata.db import Database
@@ -49,6 +50,7 @@ _NOUNS = ("anchor", "barge", "buoy", "crane", "dock", "harbor", "keel", "pier", 
 _RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 # docker's restart back-off: 100 ms, doubling, at most a minute; reset by a run of 10 s or more.
 _BACKOFF_START, _BACKOFF_MAX, _BACKOFF_RESET = 0.1, 60.0, 10.0
+_FOLLOW_POLL = 0.05
 
 
 def _initial_state() -> dict:
@@ -665,10 +667,12 @@ class ContainerService:
 def _follow(
     log, path: str, records: list[dict], exited: concurrent.futures.Future | None, since: float, until: float
 ) -> Iterator[dict]:
+    watch = None
     try:
         yield from records
         if exited is None:
             return
+        watch = _log_watch(path)  # before the first read below: a write after it wakes the wait
         pending = b""
         while True:
             done = exited.done()
@@ -686,9 +690,24 @@ def _follow(
                 log = open(path, "rb")  # noqa: SIM115 closed below or at the next rotation
                 pending = b""
                 continue
-            time.sleep(0.05)
+            # Woken at once by a write (an attached terminal's echo must not wait for a poll); the
+            # timeout bounds how late an exit without output, or a detach, is noticed.
+            if watch is not None:
+                watch.wait(_FOLLOW_POLL)
+            else:
+                time.sleep(_FOLLOW_POLL)
     finally:
         log.close()
+        if watch is not None:
+            watch.close()
+
+
+def _log_watch(path: str) -> DirectoryWatch | None:
+    try:
+        return DirectoryWatch(os.path.dirname(path))
+    except OSError as exc:  # out of inotify instances: poll
+        log.debug("following %s by polling: %s", path, exc)
+        return None
 
 
 def _rotated(log, path: str) -> bool:
