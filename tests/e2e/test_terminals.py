@@ -158,6 +158,20 @@ def _read_until(sock: socket.socket, wanted: bytes) -> bytes:
     return seen
 
 
+def test_attach_with_logs_replays_what_was_written(busybox_daemon):
+    d = busybox_daemon
+    d.docker("run", "--name", "dy-replay", "busybox", "sh", "-c", "echo one; echo two >&2")
+    try:
+        # Over a raw socket: docker-py reads the 101's headers through a buffer and the stream from
+        # the socket beneath it, so a stream that follows the headers at once can be lost to it.
+        sock, head = _raw_attach(d, "dy-replay", "logs=1&stdout=1&stderr=1")
+        assert head.startswith(b"HTTP/1.1 101")
+        assert _frames(sock, b"\0never") == b"one\ntwo\n"  # to the end of the stream
+        sock.close()
+    finally:
+        d.docker("rm", "dy-replay")
+
+
 def test_the_daemon_detaches_on_the_keys_the_client_chose(busybox_daemon):
     d = busybox_daemon
     d.docker("run", "-dit", "--name", "dy-tty-keys", "busybox", "sh")

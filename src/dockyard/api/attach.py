@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 
 from aiohttp import web
 
@@ -41,12 +42,13 @@ async def attach(request: web.Request) -> web.StreamResponse:
     record = await _blocking(containers.get, request.match_info["name"])
     tty = bool(record.config.get("Tty"))
     keys = detach_keys.parse(request.query.get("detachKeys"))
-    with_input = boolean(request, "stdin") and bool(record.config.get("OpenStdin"))
+    with_input = boolean(request, "stdin") and bool(record.config.get("OpenStdin")) and boolean(request, "stream")
     wanted = {s for s in ("stdout", "stderr") if boolean(request, s)}
-    if boolean(request, "stream"):
-        entries, stop = await _blocking(containers.attach_output, record.id)
-    else:
-        entries, stop = iter(()), lambda: None
+    entries, stop = await _blocking(
+        functools.partial(
+            containers.attach_output, record.id, logs=boolean(request, "logs"), stream=boolean(request, "stream")
+        )
+    )
     response = await hijack(request, tty=tty)
     output = asyncio.create_task(send_entries(response, entries, wanted, tty=tty, timestamps=False))
     if with_input:

@@ -263,6 +263,8 @@ class ContainerService:
             # The exit codes docker gives a container that could not start (the CLI's run exits with them).
             code = 127 if "not found" in message else 126 if "permission denied" in message else 128
             self.records.set_state(record.id, {**record.state, "Error": message, "ExitCode": code})
+            # Attaches waiting for this run end, as dockerd closes a container's streams when its start fails.
+            self._notify(self._exits, record.id, {"StatusCode": code})
             if record.host_config.get("AutoRemove"):
                 self._remove_stopped(record.id)  # as docker does: `run --rm` waits for the removal
             raise
@@ -593,14 +595,19 @@ class ContainerService:
         exited = self.subscribe_exit(record.id) if follow and record.state["Running"] else None
         return self._read_log(record.id, exited, since=since, until=until, tail=tail)
 
-    def attach_output(self, name_or_id: str) -> tuple[Iterator[dict], Callable[[], None]]:
-        """What the container writes from now until it exits: for attach, also before it starts (docker run).
+    def attach_output(
+        self, name_or_id: str, *, logs: bool = False, stream: bool = True
+    ) -> tuple[Iterator[dict], Callable[[], None]]:
+        """For attach: what the log holds (logs) and what the container writes from now until it exits
+        (stream), also before it starts (docker run attaches first).
 
         Returns the records and a function that ends them early (a detach): the reader returns
-        at its next look at the log. Docker refuses to attach to a container that has stopped:
+        at its next look at the log. Docker refuses to stream from a container that has stopped:
         nothing would ever come.
         """
         record = self.get(name_or_id)
+        if not stream:
+            return self._read_log(record.id, None, since=0, until=0, tail=-1 if logs else 0), lambda: None
         if record.state["Status"] not in ("created", "running"):
             raise Conflict("You cannot attach to a stopped container, start it first")
         exited = self.subscribe_exit(record.id)
@@ -609,7 +616,7 @@ class ContainerService:
             self.unsubscribe_exit(record.id, exited)
             exited.cancel()
 
-        return self._read_log(record.id, exited, since=0, until=0, tail=0), stop
+        return self._read_log(record.id, exited, since=0, until=0, tail=-1 if logs else 0), stop
 
     # -- input and terminal size -------------------------------------------------------------
 
