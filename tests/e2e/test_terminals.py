@@ -189,6 +189,10 @@ def test_the_daemon_detaches_on_the_keys_the_client_chose(busybox_daemon):
         assert (status, json.loads(body)["message"]) == (400, "Invalid detach keys (ctrl-9) provided")
         status, _, body = d.request("POST", "/v1.50/containers/dy-tty-keys/resize?h=x&w=10")
         assert status == 400
+        assert d.request("POST", "/v1.50/containers/dy-tty-keys/resize?h=30&w=100")[0] == 200
+        events = d.docker("events", "--since", "0", "--until", str(int(time.time()) + 1), "--filter",
+                          "container=dy-tty-keys", "--format", "{{.Action}}").stdout.split()  # fmt: skip
+        assert {"attach", "detach", "resize"} <= set(events)
     finally:
         d.docker("rm", "-f", "dy-tty-keys")
 

@@ -44,7 +44,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
     keys = detach_keys.parse(request.query.get("detachKeys"))
     with_input = boolean(request, "stdin") and bool(record.config.get("OpenStdin")) and boolean(request, "stream")
     wanted = {s for s in ("stdout", "stderr") if boolean(request, s)}
-    entries, stop = await _blocking(
+    entries, detach = await _blocking(
         functools.partial(
             containers.attach_output, record.id, logs=boolean(request, "logs"), stream=boolean(request, "stream")
         )
@@ -58,7 +58,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
         input_task = asyncio.create_task(forward)
         await asyncio.wait({output, input_task}, return_when=asyncio.FIRST_COMPLETED)
         if input_task.done() and input_task.result():
-            stop()  # the reader thread returns at its next look at the log
+            detach()  # the reader thread returns at its next look at the log
         elif not input_task.done():
             input_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

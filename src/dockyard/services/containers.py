@@ -601,9 +601,9 @@ class ContainerService:
         """For attach: what the log holds (logs) and what the container writes from now until it exits
         (stream), also before it starts (docker run attaches first).
 
-        Returns the records and a function that ends them early (a detach): the reader returns
+        Returns the records and the function that detaches, ending them early: the reader returns
         at its next look at the log. Docker refuses to stream from a container that has stopped:
-        nothing would ever come.
+        nothing would ever come. Streaming attaches and detaches are events, as under docker.
         """
         record = self.get(name_or_id)
         if not stream:
@@ -611,12 +611,14 @@ class ContainerService:
         if record.state["Status"] not in ("created", "running"):
             raise Conflict("You cannot attach to a stopped container, start it first")
         exited = self.subscribe_exit(record.id)
+        self._event(record, "attach")
 
-        def stop() -> None:
+        def detach() -> None:
             self.unsubscribe_exit(record.id, exited)
             exited.cancel()
+            self._event(record, "detach")
 
-        return self._read_log(record.id, exited, since=0, until=0, tail=-1 if logs else 0), stop
+        return self._read_log(record.id, exited, since=0, until=0, tail=-1 if logs else 0), detach
 
     # -- input and terminal size -------------------------------------------------------------
 
@@ -635,10 +637,10 @@ class ContainerService:
         record = self.get(name_or_id)
         if not record.state["Running"]:
             raise Conflict(f"Container {record.id} is not running")
-        if not record.config.get("Tty"):
-            return
-        with self.control(record.id) as connection:
-            connection.sendall(control.resize_frame(rows, columns))
+        if record.config.get("Tty"):
+            with self.control(record.id) as connection:
+                connection.sendall(control.resize_frame(rows, columns))
+        self._event(record, "resize", height=str(rows), width=str(columns))
 
     def _read_log(
         self, container_id: str, exited: concurrent.futures.Future | None, *, since: float, until: float, tail: int
