@@ -134,6 +134,29 @@ def test_docker_py_exec_and_attach_sockets_carry_input(busybox_daemon):
         client.close()
 
 
+def test_the_websocket_attach_carries_input_and_output(busybox_daemon):
+    import asyncio
+
+    import aiohttp
+
+    d = busybox_daemon
+    d.docker("run", "-di", "--name", "dy-ws", "busybox", "sh", "-c", "while read line; do echo ws $line; done")
+
+    async def exchange() -> bytes:
+        async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=d.socket)) as session:
+            url = "http://docker/v1.50/containers/dy-ws/attach/ws?stream=1&stdin=1&stdout=1"
+            async with session.ws_connect(url) as socket:
+                await socket.send_bytes(b"hello\n")
+                message = await asyncio.wait_for(socket.receive(), 20)
+                return message.data
+
+    try:
+        assert asyncio.run(exchange()) == b"ws hello\n"
+        assert _running(d, "dy-ws")
+    finally:
+        d.docker("rm", "-f", "dy-ws")
+
+
 def _raw_attach(d, name: str, query: str) -> tuple[socket.socket, bytes]:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(20)

@@ -21,7 +21,7 @@ import functools
 
 from aiohttp import web
 
-from dockyard.api import detach_keys
+from dockyard.api import detach_keys, versions
 from dockyard.api.app import Routes, services_of
 from dockyard.api.hijack import end_hijack, frame, hijack, hijacked_input
 from dockyard.api.params import boolean
@@ -159,6 +159,70 @@ async def send_entries(response, entries, wanted: set[str], *, tty: bool, timest
         pass  # the client went away; the container goes on
 
 
+async def attach_ws(request: web.Request) -> web.StreamResponse:
+    """GET /containers/{id}/attach/ws: the same attach over a websocket, raw both ways (no frames).
+
+    Binary messages from API 1.42 on, text before, as dockerd sends them.
+    """
+    containers: ContainerService = services_of(request).containers
+    record = await _blocking(containers.get, request.match_info["name"])
+    tty = bool(record.config.get("Tty"))
+    keys = detach_keys.parse(request.query.get("detachKeys"))
+    stream = boolean(request, "stream")
+    entries, detach = await _blocking(
+        functools.partial(containers.attach_output, record.id, logs=boolean(request, "logs"), stream=stream)
+    )
+    socket = web.WebSocketResponse()
+    await socket.prepare(request)
+    binary = not versions.before(request.get("api_version", versions.MAX_VERSION), "1.42")
+    output = asyncio.create_task(send_entries(_WebSocketWriter(socket, binary), entries,
+                                              {s for s in ("stdout", "stderr") if boolean(request, s)},
+                                              tty=True, timestamps=False))  # fmt: skip
+    reader = asyncio.StreamReader()
+    messages = asyncio.create_task(_read_messages(socket, reader))
+    if boolean(request, "stdin") and record.config.get("OpenStdin") and stream:
+        scanner = detach_keys.DetachScanner(keys) if tty else None
+        close_at_end = bool(record.config.get("StdinOnce")) and not tty
+        forward = asyncio.create_task(forward_input(containers, record.id, reader, scanner, close_at_end=close_at_end))
+        await asyncio.wait({output, forward}, return_when=asyncio.FIRST_COMPLETED)
+        if forward.done() and forward.result():
+            detach()
+        elif not forward.done():
+            forward.cancel()
+    await output
+    messages.cancel()
+    await socket.close()
+    return socket
+
+
+class _WebSocketWriter:
+    """send_entries' response, as websocket messages."""
+
+    def __init__(self, socket: web.WebSocketResponse, binary: bool) -> None:
+        self.socket = socket
+        self.binary = binary
+
+    async def write(self, data: bytes) -> None:
+        if self.socket.closed:
+            raise ConnectionResetError("the websocket is closed")
+        if self.binary:
+            await self.socket.send_bytes(data)
+        else:
+            await self.socket.send_str(data.decode(errors="replace"))
+
+
+async def _read_messages(socket: web.WebSocketResponse, reader: asyncio.StreamReader) -> None:
+    """The client's messages as one stream of input, ended when it closes the websocket."""
+    try:
+        async for message in socket:
+            if message.type == web.WSMsgType.BINARY:
+                reader.feed_data(message.data)
+            elif message.type == web.WSMsgType.TEXT:
+                reader.feed_data(message.data.encode())
+    finally:
+        reader.feed_eof()
+
+
 def terminal_size(request: web.Request) -> tuple[int, int]:
     """The h and w parameters of a resize, as dockerd reads them (400 for what is not a number)."""
     size = []
@@ -183,3 +247,4 @@ async def resize(request: web.Request) -> web.Response:
 def register(routes: Routes) -> None:
     routes.add("POST", "/containers/{name}/attach", attach)
     routes.add("POST", "/containers/{name}/resize", resize)
+    routes.add("GET", "/containers/{name}/attach/ws", attach_ws)
