@@ -26,6 +26,7 @@ from dockyard.api.app import Routes, services_of
 from dockyard.api.hijack import end_hijack, frame, hijack, hijacked_input
 from dockyard.api.params import boolean
 from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.metadata.containers import ContainerRecord
 from dockyard.runtime import control
 from dockyard.services.containers import ContainerService
 
@@ -42,29 +43,42 @@ async def attach(request: web.Request) -> web.StreamResponse:
     record = await _blocking(containers.get, request.match_info["name"])
     tty = bool(record.config.get("Tty"))
     keys = detach_keys.parse(request.query.get("detachKeys"))
-    with_input = boolean(request, "stdin") and bool(record.config.get("OpenStdin")) and boolean(request, "stream")
-    wanted = {s for s in ("stdout", "stderr") if boolean(request, s)}
-    entries, detach = await _blocking(
-        functools.partial(
-            containers.attach_output, record.id, logs=boolean(request, "logs"), stream=boolean(request, "stream")
-        )
-    )
+    entries, detach = await _attach_output(request, containers, record)
     response = await hijack(request, tty=tty)
+    wanted = {s for s in ("stdout", "stderr") if boolean(request, s)}
     output = asyncio.create_task(send_entries(response, entries, wanted, tty=tty, timestamps=False))
-    if with_input:
-        scanner = detach_keys.DetachScanner(keys) if tty else None
-        close_at_end = bool(record.config.get("StdinOnce")) and not tty
-        forward = forward_input(containers, record.id, hijacked_input(request), scanner, close_at_end=close_at_end)
-        input_task = asyncio.create_task(forward)
-        await asyncio.wait({output, input_task}, return_when=asyncio.FIRST_COMPLETED)
-        if input_task.done() and input_task.result():
-            detach()  # the reader thread returns at its next look at the log
-        elif not input_task.done():
-            input_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await input_task
+    if _with_input(request, record):
+        await _relay_input(containers, record, hijacked_input(request), keys, output, detach)
     await output
     return end_hijack(request, response)
+
+
+async def _attach_output(request: web.Request, containers: ContainerService, record: ContainerRecord):
+    """The records (and the detach function) the attach's query asks for: logs, stream."""
+    logs, stream = boolean(request, "logs"), boolean(request, "stream")
+    return await _blocking(functools.partial(containers.attach_output, record.id, logs=logs, stream=stream))
+
+
+def _with_input(request: web.Request, record: ContainerRecord) -> bool:
+    """docker takes input only from a streaming attach that asks for it, to a container with OpenStdin."""
+    return boolean(request, "stdin") and boolean(request, "stream") and bool(record.config.get("OpenStdin"))
+
+
+async def _relay_input(
+    containers: ContainerService, record: ContainerRecord, reader, keys: bytes, output: asyncio.Task, detach
+) -> None:
+    """Forward the client's input while the output goes on; detach if the input ends the attach."""
+    tty = bool(record.config.get("Tty"))
+    scanner = detach_keys.DetachScanner(keys) if tty else None
+    close_at_end = bool(record.config.get("StdinOnce")) and not tty
+    forward = asyncio.create_task(forward_input(containers, record.id, reader, scanner, close_at_end=close_at_end))
+    await asyncio.wait({output, forward}, return_when=asyncio.FIRST_COMPLETED)
+    if forward.done() and forward.result():
+        detach()  # the output's reader returns at its next look at the log
+    elif not forward.done():
+        forward.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await forward
 
 
 async def forward_input(
@@ -166,29 +180,18 @@ async def attach_ws(request: web.Request) -> web.StreamResponse:
     """
     containers: ContainerService = services_of(request).containers
     record = await _blocking(containers.get, request.match_info["name"])
-    tty = bool(record.config.get("Tty"))
     keys = detach_keys.parse(request.query.get("detachKeys"))
-    stream = boolean(request, "stream")
-    entries, detach = await _blocking(
-        functools.partial(containers.attach_output, record.id, logs=boolean(request, "logs"), stream=stream)
-    )
+    entries, detach = await _attach_output(request, containers, record)
     socket = web.WebSocketResponse()
     await socket.prepare(request)
     binary = not versions.before(request.get("api_version", versions.MAX_VERSION), "1.42")
-    output = asyncio.create_task(send_entries(_WebSocketWriter(socket, binary), entries,
-                                              {s for s in ("stdout", "stderr") if boolean(request, s)},
-                                              tty=True, timestamps=False))  # fmt: skip
+    wanted = {s for s in ("stdout", "stderr") if boolean(request, s)}
+    writer = _WebSocketWriter(socket, binary)
+    output = asyncio.create_task(send_entries(writer, entries, wanted, tty=True, timestamps=False))
     reader = asyncio.StreamReader()
-    messages = asyncio.create_task(_read_messages(socket, reader))
-    if boolean(request, "stdin") and record.config.get("OpenStdin") and stream:
-        scanner = detach_keys.DetachScanner(keys) if tty else None
-        close_at_end = bool(record.config.get("StdinOnce")) and not tty
-        forward = asyncio.create_task(forward_input(containers, record.id, reader, scanner, close_at_end=close_at_end))
-        await asyncio.wait({output, forward}, return_when=asyncio.FIRST_COMPLETED)
-        if forward.done() and forward.result():
-            detach()
-        elif not forward.done():
-            forward.cancel()
+    messages = asyncio.create_task(_read_messages(socket, reader))  # also how a close by the client is seen
+    if _with_input(request, record):
+        await _relay_input(containers, record, reader, keys, output, detach)
     await output
     messages.cancel()
     await socket.close()
