@@ -40,6 +40,18 @@ def test_run_it_runs_a_shell_typed_into_and_exits_with_its_code(busybox_daemon):
         assert term.wait() == 3
 
 
+def test_start_ai_attaches_a_terminal_before_the_start(busybox_daemon):
+    d = busybox_daemon
+    d.docker("create", "-it", "--name", "dy-tty-start", "busybox", "sh", "-c", "read word; echo got $word; exit 6")
+    try:
+        with Terminal(["docker", "start", "-ai", "dy-tty-start"], env=d.env) as term:
+            term.type("typed\r")
+            term.expect(r"got typed\r\n")
+            assert term.wait() == 6
+    finally:
+        d.docker("rm", "-f", "dy-tty-start")
+
+
 def test_ctrl_p_ctrl_q_detaches_and_attach_resumes_with_the_new_window_size(busybox_daemon):
     d = busybox_daemon
     with Terminal(["docker", "run", "-it", "--name", "dy-tty-detach", "busybox", "sh"], env=d.env) as term:
@@ -83,6 +95,8 @@ def test_exec_it_gets_a_terminal_of_its_own_sized_and_resized(busybox_daemon):
 def test_piped_input_reaches_run_exec_and_start(busybox_daemon):
     d = busybox_daemon
     assert d.docker("run", "-i", "--rm", "busybox", "cat", input="hi\n").stdout == "hi\n"
+    counted = d.docker("run", "-i", "--rm", "busybox", "wc", "-c", input="y" * 1_000_000).stdout
+    assert counted.strip() == "1000000"  # more than the shim queues: the client is pushed back, nothing is lost
     d.docker("run", "-d", "--name", "dy-stdin-exec", "busybox", "sleep", "300")
     try:
         assert d.docker("exec", "-i", "dy-stdin-exec", "cat", input="through exec\n").stdout == "through exec\n"
