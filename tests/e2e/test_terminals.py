@@ -195,6 +195,19 @@ def _read_until(sock: socket.socket, wanted: bytes) -> bytes:
     return seen
 
 
+def test_a_prompt_that_ends_no_line_reaches_an_attached_client(busybox_daemon):
+    d = busybox_daemon
+    d.docker("run", "-di", "--name", "dy-prompt", "busybox", "sh", "-c", 'printf "Name? "; read n; echo "hi $n"')
+    try:
+        sock, _ = _raw_attach(d, "dy-prompt", "stream=1&stdin=1&stdout=1&stderr=1")
+        assert _frames(sock, b"Name? ") == b"Name? "  # before any input: the prompt is shown at once
+        sock.sendall(b"bob\n")
+        assert _frames(sock, b"hi bob\n") == b"hi bob\n"
+        sock.close()
+    finally:
+        d.docker("rm", "-f", "dy-prompt")
+
+
 def test_attach_with_logs_replays_what_was_written(busybox_daemon):
     d = busybox_daemon
     d.docker("run", "--name", "dy-replay", "busybox", "sh", "-c", "echo one; echo two >&2")

@@ -62,6 +62,6 @@ def test_pipes_logs_stay_line_by_line(tmp_path):
     path = tmp_path / "c-json.log"
     log = JsonFileLog(str(path))
     log.write("stdout", b"no end yet")
-    assert path.read_text() == ""
+    assert path.read_text() == "" and log.pending
     log.write("stdout", b" - now\n")
     assert [r["log"] for r in _records(path)] == ["no end yet - now\n"]

@@ -86,6 +86,11 @@ class JsonFileLog:
             self.partial[stream] = rest[cut:]
         self._emit(stream, [chunk for chunk in ended if chunk])
 
+    @property
+    def pending(self) -> bool:
+        """Whether some output waits for the end of its line."""
+        return any(self.partial.values())
+
     def flush(self) -> None:
         for stream, rest in self.partial.items():
             if rest:

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from dockyard.runtime.shim import JsonFileLog
 
 _CHUNK = 1 << 16
+# A line the container has not ended (a prompt: "Name? ") goes into the log, as a record of its own,
+# once the output is quiet this long: attach reads the log, and dockerd's attach shows it at once.
+_UNENDED_LINE_WAIT = 0.1
 
 
 class Stdio:
@@ -110,9 +113,13 @@ class ShimIO:
                 if len(self.queued) < self._QUEUE_LIMIT:
                     readers.extend(self.clients)
             writers = [self.stdio.stdin] if self.queued and self.stdio.stdin >= 0 and not exited else []
-            ready, writable, _ = select.select(readers, writers, [], 0.5 if exited else None)
-            if not ready and not writable and exited:
-                break
+            timeout = 0.5 if exited else _UNENDED_LINE_WAIT if self.log.pending else None
+            ready, writable, _ = select.select(readers, writers, [], timeout)
+            if not ready and not writable:
+                if exited:
+                    break
+                self.log.flush()
+                continue
             if writable:
                 self._write_input()
             for fd in ready:
