@@ -40,6 +40,14 @@ def test_run_it_runs_a_shell_typed_into_and_exits_with_its_code(busybox_daemon):
         assert term.wait() == 3
 
 
+def test_run_it_loses_nothing_a_container_writes_at_once(busybox_daemon):
+    command = ["docker", "run", "-it", "--rm", "busybox", "sh", "-c", "seq 1 3000; exit 4"]
+    with Terminal(command, env=busybox_daemon.env) as term:
+        assert term.wait() == 4
+        lines = term.expect(r"(?s)^(.*)$").group(1).split(b"\r\n")
+    assert lines[:3] == [b"1", b"2", b"3"] and lines[2999] == b"3000"
+
+
 def test_start_ai_attaches_a_terminal_before_the_start(busybox_daemon):
     d = busybox_daemon
     d.docker("create", "-it", "--name", "dy-tty-start", "busybox", "sh", "-c", "read word; echo got $word; exit 6")
