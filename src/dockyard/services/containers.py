@@ -197,8 +197,13 @@ class ContainerService:
                     "removing or force remove"
                 )
             exited = self.subscribe_exit(record.id)
-            self._signal(record, signal.SIGKILL)
-            exited.result(timeout=30)
+            try:
+                self._signal(record, signal.SIGKILL)
+            except Conflict:  # it exited on its own meanwhile: its exit is recorded, or on its way
+                pass
+            if self.is_running(record.id):
+                exited.result(timeout=30)
+            self.unsubscribe_exit(record.id, exited)
         self._remove_stopped(record.id)
 
     def _remove_stopped(self, container_id: str) -> None:
