@@ -75,7 +75,7 @@ async def _server_headers(request: web.Request, response: web.StreamResponse) ->
 
 
 def make_app(services: Services) -> web.Application:
-    from dockyard.api import containers, events, execs, images, system
+    from dockyard.api import attach, containers, events, execs, images, system
 
     app = web.Application(middlewares=[version, errors], client_max_size=1 << 40)
     app.on_response_prepare.append(_server_headers)
@@ -84,6 +84,7 @@ def make_app(services: Services) -> web.Application:
     system.register(routes)
     images.register(routes)
     containers.register(routes)
+    attach.register(routes)
     execs.register(routes)
     events.register(routes)
     return app

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from dockyard import timestamps, units
 from dockyard.api.app import Routes, services_of
-from dockyard.api.hijack import end_hijack, frame, hijack
+from dockyard.api.attach import send_entries
 from dockyard.api.params import boolean, filters, json_object
 from dockyard.api.responses import JSON, json_response
 from dockyard.api.streams import stream_response, with_request_body
@@ -303,41 +303,9 @@ async def logs(request: web.Request) -> web.StreamResponse:
     content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
     response = web.StreamResponse(headers={"Content-Type": content_type})
     await response.prepare(request)
-    await _send_entries(response, entries, wanted, tty=tty, timestamps=timestamps)
+    await send_entries(response, entries, wanted, tty=tty, timestamps=timestamps)
     await response.write_eof()
     return response
-
-
-async def attach(request: web.Request) -> web.StreamResponse:
-    """POST /containers/{id}/attach: the container's output on the hijacked connection until it exits.
-
-    Input (stdin=1) is not wired to the container yet: the shim holds no stdin pipe.
-    """
-    containers = _containers(request)
-    record = await _blocking(containers.get, _name(request))
-    if boolean(request, "stdin") and not boolean(request, "stdout") and not boolean(request, "stderr"):
-        raise InvalidParameter("attaching to stdin only is not supported yet")
-    wanted = {s for s in ("stdout", "stderr") if boolean(request, s)}
-    entries = await _blocking(containers.attach_output, record.id) if boolean(request, "stream") else iter(())
-    tty = bool(record.config.get("Tty"))
-    response = await hijack(request, tty=tty)
-    await _send_entries(response, entries, wanted, tty=tty, timestamps=False)
-    return end_hijack(request, response)
-
-
-async def _send_entries(response, entries, wanted: set[str], *, tty: bool, timestamps: bool) -> None:
-    loop = asyncio.get_running_loop()
-    done = object()
-    try:
-        while (entry := await loop.run_in_executor(None, next, entries, done)) is not done:
-            if entry["stream"] not in wanted:
-                continue
-            data = entry["log"].encode()
-            if timestamps:
-                data = entry["time"].encode() + b" " + data
-            await response.write(data if tty else frame(entry["stream"], data))
-    except ConnectionError:
-        pass  # the client went away; the container goes on
 
 
 async def update(request: web.Request) -> web.Response:
@@ -440,7 +408,6 @@ def register(routes: Routes) -> None:
     routes.add("HEAD", "/containers/{name}/archive", archive_head)
     routes.add("GET", "/containers/{name}/archive", archive_get)
     routes.add("PUT", "/containers/{name}/archive", archive_put)
-    routes.add("POST", "/containers/{name}/attach", attach)
     routes.add("POST", "/containers/create", create)
     routes.add("GET", "/containers/json", list_containers)
     routes.add("GET", "/containers/{name}/json", inspect)

@@ -4,6 +4,8 @@ The client asks to upgrade ("Connection: Upgrade", "Upgrade: tcp"); the answer
 is 101 and from then on the connection carries the stream itself: raw bytes for
 a terminal, else docker's multiplexed frames (an 8-byte header naming stdout or
 stderr and the length, then the data). The stream ends when the connection closes.
+What the client sends after the 101 is the process's input, raw (hijacked_input);
+the client half-closes the connection when its input ends.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class HalfCloseTolerant(asyncio.Protocol):
 
     def __init__(self, inner: asyncio.BaseProtocol) -> None:
         self._inner = inner
+        self.input: asyncio.StreamReader | None = None  # set once the connection is hijacked for input
 
     def connection_made(self, transport) -> None:
         self._inner.connection_made(transport)
@@ -43,7 +46,42 @@ class HalfCloseTolerant(asyncio.Protocol):
         self._inner.data_received(data)
 
     def eof_received(self) -> bool:
+        if self.input is not None:
+            self.input.feed_eof()
         return True
+
+
+class _InputParser:
+    """What aiohttp feeds an upgraded connection's bytes to (its set_parser, as for websockets)."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self.reader = reader
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.reader.feed_data(data)
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self.reader.feed_eof()
+
+
+def hijacked_input(request: web.Request) -> asyncio.StreamReader:
+    """The client's input on a connection hijack() answered with 101: raw bytes until it half-closes.
+
+    The reader pauses the connection while it holds more than 64 KiB, so a client that types
+    faster than the container reads is pushed back on, not buffered without bound.
+    """
+    reader = asyncio.StreamReader(limit=1 << 16)
+    transport = request.transport
+    if transport is None or request.protocol is None:
+        reader.feed_eof()
+        return reader
+    reader.set_transport(transport)
+    wrapper = transport.get_protocol()
+    if isinstance(wrapper, HalfCloseTolerant):
+        wrapper.input = reader
+    request.protocol.set_parser(_InputParser(reader))  # type: ignore[arg-type]
+    return reader
 
 
 class RawStream(web.StreamResponse):

@@ -239,6 +239,10 @@ def build(
     mounts += _bind_mounts(host_config)
     mounts += _tmpfs_mounts(host_config)
     linux_extra = {}
+    process_extra = {}
+    rows, columns = (host_config.get("ConsoleSize") or [0, 0])[:2]
+    if config.get("Tty") and rows and columns:  # the CLI's terminal size, so that the first screen fits
+        process_extra["consoleSize"] = {"height": rows, "width": columns}
     seccomp = seccomp_option(host_config)
     if not privileged and seccomp != "unconfined":
         from dockyard.runtime.default_seccomp import profile
@@ -256,6 +260,7 @@ def build(
             "noNewPrivileges": "no-new-privileges" in (host_config.get("SecurityOpt") or [])
             or "no-new-privileges:true" in (host_config.get("SecurityOpt") or []),
             "oomScoreAdj": host_config.get("OomScoreAdj") or 0,
+            **process_extra,
         },
         "root": {"path": rootfs, "readonly": bool(host_config.get("ReadonlyRootfs"))},
         "hostname": hostname,

@@ -61,6 +61,7 @@ class Runtime:
         bundle: str,
         *,
         console_socket: str | None = None,
+        console_fd: int | None = None,
         pid_file: str | None = None,
         no_pivot: bool = False,
         preserve_fds: int = 0,
@@ -68,13 +69,17 @@ class Runtime:
     ) -> states.ContainerState:
         """Set the container up to the point where only exec of its process is left.
 
+        console_fd: a connected console socket, for an in-process caller (the shim) that made
+        a socketpair rather than a listening socket; it is closed here, as a console_socket's is.
         config: the bundle's config.json as spec.load returned it, for a caller
         that has read it already.
         """
         bundle = os.path.abspath(bundle)
         if config is None:
             config = specs.load(bundle)
-        options = self._options(config, console_socket, no_pivot=no_pivot, preserve_fds=preserve_fds)
+        options = self._options(
+            config, console_socket, console_fd=console_fd, no_pivot=no_pivot, preserve_fds=preserve_fds
+        )
         now = time.time_ns()
         created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}Z"
         container = states.new(self.root, container_id, {"bundle": bundle, "created": created, "config": config})
@@ -113,7 +118,11 @@ class Runtime:
             options.seccomp_flags = seccomp.get("flags", [])
         process = fields.get("process") or config.get("process", {})
         preload(config, process)
-        if process.get("terminal"):
+        if options.console_fd is not None:
+            if not process.get("terminal"):
+                os.close(options.console_fd)
+                raise InvalidParameter("a console was given but process.terminal is false")
+        elif process.get("terminal"):
             if not console_socket:
                 raise InvalidParameter("process.terminal is true: --console-socket is required")
             from dockyard.runtime.console import connect

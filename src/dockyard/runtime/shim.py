@@ -6,16 +6,18 @@ dockyard.runtime.shim DIR FD` when the template cannot be reached. Either way it
 detaches at once, so that containers outlive the daemon (live restore) and no
 container process is a child of the multi-threaded daemon. DIR holds:
 
-    shim.json     written by the daemon: id, bundle, runtime root, log path
+    shim.json     written by the daemon: id, bundle, runtime root, log path, tty, open_stdin
     shim.pid      the shim's pid, written before anything else
+    control.sock  input, window size and end of input from the daemon (dockyard.runtime.control)
     started.json  {"pid": <init pid>} once the process runs, or {"error": ..., "kind": ...}
     exit.json     {"code": ..., "oom_killed": ..., "finished": ...} when it has exited
 
 Each JSON file is written to a temporary name and renamed, so a reader sees all
-of it or nothing. The shim reads the container's stdout and stderr through pipes
-and appends them to the json-file log (docker's format, one JSON object per
-line); it is the init's subreaper, so it reaps it and records its exit status,
-then deletes the container from the runtime (cgroup and state) and exits.
+of it or nothing. The shim reads the container's stdout and stderr through pipes,
+or its terminal through the pty master (Tty), and appends them to the json-file
+log (docker's format, one JSON object per line); it is the init's subreaper, so
+it reaps it and records its exit status, then deletes the container from the
+runtime (cgroup and state) and exits.
 
 The daemon learns the outcome of a start from the report pipe (the fd number
 given after DIR): one line of JSON, the same as started.json.
@@ -26,10 +28,11 @@ from __future__ import annotations
 import errno
 import json
 import os
-import select
 import sys
 
 from dockyard import timestamps
+from dockyard.runtime import control
+from dockyard.runtime.shim_io import ShimIO, create_with_stdio
 
 _CHUNK = 1 << 16
 
@@ -57,12 +60,17 @@ class JsonFileLog:
     It rotates, as Dockyard does by default (DESIGN.md: no container fills the disk):
     past max_size bytes the file becomes <path>.1, the older ones shift up, and at
     most max_files files are kept.
+
+    raw (a terminal's output): what is read is written at once, a line not yet ended
+    included, because attach reads the log and a shell's prompt ends no line; only
+    an unfinished UTF-8 character waits for the rest of its bytes.
     """
 
-    def __init__(self, path: str, *, max_size: int = 0, max_files: int = 1) -> None:
+    def __init__(self, path: str, *, max_size: int = 0, max_files: int = 1, raw: bool = False) -> None:
         self.path = path
         self.max_size = max_size
         self.max_files = max(1, max_files)
+        self.raw = raw
         self.file = open(path, "ab", buffering=0)  # noqa: SIM115 kept open for the container's life
         self.size = self.file.tell()
         self.partial = {"stdout": b"", "stderr": b""}
@@ -70,7 +78,18 @@ class JsonFileLog:
     def write(self, stream: str, data: bytes) -> None:
         data = self.partial[stream] + data
         *lines, self.partial[stream] = data.split(b"\n")
-        self._emit(stream, [line + b"\n" for line in lines])
+        ended = [line + b"\n" for line in lines]
+        if self.raw and self.partial[stream]:
+            rest = self.partial[stream]
+            cut = _complete_utf8(rest)
+            ended.append(rest[:cut])
+            self.partial[stream] = rest[cut:]
+        self._emit(stream, [chunk for chunk in ended if chunk])
+
+    @property
+    def pending(self) -> bool:
+        """Whether some output waits for the end of its line."""
+        return any(self.partial.values())
 
     def flush(self) -> None:
         for stream, rest in self.partial.items():
@@ -115,6 +134,16 @@ class JsonFileLog:
         self.size = 0
 
 
+def _complete_utf8(data: bytes) -> int:
+    """The length of data without a UTF-8 character cut short at its end (invalid bytes count as complete)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # the last lead byte (or ASCII): does its character fit?
+            needed = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4 if byte & 0xF8 == 0xF0 else 1
+            return len(data) - back if needed > back else len(data)
+    return len(data)
+
+
 _report_fd = -1
 
 
@@ -128,26 +157,12 @@ def run(state_dir: str) -> int:
     container_id, bundle = settings["id"], settings["bundle"]
     runtime = Runtime(settings["runtime_root"])
     libc.prctl(k.PR_SET_CHILD_SUBREAPER, 1)  # the init's parent exits; its exit status must come to us
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    shim_log = os.dup(2)  # the daemon pointed our stderr at shim.log
-    # The init inherits fds 0-2: point them at the pipes for the create, then back at shim.log.
-    # -i (OpenStdin): the container's stdin is a pipe the shim keeps open, so that `cat` waits for
-    # input instead of reading end-of-file at once, as under docker. Input itself comes with attach.
-    stdin_r, _stdin_w = os.pipe() if settings.get("open_stdin") else (os.open(os.devnull, os.O_RDONLY), -1)
-    os.dup2(stdin_r, 0)
-    os.dup2(out_w, 1)
-    os.dup2(err_w, 2)
     try:
-        container = runtime.create(container_id, bundle)
+        container, stdio = create_with_stdio(runtime, container_id, bundle, settings)
     except Exception as exc:
-        _redirect(shim_log)
         return _report_failure(state_dir, exc)
-    _redirect(shim_log)
-    for fd in (out_w, err_w, stdin_r):
-        os.close(fd)
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # _stdin_w stays open, unused, for the container's life
     try:
+        listener = control.listen(state_dir)  # before the start: attach may send input at once
         runtime.start(container_id)
     except Exception as exc:
         _cleanup(runtime, container_id)
@@ -156,9 +171,12 @@ def run(state_dir: str) -> int:
     write_json(os.path.join(state_dir, "started.json"), started)
     _report(started)
     log = JsonFileLog(
-        settings["log_path"], max_size=settings.get("log_max_size", 0), max_files=settings.get("log_max_files", 1)
+        settings["log_path"],
+        max_size=settings.get("log_max_size", 0),
+        max_files=settings.get("log_max_files", 1),
+        raw=bool(settings.get("tty")),
     )
-    _pump(log, {out_r: "stdout", err_r: "stderr"}, container.pid)
+    ShimIO(log, stdio, listener).run(container.pid)
     _, status = os.waitpid(container.pid, 0)
     log.flush()
     oom_killed = _oom_killed(runtime, container_id)
@@ -168,37 +186,6 @@ def run(state_dir: str) -> int:
         {"code": exit_code(status), "oom_killed": oom_killed, "finished": timestamps.now()},
     )
     return 0
-
-
-def _redirect(fd: int) -> None:
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-
-
-def _pump(log: JsonFileLog, streams: dict[int, str], init_pid: int) -> None:
-    """Copy the container's output to the log until its init has exited and the pipes are drained."""
-    pidfd = os.pidfd_open(init_pid)
-    open_streams = dict(streams)
-    exited = False
-    while open_streams:
-        # Once the init is gone, the kernel has killed the rest of its PID namespace; output
-        # that is still buffered in the pipes is drained, and a pipe that some escaped
-        # process keeps open does not hold the shim forever.
-        timeout = 0.5 if exited else None
-        ready, _, _ = select.select([*open_streams, *(() if exited else (pidfd,))], [], [], timeout)
-        if not ready and exited:
-            break
-        for fd in ready:
-            if fd == pidfd:
-                exited = True
-                continue
-            data = os.read(fd, _CHUNK)
-            if data:
-                log.write(open_streams[fd], data)
-            else:
-                os.close(fd)
-                del open_streams[fd]
-    os.close(pidfd)
 
 
 def _oom_killed(runtime, container_id: str) -> bool:

@@ -24,17 +24,19 @@ import secrets
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from dockyard import timestamps
 from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified
+from dockyard.kernel.inotify import DirectoryWatch
 from dockyard.kernel.mounts import mount_all, unmount_under
 from dockyard.metadata.containers import ContainerRecord, ContainerTable
 from dockyard.metadata.db import Database
-from dockyard.runtime import container_spec
+from dockyard.runtime import container_spec, control
 from dockyard.runtime.runtime import Runtime, parse_signal
 from dockyard.runtime.shim import read_json, write_json
 from dockyard.services.events import EventBus
@@ -48,6 +50,7 @@ _NOUNS = ("anchor", "barge", "buoy", "crane", "dock", "harbor", "keel", "pier", 
 _RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 # docker's restart back-off: 100 ms, doubling, at most a minute; reset by a run of 10 s or more.
 _BACKOFF_START, _BACKOFF_MAX, _BACKOFF_RESET = 0.1, 60.0, 10.0
+_FOLLOW_POLL = 0.05
 
 
 def _initial_state() -> dict:
@@ -144,8 +147,6 @@ class ContainerService:
         image = self.images.get(image_name)
         image_config = image.config.get("config") or {}
         container_spec.command(image_config, config)  # refuse a container with nothing to run now, as docker does
-        if config.get("Tty"):
-            raise InvalidParameter("terminals (-t) are not supported yet: the shim cannot hold a pty")
         container_spec.capabilities(host_config)
         container_spec.seccomp_option(host_config)
         record = ContainerRecord(
@@ -196,8 +197,13 @@ class ContainerService:
                     "removing or force remove"
                 )
             exited = self.subscribe_exit(record.id)
-            self._signal(record, signal.SIGKILL)
-            exited.result(timeout=30)
+            try:
+                self._signal(record, signal.SIGKILL)
+            except Conflict:  # it exited on its own meanwhile: its exit is recorded, or on its way
+                pass
+            if self.is_running(record.id):
+                exited.result(timeout=30)
+            self.unsubscribe_exit(record.id, exited)
         self._remove_stopped(record.id)
 
     def _remove_stopped(self, container_id: str) -> None:
@@ -262,6 +268,8 @@ class ContainerService:
             # The exit codes docker gives a container that could not start (the CLI's run exits with them).
             code = 127 if "not found" in message else 126 if "permission denied" in message else 128
             self.records.set_state(record.id, {**record.state, "Error": message, "ExitCode": code})
+            # Attaches waiting for this run end, as dockerd closes a container's streams when its start fails.
+            self._notify(self._exits, record.id, {"StatusCode": code})
             if record.host_config.get("AutoRemove"):
                 self._remove_stopped(record.id)  # as docker does: `run --rm` waits for the removal
             raise
@@ -280,6 +288,7 @@ class ContainerService:
                 "runtime_root": self.runtime.root,
                 "log_path": self.log_path(record.id),
                 "open_stdin": bool(record.config.get("OpenStdin")),
+                "tty": bool(record.config.get("Tty")),
                 **_log_limits(record.host_config["LogConfig"]["Config"]),
             },
         )
@@ -591,15 +600,52 @@ class ContainerService:
         exited = self.subscribe_exit(record.id) if follow and record.state["Running"] else None
         return self._read_log(record.id, exited, since=since, until=until, tail=tail)
 
-    def attach_output(self, name_or_id: str) -> Iterator[dict]:
-        """What the container writes from now until it exits: for attach, also before it starts (docker run).
+    def attach_output(
+        self, name_or_id: str, *, logs: bool = False, stream: bool = True
+    ) -> tuple[Iterator[dict], Callable[[], None]]:
+        """For attach: what the log holds (logs) and what the container writes from now until it exits
+        (stream), also before it starts (docker run attaches first).
 
-        Docker refuses to attach to a container that has stopped: nothing would ever come.
+        Returns the records and the function that detaches, ending them early: the reader returns
+        at its next look at the log. Docker refuses to stream from a container that has stopped:
+        nothing would ever come. Streaming attaches and detaches are events, as under docker.
         """
         record = self.get(name_or_id)
+        if not stream:
+            return self._read_log(record.id, None, since=0, until=0, tail=-1 if logs else 0), lambda: None
         if record.state["Status"] not in ("created", "running"):
             raise Conflict("You cannot attach to a stopped container, start it first")
-        return self._read_log(record.id, self.subscribe_exit(record.id), since=0, until=0, tail=0)
+        exited = self.subscribe_exit(record.id)
+        self._event(record, "attach")
+
+        def detach() -> None:
+            self.unsubscribe_exit(record.id, exited)
+            exited.cancel()
+            self._event(record, "detach")
+
+        return self._read_log(record.id, exited, since=0, until=0, tail=-1 if logs else 0), detach
+
+    # -- input and terminal size -------------------------------------------------------------
+
+    def control(self, container_id: str) -> socket.socket:
+        """A connection to the running container's shim for input and resizes (dockyard.runtime.control).
+
+        Conflict if the container is not running (or its shim has just gone).
+        """
+        try:
+            return control.connect(self._bundle(container_id))
+        except OSError:
+            raise Conflict(f"Container {container_id} is not running") from None
+
+    def resize(self, name_or_id: str, rows: int, columns: int) -> None:
+        """docker resize: the terminal's window size; a container without one ignores it, as under docker."""
+        record = self.get(name_or_id)
+        if not record.state["Running"]:
+            raise Conflict(f"Container {record.id} is not running")
+        if record.config.get("Tty"):
+            with self.control(record.id) as connection:
+                connection.sendall(control.resize_frame(rows, columns))
+        self._event(record, "resize", height=str(rows), width=str(columns))
 
     def _read_log(
         self, container_id: str, exited: concurrent.futures.Future | None, *, since: float, until: float, tail: int
@@ -635,10 +681,12 @@ class ContainerService:
 def _follow(
     log, path: str, records: list[dict], exited: concurrent.futures.Future | None, since: float, until: float
 ) -> Iterator[dict]:
+    watch = None
     try:
         yield from records
         if exited is None:
             return
+        watch = _log_watch(path)  # before the first read below: a write after it wakes the wait
         pending = b""
         while True:
             done = exited.done()
@@ -656,9 +704,24 @@ def _follow(
                 log = open(path, "rb")  # noqa: SIM115 closed below or at the next rotation
                 pending = b""
                 continue
-            time.sleep(0.05)
+            # Woken at once by a write (an attached terminal's echo must not wait for a poll); the
+            # timeout bounds how late an exit without output, or a detach, is noticed.
+            if watch is not None:
+                watch.wait(_FOLLOW_POLL)
+            else:
+                time.sleep(_FOLLOW_POLL)
     finally:
         log.close()
+        if watch is not None:
+            watch.close()
+
+
+def _log_watch(path: str) -> DirectoryWatch | None:
+    try:
+        return DirectoryWatch(os.path.dirname(path))
+    except OSError as exc:  # out of inotify instances: poll
+        log.debug("following %s by polling: %s", path, exc)
+        return None
 
 
 def _rotated(log, path: str) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.runtime import container_spec
+from dockyard.runtime.console import set_size
 from dockyard.services.containers import ContainerService
 
 
@@ -30,6 +31,9 @@ class ExecRecord:
     started: bool = False
     exit_code: int | None = None
     pid: int = 0
+    master: int = -1  # the pty master while an exec with a terminal runs (the daemon holds it)
+    size: tuple[int, int] | None = None  # a resize that came before the terminal did
+    task: object = None  # the API's asyncio task that runs a detached exec
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -47,10 +51,6 @@ class ExecService:
         cmd = body.get("Cmd")
         if not cmd or not isinstance(cmd, list) or not all(isinstance(c, str) for c in cmd):
             raise InvalidParameter("No exec command specified")
-        if body.get("Tty"):
-            raise InvalidParameter("exec with a terminal (-t) is not supported yet")
-        if body.get("AttachStdin"):
-            raise InvalidParameter("exec with input (-i) is not supported yet")
         exec_record = ExecRecord(secrets.token_hex(32), record.id, body)
         self._execs[exec_record.id] = exec_record
         return exec_record
@@ -61,10 +61,13 @@ class ExecService:
         except KeyError:
             raise NotFound(f"No such exec instance: {exec_id}") from None
 
-    def command(self, exec_record: ExecRecord, error_log: str) -> list[str]:
+    def command(
+        self, exec_record: ExecRecord, error_log: str, console_socket: str | None = None, console_size=None
+    ) -> list[str]:
         """The `dockyard-runtime exec` command line for an exec instance; marks it started.
 
-        The runtime writes its own errors as JSON to error_log, apart from the process's output.
+        The runtime writes its own errors as JSON to error_log, apart from the process's output;
+        with a terminal (Tty) it sends the pty master to console_socket.
         """
         with exec_record.lock:
             if exec_record.started:
@@ -79,7 +82,11 @@ class ExecService:
         process = dict(spec["process"])
         config = exec_record.config
         process["args"] = config["Cmd"]
-        process["terminal"] = False
+        process["terminal"] = bool(config.get("Tty"))
+        process.pop("consoleSize", None)
+        rows, columns = (console_size or config.get("ConsoleSize") or [0, 0])[:2]
+        if process["terminal"] and rows and columns:
+            process["consoleSize"] = {"height": rows, "width": columns}
         env = dict(entry.split("=", 1) for entry in process.get("env", []) if "=" in entry)
         for entry in config.get("Env") or []:
             key, sep, value = entry.partition("=")
@@ -99,10 +106,27 @@ class ExecService:
             json.dump(process, f)
         runtime = [sys.executable, "-m", "dockyard.runtime.cli", "--root", self.containers.runtime.root,
                    "--log", error_log, "--log-format", "json"]  # fmt: skip
-        return [*runtime, "exec", "--process", path, container.id]
+        console = ["--console-socket", console_socket] if console_socket else []
+        return [*runtime, "exec", *console, "--process", path, container.id]
+
+    def attach_terminal(self, exec_record: ExecRecord, master: int) -> None:
+        """The exec's pty master has come: kept for resizes until finished(); a resize that came first applies now."""
+        exec_record.master = master
+        if exec_record.size:
+            set_size(master, *exec_record.size)
+
+    def resize(self, exec_id: str, rows: int, columns: int) -> None:
+        """docker exec's resize: the window size of the exec's terminal (kept until it exists)."""
+        exec_record = self.get(exec_id)
+        exec_record.size = (rows, columns)
+        if exec_record.master >= 0:
+            set_size(exec_record.master, rows, columns)
 
     def finished(self, exec_record: ExecRecord, code: int) -> None:
         exec_record.running = False
+        if exec_record.master >= 0:
+            os.close(exec_record.master)
+            exec_record.master = -1
         exec_record.exit_code = code
         with_file = os.path.join(self.containers.exec_root, exec_record.container_id, f"exec-{exec_record.id}.json")
         try:
@@ -129,6 +153,6 @@ class ExecService:
             "OpenStdout": bool(config.get("AttachStdout")),
             "CanRemove": False,
             "ContainerID": record.container_id,
-            "DetachKeys": "",
+            "DetachKeys": config.get("DetachKeys") or "",
             "Pid": record.pid,
         }
