@@ -103,8 +103,12 @@ def _summary(request: web.Request, record: ContainerRecord) -> dict:
         "Status": _status_text(record.state),
         "HostConfig": {"NetworkMode": record.host_config.get("NetworkMode") or "default"},
         "NetworkSettings": {"Networks": {}},
-        "Mounts": [],
+        "Mounts": _mounts(record),
     }
+
+
+def _mounts(record: ContainerRecord) -> list[dict]:
+    return [point.inspect() for point in ContainerService.mount_points(record)]
 
 
 def _inspect(request: web.Request, record: ContainerRecord) -> dict:
@@ -160,7 +164,7 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
         "ExecIDs": None,
         "HostConfig": host_config,
         "GraphDriver": {"Name": services_of(request).images.driver_name(), "Data": {}},
-        "Mounts": [],
+        "Mounts": _mounts(record),
         "Config": config,
         "NetworkSettings": {**_NO_NETWORK},
     }
@@ -297,7 +301,9 @@ async def wait(request: web.Request) -> web.StreamResponse:
 
 
 async def remove(request: web.Request) -> web.Response:
-    await _blocking(_containers(request).remove, _name(request), force=boolean(request, "force"))
+    await _blocking(
+        _containers(request).remove, _name(request), force=boolean(request, "force"), volumes=boolean(request, "v")
+    )
     return web.Response(status=204)
 
 
