@@ -111,6 +111,19 @@ def test_image_volumes_are_anonymous_volumes_filled_from_the_image_and_rm_v_remo
         dy.docker("rmi", "dy-volimage:1", check=False)
 
 
+def test_volumes_from_shares_another_container_s_volumes(dy):
+    dy.docker("run", "--name", "dy-source", "-v", "/anon", "-v", "dy-from:/named", "busybox", "sh", "-c",
+              "echo a > /anon/f; echo n > /named/f")  # fmt: skip
+    out = dy.docker("run", "--rm", "--volumes-from", "dy-source:ro", "busybox", "sh", "-c",
+                    "cat /anon/f /named/f; touch /named/x 2>/dev/null || echo read-only").stdout  # fmt: skip
+    assert out == "a\nn\nread-only\n"
+    # Raw HTTP: on any 404 from create the CLI goes on to pull the image, as it does with docker.
+    body = {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"VolumesFrom": ["dy-nosuch"]}}
+    status, _, answer = dy.request("POST", "/v1.50/containers/create", json.dumps(body).encode(),
+                                   headers={"Content-Type": "application/json"})  # fmt: skip
+    assert status == 404 and json.loads(answer)["message"] == "No such container: dy-nosuch"
+
+
 def test_a_volume_in_use_cannot_be_removed(dy):
     container = dy.docker("create", "--name", "dy-holder", "-v", "dy-held:/data", "busybox", "true").stdout.strip()
     status, _, body = dy.request("DELETE", "/v1.50/volumes/dy-held?force=1")

@@ -11,9 +11,11 @@ from dockyard.volume import names
 from dockyard.volume.mountspec import (
     MountPoint,
     container_mount_points,
+    inherit,
     oci_mounts,
     parse_bind,
     parse_mount,
+    parse_volumes_from,
 )
 
 
@@ -182,3 +184,28 @@ def test_inspect_shape_of_a_volume_and_a_bind():
     bind = MountPoint("bind", "/d", source="/h", propagation="rprivate")
     assert bind.inspect() == {"Type": "bind", "Source": "/h", "Destination": "/d", "Mode": "", "RW": True,
                               "Propagation": "rprivate"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"), [("web", ("web", None)), ("web:ro", ("web", False)), ("web:rw", ("web", True))]
+)
+def test_volumes_from_specs(spec, expected):
+    assert parse_volumes_from(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["web:rx", ":ro", ""])
+def test_bad_volumes_from_specs(spec):
+    with pytest.raises(InvalidParameter):
+        parse_volumes_from(spec)
+
+
+def test_volumes_from_gives_way_to_the_request_s_own_mounts():
+    theirs = [
+        MountPoint("volume", "/data", source="/v/d/_data", name="d", driver="local", anonymous=True),
+        MountPoint("bind", "/conf", source="/etc/app"),
+        MountPoint("tmpfs", "/run/x"),
+    ]
+    inherited = inherit(theirs, False)
+    assert [(p.destination, p.rw) for p in inherited] == [("/data", False), ("/conf", False)]
+    points = container_mount_points({}, {"Binds": ["mine:/conf"]}, {"Volumes": {"/data": {}}}, inherited)
+    assert [(p.destination, p.name) for p in points] == [("/conf", "mine"), ("/data", "d")]

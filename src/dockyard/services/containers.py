@@ -41,7 +41,7 @@ from dockyard.services.events import EventBus
 from dockyard.services.images import ImageService
 from dockyard.services.shims import ShimLauncher
 from dockyard.services.volumes import VolumeService
-from dockyard.volume.mountspec import MountPoint, container_mount_points
+from dockyard.volume.mountspec import MountPoint, container_mount_points, inherit, parse_volumes_from
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
@@ -152,7 +152,9 @@ class ContainerService:
             raise InvalidParameter("terminals (-t) are not supported yet: the shim cannot hold a pty")
         container_spec.capabilities(host_config)
         container_spec.seccomp_option(host_config)
-        mount_points = container_mount_points(config, host_config, image_config)  # all checked before any is made
+        inherited = [point for spec in host_config.get("VolumesFrom") or [] for point in self._volumes_from(spec)]
+        # Every mount is checked before the first volume is made: a bad one leaves nothing behind.
+        mount_points = container_mount_points(config, host_config, image_config, inherited)
         record = ContainerRecord(
             id=container_id,
             name=name or self._generated_name(),
@@ -181,6 +183,10 @@ class ContainerService:
         self.volumes.settle(container_id, keep=True)
         self._event(record, "create")
         return record
+
+    def _volumes_from(self, spec: str) -> list[MountPoint]:
+        name, rw = parse_volumes_from(spec)
+        return inherit(self.mount_points(self.get(name)), rw)
 
     @staticmethod
     def mount_points(record: ContainerRecord) -> list[MountPoint]:

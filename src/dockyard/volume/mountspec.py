@@ -2,6 +2,8 @@
 
     HostConfig.Binds   "/host:/dst[:mode]" (a bind), "name:/dst[:mode]" (a named volume), "/dst[:mode]"
     HostConfig.Mounts  {"Type": "volume"|"bind"|"tmpfs", "Source", "Target", "ReadOnly", ...Options} (--mount)
+    HostConfig.VolumesFrom  "container[:ro|rw]": that container's volumes and binds, where the request
+                       mounts nothing else
     Config.Volumes     {"/dst": {}} (-v /dst), and the image's VOLUMEs: anonymous volumes for the paths
                        nothing else mounts
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from dockyard.errors import InvalidParameter, Unsupported
@@ -66,8 +69,14 @@ class MountPoint:
         return cls(**values)
 
 
-def container_mount_points(config: dict, host_config: dict, image_config: dict) -> list[MountPoint]:
-    """Every mount the create request and the image ask for, checked; refuses two on one destination."""
+def container_mount_points(
+    config: dict, host_config: dict, image_config: dict, inherited: Sequence[MountPoint] = ()
+) -> list[MountPoint]:
+    """Every mount the create request and the image ask for, checked; refuses two on one destination.
+
+    inherited are the mount points of --volumes-from containers: the request's own mounts replace
+    those on the same destination, as docker's do.
+    """
     driver = host_config.get("VolumeDriver") or "local"
     points = [parse_bind(spec, driver) for spec in host_config.get("Binds") or []]
     points += [parse_mount(mount, driver) for mount in host_config.get("Mounts") or []]
@@ -76,6 +85,10 @@ def container_mount_points(config: dict, host_config: dict, image_config: dict) 
         if point.destination in seen:
             raise InvalidParameter(f"Duplicate mount point: {point.destination}")
         seen.add(point.destination)
+    for point in inherited:
+        if point.destination not in seen:
+            seen.add(point.destination)
+            points.append(point)
     # The request's -v /path, then the image's VOLUMEs: anonymous volumes where nothing else is mounted.
     for path in [*(config.get("Volumes") or {}), *(image_config.get("Volumes") or {})]:
         destination = _destination(path, "volume")
@@ -83,6 +96,23 @@ def container_mount_points(config: dict, host_config: dict, image_config: dict) 
             seen.add(destination)
             points.append(MountPoint("volume", destination, driver=driver, anonymous=True))
     return points
+
+
+def parse_volumes_from(spec: str) -> tuple[str, bool | None]:
+    """One HostConfig.VolumesFrom entry, "container[:ro|rw]": (container, read-write, or None to keep its mode)."""
+    container, _, mode = spec.partition(":")
+    if not container or mode not in ("", "ro", "rw"):
+        raise InvalidParameter(f"invalid mode: {mode}" if container else f"invalid volumes-from: '{spec}'")
+    return container, None if not mode else mode == "rw"
+
+
+def inherit(points: Sequence[MountPoint], rw: bool | None) -> list[MountPoint]:
+    """A --volumes-from container's volumes and binds for another container, made read-only with ":ro"."""
+    return [
+        dataclasses.replace(point, rw=point.rw if rw is None else rw, anonymous=False, copy_data=False)
+        for point in points
+        if point.type in ("volume", "bind")
+    ]
 
 
 def parse_bind(spec: str, volume_driver: str = "local") -> MountPoint:
