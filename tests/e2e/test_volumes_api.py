@@ -101,6 +101,7 @@ def test_image_volumes_are_anonymous_volumes_filled_from_the_image_and_rm_v_remo
         assert anonymous["Type"] == "volume" and len(anonymous["Name"]) == 64 and anonymous["RW"]
         assert anonymous["Source"] == f"{dy.data_root}/volumes/{anonymous['Name']}/_data"
         assert by_destination["/named"]["Name"] == "dy-named" and by_destination["/named"]["Driver"] == "local"
+        assert (by_destination["/named"]["Mode"], anonymous["Mode"]) == ("z", "")  # as dockerd shows them
         _, _, body = dy.request("GET", "/v1.50/containers/dy-user/json")
         validate(json.loads(body), "ContainerInspectResponse", version="1.50")
         labels = json.loads(dy.docker("volume", "inspect", anonymous["Name"]).stdout)[0]["Labels"]

@@ -60,9 +60,9 @@ def test_a_nameless_create_gets_64_hex(service):
 @pytest.mark.parametrize(
     ("arguments", "kind", "message"),
     [
-        (("data", "nosuch"), NotFound, 'error looking up volume plugin nosuch: plugin "nosuch" not found'),
-        (("bad/name",), InvalidParameter, "includes invalid characters for a local volume name"),
-        (("data", "local", {"bogus": "1"}), InvalidParameter, 'invalid option: "bogus"'),
+        (("data", "nosuch"), NotFound, 'create data: error looking up volume plugin nosuch: plugin "nosuch" not found'),
+        (("bad/name",), InvalidParameter, "create bad/name: .* includes invalid characters for a local volume name"),
+        (("data", "local", {"bogus": "1"}), InvalidParameter, 'create data: invalid option: "bogus"'),
     ],
 )
 def test_bad_creates_leave_nothing(service, arguments, kind, message):

@@ -42,12 +42,11 @@ def test_anonymous_names_are_64_hex_digits_and_fresh():
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("data:/srv", MountPoint("volume", "/srv", name="data", driver="local")),
+        ("data:/srv", MountPoint("volume", "/srv", name="data", driver="local", mode="z")),
         ("data:/srv:ro", MountPoint("volume", "/srv", name="data", driver="local", mode="ro", rw=False)),
         ("data:/srv:nocopy", MountPoint("volume", "/srv", name="data", driver="local", mode="nocopy",
                                         copy_data=False)),
-        ("/srv", MountPoint("volume", "/srv", driver="local", anonymous=True)),
-        ("/srv:ro", MountPoint("volume", "/srv", driver="local", mode="ro", rw=False, anonymous=True)),
+        ("/srv", MountPoint("volume", "/srv", driver="local", mode="z", anonymous=True)),
         ("/host/dir/:/srv/./x", MountPoint("bind", "/srv/x", source="/host/dir", propagation="rprivate",
                                            create_source=True)),
         ("/h:/c:ro,rshared", MountPoint("bind", "/c", source="/h", mode="ro,rshared", rw=False,
@@ -65,10 +64,16 @@ def test_binds(spec, expected):
     [
         ("a:b:c:d", "invalid volume specification: 'a:b:c:d'"),
         ("data::/x", "invalid volume specification: 'data::/x'"),
+        ("/srv:ro", "invalid volume specification: '/srv:ro'$"),
+        ("data:/x:rshared", "'data:/x:rshared': invalid mount config for type \"volume\": field BindOptions must not"),
         ("data:/x:rw,ro", "invalid mode: rw,ro"),
         ("data:/x:bogus", "invalid mode: bogus"),
         ("/h:/x:nocopy", "invalid mode: nocopy"),
-        ("data:relative", "invalid mount path: 'relative' mount path must be absolute"),
+        (
+            "data:relative",
+            "'data:relative': invalid mount config for type \"volume\": invalid mount path: 'relative' "
+            "mount path must be absolute",
+        ),
         ("data:/", "destination can't be '/'"),
         ("bad/name:/x", "includes invalid characters for a local volume name"),
     ],
@@ -83,16 +88,16 @@ _names = st.builds(lambda head, tail: head + tail, st.sampled_from("abcXYZ019"),
 _paths = st.lists(_part.filter(lambda p: p not in (".", "..")), min_size=1, max_size=4).map(
     lambda parts: "/" + "/".join(parts)
 )
-_modes = st.lists(st.sampled_from(["ro", "rw", "nocopy", "z", "rslave", "private"]), unique=True, max_size=3)
+_modes = st.lists(st.sampled_from(["ro", "rw", "nocopy", "z", "Z"]), unique=True, max_size=3)
 
 
 @given(_names, _paths, _modes)
 def test_a_named_volume_spec_round_trips(name, destination, modes):
     access = [m for m in modes if m in ("ro", "rw")][:1]
-    propagation = [m for m in modes if m in ("rslave", "private")][:1]
-    mode = ",".join([*access, *propagation, *(m for m in modes if m in ("nocopy", "z"))])
+    label = [m for m in modes if m in ("z", "Z")][:1]
+    mode = ",".join([*access, *label, *(m for m in modes if m == "nocopy")])
     point = parse_bind(f"{name}:{destination}" + (f":{mode}" if mode else ""))
-    assert (point.type, point.name, point.destination, point.mode) == ("volume", name, destination, mode)
+    assert (point.type, point.name, point.destination, point.mode) == ("volume", name, destination, mode or "z")
     assert point.rw == ("ro" not in access)
     assert point.copy_data == ("nocopy" not in modes)
     assert MountPoint.from_json(point.to_json()) == point
@@ -112,7 +117,7 @@ def test_mounts_of_each_type(tmp_path):
     options = {"NoCopy": True, "Labels": {"a": "b"}, "DriverConfig": {"Name": "local", "Options": {"type": "tmpfs"}}}
     volume = parse_mount({"Type": "volume", "Source": "vol", "Target": "/data", "ReadOnly": True,
                           "VolumeOptions": options})  # fmt: skip
-    assert volume == MountPoint("volume", "/data", name="vol", driver="local", rw=False, copy_data=False,
+    assert volume == MountPoint("volume", "/data", name="vol", driver="local", mode="z", rw=False, copy_data=False,
                                 driver_options={"type": "tmpfs"}, labels={"a": "b"})  # fmt: skip
     bind = parse_mount({"Type": "bind", "Source": str(tmp_path), "Target": "/h",
                         "BindOptions": {"Propagation": "rslave"}})  # fmt: skip

@@ -20,6 +20,7 @@ sets `references` ({volume name: [container ids]}) as it sets the image service'
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 import time
@@ -76,19 +77,18 @@ class VolumeService:
     ) -> VolumeRecord:
         """docker volume create: an existing name with the same driver is that volume, unchanged."""
         driver = driver or "local"
-        plugin = self.driver(driver)
         name = name or names.anonymous()
-        names.check(name)
         options = {str(k): str(v) for k, v in (options or {}).items()}
         with self._lock:
             existing = self.records.get(name)
-            if existing is not None:
+            if existing is not None:  # before the options are looked at, as dockerd's volume store does
                 if existing.driver != driver:
                     raise Conflict(
                         f"create {name}: volume name must be unique: driver '{existing.driver}' already has "
                         f"volume '{name}'"
                     )
                 return existing
+            plugin = self._checked(name, driver, options)
             plugin.create(name, options)
             record = VolumeRecord(name, driver, _created_at(), dict(labels or {}), options)
             try:
@@ -98,6 +98,16 @@ class VolumeService:
                 raise
         self._event("create", record)
         return record
+
+    def _checked(self, name: str, driver: str, options: dict) -> VolumeDriver:
+        """The driver for a new volume, once the name and options are found good (docker's messages)."""
+        names.check(name)
+        try:
+            plugin = self.driver(driver)
+            plugin.validate(options)
+        except (NotFound, InvalidParameter) as exc:
+            raise type(exc)(f"create {name}: {exc}") from None
+        return plugin
 
     def inspect(self, record: VolumeRecord) -> dict:
         return {
@@ -209,9 +219,13 @@ class VolumeService:
         Every driver and its options are checked before the first volume is made; on failure the
         volumes made here are removed again. Until settle(container_id) they count as in use.
         """
+        points = [
+            dataclasses.replace(point, name=names.anonymous()) if point.type == "volume" and not point.name else point
+            for point in points
+        ]
         for point in points:
-            if point.type == "volume":
-                self.driver(point.driver).validate(point.driver_options)
+            if point.type == "volume" and self.records.get(point.name) is None:
+                self._checked(point.name, point.driver, point.driver_options)
         attached: list[MountPoint] = []
         with self._lock:
             wanted, created = self._pending.setdefault(container_id, (set(), []))
@@ -226,7 +240,7 @@ class VolumeService:
         return attached
 
     def _attach_volume(self, point: MountPoint, wanted: set[str], created: list[str]) -> MountPoint:
-        name = point.name or names.anonymous()
+        name = point.name
         record = self.records.get(name)
         if record is None:
             labels = {names.ANONYMOUS_LABEL: "", **point.labels} if point.anonymous else point.labels
@@ -235,8 +249,7 @@ class VolumeService:
         elif record.driver != point.driver:
             raise Conflict(f"volume {name} exists with driver {record.driver}, not {point.driver}")
         wanted.add(name)
-        return MountPoint(**{**point.to_json(), "name": name, "driver": record.driver,
-                             "source": self.driver(record.driver).path(name), "tmpfs_options": ()})  # fmt: skip
+        return dataclasses.replace(point, driver=record.driver, source=self.driver(record.driver).path(name))
 
     def settle(self, container_id: str, *, keep: bool) -> None:
         """The container's record now exists (keep) or will not (the volumes attach() made are removed)."""
@@ -274,7 +287,7 @@ class VolumeService:
                     mounted.append(point)
                     if point.copy_data:
                         _copy_up(resolve_in_root(rootfs, point.destination), path)
-                    point = MountPoint(**{**point.to_json(), "source": path, "tmpfs_options": ()})
+                    point = dataclasses.replace(point, source=path)
                 elif point.type == "bind" and point.create_source and not os.path.exists(point.source):
                     os.makedirs(point.source, 0o755)
                 resolved.append(point)

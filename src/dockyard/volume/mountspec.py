@@ -118,21 +118,18 @@ def inherit(points: Sequence[MountPoint], rw: bool | None) -> list[MountPoint]:
 def parse_bind(spec: str, volume_driver: str = "local") -> MountPoint:
     """One HostConfig.Binds entry (docker run -v)."""
     parts = spec.split(":")
-    if len(parts) > 3 or any(part == "" for part in parts):
+    # "/dst:ro" is refused: a mode needs a source (moby's linux parser says so too).
+    if len(parts) > 3 or any(part == "" for part in parts) or (len(parts) == 2 and _is_mode(parts[1])):
         raise InvalidParameter(f"invalid volume specification: '{spec}'")
-    if len(parts) == 1:
-        source, destination, mode = "", parts[0], ""
-    elif len(parts) == 2 and _is_mode(parts[1]):
-        source, destination, mode = "", parts[0], parts[1]
-    elif len(parts) == 2:
-        source, destination, mode = parts[0], parts[1], ""
-    else:
-        source, destination, mode = parts
+    source, destination, mode = ("", *parts, "") if len(parts) == 1 else (*parts, "") if len(parts) == 2 else parts
     if not _is_mode(mode):
         raise InvalidParameter(f"invalid mode: {mode}")
     options = mode.split(",") if mode else []
     kind = "bind" if source.startswith("/") else "volume"
-    destination = _destination(destination, kind)
+    try:
+        destination = _destination(destination, kind)
+    except InvalidParameter as exc:
+        raise InvalidParameter(f"invalid volume specification: '{spec}': {exc}") from None
     rw = "ro" not in options
     propagation = next((o for o in options if o in PROPAGATIONS), "")
     if kind == "bind":
@@ -140,10 +137,16 @@ def parse_bind(spec: str, volume_driver: str = "local") -> MountPoint:
             raise InvalidParameter(f"invalid mode: {mode}")
         return MountPoint("bind", destination, source=posixpath.normpath(source), mode=mode, rw=rw,
                           propagation=propagation or "rprivate", create_source=True)  # fmt: skip
+    if propagation:
+        raise InvalidParameter(
+            f"invalid volume specification: '{spec}': invalid mount config for type \"volume\": "
+            "field BindOptions must not be specified"
+        )
     if source:
         names.check(source)
-    return MountPoint("volume", destination, name=source, driver=volume_driver, mode=mode, rw=rw,
-                      propagation=propagation, copy_data="nocopy" not in options, anonymous=not source)  # fmt: skip
+    # dockerd shows "z" (its SELinux default) as the mode of a volume given none.
+    return MountPoint("volume", destination, name=source, driver=volume_driver, mode=mode or "z", rw=rw,
+                      copy_data="nocopy" not in options, anonymous=not source)  # fmt: skip
 
 
 def parse_mount(mount: dict, volume_driver: str = "local") -> MountPoint:
@@ -191,7 +194,7 @@ def parse_mount(mount: dict, volume_driver: str = "local") -> MountPoint:
         names.check(source)
     driver_config = volume_options.get("DriverConfig") or {}
     return MountPoint(
-        "volume", destination, name=source, driver=driver_config.get("Name") or volume_driver, rw=rw,
+        "volume", destination, name=source, driver=driver_config.get("Name") or volume_driver, mode="z", rw=rw,
         copy_data=not volume_options.get("NoCopy"), anonymous=not source,
         driver_options=dict(driver_config.get("Options") or {}), labels=dict(volume_options.get("Labels") or {}),
     )  # fmt: skip
