@@ -5,6 +5,7 @@ system df and events. Responses are checked against the Engine API swagger."""
 from __future__ import annotations
 
 import json
+import signal
 import time
 
 import docker.errors
@@ -237,3 +238,41 @@ def test_docker_py_volumes(dy):
         assert client.volumes.prune()["SpaceReclaimed"] >= 0
     finally:
         client.close()
+
+
+def _mounted(path: str) -> bool:
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
+
+
+def test_a_tmpfs_volume_stays_mounted_across_a_kill_9_while_its_container_runs(tmp_path):
+    from conftest import bootstrap_busybox  # the e2e conftest
+    from support.daemon import DockyardDaemon
+
+    first = DockyardDaemon(str(tmp_path / "dy-restore"))
+    bootstrap_busybox(first.data_root)
+    first.start()
+    second = None
+    path = f"{first.data_root}/volumes/dy-live/_data"
+    try:
+        first.docker("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m", "dy-live")
+        first.docker("run", "-d", "--name", "dy-keeper", "-v", "dy-live:/t", "busybox", "sh", "-c",
+                     "echo kept > /t/f; sleep 600")  # fmt: skip
+        first.docker("run", "-d", "--name", "dy-quick", "-v", "dy-live:/t", "busybox", "sh", "-c", "sleep 1")
+        assert _mounted(path)
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait()
+        time.sleep(1.5)  # dy-quick exits while no daemon runs: its exit must not unmount dy-keeper's volume
+        second = DockyardDaemon(first.base).start()
+        assert _mounted(path)
+        assert second.docker("run", "--rm", "-v", "dy-live:/t", "busybox", "cat", "/t/f").stdout == "kept\n"
+        second.docker("rm", "-f", "dy-keeper", "dy-quick")
+        assert not _mounted(path)
+        second.docker("volume", "rm", "dy-live")
+    finally:
+        for daemon in (first, second):
+            if daemon is not None and daemon.process is not None:
+                leftover = daemon.docker("ps", "-aq", check=False).stdout.split()
+                if leftover:
+                    daemon.docker("rm", "-f", *leftover, check=False)
+                daemon.stop()
