@@ -11,6 +11,7 @@ import time
 import docker.errors
 import pytest
 
+from support.daemon import DockyardDaemon
 from support.swagger import validate
 
 
@@ -247,7 +248,6 @@ def _mounted(path: str) -> bool:
 
 def test_a_tmpfs_volume_stays_mounted_across_a_kill_9_while_its_container_runs(tmp_path):
     from conftest import bootstrap_busybox  # the e2e conftest
-    from support.daemon import DockyardDaemon
 
     first = DockyardDaemon(str(tmp_path / "dy-restore"))
     bootstrap_busybox(first.data_root)
