@@ -52,9 +52,11 @@ def test_create_is_idempotent_for_a_name_and_shows_docker_s_fields(service):
     assert _actions(service) == [("create", "data")]
 
 
-def test_a_nameless_create_gets_64_hex(service):
-    record = service.create()
+def test_a_nameless_create_is_anonymous_with_64_hex(service):
+    record = service.create(labels={"a": "b"})
     assert len(record.name) == 64 and not record.name.strip("0123456789abcdef")
+    assert record.labels == {"a": "b", "com.docker.volume.anonymous": ""}
+    assert service.prune()["VolumesDeleted"] == [record.name]
 
 
 @pytest.mark.parametrize(

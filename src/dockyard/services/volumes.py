@@ -75,9 +75,11 @@ class VolumeService:
     def create(
         self, name: str = "", driver: str = "local", options: dict | None = None, labels: dict | None = None
     ) -> VolumeRecord:
-        """docker volume create: an existing name with the same driver is that volume, unchanged."""
+        """docker volume create: an existing name with the same driver is that volume, unchanged; one
+        without a name is anonymous (labelled so, as dockerd labels it: `volume prune` takes it)."""
         driver = driver or "local"
-        name = name or names.anonymous()
+        if not name:
+            name, labels = names.anonymous(), {**(labels or {}), names.ANONYMOUS_LABEL: ""}
         options = {str(k): str(v) for k, v in (options or {}).items()}
         with self._lock:
             existing = self.records.get(name)
