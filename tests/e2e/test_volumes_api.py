@@ -156,6 +156,10 @@ def test_the_mount_flag(dy, tmp_path):
         "echo w > /v/f && cat /ro/f /host/hostfile && ! touch /ro/g 2>/dev/null && df /scratch | tail -1",
     ).stdout  # fmt: skip
     lines = out.splitlines()
+    dy.docker("run", "--rm", "-v", "dy-m:/v", "busybox", "sh", "-c", "mkdir -p /v/sub && echo in-sub > /v/sub/g")
+    sub = dy.docker("run", "--rm", "--mount", "type=volume,src=dy-m,dst=/s,volume-subpath=sub", "busybox",
+                    "ls", "/s").stdout  # fmt: skip
+    assert sub == "g\n"
     assert lines[:2] == ["w", "from the host"] and lines[2].startswith("tmpfs") and " 1024 " in lines[2]
     assert json.loads(dy.docker("volume", "inspect", "dy-m").stdout)[0]["Labels"] == {"made": "by-mount"}
 

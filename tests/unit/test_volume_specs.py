@@ -145,9 +145,17 @@ def test_bad_mounts_are_refused(mount, message):
         parse_mount(mount)
 
 
-def test_subpaths_are_not_supported_yet():
+def test_a_volume_subpath_stays_inside_the_volume_and_copies_nothing():
+    point = parse_mount({"Type": "volume", "Source": "vol", "Target": "/x", "VolumeOptions": {"Subpath": "a/./b/"}})
+    assert (point.subpath, point.copy_data) == ("a/b", False)
+    for escaping in ("/abs", "../up", "a/../../up"):
+        with pytest.raises(InvalidParameter, match="subpath must be a relative path within the volume"):
+            parse_mount({"Type": "volume", "Source": "vol", "Target": "/x", "VolumeOptions": {"Subpath": escaping}})
+
+
+def test_image_and_cluster_mounts_are_not_supported():
     with pytest.raises(Unsupported):
-        parse_mount({"Type": "volume", "Source": "v", "Target": "/x", "VolumeOptions": {"Subpath": "a"}})
+        parse_mount({"Type": "image", "Source": "busybox", "Target": "/x"})
 
 
 def test_image_volumes_become_anonymous_volumes_where_nothing_else_is_mounted():

@@ -289,7 +289,7 @@ class VolumeService:
                     mounted.append(point)
                     if point.copy_data:
                         _copy_up(resolve_in_root(rootfs, point.destination), path)
-                    point = dataclasses.replace(point, source=path)
+                    point = dataclasses.replace(point, source=_subpath(path, point.subpath))
                 elif point.type == "bind" and point.create_source and not os.path.exists(point.source):
                     os.makedirs(point.source, 0o755)
                 resolved.append(point)
@@ -325,6 +325,16 @@ class VolumeService:
                 continue
             self.driver(record.driver).unmount(record.name, container_id)
             self._event("unmount", record, container=container_id)
+
+
+def _subpath(volume: str, subpath: str) -> str:
+    """The directory to bind: the volume's, or its subpath resolved without leaving the volume."""
+    if not subpath:
+        return volume
+    path = resolve_in_root(volume, subpath)
+    if not os.path.isdir(path):
+        raise InvalidParameter(f"cannot mount volume subpath {subpath}: no such directory in the volume")
+    return path
 
 
 def _copy_up(source: str, volume: str) -> None:

@@ -46,6 +46,7 @@ class MountPoint:
     driver_options: dict = field(default_factory=dict)  # for a volume this mount creates (volume-opt=)
     labels: dict = field(default_factory=dict)  # likewise (volume-label=)
     tmpfs_options: tuple[str, ...] = ()
+    subpath: str = ""  # the directory inside the volume to mount instead of its root (volume-subpath=)
     create_source: bool = False  # a -v bind creates a missing host directory, as docker's does
 
     def inspect(self) -> dict:
@@ -188,14 +189,16 @@ def parse_mount(mount: dict, volume_driver: str = "local") -> MountPoint:
             raise refuse("field Source must not be specified")
         return MountPoint("tmpfs", destination, rw=rw, tmpfs_options=_tmpfs_options(mount.get("TmpfsOptions") or {}))
     volume_options = mount.get("VolumeOptions") or {}
-    if volume_options.get("Subpath"):
-        raise Unsupported("volume subpaths are not supported yet")
+    subpath = volume_options.get("Subpath") or ""
+    if subpath and (subpath.startswith("/") or posixpath.normpath(subpath).split("/")[0] == ".."):
+        raise refuse("subpath must be a relative path within the volume")
     if source:
         names.check(source)
     driver_config = volume_options.get("DriverConfig") or {}
     return MountPoint(
         "volume", destination, name=source, driver=driver_config.get("Name") or volume_driver, mode="z", rw=rw,
-        copy_data=not volume_options.get("NoCopy"), anonymous=not source,
+        copy_data=not volume_options.get("NoCopy") and not subpath, anonymous=not source,
+        subpath=posixpath.normpath(subpath) if subpath else "",
         driver_options=dict(driver_config.get("Options") or {}), labels=dict(volume_options.get("Labels") or {}),
     )  # fmt: skip
 
