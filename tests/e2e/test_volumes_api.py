@@ -129,6 +129,9 @@ def test_volumes_from_shares_another_container_s_volumes(dy):
 
 def test_a_volume_in_use_cannot_be_removed(dy):
     container = dy.docker("create", "--name", "dy-holder", "-v", "dy-held:/data", "busybox", "true").stdout.strip()
+    for wanted in ("dy-held", "/data"):
+        assert dy.docker("ps", "-aq", "--no-trunc", "--filter", f"volume={wanted}").stdout.split() == [container]
+    assert dy.docker("ps", "-aq", "--filter", "volume=dy-other").stdout == ""
     status, _, body = dy.request("DELETE", "/v1.50/volumes/dy-held?force=1")
     assert status == 409
     assert json.loads(body)["message"] == f"remove dy-held: volume is in use - [{container}]"

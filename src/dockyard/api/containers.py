@@ -26,7 +26,9 @@ from dockyard.services.filters import label_matches
 # What a container without networking shows (issue 6 brings the rest): the fields clients read.
 _NO_NETWORK = {"Networks": {}, "Ports": {}, "SandboxID": "", "SandboxKey": "", "MacAddress": "", "IPAddress": "",
                "Gateway": "", "IPPrefixLen": 0, "Bridge": ""}  # fmt: skip
-_LIST_FILTERS = frozenset({"id", "name", "status", "label", "ancestor", "exited", "before", "since", "health"})
+_LIST_FILTERS = frozenset(
+    {"id", "name", "status", "label", "ancestor", "exited", "before", "since", "health", "volume"}
+)
 
 
 async def _blocking(func, *args, **kwargs):
@@ -187,7 +189,14 @@ def _matches(record: ContainerRecord, wanted: dict[str, list[str]]) -> bool:
             return False
         if key == "label" and not all(label_matches(record.config.get("Labels") or {}, v) for v in values):
             return False
+        if key == "volume" and not any(_uses_volume(record, v) for v in values):
+            return False
     return True
+
+
+def _uses_volume(record: ContainerRecord, wanted: str) -> bool:
+    """docker ps --filter volume=: a volume's name, or a mount's destination."""
+    return any(wanted in (point.name, point.destination) for point in ContainerService.mount_points(record))
 
 
 async def create(request: web.Request) -> web.Response:
