@@ -127,6 +127,22 @@ def test_volumes_from_shares_another_container_s_volumes(dy):
     assert status == 404 and json.loads(answer)["message"] == "No such container: dy-nosuch"
 
 
+def test_docker_cp_reads_and_writes_volumes(dy, tmp_path):
+    (tmp_path / "in.txt").write_text("copied in\n")
+    dy.docker("create", "--name", "dy-cp", "-v", "dy-cpvol:/data", "-v", "dy-cpvol:/ro:ro", "busybox", "cat",
+              "/data/in.txt")  # fmt: skip
+    dy.docker("cp", str(tmp_path / "in.txt"), "dy-cp:/data/")
+    dy.docker("start", "-a", "dy-cp")
+    assert dy.docker("logs", "dy-cp").stdout == "copied in\n"
+    dy.docker("cp", "dy-cp:/ro/in.txt", str(tmp_path / "out.txt"))
+    assert (tmp_path / "out.txt").read_text() == "copied in\n"
+    refused = dy.docker("cp", str(tmp_path / "in.txt"), "dy-cp:/ro/", check=False)
+    assert refused.returncode != 0 and "mounted volume is marked read-only" in refused.stderr
+    dy.docker("run", "-d", "--name", "dy-cp-live", "-v", "dy-cpvol:/live", "busybox", "sleep", "60")
+    dy.docker("cp", "dy-cp-live:/live/in.txt", str(tmp_path / "live.txt"))
+    assert (tmp_path / "live.txt").read_text() == "copied in\n"
+
+
 def test_a_volume_in_use_cannot_be_removed(dy):
     container = dy.docker("create", "--name", "dy-holder", "-v", "dy-held:/data", "busybox", "true").stdout.strip()
     for wanted in ("dy-held", "/data"):
