@@ -122,7 +122,12 @@ def parse_bind(spec: str, volume_driver: str = "local") -> MountPoint:
     # "/dst:ro" is refused: a mode needs a source (moby's linux parser says so too).
     if len(parts) > 3 or any(part == "" for part in parts) or (len(parts) == 2 and _is_mode(parts[1])):
         raise InvalidParameter(f"invalid volume specification: '{spec}'")
-    source, destination, mode = ("", *parts, "") if len(parts) == 1 else (*parts, "") if len(parts) == 2 else parts
+    if len(parts) == 1:
+        source, destination, mode = "", parts[0], ""
+    elif len(parts) == 2:
+        source, destination, mode = parts[0], parts[1], ""
+    else:
+        source, destination, mode = parts
     if not _is_mode(mode):
         raise InvalidParameter(f"invalid mode: {mode}")
     options = mode.split(",") if mode else []
