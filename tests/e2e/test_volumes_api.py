@@ -88,6 +88,15 @@ def test_an_empty_volume_receives_the_image_s_files_unless_nocopy(dy):
     assert "root:" in dy.docker("run", "--rm", "-v", "dy-etc:/x", "busybox", "cat", "/x/passwd").stdout
     empty = dy.docker("run", "--rm", "-v", "dy-none:/etc:nocopy", "busybox", "ls", "-A", "/etc").stdout
     assert "passwd" not in empty
+    # At create, as dockerd copies, and only then: a container that empties it finds it empty on its next start.
+    dy.docker("create", "--name", "dy-emptier", "-v", "dy-early:/etc", "busybox", "sh", "-c",
+              "ls -A /etc; rm -rf /etc/*")  # fmt: skip
+    assert "passwd" in dy.docker("run", "--rm", "-v", "dy-early:/x", "busybox", "ls", "/x").stdout
+    for _ in range(2):
+        dy.docker("start", "dy-emptier")
+        dy.docker("wait", "dy-emptier")
+    both_runs = dy.docker("logs", "dy-emptier").stdout
+    assert both_runs.count("passwd") == 1  # the first run listed the copy, the second nothing
 
 
 def test_image_volumes_are_anonymous_volumes_filled_from_the_image_and_rm_v_removes_them(dy):

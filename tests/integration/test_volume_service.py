@@ -143,7 +143,7 @@ def test_an_abandoned_create_removes_only_the_volumes_it_made(service):
     assert [v["Name"] for v in service.list()] == ["existing"]
 
 
-def test_setup_copies_the_image_s_files_into_an_empty_volume_keeping_owners(service, tmp_path):
+def test_populate_copies_the_image_s_files_into_an_empty_volume_keeping_owners(service, tmp_path):
     rootfs = tmp_path / "dy-rootfs"
     (rootfs / "srv" / "sub").mkdir(parents=True)
     (rootfs / "srv" / "sub" / "file").write_text("from the image")
@@ -152,24 +152,37 @@ def test_setup_copies_the_image_s_files_into_an_empty_volume_keeping_owners(serv
     os.chmod(rootfs / "srv", 0o750)
     points = service.attach("c1", container_mount_points({}, {"Binds": ["data:/srv", "skip:/srv/sub:nocopy"]}, {}))
     service.settle("c1", keep=True)
-    mounts = service.setup_mounts("c1", points, str(rootfs))
+    service.populate("c1", points, str(rootfs))
     data = service.drivers["local"].path("data")
-    assert [m["destination"] for m in mounts] == ["/srv", "/srv/sub"]
-    assert mounts[0] == {"destination": "/srv", "type": "bind", "source": data, "options": ["rbind", "rw", "rprivate"]}
     copied = os.stat(os.path.join(data, "sub", "file"))
     assert (copied.st_uid, copied.st_gid) == (1234, 5678)
     assert oct(os.stat(data).st_mode & 0o777) == "0o750"
     assert oct(os.stat(os.path.join(data, "sub")).st_mode & 0o777) == "0o710"
     assert os.listdir(service.drivers["local"].path("skip")) == []  # nocopy
-    service.teardown_mounts("c1", points)
-    # Not empty any more: a second start copies nothing over what the container wrote.
-    os.unlink(os.path.join(data, "sub", "file"))
+    assert not service.drivers["local"].in_use("data")  # mounted for the copy only
+    # Not empty any more: the next container's create copies nothing over what is there.
     (rootfs / "srv" / "new").write_text("x")
-    service.setup_mounts("c1", points, str(rootfs))
+    service.populate("c2", points, str(rootfs))
     assert "new" not in os.listdir(data)
+
+
+def test_setup_mounts_volumes_parents_first_and_teardown_gives_them_back(service, tmp_path):
+    points = service.attach("c1", container_mount_points({}, {"Binds": ["data:/srv", "inner:/srv/sub:ro"]}, {}))
+    service.settle("c1", keep=True)
+    (tmp_path / "dy-rootfs").mkdir()
+    mounts = service.setup_mounts("c1", points, str(tmp_path / "dy-rootfs"))
+    data, inner = (service.drivers["local"].path(name) for name in ("data", "inner"))
+    assert mounts == [
+        {"destination": "/srv", "type": "bind", "source": data, "options": ["rbind", "rw", "rprivate"]},
+        {"destination": "/srv/sub", "type": "bind", "source": inner, "options": ["rbind", "ro", "rprivate"]},
+    ]
+    assert service.drivers["local"].in_use("data")
     service.teardown_mounts("c1", points)
-    actions = [a for a, _ in _actions(service)]
-    assert actions.count("mount") == 4 and actions.count("unmount") == 4
+    assert not service.drivers["local"].in_use("data")
+    mount_events = [e["Actor"]["Attributes"] for e in service.events.history() if e["Action"] == "mount"]
+    assert mount_events[1] == {"driver": "local", "container": "c1", "destination": "/srv/sub", "read/write": "false",
+                               "propagation": ""}  # fmt: skip
+    assert [a for a, _ in _actions(service)].count("unmount") == 2
 
 
 def test_a_tmpfs_volume_is_mounted_while_a_container_uses_it(service, tmp_path):

@@ -171,7 +171,11 @@ class ContainerService:
         try:
             self.images.create_rootfs(container_id, image.id)
             try:
-                record.mounts = [point.to_json() for point in self.volumes.attach(container_id, mount_points)]
+                attached = self.volumes.attach(container_id, mount_points)
+                if any(point.copy_data for point in attached if point.type == "volume"):
+                    with self.images.mounted_rootfs(container_id) as rootfs:
+                        self.volumes.populate(container_id, attached, rootfs)
+                record.mounts = [point.to_json() for point in attached]
                 self.records.add(record)
             except BaseException:
                 self.volumes.settle(container_id, keep=False)

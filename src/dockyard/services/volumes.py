@@ -6,8 +6,9 @@ the container service:
     create   container_mount_points() parses the request; attach() creates the volumes it names
              (named ones that do not exist yet, anonymous ones always) and holds them for the
              container until settle(): kept once the container's record exists, removed otherwise
+             populate(): the image's files at each volume's destination copied into it while it is empty
     start    setup_mounts(): each volume mounted through its driver (on first use for a volume with a
-             filesystem of its own), the image's files copied into an empty one; the OCI mounts
+             filesystem of its own); the OCI mounts
     exit     teardown_mounts(): each volume unmounted (the filesystem when its last user stops)
     remove   release(): with `rm -v` or --rm, the container's anonymous volumes are removed
              unless another container uses them too
@@ -274,11 +275,28 @@ class VolumeService:
                 with contextlib.suppress(NotFound, Conflict):
                     self.remove(point.name)
 
+    def populate(self, container_id: str, points: list[MountPoint], rootfs: str) -> None:
+        """At create, as dockerd does: each volume still empty receives what the image (the container's
+        rootfs, mounted) holds at its destination, owners, modes and times kept, unless nocopy.
+
+        A volume with a filesystem of its own is mounted for the copy and unmounted after it, so a
+        tmpfs volume keeps nothing of it (dockerd's local driver behaves the same).
+        """
+        for point in points:
+            if point.type != "volume" or not point.copy_data:
+                continue
+            record = self.get(point.name)
+            plugin = self.driver(record.driver)
+            path = plugin.mount(record.name, record.options, container_id)
+            try:
+                _copy_up(resolve_in_root(rootfs, point.destination), path)
+            finally:
+                plugin.unmount(record.name, container_id)
+
     def setup_mounts(self, container_id: str, points: list[MountPoint], rootfs: str) -> list[dict]:
         """Mount the container's volumes and make its bind sources: the OCI mounts, in docker's order.
 
-        An empty volume first receives what the image (the container's rootfs, mounted) holds at its
-        destination, owners and modes kept, unless nocopy; a missing -v bind source is created (0755).
+        A missing -v bind source is created (0755), as dockerd creates it.
         """
         mounted: list[MountPoint] = []
         try:
@@ -287,8 +305,6 @@ class VolumeService:
                 if point.type == "volume":
                     path = self._mount(point, container_id)
                     mounted.append(point)
-                    if point.copy_data:
-                        _copy_up(resolve_in_root(rootfs, point.destination), path)
                     point = dataclasses.replace(point, source=_subpath(path, point.subpath))
                 elif point.type == "bind" and point.create_source and not os.path.exists(point.source):
                     os.makedirs(point.source, 0o755)
