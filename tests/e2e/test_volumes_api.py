@@ -213,6 +213,15 @@ def test_a_tmpfs_volume_lives_while_its_containers_run(dy):
     assert dy.docker("run", "--rm", "-v", "dy-tmp:/t", "busybox", "ls", "-A", "/t").stdout == ""
 
 
+def test_a_volume_that_cannot_be_mounted_fails_the_run_with_its_reason(dy, tmp_path):
+    dy.docker("volume", "create", "-o", "type=none", "-o", "o=bind", "-o", f"device={tmp_path}/dy-missing",
+              "dy-broken")  # fmt: skip
+    failed = dy.docker("run", "--rm", "-v", "dy-broken:/x", "busybox", "true", check=False)
+    assert failed.returncode != 0 and "error while mounting volume 'dy-broken'" in failed.stderr
+    assert dy.docker("ps", "-aq").stdout == ""  # nothing half-created
+    dy.docker("volume", "rm", "dy-broken")  # nothing holds it
+
+
 def test_prune_takes_anonymous_volumes_unless_all(dy):
     dy.docker("run", "--name", "dy-anon", "-v", "/anon", "busybox", "dd", "if=/dev/zero", "of=/anon/blob",
               "bs=1000", "count=300")  # fmt: skip

@@ -122,3 +122,28 @@ def test_a_mount_left_by_an_earlier_daemon_is_adopted_not_stacked(tmp_path):
 def test_local_options_are_checked_as_docker_checks_them(tmp_path, options, message):
     with pytest.raises(InvalidParameter, match=message):
         LocalDriver(str(tmp_path / "dy-volumes")).create("data", options)
+
+
+def test_a_bind_typed_volume_shows_the_host_directory(tmp_path):
+    host = tmp_path / "dy-host-dir"
+    host.mkdir()
+    (host / "seen").write_text("from the host")
+    driver = LocalDriver(str(tmp_path / "dy-volumes"))
+    options = {"type": "none", "device": str(host), "o": "bind"}
+    driver.create("hostdir", options)
+    try:
+        path = driver.mount("hostdir", options, "c1")
+        assert os.listdir(path) == ["seen"]
+    finally:
+        driver.unmount("hostdir", "c1")
+    assert not _mounted(driver.path("hostdir")) and os.listdir(driver.path("hostdir")) == []
+
+
+def test_a_volume_whose_filesystem_cannot_be_mounted_is_not_held(tmp_path):
+    driver = LocalDriver(str(tmp_path / "dy-volumes"))
+    options = {"type": "none", "device": str(tmp_path / "dy-missing"), "o": "bind"}
+    driver.create("broken", options)
+    with pytest.raises(OSError):
+        driver.mount("broken", options, "c1")
+    assert not driver.in_use("broken")
+    driver.remove("broken")

@@ -286,12 +286,11 @@ class VolumeService:
             if point.type != "volume" or not point.copy_data:
                 continue
             record = self.get(point.name)
-            plugin = self.driver(record.driver)
-            path = plugin.mount(record.name, record.options, container_id)
+            path = self._driver_mount(record, container_id)
             try:
                 _copy_up(resolve_in_root(rootfs, point.destination), path)
             finally:
-                plugin.unmount(record.name, container_id)
+                self.driver(record.driver).unmount(record.name, container_id)
 
     def setup_mounts(self, container_id: str, points: list[MountPoint], rootfs: str) -> list[dict]:
         """Mount the container's volumes and make its bind sources: the OCI mounts, in docker's order.
@@ -314,12 +313,15 @@ class VolumeService:
             raise
         return oci_mounts(resolved)
 
+    def _driver_mount(self, record: VolumeRecord, container_id: str) -> str:
+        try:
+            return self.driver(record.driver).mount(record.name, record.options, container_id)
+        except OSError as exc:  # the kernel refused the volume's filesystem: docker's words, the errno's reason
+            raise InvalidParameter(f"error while mounting volume '{record.name}': {exc}") from None
+
     def _mount(self, point: MountPoint, container_id: str, *, quiet: bool = False) -> str:
         record = self.get(point.name)
-        try:
-            path = self.driver(record.driver).mount(record.name, record.options, container_id)
-        except OSError as exc:
-            raise InvalidParameter(f"error while mounting volume '{record.name}': {exc}") from None
+        path = self._driver_mount(record, container_id)
         if not quiet:
             self._event("mount", record, container=container_id, destination=point.destination,
                         **{"read/write": str(point.rw).lower()}, propagation=point.propagation)  # fmt: skip
