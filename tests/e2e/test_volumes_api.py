@@ -235,6 +235,9 @@ def test_prune_takes_anonymous_volumes_unless_all(dy):
     out = dy.docker("volume", "prune", "--all", "--force", "--filter", "label!=keep").stdout
     assert "dy-prunable" in out
     assert "dy-prunable" not in _volumes(dy)
+    dy.docker("volume", "create", "dy-old-client")
+    status, _, body = dy.request("POST", "/v1.41/volumes/prune")  # before 1.42 prune took every unused volume
+    assert status == 200 and "dy-old-client" in json.loads(body)["VolumesDeleted"]
 
 
 def test_system_df_counts_volumes_and_their_users(dy):
