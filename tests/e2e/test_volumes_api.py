@@ -46,6 +46,8 @@ def test_create_ls_inspect_rm(dy):
     validate(json.loads(body), "Volume", version="1.50")
     status, _, body = dy.request("GET", "/v1.50/volumes")
     validate(json.loads(body), "VolumeListResponse", version="1.50")
+    status, _, body = dy.request("PUT", "/v1.50/volumes/dy-data?version=1", b"{}")
+    assert status == 503 and "only valid for cluster volumes" in json.loads(body)["message"]
     dy.docker("volume", "rm", "dy-data")
     missing = dy.docker("volume", "inspect", "dy-data", check=False)
     assert missing.returncode == 1 and "no such volume" in missing.stderr

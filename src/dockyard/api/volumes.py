@@ -1,4 +1,4 @@
-"""/volumes...: create, list, inspect, remove, prune."""
+"""/volumes...: create, list, inspect, remove, prune (and update, which needs a swarm)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dockyard.api import versions
 from dockyard.api.app import Routes, services_of
 from dockyard.api.params import boolean, filters, json_object
 from dockyard.api.responses import json_response
-from dockyard.errors import InvalidParameter
+from dockyard.errors import InvalidParameter, Unavailable
 from dockyard.services.volumes import VolumeService
 
 
@@ -54,6 +54,12 @@ async def inspect(request: web.Request) -> web.Response:
     return json_response(volumes.inspect(record))
 
 
+async def update(request: web.Request) -> web.Response:
+    """PUT /volumes/{name}: only swarm's cluster volumes can be updated, and there is no swarm here."""
+    await _blocking(_volumes(request).get, request.match_info["name"])
+    raise Unavailable("volume update only valid for cluster volumes, but swarm is unavailable")
+
+
 async def remove(request: web.Request) -> web.Response:
     await _blocking(_volumes(request).remove, request.match_info["name"], force=boolean(request, "force"))
     return web.Response(status=204)
@@ -70,4 +76,5 @@ def register(routes: Routes) -> None:
     routes.add("POST", "/volumes/prune", prune)
     routes.add("GET", "/volumes", list_volumes)
     routes.add("GET", "/volumes/{name}", inspect)
+    routes.add("PUT", "/volumes/{name}", update)
     routes.add("DELETE", "/volumes/{name}", remove)
