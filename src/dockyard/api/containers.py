@@ -16,6 +16,7 @@ from dockyard.api.hijack import end_hijack, frame, hijack
 from dockyard.api.params import boolean, filters, json_object
 from dockyard.api.responses import JSON, json_response
 from dockyard.api.streams import stream_response, with_request_body
+from dockyard.api.threads import blocking as _blocking
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.runtime import container_spec
@@ -29,10 +30,6 @@ _NO_NETWORK = {"Networks": {}, "Ports": {}, "SandboxID": "", "SandboxKey": "", "
 _LIST_FILTERS = frozenset(
     {"id", "name", "status", "label", "ancestor", "exited", "before", "since", "health", "volume"}
 )
-
-
-async def _blocking(func, *args, **kwargs):
-    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(func, *args, **kwargs))
 
 
 def _containers(request: web.Request) -> ContainerService:
