@@ -19,6 +19,7 @@ from dockyard.services.containers import ContainerService
 from dockyard.services.execs import ExecService
 from dockyard.services.images import ImageService
 from dockyard.services.stats import StatsService
+from dockyard.services.volumes import VolumeService
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SERVICES = web.AppKey("services", object)
@@ -30,6 +31,7 @@ class Services:
 
     images: ImageService
     containers: ContainerService
+    volumes: VolumeService
     execs: ExecService
     archives: ArchiveService
     stats: StatsService
@@ -75,7 +77,7 @@ async def _server_headers(request: web.Request, response: web.StreamResponse) ->
 
 
 def make_app(services: Services) -> web.Application:
-    from dockyard.api import attach, containers, events, execs, images, system
+    from dockyard.api import attach, containers, events, execs, images, system, volumes
 
     app = web.Application(middlewares=[version, errors], client_max_size=1 << 40)
     app.on_response_prepare.append(_server_headers)
@@ -85,6 +87,7 @@ def make_app(services: Services) -> web.Application:
     images.register(routes)
     containers.register(routes)
     attach.register(routes)
+    volumes.register(routes)
     execs.register(routes)
     events.register(routes)
     return app

@@ -16,6 +16,7 @@ from dockyard.api.attach import send_entries
 from dockyard.api.params import boolean, filters, json_object
 from dockyard.api.responses import JSON, json_response
 from dockyard.api.streams import stream_response, with_request_body
+from dockyard.api.threads import blocking as _blocking
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.runtime import container_spec
@@ -26,11 +27,9 @@ from dockyard.services.filters import label_matches
 # What a container without networking shows (issue 6 brings the rest): the fields clients read.
 _NO_NETWORK = {"Networks": {}, "Ports": {}, "SandboxID": "", "SandboxKey": "", "MacAddress": "", "IPAddress": "",
                "Gateway": "", "IPPrefixLen": 0, "Bridge": ""}  # fmt: skip
-_LIST_FILTERS = frozenset({"id", "name", "status", "label", "ancestor", "exited", "before", "since", "health"})
-
-
-async def _blocking(func, *args, **kwargs):
-    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(func, *args, **kwargs))
+_LIST_FILTERS = frozenset(
+    {"id", "name", "status", "label", "ancestor", "exited", "before", "since", "health", "volume"}
+)
 
 
 def _containers(request: web.Request) -> ContainerService:
@@ -77,8 +76,12 @@ def _summary(request: web.Request, record: ContainerRecord) -> dict:
         "Status": _status_text(record.state),
         "HostConfig": {"NetworkMode": record.host_config.get("NetworkMode") or "default"},
         "NetworkSettings": {"Networks": {}},
-        "Mounts": [],
+        "Mounts": _mounts(record),
     }
+
+
+def _mounts(record: ContainerRecord) -> list[dict]:
+    return [point.inspect() for point in ContainerService.mount_points(record)]
 
 
 def _inspect(request: web.Request, record: ContainerRecord) -> dict:
@@ -134,7 +137,7 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
         "ExecIDs": None,
         "HostConfig": host_config,
         "GraphDriver": {"Name": services_of(request).images.driver_name(), "Data": {}},
-        "Mounts": [],
+        "Mounts": _mounts(record),
         "Config": config,
         "NetworkSettings": {**_NO_NETWORK},
     }
@@ -157,7 +160,14 @@ def _matches(record: ContainerRecord, wanted: dict[str, list[str]]) -> bool:
             return False
         if key == "label" and not all(label_matches(record.config.get("Labels") or {}, v) for v in values):
             return False
+        if key == "volume" and not any(_uses_volume(record, v) for v in values):
+            return False
     return True
+
+
+def _uses_volume(record: ContainerRecord, wanted: str) -> bool:
+    """docker ps --filter volume=: a volume's name, or a mount's destination."""
+    return any(wanted in (point.name, point.destination) for point in ContainerService.mount_points(record))
 
 
 async def create(request: web.Request) -> web.Response:
@@ -272,7 +282,9 @@ async def wait(request: web.Request) -> web.StreamResponse:
 
 
 async def remove(request: web.Request) -> web.Response:
-    await _blocking(_containers(request).remove, _name(request), force=boolean(request, "force"))
+    await _blocking(
+        _containers(request).remove, _name(request), force=boolean(request, "force"), volumes=boolean(request, "v")
+    )
     return web.Response(status=204)
 
 

@@ -15,7 +15,7 @@ from dockyard.errors import InvalidParameter
 from dockyard.services.filters import check as check_filters
 from dockyard.services.filters import label_matches
 
-_FILTERS = frozenset({"type", "event", "container", "image", "label"})
+_FILTERS = frozenset({"type", "event", "container", "image", "label", "volume"})
 
 
 def _moment(request: web.Request, name: str) -> float | None:
@@ -42,6 +42,8 @@ def _matches(event: dict, wanted: dict[str, list[str]]) -> bool:
         if key == "container" and not (is_container and any(v in names or actor["ID"].startswith(v) for v in values)):
             return False
         if key == "image" and not any(v in images for v in values):
+            return False
+        if key == "volume" and not (event["Type"] == "volume" and actor["ID"] in values):
             return False
         if key == "label" and not all(label_matches(attributes, value) for value in values):
             return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 
 from aiohttp import web
@@ -12,15 +11,11 @@ from dockyard.api.app import Routes, services_of
 from dockyard.api.params import boolean, filters
 from dockyard.api.responses import json_lines, json_response
 from dockyard.api.streams import stream_response, with_request_body
+from dockyard.api.threads import blocking as _blocking
 from dockyard.errors import InvalidParameter, NotFound
 from dockyard.image import reference
 
 TAR = "application/x-tar"
-
-
-async def _blocking(func, *args, **kwargs):
-    """Service calls touch the disk and SQLite: keep them off the event loop."""
-    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(func, *args, **kwargs))
 
 
 def _name(request: web.Request) -> str:

@@ -75,7 +75,7 @@ def _counts(services) -> dict:
 
 
 async def disk_usage(request: web.Request) -> web.Response:
-    """GET /system/df: images and containers with their sizes (no volumes or build cache yet)."""
+    """GET /system/df: images, containers and volumes with their sizes (no build cache yet)."""
     services = services_of(request)
     loop = asyncio.get_running_loop()
     wanted = set(request.query.getall("type", [])) or {"image", "container", "volume", "build-cache"}
@@ -92,7 +92,7 @@ async def disk_usage(request: web.Request) -> web.Response:
 
         result["Containers"] = await loop.run_in_executor(None, container_summaries_with_sizes, request)
     if "volume" in wanted:
-        result["Volumes"] = []
+        result["Volumes"] = await loop.run_in_executor(None, services.volumes.disk_usage)
     if "build-cache" in wanted:
         result["BuildCache"] = []
     return json_response(result)

@@ -24,6 +24,7 @@ from dockyard.services.health import HealthMonitor
 from dockyard.services.images import ImageService
 from dockyard.services.shims import ShimLauncher
 from dockyard.services.stats import StatsService
+from dockyard.services.volumes import VolumeService
 
 log = logging.getLogger("dockyard.daemon")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR,
@@ -41,11 +42,15 @@ def run(config: DaemonConfig) -> None:
         images = ImageService.open(config.data_root, snapshotter=config.storage_driver)
         try:
             shims = ShimLauncher(config.exec_root)
+            volumes = VolumeService(data_root=config.data_root, db=images.images.db)
             containers = ContainerService(
-                data_root=config.data_root, exec_root=config.exec_root, db=images.images.db, images=images, shims=shims
-            )
-            images.events = containers.events  # one bus: `docker events` shows both
+                data_root=config.data_root, exec_root=config.exec_root, db=images.images.db, images=images,
+                volumes=volumes, shims=shims,
+            )  # fmt: skip
+            images.events = volumes.events = containers.events  # one bus: `docker events` shows them all
             images.running = containers.is_running  # rmi: a running container is a conflict force cannot lift
+            volumes.references = containers.volume_users  # volume rm: in use while a container refers to it
+            volumes.repair()
             execs = ExecService(containers)
             HealthMonitor(containers, execs)  # it hooks itself into container starts and exits
             adopted = containers.restore()
@@ -54,6 +59,7 @@ def run(config: DaemonConfig) -> None:
             services = Services(
                 images=images,
                 containers=containers,
+                volumes=volumes,
                 execs=execs,
                 archives=ArchiveService(containers),
                 stats=StatsService(containers),

@@ -22,15 +22,18 @@ class ContainerRecord:
     state: dict = field(default_factory=dict)
     restart_count: int = 0
     manually_stopped: bool = False
+    mounts: list[dict] = field(default_factory=list)  # dockyard.volume.mountspec.MountPoint.to_json()s
 
 
-_COLUMNS = "id, name, image_id, image_name, created, config, host_config, state, restart_count, manually_stopped"
+_COLUMNS = (
+    "id, name, image_id, image_name, created, config, host_config, state, restart_count, manually_stopped, mounts"
+)
 
 
 def _record(row: sqlite3.Row) -> ContainerRecord:
-    id_, name, image_id, image_name, created, config, host_config, state, restarts, manual = row
+    id_, name, image_id, image_name, created, config, host_config, state, restarts, manual, mounts = row
     return ContainerRecord(id_, name, image_id, image_name, created, json.loads(config), json.loads(host_config),
-                           json.loads(state), restarts, bool(manual))  # fmt: skip
+                           json.loads(state), restarts, bool(manual), json.loads(mounts))  # fmt: skip
 
 
 class ContainerTable:
@@ -41,10 +44,10 @@ class ContainerTable:
         try:
             with self.db.transaction() as conn:
                 conn.execute(
-                    f"INSERT INTO containers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO containers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (record.id, record.name, record.image_id, record.image_name, record.created,
                      json.dumps(record.config), json.dumps(record.host_config), json.dumps(record.state),
-                     record.restart_count, int(record.manually_stopped)),
+                     record.restart_count, int(record.manually_stopped), json.dumps(record.mounts)),
                 )  # fmt: skip
         except sqlite3.IntegrityError:
             raise self._name_taken(record.name) from None

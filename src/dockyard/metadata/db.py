@@ -1,7 +1,7 @@
 """One SQLite database (WAL) under the data root, with numbered schema migrations.
 
-Why SQLite: the engine's records (images, tags, later containers, networks,
-volumes) change together and must survive kill -9 whole or not at all. SQLite's
+Why SQLite: the engine's records (images, tags, containers, volumes, later
+networks) change together and must survive kill -9 whole or not at all. SQLite's
 transactions give that for free, where a directory of JSON files would need a
 hand-made journal. WAL lets readers go on while one writer commits.
 
@@ -54,6 +54,16 @@ MIGRATIONS: Sequence[str] = (
     """
     ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE containers ADD COLUMN manually_stopped INTEGER NOT NULL DEFAULT 0;  -- by docker stop
+    """,
+    """
+    CREATE TABLE volumes (
+        name     TEXT PRIMARY KEY,          -- [a-zA-Z0-9][a-zA-Z0-9_.-]+, or 64 hex for an anonymous one
+        driver   TEXT NOT NULL,             -- "local"
+        created  TEXT NOT NULL,             -- RFC 3339, docker's CreatedAt
+        labels   TEXT NOT NULL,             -- JSON object
+        options  TEXT NOT NULL              -- JSON object: the driver's options (type, device, o)
+    );
+    ALTER TABLE containers ADD COLUMN mounts TEXT NOT NULL DEFAULT '[]';  -- JSON: the container's mount points
     """,
 )
 

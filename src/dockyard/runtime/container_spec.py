@@ -219,8 +219,13 @@ def build(
     image_config: dict,
     config: dict,
     host_config: dict,
+    mounts: list[dict] | None = None,
 ) -> dict:
-    """The OCI config for a container; rootfs must already be mounted (users are looked up in it)."""
+    """The OCI config for a container; rootfs must already be mounted (users are looked up in it).
+
+    mounts are the container's binds and volumes as OCI mounts (dockyard.volume.mountspec.oci_mounts),
+    their volumes already mounted on the host.
+    """
     hostname = config.get("Hostname") or container_id[:12]
     privileged = bool(host_config.get("Privileged"))
     caps = capabilities(host_config)
@@ -230,14 +235,14 @@ def build(
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
     if network_mode != "host":
         namespaces.append({"type": "network"})
-    mounts = [m for m in default_mounts() if not (privileged and m["destination"] == "/sys")]
+    all_mounts = [m for m in default_mounts() if not (privileged and m["destination"] == "/sys")]
     if privileged:
-        mounts.append(
+        all_mounts.append(
             {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev"]}
         )
-    mounts += container_files(container_dir)
-    mounts += _bind_mounts(host_config)
-    mounts += _tmpfs_mounts(host_config)
+    all_mounts += container_files(container_dir)
+    all_mounts += mounts or []
+    all_mounts += _tmpfs_mounts(host_config)
     linux_extra = {}
     process_extra = {}
     rows, columns = (host_config.get("ConsoleSize") or [0, 0])[:2]
@@ -264,7 +269,7 @@ def build(
         },
         "root": {"path": rootfs, "readonly": bool(host_config.get("ReadonlyRootfs"))},
         "hostname": hostname,
-        "mounts": mounts,
+        "mounts": all_mounts,
         "linux": {
             "cgroupsPath": f"/dy-{container_id}",
             "resources": {"devices": [{"allow": privileged, "access": "rwm"}], **resources(host_config)},
@@ -285,27 +290,6 @@ def seccomp_option(host_config: dict) -> str | None:
                 return "unconfined"
             raise InvalidParameter("custom seccomp profiles are not supported yet: use seccomp=unconfined or none")
     return None
-
-
-def _bind_mounts(host_config: dict) -> list[dict]:
-    """HostConfig.Binds of host paths: "/host:/container[:ro|rw][,propagation]" (named volumes come later)."""
-    mounts = []
-    for bind in host_config.get("Binds") or []:
-        parts = bind.split(":")
-        if len(parts) not in (2, 3) or not parts[1].startswith("/"):
-            raise InvalidParameter(f"invalid volume specification: '{bind}'")
-        source, destination = parts[0], parts[1]
-        if not source.startswith("/"):
-            raise InvalidParameter(f"named volumes are not supported yet: '{bind}'")
-        if not os.path.exists(source):
-            raise InvalidParameter(f"invalid mount config: bind source path does not exist: {source}")
-        modes = parts[2].split(",") if len(parts) == 3 else []
-        access = "ro" if "ro" in modes else "rw"
-        propagation = next((m for m in modes if m in ("private", "rprivate", "shared", "rshared", "slave", "rslave")),
-                           "rprivate")  # fmt: skip
-        mounts.append({"destination": destination, "type": "bind", "source": source,
-                       "options": ["rbind", access, propagation]})  # fmt: skip
-    return mounts
 
 
 def _tmpfs_mounts(host_config: dict) -> list[dict]:

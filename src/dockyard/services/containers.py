@@ -42,6 +42,8 @@ from dockyard.runtime.shim import read_json, write_json
 from dockyard.services.events import EventBus
 from dockyard.services.images import ImageService
 from dockyard.services.shims import ShimLauncher
+from dockyard.services.volumes import VolumeService
+from dockyard.volume.mountspec import MountPoint, container_mount_points, inherit, parse_volumes_from
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
@@ -69,10 +71,12 @@ class ContainerService:
         exec_root: str,
         db: Database,
         images: ImageService,
+        volumes: VolumeService,
         shims: ShimLauncher,
         runtime_root: str | None = None,
     ) -> None:
         self.shims = shims
+        self.volumes = volumes
         self.events = EventBus()  # the daemon shares one bus between the services
         # Called with a container's id after it starts (or is re-adopted) and after it exits: health checks.
         self.on_start: list = []
@@ -149,6 +153,9 @@ class ContainerService:
         container_spec.command(image_config, config)  # refuse a container with nothing to run now, as docker does
         container_spec.capabilities(host_config)
         container_spec.seccomp_option(host_config)
+        inherited = [point for spec in host_config.get("VolumesFrom") or [] for point in self._volumes_from(spec)]
+        # Every mount is checked before the first volume is made: a bad one leaves nothing behind.
+        mount_points = container_mount_points(config, host_config, image_config, inherited)
         record = ContainerRecord(
             id=container_id,
             name=name or self._generated_name(),
@@ -165,15 +172,39 @@ class ContainerService:
         try:
             self.images.create_rootfs(container_id, image.id)
             try:
+                attached = self.volumes.attach(container_id, mount_points)
+                if any(point.copy_data for point in attached if point.type == "volume"):
+                    with self.images.mounted_rootfs(container_id) as rootfs:
+                        self.volumes.populate(container_id, attached, rootfs)
+                record.mounts = [point.to_json() for point in attached]
                 self.records.add(record)
-                self._event(record, "create")
             except BaseException:
+                self.volumes.settle(container_id, keep=False)
                 self.images.remove_rootfs(container_id)
                 raise
         except BaseException:
             shutil.rmtree(self.files_dir(container_id), ignore_errors=True)
             raise
+        self.volumes.settle(container_id, keep=True)
+        self._event(record, "create")
         return record
+
+    def _volumes_from(self, spec: str) -> list[MountPoint]:
+        name, rw = parse_volumes_from(spec)
+        return inherit(self.mount_points(self.get(name)), rw)
+
+    @staticmethod
+    def mount_points(record: ContainerRecord) -> list[MountPoint]:
+        return [MountPoint.from_json(document) for document in record.mounts]
+
+    def volume_users(self) -> dict[str, list[str]]:
+        """{volume name: [ids of the containers that refer to it]}, running or not."""
+        users: dict[str, list[str]] = {}
+        for record in self.records.all():
+            for point in self.mount_points(record):
+                if point.type == "volume":
+                    users.setdefault(point.name, []).append(record.id)
+        return users
 
     def _generated_name(self) -> str:
         for _ in range(100):
@@ -182,8 +213,9 @@ class ContainerService:
                 return name
         return f"dockyard_{secrets.token_hex(6)}"
 
-    def remove(self, name_or_id: str, *, force: bool = False) -> None:
-        """docker rm: a running container only with force (it is killed first)."""
+    def remove(self, name_or_id: str, *, force: bool = False, volumes: bool = False) -> None:
+        """docker rm: a running container only with force (it is killed first); with volumes (-v),
+        its anonymous volumes too."""
         record = self.get(name_or_id)
         if record.state.get("Restarting") and not force:
             raise Conflict(
@@ -204,15 +236,17 @@ class ContainerService:
             if self.is_running(record.id):
                 exited.result(timeout=30)
             self.unsubscribe_exit(record.id, exited)
-        self._remove_stopped(record.id)
+        self._remove_stopped(record.id, volumes=volumes)
 
-    def _remove_stopped(self, container_id: str) -> None:
+    def _remove_stopped(self, container_id: str, *, volumes: bool = False) -> None:
         record = self.records.get(container_id)
         if record is not None:
             self._event(record, "destroy")
         with contextlib.suppress(NotFound):
             self.images.remove_rootfs(container_id)
         self.records.delete(container_id)
+        if record is not None:
+            self.volumes.release(self.mount_points(record), remove_anonymous=volumes)
         with self._lock:
             self._rootfs_locks.pop(container_id, None)
         shutil.rmtree(self.files_dir(container_id), ignore_errors=True)
@@ -246,7 +280,11 @@ class ContainerService:
         shutil.rmtree(bundle, ignore_errors=True)  # what a previous run left: its shim files, an empty mount point
         os.makedirs(rootfs, mode=0o755)
         mount_all(self.images.rootfs_mounts(record.id), rootfs)
+        mount_points = self.mount_points(record)
+        volumes_mounted = False
         try:
+            mounts = self.volumes.setup_mounts(record.id, mount_points, rootfs)
+            volumes_mounted = True
             container_spec.write_container_files(
                 self.files_dir(record.id), record.config.get("Hostname") or record.id[:12]
             )
@@ -258,11 +296,14 @@ class ContainerService:
                 image_config=image.config.get("config") or {},
                 config=record.config,
                 host_config=record.host_config,
+                mounts=mounts,
             )
             with open(os.path.join(bundle, "config.json"), "w") as f:
                 json.dump(spec, f)
             started = self._run_shim(record, bundle)
         except BaseException as exc:
+            if volumes_mounted:
+                self.volumes.teardown_mounts(record.id, mount_points)
             unmount_under(rootfs)
             message = str(exc)
             # The exit codes docker gives a container that could not start (the CLI's run exits with them).
@@ -271,7 +312,7 @@ class ContainerService:
             # Attaches waiting for this run end, as dockerd closes a container's streams when its start fails.
             self._notify(self._exits, record.id, {"StatusCode": code})
             if record.host_config.get("AutoRemove"):
-                self._remove_stopped(record.id)  # as docker does: `run --rm` waits for the removal
+                self._remove_stopped(record.id, volumes=True)  # as docker does: `run --rm` waits for the removal
             raise
         state = {**_initial_state(), "Status": "running", "Running": True, "Pid": started["pid"],
                  "StartedAt": started["started"]}  # fmt: skip
@@ -518,13 +559,14 @@ class ContainerService:
         with self.rootfs_lock(container_id):
             with contextlib.suppress(Exception):
                 unmount_under(os.path.join(bundle, "rootfs"))
+            self.volumes.teardown_mounts(container_id, self.mount_points(record))
             self.records.set_state(container_id, state)
         self._event(record, "die", exitCode=str(exited["code"]))
         self._call(self.on_exit, container_id)
         self._notify(self._exits, container_id, {"StatusCode": exited["code"]})
         if record.host_config.get("AutoRemove"):
             with contextlib.suppress(NotFound):
-                self._remove_stopped(container_id)
+                self._remove_stopped(container_id, volumes=True)
         elif self._should_restart(self.records.get(container_id), exited["code"]):
             self._schedule_restart(container_id, record.state.get("StartedAt", ""), exited["finished"])
 
@@ -564,7 +606,7 @@ class ContainerService:
 
     def restore(self) -> list[str]:
         """After a daemon (re)start: re-adopt running containers whose shim lives, record the others' exits."""
-        adopted = []
+        adopted, exited = [], []
         for record in self.records.all():
             if not record.state.get("Running"):
                 continue
@@ -574,11 +616,15 @@ class ContainerService:
                 and os.path.exists(f"/proc/{pid}")
                 and not os.path.exists(os.path.join(self._bundle(record.id), "exit.json"))
             ):
+                # Before any exit is recorded: a volume shared with an exited container stays mounted.
+                self.volumes.adopt(record.id, self.mount_points(record))
                 self._watch(record.id)
                 self._call(self.on_start, record.id)
                 adopted.append(record.id)
             else:
-                self._record_exit(record.id)
+                exited.append(record.id)
+        for container_id in exited:
+            self._record_exit(container_id)
         for record in self.records.all():
             policy = (record.host_config.get("RestartPolicy") or {}).get("Name", "")
             wanted = policy == "always" or (policy == "unless-stopped" and not record.manually_stopped)
