@@ -13,119 +13,42 @@ Each test gets a Firewall with a table of its own, torn down afterwards.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
-import random
 import re
 import socket
-import subprocess
-import sys
 
 import pytest
 
 from dockyard.errors import Conflict
 from dockyard.network.nftables import Firewall, NetworkRules
 from dockyard.network.ports import PortAllocator, PortMapping, PortRequest, Proto
+from support.nettopo import Topology, ask, host_address, sh
 
 pytestmark = pytest.mark.integration
-
-PROBE = os.path.join(os.path.dirname(__file__), os.pardir, "support", "netprobe.py")
-TAG = f"dy-pt{os.getpid() % 10000}"
-
-
-def sh(*args: str) -> str:
-    return subprocess.run(args, check=True, capture_output=True, text=True).stdout
 
 
 def nft_ruleset_except(prefixes: tuple[str, ...]) -> str:
     """The ruleset without the tables named like ours (other helpers' Dockyards may come and go meanwhile)."""
-    items = json.loads(sh("nft", "-j", "list", "ruleset"))["nftables"]
     kept = []
-    for item in items:
-        body = next(iter(item.values()))
-        table = body.get("table") if "table" in body else body.get("name") if "table" in item else None
-        if table and table.startswith(prefixes):
-            continue
-        if "metainfo" not in item:
+    for item in json.loads(sh("nft", "-j", "list", "ruleset"))["nftables"]:
+        [(kind, body)] = item.items()
+        table = body["name"] if kind == "table" else body.get("table", "")
+        if kind != "metainfo" and not table.startswith(prefixes):
             kept.append(item)
     return json.dumps(kept, sort_keys=True)
-
-
-def free_subnet_base() -> int:
-    """A second octet x such that 10.x.0.0/16 touches no route or address of the host."""
-    routes = json.loads(sh("ip", "-j", "-4", "route", "show", "table", "all"))
-    used = [ipaddress.ip_network(r["dst"], strict=False) for r in routes if r.get("dst", "default") != "default"]
-    while True:
-        x = random.randint(200, 250)
-        candidate = ipaddress.ip_network(f"10.{x}.0.0/16")
-        if not any(candidate.overlaps(net) for net in used):
-            return x
-
-
-def host_address() -> str:
-    """The IPv4 address of the interface carrying the default route (the host as other hosts see it)."""
-    routes = json.loads(sh("ip", "-j", "-4", "route", "show", "default"))
-    if not routes:
-        pytest.skip("the host has no default route, so no address other hosts would use")
-    dev = routes[0]["dev"]
-    info = json.loads(sh("ip", "-j", "-4", "addr", "show", "dev", dev))
-    return info[0]["addr_info"][0]["local"]
-
-
-class Topology:
-    def __init__(self, stack: contextlib.ExitStack) -> None:
-        self.stack = stack
-        self.x = free_subnet_base()
-        self.index = 0
-
-    def bridge(self, letter: str, third: int) -> tuple[str, ipaddress.IPv4Network]:
-        name = f"{TAG}{letter}"
-        subnet = ipaddress.ip_network(f"10.{self.x}.{third}.0/24")
-        sh("ip", "link", "add", "name", name, "type", "bridge")
-        self.stack.callback(subprocess.run, ["ip", "link", "del", name], check=False)
-        sh("ip", "addr", "add", f"{subnet[1]}/24", "dev", name)
-        sh("ip", "link", "set", name, "up")
-        return name, subnet
-
-    def namespace(self, name: str, bridge: str, address: ipaddress.IPv4Address, gateway: bool = True) -> str:
-        self.index += 1
-        ns = f"{TAG}-{name}"
-        host_end, peer = f"{TAG}v{self.index}", f"{TAG}p{self.index}"
-        sh("ip", "netns", "add", ns)
-        self.stack.callback(subprocess.run, ["ip", "netns", "del", ns], check=False)
-        sh("ip", "link", "add", host_end, "type", "veth", "peer", "name", peer)
-        self.stack.callback(subprocess.run, ["ip", "link", "del", host_end], check=False)
-        sh("ip", "link", "set", peer, "netns", ns)
-        sh("ip", "link", "set", host_end, "master", bridge, "up")
-        # As the bridge driver does: with br_netfilter loaded, a container's packet to its own published
-        # port is DNATed on the bridge and must go back out of the port it came in by.
-        sh("ip", "link", "set", host_end, "type", "bridge_slave", "hairpin", "on")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", peer)
-        sh("ip", "-n", ns, "link", "set", peer, "up")
-        if gateway:
-            sh("ip", "-n", ns, "route", "add", "default", "via", str(address - (int(address) & 0xFF) + 1))
-        return ns
-
-    def serve(self, ns: str, proto: str, port: int, name: str) -> None:
-        server = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, PROBE, "serve", proto, str(port), name],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.stack.callback(server.wait)
-        self.stack.callback(server.kill)
-        assert server.stdout.readline().strip() == "ready"
 
 
 @pytest.fixture(scope="module")
 def net():
     if os.geteuid() != 0:
         pytest.skip("needs root")
+    host = host_address()
+    if host is None:
+        pytest.skip("the host has no default route, so no address other hosts would use")
     with contextlib.ExitStack() as stack:
         topo = Topology(stack)
-        topo.host = host_address()
+        topo.host = host
         topo.a, topo.a_net = topo.bridge("a", 1)
         topo.b, topo.b_net = topo.bridge("b", 2)
         topo.i, topo.i_net = topo.bridge("i", 3)
@@ -136,10 +59,10 @@ def net():
         topo.c3 = topo.namespace("c3", topo.i, topo.i_net[2])
         # "out" has no route back to the containers: only masquerading lets it answer them.
         topo.out = topo.namespace("out", topo.o, topo.o_net[2], gateway=False)
-        topo.serve(topo.c1, "tcp", 80, "c1")
-        topo.serve(topo.c1, "udp", 80, "c1")
-        topo.serve(topo.c4, "tcp", 80, "c4")
-        topo.serve(topo.out, "tcp", 80, "out")
+        topo.serve(topo.c1, "serve", "tcp", "80", "c1")
+        topo.serve(topo.c1, "serve", "udp", "80", "c1")
+        topo.serve(topo.c4, "serve", "tcp", "80", "c4")
+        topo.serve(topo.out, "serve", "tcp", "80", "out")
         yield topo
 
 
@@ -154,19 +77,11 @@ def firewall(net):
         fw.add_network(NetworkRules("i", net.i, net.i_net, internal=True))
         yield fw
     finally:
-        for owner in ("c1", "c1-again", "c4"):
+        for owner in ("c1", "c4"):
             fw.allocator.release(owner)
         fw.teardown()
     assert fw.table not in sh("nft", "list", "tables")
     assert nft_ruleset_except(("dockyard", "dy-")) == before
-
-
-def ask(proto: str, host: str, port: int, ns: str | None = None) -> str | None:
-    prefix = ["ip", "netns", "exec", ns] if ns else []
-    result = subprocess.run(
-        [*prefix, sys.executable, PROBE, "ask", proto, host, str(port)], capture_output=True, text=True
-    )
-    return result.stdout.strip() if result.returncode == 0 else None
 
 
 def c1_ip(net) -> str:
@@ -266,3 +181,12 @@ def test_restore_after_restart_is_idempotent(net, firewall):
     firewall.restore("c1", c1_ip(net), mappings)
     assert sh("nft", "list", "chain", "ip", firewall.table, "published").count("ctr:c1") == 1
     assert ask("tcp", net.host, 40129) == f"c1 {net.host}"
+
+
+def test_sctp_ports_are_published(net, firewall):
+    [mapping] = firewall.publish("c1", c1_ip(net), [PortRequest(132, Proto.SCTP, "", 40130, 40130)])
+    assert mapping == PortMapping(132, Proto.SCTP, "0.0.0.0", 40130)
+    rules = sh("nft", "list", "chain", "ip", firewall.table, "published")
+    assert f"sctp dport 40130 dnat to {c1_ip(net)}:132" in rules
+    with pytest.raises(Conflict, match="port is already allocated"):
+        firewall.publish("c4", str(net.b_net[2]), [PortRequest(132, Proto.SCTP, "", 40130, 40130)])

@@ -269,7 +269,15 @@ class HostPortSocket:
     def __init__(self, mapping: PortMapping) -> None:
         family = socket.AF_INET6 if ":" in mapping.host_ip else socket.AF_INET
         kind, proto = _SOCKET_TYPES[mapping.proto]
-        self._socket = socket.socket(family, kind, proto)
+        try:
+            self._socket: socket.socket | None = socket.socket(family, kind, proto)
+        except OSError as exc:
+            if exc.errno != errno.EPROTONOSUPPORT:
+                raise
+            # A kernel without SCTP sockets still forwards SCTP (conntrack and NAT know it), and
+            # no host process can hold an SCTP port there, so there is nothing to keep.
+            self._socket = None
+            return
         try:
             if family == socket.AF_INET6:
                 # "::" reserves the IPv6 port only; 0.0.0.0 is a mapping of its own, as in docker.
@@ -280,7 +288,8 @@ class HostPortSocket:
             raise
 
     def close(self) -> None:
-        self._socket.close()
+        if self._socket is not None:
+            self._socket.close()
 
 
 Reserve = Callable[[PortMapping], HostPortSocket]
