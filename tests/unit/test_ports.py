@@ -21,6 +21,7 @@ from dockyard.network.ports import (
     Proto,
     api_ports,
     kernel_port_range,
+    mappings_from_api,
     parse_publish,
     port_requests,
 )
@@ -160,6 +161,14 @@ def test_api_ports_lists_exposed_ports_as_null_and_published_ones_as_docker_show
         "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "32768"}, {"HostIp": "127.0.0.1", "HostPort": "8080"}],
         "53/udp": None,
     }
+
+
+mappings = st.builds(PortMapping, ports, protos, st.sampled_from(["0.0.0.0", "127.0.0.1", "::", "::1"]), ports)
+
+
+@given(st.lists(mappings, max_size=6))
+def test_api_ports_read_back_give_the_mappings(published):
+    assert sorted(mappings_from_api(api_ports(published, ["1/tcp"])), key=repr) == sorted(published, key=repr)
 
 
 def test_kernel_port_range_is_read_and_falls_back_like_dockerd(tmp_path):

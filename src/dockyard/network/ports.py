@@ -11,7 +11,8 @@ Three shapes meet here, all docker's:
   ``{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`` with ``PublishAllPorts``
   (``-P``), which :func:`port_requests` normalises into :class:`PortRequest`;
 - the resolved :class:`PortMapping` list, which :func:`api_ports` shapes into
-  ``NetworkSettings.Ports`` for inspect, ``ps`` and ``docker port``.
+  ``NetworkSettings.Ports`` for inspect, ``ps`` and ``docker port`` (and
+  :func:`mappings_from_api` reads back).
 
 :class:`PortAllocator` turns requests into mappings as dockerd's portallocator
 does: a missing host port is taken from the kernel's ``ip_local_port_range``,
@@ -177,6 +178,20 @@ def api_ports(mappings: Iterable[PortMapping], exposed_ports: Iterable[str] = ()
         entries.append({"HostIp": mapping.host_ip, "HostPort": str(mapping.host_port)})
         result[mapping.key] = entries
     return result
+
+
+def mappings_from_api(ports: Mapping[str, Sequence[Mapping[str, str]] | None] | None) -> list[PortMapping]:
+    """NetworkSettings.Ports as api_ports() shaped them -> the mappings (to restore them after a daemon restart)."""
+    mappings = []
+    for key, entries in (ports or {}).items():
+        (port, _), proto = split_key(key)
+        for entry in entries or ():
+            try:
+                host_port = _port(entry.get("HostPort", ""))
+            except ValueError:
+                raise InvalidParameter(f"invalid port specification: {entry.get('HostPort')!r}") from None
+            mappings.append(PortMapping(port, proto, _host_ip(entry.get("HostIp", "")) or ANY_V4, host_port))
+    return mappings
 
 
 def parse_publish(specs: Iterable[str]) -> tuple[dict[str, dict], dict[str, list[dict[str, str]]]]:
