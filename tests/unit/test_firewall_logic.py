@@ -10,14 +10,14 @@ import ipaddress
 
 import pytest
 
-from dockyard.errors import Internal, Unavailable
+from dockyard.errors import Internal, Unavailable, Unsupported
 from dockyard.network.nftables import Firewall, NetworkRules
 from dockyard.network.ports import PortAllocator, PortRequest, Proto
 
 
 class RecordingNft:
     def __init__(self, rules=(), chains=(), fail=False):
-        self.rules = list(rules)  # (chain, handle, comment)
+        self.rules = list(rules)  # (family, chain, handle, comment)
         self.chains = list(chains)
         self.fail = fail
         self.batches: list[list[str]] = []
@@ -27,9 +27,9 @@ class RecordingNft:
             raise Internal("nft -f -: Error: Could not process rule")
         self.batches.append(list(batch))
 
-    def list_table(self, table):
-        items = [{"table": {"family": "ip", "name": table}}]
-        items += [{"rule": {"chain": c, "handle": h, "comment": m}} for c, h, m in self.rules]
+    def list_table(self, family, table):
+        items = [{"table": {"family": family, "name": table}}]
+        items += [{"rule": {"chain": c, "handle": h, "comment": m}} for f, c, h, m in self.rules if f == family]
         items.append({"rule": {"chain": "prerouting", "handle": 1, "expr": []}})
         return items
 
@@ -60,29 +60,34 @@ def firewall(tmp_path):
 def test_reconcile_deletes_the_rules_of_everything_not_live(firewall):
     nft = RecordingNft(
         rules=[
-            ("nat_out", 7, "net:a"),
-            ("nat_out", 8, "net:gone"),
-            ("published", 9, "ctr:c1"),
-            ("published", 10, "ctr:x"),
+            ("ip", "nat_out", 7, "net:a"),
+            ("ip", "nat_out", 8, "net:gone"),
+            ("ip6", "nat_out", 8, "net:gone"),
+            ("ip", "published", 9, "ctr:c1"),
+            ("ip6", "published", 10, "ctr:x"),
         ]
     )
     removed = firewall(nft).reconcile(live_networks=["a"], live_containers=["c1"])
     assert removed == ["ctr:x", "net:gone"]
     assert nft.batches[-1] == [
         "delete rule ip dockyard-unit nat_out handle 8",
-        "delete rule ip dockyard-unit published handle 10",
+        "delete rule ip6 dockyard-unit nat_out handle 8",
+        "delete rule ip6 dockyard-unit published handle 10",
     ]
 
 
 def test_adding_a_network_again_replaces_its_rules_in_one_transaction(firewall):
-    nft = RecordingNft(rules=[("isolation", 4, "net:i"), ("isolation", 5, "net:i"), ("isolation", 6, "net:j")])
+    rules = [("ip", "isolation", 4, "net:i"), ("ip6", "isolation", 5, "net:i"), ("ip", "isolation", 6, "net:j")]
+    nft = RecordingNft(rules=rules)
     firewall(nft).add_network(NetworkRules("i", "dy-i", ipaddress.ip_network("10.9.0.0/24"), internal=True))
     [batch] = nft.batches
     assert batch[:2] == [
         "delete rule ip dockyard-unit isolation handle 4",
-        "delete rule ip dockyard-unit isolation handle 5",
+        "delete rule ip6 dockyard-unit isolation handle 5",
     ]
-    assert len(batch) == 4 and all('comment "net:i"' in command for command in batch[2:])
+    added = batch[2:]
+    assert len(added) == 4 and all(command.endswith('comment "net:i"') for command in added)
+    assert {command.split()[2] for command in added} == {"ip", "ip6"}
 
 
 def test_a_failed_publish_gives_the_host_ports_back(firewall):
@@ -94,9 +99,18 @@ def test_a_failed_publish_gives_the_host_ports_back(firewall):
 
 def test_changes_without_setup_say_so(firewall):
     nft = RecordingNft()
-    nft.list_table = lambda table: None
+    nft.list_table = lambda family, table: None
     with pytest.raises(Unavailable, match="setup"):
         firewall(nft).unpublish("c1")
+
+
+def test_ipv6_mappings_need_an_ipv6_address_and_never_bind_loopback(firewall):
+    fw = firewall(RecordingNft())
+    with pytest.raises(Unsupported, match="needs the container to have an IPv6 address"):
+        fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP, "fd00::2", 8080, 8080)])
+    with pytest.raises(Unsupported, match="::1"):
+        fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP, "::1", 8080, 8080)], container_ip6="fd01::2")
+    assert fw.allocator.held("c1") == []
 
 
 def test_foreign_forward_chains_that_drop_are_named(firewall):
