@@ -16,21 +16,43 @@ from dockyard.network.ports import PortAllocator, PortRequest, Proto
 
 
 class RecordingNft:
+    """Keeps (family, chain, handle, comment) rules as the kernel would, applying batches all or nothing."""
+
     def __init__(self, rules=(), chains=(), fail=False):
-        self.rules = list(rules)  # (family, chain, handle, comment)
+        self.rules = list(rules)
         self.chains = list(chains)
         self.fail = fail
         self.batches: list[list[str]] = []
+        self.next_handle = 100
+        self.listings = 0
 
     def apply(self, batch):
         if self.fail:
-            raise Internal("nft -f -: Error: Could not process rule")
+            raise Internal("nftables: Error: Could not process rule")
+        rules, added = list(self.rules), []
+        for command in batch:
+            words = command.split()
+            if command.startswith("delete rule "):
+                family, chain, handle = words[2], words[4], int(words[6])
+                doomed = [r for r in rules if r[:3] == (family, chain, handle)]
+                if not doomed:
+                    raise Internal("nftables: Error: Could not process rule: No such file or directory")
+                rules.remove(doomed[0])
+            elif command.startswith("add rule "):
+                self.next_handle += 1
+                _, _, comment = command.partition(' comment "')
+                rules.append((words[2], words[4], self.next_handle, comment.rstrip('"')))
+                added.append(self.next_handle)
+        self.rules = rules
         self.batches.append(list(batch))
+        return added
 
     def list_table(self, family, table):
+        self.listings += 1
         items = [{"table": {"family": family, "name": table}}]
-        items += [{"rule": {"chain": c, "handle": h, "comment": m}} for f, c, h, m in self.rules if f == family]
-        items.append({"rule": {"chain": "prerouting", "handle": 1, "expr": []}})
+        for f, chain, handle, comment in self.rules:
+            if f == family:
+                items.append({"rule": {"chain": chain, "handle": handle, **({"comment": comment} if comment else {})}})
         return items
 
     def list_chains(self):
@@ -70,10 +92,11 @@ def test_reconcile_deletes_the_rules_of_everything_not_live(firewall):
     removed = firewall(nft).reconcile(live_networks=["a"], live_containers=["c1"])
     assert removed == ["ctr:x", "net:gone"]
     assert nft.batches[-1] == [
+        "delete rule ip6 dockyard-unit published handle 10",
         "delete rule ip dockyard-unit nat_out handle 8",
         "delete rule ip6 dockyard-unit nat_out handle 8",
-        "delete rule ip6 dockyard-unit published handle 10",
     ]
+    assert sorted(rule[3] for rule in nft.rules if rule[3]) == ["ctr:c1", "net:a"]
 
 
 def test_adding_a_network_again_replaces_its_rules_in_one_transaction(firewall):
@@ -88,6 +111,27 @@ def test_adding_a_network_again_replaces_its_rules_in_one_transaction(firewall):
     added = batch[2:]
     assert len(added) == 4 and all(command.endswith('comment "net:i"') for command in added)
     assert {command.split()[2] for command in added} == {"ip", "ip6"}
+
+
+def test_after_the_first_read_changes_need_no_listing(firewall):
+    nft = RecordingNft()
+    fw = firewall(nft)
+    fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP), PortRequest(53, Proto.UDP)])
+    fw.publish("c1", "10.9.0.2", [PortRequest(81, Proto.TCP)])
+    fw.publish("c2", "10.9.0.3", [PortRequest(80, Proto.TCP)])
+    assert nft.listings == 2  # the ip and ip6 tables, once
+    fw.unpublish("c1")
+    assert nft.listings == 2
+    assert [rule[3] for rule in nft.rules] == ["ctr:c2"]
+
+
+def test_a_rule_gone_behind_its_back_makes_it_read_the_kernel_again(firewall):
+    nft = RecordingNft()
+    fw = firewall(nft)
+    fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP)])
+    nft.rules = [(family, chain, handle + 1000, comment) for family, chain, handle, comment in nft.rules]
+    fw.unpublish("c1")
+    assert nft.rules == [] and nft.listings == 4
 
 
 def test_a_failed_publish_gives_the_host_ports_back(firewall):
