@@ -18,13 +18,24 @@ A context is not thread-safe: each call holds the instance's lock.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
 import threading
 
 _NFT_CTX_DEFAULT = 0
 OUTPUT_HANDLE = 1 << 3
 OUTPUT_JSON = 1 << 4
 OUTPUT_ECHO = 1 << 5
+
+
+def _socket_fds() -> set[int]:
+    found = set()
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+                found.add(int(name))
+    return found
 
 
 class NftError(Exception):
@@ -48,9 +59,15 @@ class NftContext:
         lib.nft_ctx_get_error_buffer.argtypes = (ctypes.c_void_p,)
         lib.nft_run_cmd_from_buffer.argtypes = (ctypes.c_void_p, ctypes.c_char_p)
         self._lib = lib
+        before = _socket_fds()
         self._ctx = lib.nft_ctx_new(_NFT_CTX_DEFAULT)
         if not self._ctx:
             raise OSError("nft_ctx_new failed")
+        # libnftables 1.0 opens its netlink socket here without SOCK_CLOEXEC and offers no way to
+        # reach it: without this, every process the daemon execs (shims, hence containers) would
+        # inherit a netfilter socket of the host's network namespace.
+        for fd in _socket_fds() - before:
+            os.set_inheritable(fd, False)
         lib.nft_ctx_buffer_output(self._ctx)
         lib.nft_ctx_buffer_error(self._ctx)
         self._lock = threading.Lock()
