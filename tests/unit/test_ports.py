@@ -179,13 +179,16 @@ def test_kernel_port_range_is_read_and_falls_back_like_dockerd(tmp_path):
 
 
 class Recorder:
-    """Stands in for the bound sockets; refuses the ports in `busy` as a host process holding them would."""
+    """Stands in for the bound sockets; refuses the ports in `busy` as a host process holding them would,
+    and addresses other than loopback, 0.0.0.0 and :: as a host without them would."""
 
     def __init__(self, busy=()):
         self.busy = set(busy)
         self.open: set[PortMapping] = set()
 
     def __call__(self, mapping):
+        if mapping.host_ip not in ("0.0.0.0", "::", "127.0.0.1", "::1", "10.0.0.1"):
+            raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
         if mapping.host_port in self.busy:
             raise OSError(errno.EADDRINUSE, "Address already in use")
         self.open.add(mapping)
@@ -265,6 +268,14 @@ def test_a_pinned_port_the_host_uses_is_refused_with_the_reason():
     message = r"^failed to bind host port for 0\.0\.0\.0:8080:80/tcp: address already in use$"
     with pytest.raises(Conflict, match=message):
         ports.allocate("a", [PortRequest(80, Proto.TCP, "", 8080, 8080)])
+
+
+def test_an_address_the_host_does_not_have_is_refused_at_once():
+    ports, reserve = allocator()
+    message = r"^failed to bind host port for 192\.0\.2\.99:100:80/tcp: cannot assign requested address$"
+    with pytest.raises(InvalidParameter, match=message):
+        ports.allocate("a", [PortRequest(80, Proto.TCP, "192.0.2.99")])
+    assert reserve.open == set()
 
 
 def test_restore_replaces_what_the_owner_held_and_refuses_ports_of_others():

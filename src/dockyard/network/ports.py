@@ -390,11 +390,15 @@ class PortAllocator:
             except OSError as exc:
                 for _, reservation in held:
                     reservation.close()
-                if request.host_low and len(candidates) == 1:
-                    reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-                    target = f"{mappings[len(held)]}:{request.container_port}/{request.proto}"
-                    raise Conflict(f"failed to bind host port for {target}: {reason}") from None
-                continue
+                in_use = exc.errno == errno.EADDRINUSE
+                if in_use and len(candidates) > 1:
+                    continue  # a host process has this one: try the next
+                # Go's wording, as dockerd prints it ("cannot assign requested address" for a HostIp
+                # that is not the host's).
+                reason = (exc.strerror or str(exc)).lower()
+                target = f"{mappings[len(held)]}:{request.container_port}/{request.proto}"
+                kind = Conflict if in_use else InvalidParameter
+                raise kind(f"failed to bind host port for {target}: {reason}") from None
             if not request.host_low:
                 self._last[request.proto] = port
             for mapping in mappings:
