@@ -11,8 +11,8 @@ import ipaddress
 import pytest
 
 from dockyard.errors import Internal, Unavailable, Unsupported
-from dockyard.network.nftables import Firewall, NetworkRules
-from dockyard.network.ports import PortAllocator, PortRequest, Proto
+from dockyard.network.nftables import Firewall, NetworkRules, publish_rules
+from dockyard.network.ports import PortAllocator, PortMapping, PortRequest, Proto
 
 
 class RecordingNft:
@@ -60,6 +60,8 @@ class RecordingNft:
 
 
 class NoSocket:
+    socket = None
+
     def __init__(self, mapping):
         pass
 
@@ -74,7 +76,8 @@ def firewall(tmp_path):
     (tmp_path / "ipv4" / "ip_forward").write_text("1\n")
 
     def make(nft) -> Firewall:
-        return Firewall(PortAllocator((100, 200), NoSocket), nft=nft, table="dockyard-unit", proc_net=str(tmp_path))
+        allocator = PortAllocator((100, 200), NoSocket)
+        return Firewall(allocator, nft=nft, table="dockyard-unit", proc_net=str(tmp_path), ipv6=False)
 
     return make
 
@@ -148,12 +151,25 @@ def test_changes_without_setup_say_so(firewall):
         firewall(nft).unpublish("c1")
 
 
-def test_ipv6_mappings_need_an_ipv6_address_and_never_bind_loopback(firewall):
+def test_the_kernel_serves_what_it_can_and_leaves_loopback_and_family_changes_to_the_proxy():
+    mappings = [
+        PortMapping(80, Proto.TCP, "0.0.0.0", 8080),
+        PortMapping(80, Proto.TCP, "::", 8080),
+        PortMapping(80, Proto.TCP, "::1", 8081),
+        PortMapping(80, Proto.UDP, "fd00::2", 8082),
+    ]
+    assert [rule for _, _, rule in publish_rules("c", "10.9.0.2", mappings, container_ip6="fd09::2")] == [
+        'meta l4proto tcp th dport 8080 dnat to 10.9.0.2:80 comment "ctr:c"',
+        'ip6 daddr != ::1 meta l4proto tcp th dport 8080 dnat to [fd09::2]:80 comment "ctr:c"',
+        'ip6 daddr fd00::2 meta l4proto udp th dport 8082 dnat to [fd09::2]:80 comment "ctr:c"',
+    ]
+    assert [family for family, _, _ in publish_rules("c", "10.9.0.2", mappings)] == ["ip"]
+
+
+def test_a_proxied_port_without_a_socket_to_listen_on_is_refused(firewall):
     fw = firewall(RecordingNft())
-    with pytest.raises(Unsupported, match="needs the container to have an IPv6 address"):
-        fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP, "fd00::2", 8080, 8080)])
-    with pytest.raises(Unsupported, match="::1"):
-        fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP, "::1", 8080, 8080)], container_ip6="fd01::2")
+    with pytest.raises(Unsupported, match="needs the userland proxy"):
+        fw.publish("c1", "10.9.0.2", [PortRequest(132, Proto.SCTP, "::1", 8080, 8080)])
     assert fw.allocator.held("c1") == []
 
 

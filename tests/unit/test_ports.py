@@ -323,7 +323,7 @@ def test_live_mappings_never_overlap(operations):
 def test_a_dual_stack_container_gets_one_host_port_on_both_any_addresses():
     ports, reserve = allocator()
     ports.allocate("a", [PortRequest(80, Proto.TCP, "::1", 100, 100)])
-    got = ports.allocate("b", [PortRequest(80, Proto.TCP)], any_addresses=("0.0.0.0", "::"))
+    got = ports.allocate("b", [PortRequest(80, Proto.TCP)], wildcards=lambda request: ("0.0.0.0", "::"))
     assert got == [PortMapping(80, Proto.TCP, "0.0.0.0", 101), PortMapping(80, Proto.TCP, "::", 101)]
     assert ports.release("b") == got
     assert {m.host_port for m in reserve.open} == {100}
@@ -332,5 +332,5 @@ def test_a_dual_stack_container_gets_one_host_port_on_both_any_addresses():
 def test_a_dual_stack_port_the_host_holds_on_one_family_is_refused_whole():
     ports, reserve = allocator(busy={8080})
     with pytest.raises(Conflict, match="address already in use"):
-        ports.allocate("a", [PortRequest(80, Proto.TCP, "", 8080, 8080)], any_addresses=("0.0.0.0", "::"))
+        ports.allocate("a", [PortRequest(80, Proto.TCP, "", 8080, 8080)], wildcards=lambda request: ("0.0.0.0", "::"))
     assert reserve.open == set()

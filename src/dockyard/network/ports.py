@@ -19,12 +19,12 @@ does: a missing host port is taken from the kernel's ``ip_local_port_range``,
 counting on from the last port handed out; a port is refused with docker's
 "Bind for 0.0.0.0:8080 failed: port is already allocated" when a Dockyard
 container holds it (0.0.0.0 overlaps every address of the same family). Each
-mapping also holds a bound, never listening socket on its host address and port
-(``HostPortSocket``): a host process that already uses the port makes the
-publish fail up front, and no host process or outgoing connection can take the
-port while a container has it (what docker's port reservation does without its
-userland proxy). Reading the kernel's port range and binding sockets are the
-only kernel contacts of this module.
+mapping also holds a socket bound to its host address and port (``HostPortSocket``,
+listening for TCP as docker-proxy's does): a host process that already uses the
+port makes the publish fail up front, and no host process or outgoing connection
+can take the port while a container has it. Where the kernel cannot serve a
+mapping, the userland proxy (proxy.py) relays from that socket. Reading the
+kernel's port range and binding sockets are the only kernel contacts here.
 """
 
 from __future__ import annotations
@@ -279,7 +279,7 @@ _SOCKET_TYPES = {
 
 
 class HostPortSocket:
-    """A bound, never listening socket that keeps a host port for one mapping; OSError when the host has it."""
+    """The socket that keeps a host port for one mapping; OSError when the host has it."""
 
     def __init__(self, mapping: PortMapping) -> None:
         family = socket.AF_INET6 if ":" in mapping.host_ip else socket.AF_INET
@@ -297,10 +297,23 @@ class HostPortSocket:
             if family == socket.AF_INET6:
                 # "::" reserves the IPv6 port only; 0.0.0.0 is a mapping of its own, as in docker.
                 self._socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if mapping.proto == Proto.TCP:
+                # As docker-proxy's: SO_REUSEADDR so that connections the userland proxy relayed, left in
+                # TIME_WAIT, do not keep the port from a container started next; and listening, because
+                # only a listening socket keeps other SO_REUSEADDR sockets off the port. Nothing reaches
+                # it that the firewall DNATs.
+                self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self._socket.bind((mapping.host_ip, mapping.host_port))
+            if mapping.proto == Proto.TCP:
+                self._socket.listen(128)
         except OSError:
             self._socket.close()
             raise
+
+    @property
+    def socket(self) -> socket.socket | None:
+        """The bound socket (the userland proxy listens on it), None where the kernel has no such sockets."""
+        return self._socket
 
     def close(self) -> None:
         if self._socket is not None:
@@ -308,6 +321,7 @@ class HostPortSocket:
 
 
 Reserve = Callable[[PortMapping], HostPortSocket]
+Wildcards = Callable[[PortRequest], Sequence[str]]
 
 
 class PortAllocator:
@@ -326,15 +340,15 @@ class PortAllocator:
         self._last: dict[Proto, int] = {}
 
     def allocate(
-        self, owner: str, requests: Sequence[PortRequest], any_addresses: Sequence[str] = (ANY_V4,)
+        self, owner: str, requests: Sequence[PortRequest], wildcards: Wildcards = lambda request: (ANY_V4,)
     ) -> list[PortMapping]:
         """Mappings for every request, or Conflict/InvalidParameter and nothing held. Adds to what owner holds.
 
-        A request without HostIp is published on each of any_addresses ("0.0.0.0", and "::"
-        for a container with an IPv6 address) with one host port, as dockerd does.
+        A request without HostIp is published on each of wildcards(request) ("0.0.0.0" and
+        usually "::") with one host port, as dockerd does.
         """
         with self._lock:
-            return self._allocate(owner, requests, any_addresses)
+            return self._allocate(owner, requests, wildcards)
 
     def restore(self, owner: str, mappings: Sequence[PortMapping]) -> None:
         """Hold exactly these mappings for owner, instead of what it held (after a daemon restart).
@@ -344,7 +358,7 @@ class PortAllocator:
         pinned = [PortRequest(m.container_port, m.proto, m.host_ip, m.host_port, m.host_port) for m in mappings]
         with self._lock:
             self._drop(owner, self._owners.pop(owner, []))
-            self._allocate(owner, pinned, (ANY_V4,))
+            self._allocate(owner, pinned, lambda request: ())
 
     def release(self, owner: str) -> list[PortMapping]:
         """Give back everything owner holds; what it held (empty if nothing)."""
@@ -357,11 +371,19 @@ class PortAllocator:
         with self._lock:
             return [mapping for mapping, _ in self._owners.get(owner, [])]
 
-    def _allocate(self, owner: str, requests: Sequence[PortRequest], any_addresses: Sequence[str]) -> list[PortMapping]:
+    def reservation(self, owner: str, mapping: PortMapping) -> HostPortSocket:
+        """What holds the host port of one of owner's mappings; KeyError if owner does not hold it."""
+        with self._lock:
+            for held_mapping, held in self._owners.get(owner, []):
+                if held_mapping == mapping:
+                    return held
+        raise KeyError(mapping)
+
+    def _allocate(self, owner: str, requests: Sequence[PortRequest], wildcards: Wildcards) -> list[PortMapping]:
         held: list[tuple[PortMapping, HostPortSocket]] = []
         try:
             for request in requests:
-                held += self._allocate_one(owner, request, any_addresses)
+                held += self._allocate_one(owner, request, wildcards(request))
         except BaseException:
             self._drop(owner, held)
             raise
@@ -369,9 +391,9 @@ class PortAllocator:
         return [mapping for mapping, _ in held]
 
     def _allocate_one(
-        self, owner: str, request: PortRequest, any_addresses: Sequence[str]
+        self, owner: str, request: PortRequest, wildcards: Sequence[str]
     ) -> list[tuple[PortMapping, HostPortSocket]]:
-        host_ips = [request.host_ip] if request.host_ip else list(any_addresses)
+        host_ips = [request.host_ip] if request.host_ip else list(wildcards)
         if request.host_low:
             candidates: Sequence[int] = range(request.host_low, request.host_high + 1)
         else:
