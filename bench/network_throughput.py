@@ -23,7 +23,8 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests"))
 
 from dockyard.network.nftables import Firewall, NetworkRules
-from dockyard.network.ports import PortAllocator, PortRequest, Proto
+from dockyard.network.port_allocator import PortAllocator
+from dockyard.network.ports import PortRequest, Proto
 from support.nettopo import PROBE, Topology, host_address, in_netns
 
 SINK_PORT = 5001

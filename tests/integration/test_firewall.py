@@ -22,7 +22,8 @@ import pytest
 
 from dockyard.errors import Conflict
 from dockyard.network.nftables import Firewall, NetworkRules
-from dockyard.network.ports import PortAllocator, PortMapping, PortRequest, Proto
+from dockyard.network.port_allocator import PortAllocator
+from dockyard.network.ports import PortMapping, PortRequest, Proto
 from support.nettopo import Topology, ask, host_address, sh
 
 pytestmark = pytest.mark.integration

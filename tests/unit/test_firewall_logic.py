@@ -11,8 +11,10 @@ import ipaddress
 import pytest
 
 from dockyard.errors import Internal, Unavailable, Unsupported
-from dockyard.network.nftables import Firewall, NetworkRules, publish_rules
-from dockyard.network.ports import PortAllocator, PortMapping, PortRequest, Proto
+from dockyard.network.firewall_rules import NetworkRules, publish_rules
+from dockyard.network.nftables import Firewall
+from dockyard.network.port_allocator import PortAllocator
+from dockyard.network.ports import PortMapping, PortRequest, Proto
 
 
 class RecordingNft:

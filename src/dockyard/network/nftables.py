@@ -66,51 +66,32 @@ the rules read the same in the code and on the host.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
 import re
 import socket
 import threading
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 
 from dockyard.errors import Internal, Unavailable, Unsupported
 from dockyard.kernel.libnftables import OUTPUT_ECHO, OUTPUT_HANDLE, OUTPUT_JSON, NftContext, NftError
-from dockyard.network.ports import PortAllocator, PortMapping, PortRequest, Proto
+from dockyard.network.firewall_rules import (
+    FAMILIES,
+    NetworkRules,
+    Rule,
+    network_rules,
+    proxy_serves,
+    publish_rules,
+    skeleton,
+)
+from dockyard.network.port_allocator import PortAllocator
+from dockyard.network.ports import PortMapping, PortRequest, Proto
 from dockyard.network.proxy import UserlandProxy
 
 DEFAULT_TABLE = "dockyard"
-FAMILIES = ("ip", "ip6")
-
-# base chain -> (type, hook, priority, the one rule it holds)
-_BASE_CHAINS = {
-    "prerouting": ("nat", "prerouting", "dstnat", "fib daddr type local jump published"),
-    # nft 1.0 knows the name "dstnat" only at the prerouting hook; -100 is its value.
-    "output": ("nat", "output", "-100", "fib daddr type local jump published"),
-    "postrouting": ("nat", "postrouting", "srcnat", "jump nat_out"),
-    "forward": ("filter", "forward", "filter", "jump isolation"),
-    "localnet": ("filter", "prerouting", "raw", "jump loopback_guard"),
-}
-_REGULAR_CHAINS = ("published", "nat_out", "isolation", "loopback_guard")
-# IPv6 has no route_localnet: ::1 never leaves lo, so there is nothing to guard.
-_IPV4_ONLY = ("localnet", "loopback_guard")
-
-Rule = tuple[str, str, str]  # (family, chain, rule)
 Handle = tuple[str, str, int]  # (family, chain, the kernel's number for the rule)
 # How nft echoes a rule it added: the command, then "# handle <n>".
 _ADDED_RULE = re.compile(r"^add rule .* # handle (\d+)$", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class NetworkRules:
-    """What the firewall needs to know of a bridge network; subnet6 for one created with --ipv6."""
-
-    id: str
-    bridge: str
-    subnet: ipaddress.IPv4Network
-    internal: bool = False
-    subnet6: ipaddress.IPv6Network | None = None
 
 
 class Nft:
@@ -154,70 +135,6 @@ class Nft:
             raise Internal(f"nftables: {exc}") from None
 
 
-def _quote(name: str) -> str:
-    return json.dumps(name)
-
-
-def network_rules(net: NetworkRules) -> list[Rule]:
-    """(family, chain, rule) for one network, each commented net:<id>."""
-    bridge = _quote(net.bridge)
-    rules: list[Rule] = []
-    # Isolation in both families whatever the subnets: a container that gives itself an
-    # address of the other family must not get through either.
-    for family in FAMILIES:
-        if net.internal:
-            rules += [
-                (family, "isolation", f"iifname {bridge} oifname != {bridge} drop"),
-                (family, "isolation", f"oifname {bridge} iifname != {bridge} drop"),
-            ]
-        else:
-            # Docker 28 too: from outside the bridge, only published ports (DNATed) open connections.
-            rule = f"oifname {bridge} iifname != {bridge} ct state new ct status ! dnat drop"
-            rules.append((family, "isolation", rule))
-    if not net.internal:
-        for family, subnet in (("ip", net.subnet), ("ip6", net.subnet6)):
-            if subnet is not None:
-                rules += [
-                    (family, "nat_out", f"{family} saddr {subnet} oifname != {bridge} masquerade"),
-                    (family, "nat_out", f"oifname {bridge} {family} saddr {subnet} ct status dnat masquerade"),
-                ]
-        rules += [
-            ("ip", "nat_out", f"oifname {bridge} ip saddr 127.0.0.0/8 masquerade"),
-            ("ip", "loopback_guard", f"iifname {bridge} ip daddr 127.0.0.0/8 drop"),
-        ]
-    return [(family, chain, f'{rule} comment "net:{net.id}"') for family, chain, rule in rules]
-
-
-def _dnat(mapping: PortMapping, container_ip6: str | None) -> bool:
-    """Whether the kernel serves mapping: everything but [::1], and IPv6 only towards an IPv6 address."""
-    return ":" not in mapping.host_ip or (container_ip6 is not None and mapping.host_ip != "::1")
-
-
-def _proxied(mapping: PortMapping, container_ip6: str | None) -> bool:
-    """Whether the userland proxy serves (part of) mapping: what _dnat leaves out, and [::1] within [::]."""
-    return ":" in mapping.host_ip and (container_ip6 is None or mapping.host_ip in ("::", "::1"))
-
-
-def publish_rules(
-    container_id: str, container_ip: str, mappings: Sequence[PortMapping], container_ip6: str | None = None
-) -> list[Rule]:
-    """(family, chain, rule) DNATing each mapping the kernel can serve to the container, commented ctr:<id>."""
-    rules: list[Rule] = []
-    for m in mappings:
-        if not _dnat(m, container_ip6):
-            continue
-        if ":" in m.host_ip:
-            family, target = "ip6", f"[{ipaddress.IPv6Address(container_ip6)}]"
-            # [::1] is the proxy's: a DNATed packet from ::1 could not leave lo.
-            match = "ip6 daddr != ::1 " if m.host_ip == "::" else f"ip6 daddr {m.host_ip} "
-        else:
-            family, target = "ip", str(ipaddress.IPv4Address(container_ip))
-            match = "" if m.host_ip == "0.0.0.0" else f"ip daddr {m.host_ip} "
-        rule = f"{match}meta l4proto {m.proto} th dport {m.host_port} dnat to {target}:{m.container_port}"
-        rules.append((family, "published", f'{rule} comment "ctr:{container_id}"'))
-    return rules
-
-
 class Firewall:
     """Dockyard's nftables tables and the host ports it publishes (see the module docstring)."""
 
@@ -244,18 +161,7 @@ class Firewall:
 
     def setup(self) -> None:
         """Create the tables and their fixed chains, or bring them back to shape; keeps every network's rules."""
-        batch = []
-        for family in FAMILIES:
-            prefix = f"{family} {self.table}"
-            batch.append(f"add table {prefix}")
-            batch += [f"add chain {prefix} {chain}" for chain in _REGULAR_CHAINS if self._has(family, chain)]
-            for chain, (kind, hook, priority, rule) in _BASE_CHAINS.items():
-                if self._has(family, chain):
-                    batch += [
-                        f"add chain {prefix} {chain} {{ type {kind} hook {hook} priority {priority}; policy accept; }}",
-                        f"flush chain {prefix} {chain}",
-                        f"add rule {prefix} {chain} {rule}",
-                    ]
+        batch = skeleton(self.table)
         with self._lock:
             self._nft.apply(batch)
             self._handles = None  # the tables may have been made afresh
@@ -355,7 +261,7 @@ class Firewall:
         try:
             relays = []
             for m in mappings:
-                if _proxied(m, container_ip6):
+                if proxy_serves(m, container_ip6):
                     host = self.allocator.reservation(container_id, m).socket
                     if host is None:
                         reason = f"needs the userland proxy, and this kernel has no {m.proto} sockets"
@@ -401,10 +307,6 @@ class Firewall:
             and chain.get("policy") == "drop"
             and not (chain["family"] in FAMILIES and chain["table"] == self.table)
         ]
-
-    @staticmethod
-    def _has(family: str, chain: str) -> bool:
-        return family == "ip" or chain not in _IPV4_ONLY
 
     def _replace(self, comment: str, rules: list[Rule]) -> None:
         """Atomically swap every rule commented `comment` for `rules`."""

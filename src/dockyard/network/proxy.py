@@ -8,7 +8,7 @@ paths it cannot take, and dockerd serves with its docker-proxy process:
   address: NAT does not translate between the families.
 
 For those, every TCP connection or UDP flow that reaches the host port's
-reservation socket (bound, and for TCP listening, see ``ports.HostPortSocket``)
+reservation socket (bound, and for TCP listening, see ``port_allocator.HostPortSocket``)
 is relayed to the container from the host. What the kernel does
 DNAT never reaches the socket. One thread runs an asyncio loop for all
 proxies; the firewall starts and stops them from any thread. As with
