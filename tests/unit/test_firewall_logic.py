@@ -7,6 +7,7 @@ rules a change deletes, that a failed transaction gives the host ports back, whi
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import pytest
 
@@ -59,6 +60,9 @@ class RecordingNft:
 
     def list_chains(self):
         return self.chains
+
+    def close(self):
+        pass
 
 
 class NoSocket:
@@ -184,3 +188,28 @@ def test_foreign_forward_chains_that_drop_are_named(firewall):
         {"family": "ip", "table": "dockyard-unit", "name": "forward", "hook": "forward", "policy": "drop"},
     ]
     assert firewall(RecordingNft(chains=chains)).foreign_forward_drops() == ["ip filter FORWARD"]
+
+
+class ClosedSocket:
+    """A reservation whose socket the proxy cannot use (closed)."""
+
+    def __init__(self, mapping):
+        self.socket = socket.socket(socket.AF_INET6 if ":" in mapping.host_ip else socket.AF_INET)
+        self.socket.close()
+
+    def close(self):
+        pass
+
+
+def test_a_publish_failing_after_its_rules_went_in_takes_them_out_again(tmp_path):
+    nft = RecordingNft()
+    fw = Firewall(
+        PortAllocator((100, 200), ClosedSocket), nft=nft, table="dockyard-unit", proc_net=str(tmp_path), ipv6=True
+    )
+    try:
+        with pytest.raises(OSError):
+            fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP)])
+        assert [rule for rule in nft.rules if rule[3]] == []
+        assert fw.allocator.held("c1") == []
+    finally:
+        fw.close()

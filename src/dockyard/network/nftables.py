@@ -270,13 +270,16 @@ class Firewall:
             rules = publish_rules(container_id, container_ip, mappings, container_ip6)
             with self._lock:
                 self._change(f"ctr:{container_id}", rules, replace=replace)
-            for host, target in relays:
-                if self._proxy is None:
+                if relays and self._proxy is None:
                     self._proxy = UserlandProxy()
+            for host, target in relays:
                 self._proxy.start(host, target)
                 self._relays.setdefault(container_id, []).append(host)
         except BaseException:
             self._stop_relays(container_id)
+            # The original error is the one to report; a rule left behind goes at the next reconcile.
+            with self._lock, contextlib.suppress(Internal, Unavailable):
+                self._replace(f"ctr:{container_id}", [])
             self.allocator.release(container_id)
             raise
 
