@@ -133,9 +133,16 @@ def test_published_udp_port_answers(net, firewall):
 
 
 def test_host_ip_binding_serves_only_that_address(net, firewall):
-    firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP, "127.0.0.1", 40124, 40124)])
+    requests = [
+        PortRequest(80, Proto.TCP, "127.0.0.1", 40124, 40124),
+        PortRequest(80, Proto.TCP, net.host, 40132, 40132),
+    ]
+    firewall.publish("c1", c1_ip(net), requests)
     assert ask("tcp", "127.0.0.1", 40124) == f"c1 {net.a_net[1]}"
     assert ask("tcp", net.host, 40124) is None
+    assert ask("tcp", net.host, 40132) == f"c1 {net.host}"
+    assert ask("tcp", net.host, 40132, ns=net.c2) == f"c1 {net.a_net[1]}"
+    assert ask("tcp", "127.0.0.1", 40132) is None
 
 
 def test_unpublish_closes_the_port_and_frees_it(net, firewall):
