@@ -301,9 +301,9 @@ class Firewall:
                     relays.append((host, (container_ip6 or container_ip, m.container_port)))
             elements = publish_elements(container_id, container_ip, mappings, container_ip6)
             with self._lock:
-                prefix = f"add element {{}} {self.table} published"
-                self._nft.apply([f"{prefix.format(f)} {{ {key} {value} }}" for f, key, value in elements])
-                self._elements[container_id] = [(family, key) for family, key, _ in elements]
+                self._nft.apply([self._add_element(*element) for element in elements])
+                known = self._elements.setdefault(container_id, [])
+                known += [(family, key) for family, key, _ in elements if (family, key) not in known]
                 if relays and self._proxy is None:
                     self._proxy = UserlandProxy()
             for host, target in relays:
@@ -388,6 +388,9 @@ class Firewall:
             for key, comment in self._nft.list_elements(family, self.table, "published"):
                 found.setdefault(comment, []).append((family, key))
         return found
+
+    def _add_element(self, family: str, key: str, value: str) -> str:
+        return f"add element {family} {self.table} published {{ {key} {value} }}"
 
     def _delete_element(self, family: str, key: str) -> str:
         return f"delete element {family} {self.table} published {{ {key} }}"
