@@ -10,12 +10,13 @@ inside a list.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dockyard.cli.gotemplate import _nodes as n
 from dockyard.cli.gotemplate._errors import TemplateError
 from dockyard.cli.gotemplate._funcs import MISSING, Func, FuncError, TypedNil, go_kind_name, is_true
 from dockyard.cli.gotemplate._gofmt import format_value, quote, type_name
+
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from typing import Any

@@ -8,9 +8,10 @@ MISSING arrives as is), "string", "int", "float", "bool", "[]string".
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dockyard.cli.gotemplate._gofmt import format_value, sprint, sprintf, sprintln, type_name
+
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -13,7 +13,9 @@ is map[string]interface {}. Other objects print through str(), as a Go Stringer.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from typing import Any

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING
 
 from dockyard.cli.gotemplate._funcs import MISSING, FuncError, TypedNil
 from dockyard.cli.gotemplate._gofmt import shortest_digits, type_name
+
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from typing import Any
