@@ -322,7 +322,7 @@ class _State:
         has_args = len(args) > 1 or final is not NO_FINAL
         if type(receiver) is not dict and isinstance(receiver, dict) and not name.startswith("_"):
             # As Go, a method of a named map type comes before its keys (docker's header .Label).
-            method = getattr(type(receiver), name, None)
+            method = None if hasattr(dict, name) else getattr(type(receiver), name, None)
             if callable(method):
                 return self.eval_call(dot, Func.of_method(getattr(receiver, name)), node, name, args, final)
         if isinstance(receiver, dict):

@@ -136,8 +136,9 @@ def _index(item: Any, *indexes: Any) -> Any:
         elif isinstance(item, dict):
             if index is MISSING or index is None:
                 raise FuncError("value is nil; should be of type string")
-            if not isinstance(index, str):
-                raise FuncError(f"value has type {type_name(index)}; should be string")
+            key_type = getattr(item, "key_type", None) or "string"
+            if not isinstance(index, str) or key_type != "string":
+                raise FuncError(f"value has type {type_name(index)}; should be {key_type}")
             item = item.get(index, _map_zero(item))
         else:
             raise FuncError(f"can't index item of type {type_name(item)}")
@@ -145,11 +146,9 @@ def _index(item: Any, *indexes: Any) -> Any:
 
 
 def _map_zero(item: dict) -> Any:
-    # A missing key gives the zero value of the map's element type. JSON has no
-    # types, so a map holding only strings is taken for Go's map[string]string
-    # (labels, options), whose zero is "" as docker prints it; any other map is
-    # map[string]interface{}, whose zero is nil.
-    return "" if all(isinstance(v, str) for v in item.values()) else None
+    # A missing key gives the zero value of the map's element type: a typed map
+    # (formatting.typed.GoMap) knows it; JSON's maps are map[string]interface{}: nil.
+    return getattr(item, "zero", None)
 
 
 def _slice(item: Any, *indexes: Any) -> Any:
