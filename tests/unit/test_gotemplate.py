@@ -60,9 +60,11 @@ def test_maps_print_sorted_like_go():
 
 
 def test_index_of_a_missing_key_is_the_map_s_zero_value():
-    # JSON maps are Go's map[string]interface{}: nil, which prints <no value>; typed maps
-    # (dockyard.cli.formatting.typed) say their own zero.
-    assert render('[{{index .Labels "nope"}}]', {"Labels": {"a": "b"}}) == "[<no value>]"
+    # Docker's labels are map[string]string: a map of strings stands for one; other maps are
+    # map[string]interface{}, whose zero is nil (typed maps, formatting.typed, say their own).
+    assert render('[{{index .Labels "nope"}}]', {"Labels": {"a": "b"}}) == "[]"
+    assert render('[{{index .Labels "nope"}}]', {"Labels": {}}) == "[]"
+    assert render('[{{index .Ports "80/tcp"}}]', {"Ports": {"443/tcp": None}}) == "[<no value>]"
 
 
 def test_objects_expose_attributes_and_methods_with_arguments():

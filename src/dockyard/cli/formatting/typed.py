@@ -101,9 +101,18 @@ def render(template: Template, data: Any, kind: str) -> str:
     except TemplateError:
         pass
     try:
-        return template.execute(data, missing_key_error=True)
+        return template.execute(_untyped(data), missing_key_error=True)
     except TemplateError as exc:
         raise TemplateError(f"template parsing error: {exc}") from None
+
+
+def _untyped(value: Any) -> Any:
+    # The raw attempt decodes into interface{}: every map is map[string]interface{}, a missing key nil.
+    if isinstance(value, dict):
+        return GoMap({k: _untyped(v) for k, v in value.items()}, None)
+    if isinstance(value, list):
+        return [_untyped(v) for v in value]
+    return value
 
 
 def _zero(kind: str) -> Any:

@@ -147,8 +147,12 @@ def _index(item: Any, *indexes: Any) -> Any:
 
 def _map_zero(item: dict) -> Any:
     # A missing key gives the zero value of the map's element type: a typed map
-    # (formatting.typed.GoMap) knows it; JSON's maps are map[string]interface{}: nil.
-    return getattr(item, "zero", None)
+    # (formatting.typed.GoMap) knows it. A JSON map holding only strings is taken
+    # for Go's map[string]string (labels, options: docker prints ""), any other
+    # for map[string]interface{}, whose zero is nil.
+    if hasattr(item, "zero"):
+        return item.zero
+    return "" if all(isinstance(v, str) for v in item.values()) else None
 
 
 def _slice(item: Any, *indexes: Any) -> Any:
