@@ -203,20 +203,47 @@ def _eq(arg1: Any, *args: Any) -> bool:
     k1 = _basic_kind(arg1)
     for arg in args:
         k2 = _basic_kind(arg)
-        if k1 in ("invalid", "other") or k2 in ("invalid", "other"):
-            nil1, nil2 = k1 == "invalid", k2 == "invalid"
-            if nil1 or nil2:
-                if nil1 and nil2:
-                    return True
-                continue
-            if k1 != k2:
+        basic1, basic2 = k1 not in ("invalid", "other"), k2 not in ("invalid", "other")
+        if (k1 if basic1 else "") != (k2 if basic2 else ""):
+            if k1 != "invalid" and k2 != "invalid":
                 raise FuncError("incompatible types for comparison")
-            raise FuncError(f"non-comparable type {format_value(arg)}: {type_name(arg)}")
-        if k1 != k2:
-            raise FuncError("incompatible types for comparison")
-        if arg1 == arg:
+            truth = False
+        elif basic1:
+            truth = arg1 == arg
+        else:
+            truth = _eq_non_basic(arg1, arg)
+        if truth:
             return True
     return False
+
+
+def _eq_non_basic(arg1: Any, arg: Any) -> bool:
+    # Go: values of different reflect kinds do not compare, except with nil; slices and maps
+    # compare only with nil; other values (structs) by ==.
+    kind1, kind2 = _reflect_kind(arg1), _reflect_kind(arg)
+    if kind1 != kind2 and "invalid" not in (kind1, kind2):
+        raise FuncError(
+            f"non-comparable types {sprintf('%s', arg1)}: {type_name(arg1)}, {type_name(arg)}: {format_value(arg)}"
+        )
+    if _is_nil(arg1) or _is_nil(arg):
+        return _is_nil(arg1) == _is_nil(arg)
+    if kind2 in ("slice", "map"):
+        raise FuncError(f"non-comparable type {sprintf('%s', arg)}: {type_name(arg)}")
+    return arg1 is arg or arg1 == arg
+
+
+def _reflect_kind(v: Any) -> str:
+    if v is MISSING or v is None:
+        return "invalid"
+    if isinstance(v, (list, tuple)):
+        return "slice"
+    if isinstance(v, dict):
+        return "map"
+    return "struct"
+
+
+def _is_nil(v: Any) -> bool:
+    return v is MISSING or v is None or isinstance(v, TypedNil) or getattr(v, "nil", False)
 
 
 def _ne(arg1: Any, arg2: Any) -> bool:

@@ -133,6 +133,36 @@ def float_g(x: float, upper: bool = False) -> str:
     return sign + (text.upper() if upper else text)
 
 
+def float_hex(x: float, prec: int | None = None, upper: bool = False) -> str:
+    """strconv.FormatFloat(x, 'x', prec, 64): "0x1.4p+01"; the shortest mantissa without a precision."""
+    sign = "-" if math.copysign(1.0, x) < 0 else ""
+    if x == 0:
+        frac, exp, digits_count = 0, 0, 13
+        lead = 0
+    else:
+        m, e = math.frexp(abs(x))
+        mant = int(m * (1 << 53))  # 53 bits, the leading one at bit 52
+        lead, frac, exp = 1, mant - (1 << 52), e - 1
+        digits_count = 13
+    if prec is not None and prec < digits_count:
+        shift = 4 * (digits_count - prec)
+        q, r = divmod(frac, 1 << shift)
+        half = 1 << (shift - 1)
+        last = q if prec else lead  # the last digit kept decides a tie (round half to even)
+        if r > half or (r == half and last & 1):
+            q += 1
+        if q == 1 << (4 * prec):  # the rounding carried into the leading digit
+            q, exp = 0, exp + 1
+        frac, digits_count = q, prec
+    digits = f"{frac:0{digits_count}x}" if digits_count else ""
+    if prec is None:
+        digits = digits.rstrip("0")
+    elif prec > digits_count:
+        digits += "0" * (prec - digits_count)
+    text = f"0x{lead}" + ("." + digits if digits else "") + f"p{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    return sign + (text.upper() if upper else text)
+
+
 def shortest_digits(x: float) -> tuple[str, int]:
     """The shortest round-tripping decimal digits of x >= 0 and the position of the point."""
     if x == 0:
@@ -351,6 +381,13 @@ class _Printer:
             self.fmt_float_text(v, verb, self.prec)
         elif verb in "eEfF":
             self.fmt_float_text(v, verb, 6 if self.prec is None else self.prec)
+        elif verb in "xX" and not (math.isinf(v) or math.isnan(v)):
+            num = float_hex(v, self.prec, upper=verb == "X")
+            if not num.startswith("-"):
+                num = ("+" if self.plus else " " if self.space else "") + num
+            self.pad(num)
+        elif verb in "xX":
+            self.fmt_float_text(v, "g", None)
         else:
             self.bad_verb(v, verb)
 
