@@ -46,6 +46,13 @@ class TypedNil:
         return "<nil>"
 
 
+class Byte(int):
+    """A byte of a string, as {{index "abc" 1}} gives it: Go's uint8."""
+
+    __slots__ = ()
+    go_type = "uint8"
+
+
 class FuncError(Exception):
     """The error a Go function returns; the executor reports "error calling NAME: …"."""
 
@@ -132,7 +139,7 @@ def _index(item: Any, *indexes: Any) -> Any:
             x = _index_arg(index, len(seq))
             if x == len(seq):
                 raise FuncError(f"reflect: {'string' if isinstance(item, str) else 'slice'} index out of range")
-            item = seq[x]
+            item = Byte(seq[x]) if isinstance(item, str) else seq[x]
         elif isinstance(item, dict):
             if index is MISSING or index is None:
                 raise FuncError("value is nil; should be of type string")

@@ -30,7 +30,7 @@ def type_name(v: Any) -> str:
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, int):
-        return "int"
+        return getattr(v, "go_type", "int")
     if isinstance(v, float):
         return "float64"
     if isinstance(v, complex):
@@ -163,6 +163,17 @@ def float_hex(x: float, prec: int | None = None, upper: bool = False) -> str:
     return sign + (text.upper() if upper else text)
 
 
+def float_binary(x: float) -> str:
+    """strconv.FormatFloat(x, 'b', -1, 64): the integer mantissa and the power of two, "-4537899042132550p-65"."""
+    sign = "-" if math.copysign(1.0, x) < 0 else ""
+    if x == 0:
+        return f"{sign}0p-1074"
+    m, e = math.frexp(abs(x))
+    if e < -1021:  # subnormal: the mantissa as stored, the smallest exponent
+        return f"{sign}{int(math.ldexp(abs(x), 1074))}p-1074"
+    return f"{sign}{int(m * (1 << 53))}p{e - 53:+d}"
+
+
 def shortest_digits(x: float) -> tuple[str, int]:
     """The shortest round-tripping decimal digits of x >= 0 and the position of the point."""
     if x == 0:
@@ -209,7 +220,7 @@ class _Printer:
     def print_arg(self, arg: Any, verb: str) -> None:
         if arg is None:
             if verb in "Tv":
-                self.pad_spaces(NIL_ANGLE)
+                self.pad(NIL_ANGLE)
             else:
                 self.bad_verb(arg, verb)
             return
@@ -223,13 +234,11 @@ class _Printer:
     def print_value(self, v: Any, verb: str, depth: int) -> None:
         if v is None:
             # A nil interface{} inside a slice or map.
-            if self.sharp_v:
-                self.buf.append("interface {}(nil)")
-            else:
-                self.pad_spaces(NIL_ANGLE)
+            # Go writes it as is, without the verb's width.
+            self.buf.append("interface {}(nil)" if self.sharp_v else NIL_ANGLE)
         elif isinstance(v, bool):
             if verb in "tv":
-                self.pad_spaces("true" if v else "false")
+                self.pad("true" if v else "false")
             else:
                 self.bad_verb(v, verb)
         elif isinstance(v, int):
@@ -333,7 +342,7 @@ class _Printer:
         elif verb == "q":
             self.pad(quote_rune(v, ascii_only=self.plus))
         elif verb == "U":
-            text = f"U+{v:04X}"
+            text = f"U+{v & 0xFFFFFFFFFFFFFFFF:04X}"  # Go prints the uint64 of a negative number
             if self.sharp and 0 <= v <= 0x10FFFF and chr(v).isprintable():
                 text += f" '{chr(v)}'"
             self.pad_spaces(text)
@@ -388,6 +397,11 @@ class _Printer:
             self.pad(num)
         elif verb in "xX":
             self.fmt_float_text(v, "g", None)
+        elif verb == "b":
+            num = float_binary(v)
+            if not num.startswith("-"):
+                num = ("+" if self.plus else " " if self.space else "") + num
+            self.pad(num)
         else:
             self.bad_verb(v, verb)
 
