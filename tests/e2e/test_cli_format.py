@@ -8,6 +8,7 @@ import json
 import pytest
 
 from dockyard.cli import formatting as f
+from dockyard.cli.formatting.typed import render
 from dockyard.cli.gotemplate import Template, TemplateError
 
 PS_FORMATS = [
@@ -31,6 +32,16 @@ INSPECT_TEMPLATES = [
     '{{if .State.Running}}up{{else}}down{{end}} {{printf "%.12s" .Id}} {{lower .State.Status}}',
     "{{.Config.Labels}} {{.HostConfig.Memory}} {{.RestartCount}} {{.Config.Tty}}",
     '{{range .Config.Env}}{{println .}}{{end}}{{title .State.Status}} {{split .Config.Image ":"}}',
+    # What docker prints because it runs the template over Go structs first.
+    "{{.ID}} {{.State.Health}} {{json .State.Health}} {{.HostConfig.Binds}} {{json .HostConfig.Binds}}",
+    "{{.State}}|{{.GraphDriver}}|{{.Config.Entrypoint}}|{{.Config.ExposedPorts}}|{{.HostConfig.RestartPolicy}}",
+    "{{if .State.Health}}{{.State.Health.Status}}{{else}}no health{{end}}",
+    '{{index .NetworkSettings.Ports "80/tcp"}}',
+]
+IMAGE_INSPECT_TEMPLATES = [
+    "{{.ID}} {{.RepoTags}} {{.Config.Cmd}} {{.Config.Entrypoint}} {{.Os}}/{{.Architecture}}",
+    "{{.Id}} {{.Created}}",
+    '{{.RootFS}} {{len .RootFS.Layers}} {{.Size}} {{index .Config.Labels "x"}}| {{.Config.ExposedPorts}}',
 ]
 
 
@@ -104,16 +115,25 @@ def test_inspect_templates_print_what_docker_prints(busybox_daemon, containers, 
     for container in containers:
         theirs = busybox_daemon.docker("inspect", "--format", template, container).stdout
         data = _api(busybox_daemon, f"/containers/{container}/json")
-        assert Template(template).execute(data) + "\n" == theirs
+        assert render(Template(template), data, "container") + "\n" == theirs
 
 
-def test_inspect_of_an_unknown_field_fails_as_docker(busybox_daemon, containers):
-    result = busybox_daemon.docker("inspect", "--format", "{{.Config.Nope}}", containers[0], check=False)
+@pytest.mark.parametrize("template", IMAGE_INSPECT_TEMPLATES)
+def test_image_inspect_templates_print_what_docker_prints(busybox_daemon, template):
+    theirs = busybox_daemon.docker("image", "inspect", "--format", template, "busybox").stdout
+    data = _api(busybox_daemon, "/images/busybox/json")
+    assert render(Template(template), data, "image") + "\n" == theirs
+
+
+# The last: the typed attempt has ID but no Id, the raw one Id but no ID.
+@pytest.mark.parametrize("template", ["{{.Config.Nope}}", "{{.State.Health.Status}}", "{{.ID}} {{.Id}}"])
+def test_inspect_errors_are_docker_s(busybox_daemon, containers, template):
+    result = busybox_daemon.docker("inspect", "--format", template, containers[0], check=False)
     data = _api(busybox_daemon, f"/containers/{containers[0]}/json")
     with pytest.raises(TemplateError) as info:
-        Template("{{.Config.Nope}}").execute(data, missing_key_error=True)
+        render(Template(template), data, "container")
     assert result.returncode == 1
-    assert result.stderr.strip() == f"template parsing error: {info.value}"
+    assert result.stderr.strip() == str(info.value)
 
 
 def test_version_client_data_renders_as_docker(busybox_daemon):

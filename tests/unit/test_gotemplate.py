@@ -59,10 +59,12 @@ def test_maps_print_sorted_like_go():
     assert render("{{.}}", {"b": [1, "x"], "a": {"z": True}}) == "map[a:map[z:true] b:[1 x]]"
 
 
-def test_index_of_a_missing_label_is_empty_as_in_docker():
-    # Docker runs inspect templates over typed structs where Labels is map[string]string.
+def test_index_of_a_missing_key_is_the_map_s_zero_value():
+    # Docker's labels are map[string]string: a map of strings stands for one; other maps are
+    # map[string]interface{}, whose zero is nil (typed maps, formatting.typed, say their own).
     assert render('[{{index .Labels "nope"}}]', {"Labels": {"a": "b"}}) == "[]"
     assert render('[{{index .Labels "nope"}}]', {"Labels": {}}) == "[]"
+    assert render('[{{index .Ports "80/tcp"}}]', {"Ports": {"443/tcp": None}}) == "[<no value>]"
 
 
 def test_objects_expose_attributes_and_methods_with_arguments():

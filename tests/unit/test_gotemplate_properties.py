@@ -9,13 +9,19 @@ from hypothesis import strategies as st
 from dockyard.cli.gotemplate import Template, TemplateError
 from support.gotemplate_oracle import GoOracle
 
-DATA = {"a": 1, "b": "x y", "c": [1, 2, "y", None], "m": {"k": "v", "n": None, "j": 2.5}, "t": True, "z": None, "e": []}
-FIELDS = [".a", ".b", ".c", ".m", ".m.k", ".m.n", ".m.j", ".t", ".z", ".e", ".gone", ".gone.x", ".a.x", ".", "$", "$.b"]
-LITERALS = ["1", "-2", "0", "2.5", "1e6", '"s"', '""', "`r`", "true", "false", "'c'", "0x10"]
+DATA = {
+    "a": 1, "b": "x y", "c": [1, 2, "y", None], "m": {"k": "v", "n": None, "j": 2.5, "l": [-3, 1e21]}, "t": True,
+    "z": None, "e": [], "u": "héllo\t\"wörld\"", "f": -0.000123, "s": {"z": "1", "a": "2"}, "i": -42,
+}  # fmt: skip
+FIELDS = [".a", ".b", ".c", ".m", ".m.k", ".m.n", ".m.j", ".m.l", ".t", ".z", ".e", ".gone", ".gone.x", ".a.x",
+          ".", "$", "$.b", ".u", ".f", ".s", ".s.a", ".i"]  # fmt: skip
+LITERALS = ["1", "-2", "0", "2.5", "1e6", '"s"', '""', "`r`", "true", "false", "'c'", "0x10", '"k"', '"a"', "nil"]
 RANGEABLE = [".c", ".m", ".e", ".gone", "$.c"]
 FUNCS = {"len": 1, "index": 2, "not": 1, "and": 2, "or": 2, "eq": 2, "ne": 2, "lt": 2, "le": 2, "print": 2,
          "println": 1, "html": 1, "js": 1, "urlquery": 1}  # fmt: skip
-FORMATS = ['"%v"', '"%d"', '"%s|%q"', '"%5.1f"', '"%x"', '"%-4v|"', '"%T"', '"%v %v"']
+FORMATS = ['"%v"', '"%d"', '"%s|%q"', '"%5.1f"', '"%x"', '"%-4v|"', '"%T"', '"%v %v"', '"%+q %#v"',
+           '"%08.3e|%g"', '"%c %U %#x"', '"%6.2s|%-6q|"', '"%t %5t"', '"%[2]v %[1]v"', '"%*d"', '"%.3g %G %E"',
+           '"%o %b %X"']  # fmt: skip
 
 text_chunks = st.text(alphabet="ab }-\n.é", max_size=6)
 

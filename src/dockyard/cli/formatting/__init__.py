@@ -10,22 +10,51 @@ Sizes and durations are in dockyard.units; the template engine is dockyard.cli.g
 
 from __future__ import annotations
 
-from dockyard.cli.formatting.containers import ContainerContext, container_format, container_format_needs_size
-from dockyard.cli.formatting.display import (
-    ago,
-    displayable_ports,
-    ellipsis,
-    go_quote,
-    go_time,
-    join_labels,
-    truncate_id,
-)
-from dockyard.cli.formatting.formatter import JSON, RAW, TABLE, SubHeader, is_table, parse, template_text, write
-from dockyard.cli.formatting.images import ImageContext, image_contexts, image_format
-from dockyard.cli.formatting.networks import NetworkContext, network_format
-from dockyard.cli.formatting.stats import StatsContext, StatsEntry, stats_format
-from dockyard.cli.formatting.tabwriter import display_width, tabwrite
-from dockyard.cli.formatting.volumes import VolumeContext, volume_format
+# Loaded on first use: `dockyard ps` pays for the container rows only (PEP 562).
+_HOMES = {
+    "ContainerContext": "containers",
+    "ImageContext": "images",
+    "JSON": "formatter",
+    "NetworkContext": "networks",
+    "RAW": "formatter",
+    "StatsContext": "stats",
+    "StatsEntry": "stats",
+    "SubHeader": "formatter",
+    "TABLE": "formatter",
+    "VolumeContext": "volumes",
+    "ago": "display",
+    "container_format": "containers",
+    "container_format_needs_size": "containers",
+    "display_width": "tabwriter",
+    "displayable_ports": "display",
+    "ellipsis": "display",
+    "go_quote": "display",
+    "go_time": "display",
+    "image_contexts": "images",
+    "image_format": "images",
+    "is_table": "formatter",
+    "join_labels": "display",
+    "network_format": "networks",
+    "parse": "formatter",
+    "stats_format": "stats",
+    "tabwrite": "tabwriter",
+    "template_text": "formatter",
+    "truncate_id": "display",
+    "volume_format": "volumes",
+    "write": "formatter",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "JSON",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from dockyard.cli.formatting.context import Context
 from dockyard.cli.formatting.display import (
     ago,
@@ -24,6 +22,12 @@ CONTAINER_RAW = (
     "state: {{- pad .State 1 0}}\nstatus: {{- pad .Status 1 0}}\nnames: {{.Names}}\n"
     "labels: {{- pad .Labels 1 0}}\nports: {{- pad .Ports 1 0}}\n"
 )
+
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 def container_format(source: str, quiet: bool = False, size: bool = False) -> str:

@@ -10,10 +10,11 @@ line per object. Errors are docker's: "template parsing error: template: …".
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dockyard.cli.formatting.tabwriter import tabwrite
 from dockyard.cli.gotemplate import HEADER_FUNCS, Template, TemplateError
+
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from dockyard.cli.formatting.context import NONE, Context
 from dockyard.cli.formatting.display import ago, go_time, truncate_id
 from dockyard.cli.formatting.formatter import QUIET, RAW, TABLE
@@ -20,6 +18,12 @@ IMAGE_RAW = (
     "repository: {{ .Repository }}\ntag: {{.Tag}}\nimage_id: {{.ID}}\ncreated_at: {{.CreatedAt}}\n"
     "virtual_size: {{.Size}}\n"
 )
+
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import ClassVar
 IMAGE_RAW_DIGEST = (
     "repository: {{ .Repository }}\ntag: {{.Tag}}\ndigest: {{.Digest}}\nimage_id: {{.ID}}\n"
     "created_at: {{.CreatedAt}}\nvirtual_size: {{.Size}}\n"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from dockyard.cli.formatting.context import Context
 from dockyard.cli.formatting.display import go_time, join_labels, truncate_id
 from dockyard.cli.formatting.formatter import QUIET, RAW, TABLE
+
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 def network_format(source: str, quiet: bool = False) -> str:

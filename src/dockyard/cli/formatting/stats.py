@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from dockyard.cli.formatting.context import Context
 from dockyard.cli.formatting.display import truncate_id
 from dockyard.cli.formatting.formatter import TABLE
 from dockyard.units import bytes_size, human_size
+
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 STATS_TABLE = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}"
 NO_VALUE = "--"

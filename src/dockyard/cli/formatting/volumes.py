@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from dockyard.cli.formatting.context import Context
 from dockyard.cli.formatting.display import join_labels
 from dockyard.cli.formatting.formatter import RAW, TABLE
 from dockyard.units import human_size
+
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 def volume_format(source: str, quiet: bool = False) -> str:

@@ -20,13 +20,14 @@ Every failure raises TemplateError with Go's one-line message, e.g.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dockyard.cli.gotemplate._errors import TemplateError
 from dockyard.cli.gotemplate._exec import execute as _execute
 from dockyard.cli.gotemplate._funcs import BUILTINS, DOCKER_FUNCS, HEADER_FUNCS, MISSING, Func, FuncError, TypedNil
 from dockyard.cli.gotemplate._gofmt import format_value, sprintf
 from dockyard.cli.gotemplate._parser import parse as _parse
+
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from typing import Any

@@ -10,12 +10,13 @@ inside a list.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dockyard.cli.gotemplate import _nodes as n
 from dockyard.cli.gotemplate._errors import TemplateError
 from dockyard.cli.gotemplate._funcs import MISSING, Func, FuncError, TypedNil, go_kind_name, is_true
 from dockyard.cli.gotemplate._gofmt import format_value, quote, type_name
+
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from typing import Any
@@ -321,7 +322,7 @@ class _State:
         has_args = len(args) > 1 or final is not NO_FINAL
         if type(receiver) is not dict and isinstance(receiver, dict) and not name.startswith("_"):
             # As Go, a method of a named map type comes before its keys (docker's header .Label).
-            method = getattr(type(receiver), name, None)
+            method = None if hasattr(dict, name) else getattr(type(receiver), name, None)
             if callable(method):
                 return self.eval_call(dot, Func.of_method(getattr(receiver, name)), node, name, args, final)
         if isinstance(receiver, dict):

@@ -8,9 +8,10 @@ MISSING arrives as is), "string", "int", "float", "bool", "[]string".
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dockyard.cli.gotemplate._gofmt import format_value, sprint, sprintf, sprintln, type_name
+
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,6 +44,13 @@ class TypedNil:
 
     def __str__(self) -> str:
         return "<nil>"
+
+
+class Byte(int):
+    """A byte of a string, as {{index "abc" 1}} gives it: Go's uint8."""
+
+    __slots__ = ()
+    go_type = "uint8"
 
 
 class FuncError(Exception):
@@ -131,12 +139,13 @@ def _index(item: Any, *indexes: Any) -> Any:
             x = _index_arg(index, len(seq))
             if x == len(seq):
                 raise FuncError(f"reflect: {'string' if isinstance(item, str) else 'slice'} index out of range")
-            item = seq[x]
+            item = Byte(seq[x]) if isinstance(item, str) else seq[x]
         elif isinstance(item, dict):
             if index is MISSING or index is None:
                 raise FuncError("value is nil; should be of type string")
-            if not isinstance(index, str):
-                raise FuncError(f"value has type {type_name(index)}; should be string")
+            key_type = getattr(item, "key_type", None) or "string"
+            if not isinstance(index, str) or key_type != "string":
+                raise FuncError(f"value has type {type_name(index)}; should be {key_type}")
             item = item.get(index, _map_zero(item))
         else:
             raise FuncError(f"can't index item of type {type_name(item)}")
@@ -144,10 +153,12 @@ def _index(item: Any, *indexes: Any) -> Any:
 
 
 def _map_zero(item: dict) -> Any:
-    # A missing key gives the zero value of the map's element type. JSON has no
-    # types, so a map holding only strings is taken for Go's map[string]string
-    # (labels, options), whose zero is "" as docker prints it; any other map is
-    # map[string]interface{}, whose zero is nil.
+    # A missing key gives the zero value of the map's element type: a typed map
+    # (formatting.typed.GoMap) knows it. A JSON map holding only strings is taken
+    # for Go's map[string]string (labels, options: docker prints ""), any other
+    # for map[string]interface{}, whose zero is nil.
+    if hasattr(item, "zero"):
+        return item.zero
     return "" if all(isinstance(v, str) for v in item.values()) else None
 
 
@@ -199,20 +210,47 @@ def _eq(arg1: Any, *args: Any) -> bool:
     k1 = _basic_kind(arg1)
     for arg in args:
         k2 = _basic_kind(arg)
-        if k1 in ("invalid", "other") or k2 in ("invalid", "other"):
-            nil1, nil2 = k1 == "invalid", k2 == "invalid"
-            if nil1 or nil2:
-                if nil1 and nil2:
-                    return True
-                continue
-            if k1 != k2:
+        basic1, basic2 = k1 not in ("invalid", "other"), k2 not in ("invalid", "other")
+        if (k1 if basic1 else "") != (k2 if basic2 else ""):
+            if k1 != "invalid" and k2 != "invalid":
                 raise FuncError("incompatible types for comparison")
-            raise FuncError(f"non-comparable type {format_value(arg)}: {type_name(arg)}")
-        if k1 != k2:
-            raise FuncError("incompatible types for comparison")
-        if arg1 == arg:
+            truth = False
+        elif basic1:
+            truth = arg1 == arg
+        else:
+            truth = _eq_non_basic(arg1, arg)
+        if truth:
             return True
     return False
+
+
+def _eq_non_basic(arg1: Any, arg: Any) -> bool:
+    # Go: values of different reflect kinds do not compare, except with nil; slices and maps
+    # compare only with nil; other values (structs) by ==.
+    kind1, kind2 = _reflect_kind(arg1), _reflect_kind(arg)
+    if kind1 != kind2 and "invalid" not in (kind1, kind2):
+        raise FuncError(
+            f"non-comparable types {sprintf('%s', arg1)}: {type_name(arg1)}, {type_name(arg)}: {format_value(arg)}"
+        )
+    if _is_nil(arg1) or _is_nil(arg):
+        return _is_nil(arg1) == _is_nil(arg)
+    if kind2 in ("slice", "map"):
+        raise FuncError(f"non-comparable type {sprintf('%s', arg)}: {type_name(arg)}")
+    return arg1 is arg or arg1 == arg
+
+
+def _reflect_kind(v: Any) -> str:
+    if v is MISSING or v is None:
+        return "invalid"
+    if isinstance(v, (list, tuple)):
+        return "slice"
+    if isinstance(v, dict):
+        return "map"
+    return "struct"
+
+
+def _is_nil(v: Any) -> bool:
+    return v is MISSING or v is None or isinstance(v, TypedNil) or getattr(v, "nil", False)
 
 
 def _ne(arg1: Any, arg2: Any) -> bool:

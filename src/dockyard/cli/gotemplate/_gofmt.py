@@ -13,7 +13,9 @@ is map[string]interface {}. Other objects print through str(), as a Go Stringer.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from typing import Any
@@ -28,7 +30,7 @@ def type_name(v: Any) -> str:
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, int):
-        return "int"
+        return getattr(v, "go_type", "int")
     if isinstance(v, float):
         return "float64"
     if isinstance(v, complex):
@@ -131,6 +133,47 @@ def float_g(x: float, upper: bool = False) -> str:
     return sign + (text.upper() if upper else text)
 
 
+def float_hex(x: float, prec: int | None = None, upper: bool = False) -> str:
+    """strconv.FormatFloat(x, 'x', prec, 64): "0x1.4p+01"; the shortest mantissa without a precision."""
+    sign = "-" if math.copysign(1.0, x) < 0 else ""
+    if x == 0:
+        frac, exp, digits_count = 0, 0, 13
+        lead = 0
+    else:
+        m, e = math.frexp(abs(x))
+        mant = int(m * (1 << 53))  # 53 bits, the leading one at bit 52
+        lead, frac, exp = 1, mant - (1 << 52), e - 1
+        digits_count = 13
+    if prec is not None and prec < digits_count:
+        shift = 4 * (digits_count - prec)
+        q, r = divmod(frac, 1 << shift)
+        half = 1 << (shift - 1)
+        last = q if prec else lead  # the last digit kept decides a tie (round half to even)
+        if r > half or (r == half and last & 1):
+            q += 1
+        if q == 1 << (4 * prec):  # the rounding carried into the leading digit
+            q, exp = 0, exp + 1
+        frac, digits_count = q, prec
+    digits = f"{frac:0{digits_count}x}" if digits_count else ""
+    if prec is None:
+        digits = digits.rstrip("0")
+    elif prec > digits_count:
+        digits += "0" * (prec - digits_count)
+    text = f"0x{lead}" + ("." + digits if digits else "") + f"p{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    return sign + (text.upper() if upper else text)
+
+
+def float_binary(x: float) -> str:
+    """strconv.FormatFloat(x, 'b', -1, 64): the integer mantissa and the power of two, "-4537899042132550p-65"."""
+    sign = "-" if math.copysign(1.0, x) < 0 else ""
+    if x == 0:
+        return f"{sign}0p-1074"
+    m, e = math.frexp(abs(x))
+    if e < -1021:  # subnormal: the mantissa as stored, the smallest exponent
+        return f"{sign}{int(math.ldexp(abs(x), 1074))}p-1074"
+    return f"{sign}{int(m * (1 << 53))}p{e - 53:+d}"
+
+
 def shortest_digits(x: float) -> tuple[str, int]:
     """The shortest round-tripping decimal digits of x >= 0 and the position of the point."""
     if x == 0:
@@ -177,7 +220,7 @@ class _Printer:
     def print_arg(self, arg: Any, verb: str) -> None:
         if arg is None:
             if verb in "Tv":
-                self.pad_spaces(NIL_ANGLE)
+                self.pad(NIL_ANGLE)
             else:
                 self.bad_verb(arg, verb)
             return
@@ -191,13 +234,11 @@ class _Printer:
     def print_value(self, v: Any, verb: str, depth: int) -> None:
         if v is None:
             # A nil interface{} inside a slice or map.
-            if self.sharp_v:
-                self.buf.append("interface {}(nil)")
-            else:
-                self.pad_spaces(NIL_ANGLE)
+            # Go writes it as is, without the verb's width.
+            self.buf.append("interface {}(nil)" if self.sharp_v else NIL_ANGLE)
         elif isinstance(v, bool):
             if verb in "tv":
-                self.pad_spaces("true" if v else "false")
+                self.pad("true" if v else "false")
             else:
                 self.bad_verb(v, verb)
         elif isinstance(v, int):
@@ -301,7 +342,7 @@ class _Printer:
         elif verb == "q":
             self.pad(quote_rune(v, ascii_only=self.plus))
         elif verb == "U":
-            text = f"U+{v:04X}"
+            text = f"U+{v & 0xFFFFFFFFFFFFFFFF:04X}"  # Go prints the uint64 of a negative number
             if self.sharp and 0 <= v <= 0x10FFFF and chr(v).isprintable():
                 text += f" '{chr(v)}'"
             self.pad_spaces(text)
@@ -349,6 +390,18 @@ class _Printer:
             self.fmt_float_text(v, verb, self.prec)
         elif verb in "eEfF":
             self.fmt_float_text(v, verb, 6 if self.prec is None else self.prec)
+        elif verb in "xX" and not (math.isinf(v) or math.isnan(v)):
+            num = float_hex(v, self.prec, upper=verb == "X")
+            if not num.startswith("-"):
+                num = ("+" if self.plus else " " if self.space else "") + num
+            self.pad(num)
+        elif verb in "xX":
+            self.fmt_float_text(v, "g", None)
+        elif verb == "b":
+            num = float_binary(v)
+            if not num.startswith("-"):
+                num = ("+" if self.plus else " " if self.space else "") + num
+            self.pad(num)
         else:
             self.bad_verb(v, verb)
 

@@ -2,18 +2,21 @@
 
 Objects are encoded in their insertion order, which for data decoded from the
 Engine API is the order the daemon wrote: the order of Go's struct fields. An
-object that is not plain data encodes what its marshal_json() returns, as a Go
-type with a MarshalJSON method.
+object that is not plain data encodes what its json_value() returns (a Go
+struct), or what its marshal_json() returns (a Go type with a MarshalJSON
+method, whose output escapes HTML characters).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING
 
 from dockyard.cli.gotemplate._funcs import MISSING, FuncError, TypedNil
 from dockyard.cli.gotemplate._gofmt import shortest_digits, type_name
+
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from typing import Any
@@ -38,6 +41,9 @@ def _encode(v: Any, out: list[str], escape_html: bool) -> None:
         out.append(_float(v))
     elif isinstance(v, str):
         out.append(_string(v, escape_html))
+    elif getattr(v, "nil", False):
+        # A nil Go slice or map (see formatting.typed): it prints [] but encodes as null.
+        out.append("null")
     elif isinstance(v, (list, tuple)):
         out.append("[")
         for i, e in enumerate(v):
@@ -54,6 +60,9 @@ def _encode(v: Any, out: list[str], escape_html: bool) -> None:
             out.append(":")
             _encode(e, out, escape_html)
         out.append("}")
+    elif callable(getattr(v, "json_value", None)):
+        # A Go struct: encoded field by field by the same encoder.
+        _encode(v.json_value(), out, escape_html)
     elif callable(getattr(v, "marshal_json", None)):
         # A Go MarshalJSON method uses json.Marshal, which escapes <, > and & whatever the encoder says.
         _encode(v.marshal_json(), out, True)

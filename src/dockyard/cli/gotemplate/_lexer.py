@@ -7,7 +7,8 @@ Items carry their character offset; lines are computed only for errors.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

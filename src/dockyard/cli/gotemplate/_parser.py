@@ -7,12 +7,13 @@ accepts exactly what Go accepts and fails with Go's messages
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dockyard.cli.gotemplate import _lexer as lx
 from dockyard.cli.gotemplate import _nodes as n
 from dockyard.cli.gotemplate._errors import TemplateError
 from dockyard.cli.gotemplate._literals import parse_number, unquote
+
+# typing costs milliseconds of start-up: its names are only for annotations.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Container
