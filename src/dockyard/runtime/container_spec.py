@@ -12,9 +12,10 @@ what Dockyard does the same way:
 - masked and read-only /proc and /sys paths (unless Privileged)
 - resources: Memory, MemoryReservation, MemorySwap, CpuShares, CpuQuota/CpuPeriod, NanoCpus,
   CpusetCpus/Mems, PidsLimit, BlkioWeight, OomKillDisable
+- seccomp: our default allowlist (dockyard.runtime.default_seccomp) or the user's profile,
+  none for Privileged or seccomp=unconfined; the other --security-opt entries (security_opts)
 
-Not yet: docker's default seccomp profile (containers run unfiltered until it is
-written), AppArmor (absent on these hosts), user namespace remapping.
+Not yet: AppArmor (absent on these hosts), user namespace remapping.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import os
 
 from dockyard.errors import InvalidParameter
+from dockyard.runtime import seccomp_profile, security_opts
 from dockyard.runtime.defaults import MASKED_PATHS, READONLY_PATHS, default_mounts
 from dockyard.runtime.spec import OCI_VERSION
 
@@ -238,12 +240,9 @@ def build(
     mounts += container_files(container_dir)
     mounts += _bind_mounts(host_config)
     mounts += _tmpfs_mounts(host_config)
-    linux_extra = {}
-    seccomp = seccomp_option(host_config)
-    if not privileged and seccomp != "unconfined":
-        from dockyard.runtime.default_seccomp import profile
-
-        linux_extra["seccomp"] = profile(caps)
+    security = security_opts.parse(host_config.get("SecurityOpt"))
+    seccomp = seccomp_config(security, host_config, caps)
+    linux_extra = {"seccomp": seccomp} if seccomp else {}
     return {
         "ociVersion": OCI_VERSION,
         "process": {
@@ -253,8 +252,7 @@ def build(
             "env": environment(image_config, config, hostname),
             "cwd": config.get("WorkingDir") or image_config.get("WorkingDir") or "/",
             "capabilities": {kind: list(caps) for kind in ("bounding", "effective", "permitted")},
-            "noNewPrivileges": "no-new-privileges" in (host_config.get("SecurityOpt") or [])
-            or "no-new-privileges:true" in (host_config.get("SecurityOpt") or []),
+            "noNewPrivileges": security.no_new_privileges,
             "oomScoreAdj": host_config.get("OomScoreAdj") or 0,
         },
         "root": {"path": rootfs, "readonly": bool(host_config.get("ReadonlyRootfs"))},
@@ -264,22 +262,43 @@ def build(
             "cgroupsPath": f"/dy-{container_id}",
             "resources": {"devices": [{"allow": privileged, "access": "rwm"}], **resources(host_config)},
             "namespaces": namespaces,
-            "maskedPaths": [] if privileged else [*MASKED_PATHS, "/proc/interrupts", "/sys/devices/virtual/powercap"],
-            "readonlyPaths": [] if privileged else list(READONLY_PATHS),
+            **system_paths(host_config, privileged or security.unconfined_system_paths),
             **linux_extra,
         },
     }
 
 
-def seccomp_option(host_config: dict) -> str | None:
-    """--security-opt seccomp=...: "unconfined", or None for the default; a custom profile is refused."""
-    for option in host_config.get("SecurityOpt") or []:
-        key, sep, value = option.replace(":", "=", 1).partition("=")
-        if key == "seccomp" and sep:
-            if value == "unconfined":
-                return "unconfined"
-            raise InvalidParameter("custom seccomp profiles are not supported yet: use seccomp=unconfined or none")
-    return None
+def system_paths(host_config: dict, unconfined: bool) -> dict:
+    """Masked and read-only /proc and /sys paths: none for --privileged or systempaths=unconfined,
+    else HostConfig's MaskedPaths and ReadonlyPaths (the docker CLI sends [] for
+    systempaths=unconfined) or docker's defaults when they are null."""
+    if unconfined:
+        return {"maskedPaths": [], "readonlyPaths": []}
+    masked, readonly = host_config.get("MaskedPaths"), host_config.get("ReadonlyPaths")
+    return {
+        "maskedPaths": [*MASKED_PATHS, "/proc/interrupts", "/sys/devices/virtual/powercap"]
+        if masked is None
+        else list(masked),
+        "readonlyPaths": list(READONLY_PATHS) if readonly is None else list(readonly),
+    }
+
+
+def seccomp_config(security: security_opts.SecurityOptions, host_config: dict, caps: list[str]) -> dict | None:
+    """linux.seccomp: none for --privileged or seccomp=unconfined, the user's profile, or our default."""
+    if host_config.get("Privileged") or security.seccomp == "unconfined":
+        return None
+    if security.seccomp:
+        return seccomp_profile.to_oci(seccomp_profile.load(security.seccomp), caps)
+    from dockyard.runtime.default_seccomp import profile
+
+    return profile(caps)
+
+
+def check_security(host_config: dict) -> None:
+    """Refuse at create what would fail at start: bad --security-opt entries and seccomp profiles."""
+    security = security_opts.parse(host_config.get("SecurityOpt"))
+    if security.seccomp and security.seccomp != "unconfined" and not host_config.get("Privileged"):
+        seccomp_profile.check(security.seccomp, capabilities(host_config))
 
 
 def _bind_mounts(host_config: dict) -> list[dict]:

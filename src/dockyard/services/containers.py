@@ -147,7 +147,7 @@ class ContainerService:
         if config.get("Tty"):
             raise InvalidParameter("terminals (-t) are not supported yet: the shim cannot hold a pty")
         container_spec.capabilities(host_config)
-        container_spec.seccomp_option(host_config)
+        container_spec.check_security(host_config)
         record = ContainerRecord(
             id=container_id,
             name=name or self._generated_name(),
