@@ -115,3 +115,19 @@ def test_unix_sockets_and_ptrace_stay_available():
         return [fd > 0, raw("ptrace", 0xFFFF, 0, 0, 0)]  # nothing traced: the kernel answers ESRCH
 
     assert run_with(list(DOCKER_CAPS), calls) == [True, -errno.ESRCH]
+
+
+def test_debian_s_tools_run_under_the_default_profile(debian_rootfs):
+    # chroot is in the profile for holders of CAP_SYS_CHROOT, one of docker's default capabilities.
+    script = (
+        "apt-get --version | head -1 && dpkg --version | head -1 && dpkg -l | grep -c '^ii' && ls -l /etc >/dev/null"
+    )
+
+    def calls():
+        done = subprocess.run(["chroot", debian_rootfs, "sh", "-c", script], capture_output=True, text=True,
+                              env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})  # fmt: skip
+        return [done.returncode, done.stdout.splitlines(), done.stderr]
+
+    code, lines, stderr = run_with(list(DOCKER_CAPS), calls)
+    assert code == 0, stderr
+    assert lines[0].startswith("apt ") and "dpkg" in lines[1] and int(lines[2]) > 50
