@@ -10,8 +10,8 @@ what Dockyard does the same way:
 - /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys (ro), /sys/fs/cgroup (ro), and
   /etc/hostname, /etc/hosts, /etc/resolv.conf bound from the container's directory
 - masked and read-only /proc and /sys paths (unless Privileged)
-- resources: Memory, MemoryReservation, MemorySwap, CpuShares, CpuQuota/CpuPeriod, NanoCpus,
-  CpusetCpus/Mems, PidsLimit, BlkioWeight, OomKillDisable
+- resources (container_resources), --device (container_devices), Ulimits, Sysctls, ShmSize
+  (container_settings), GroupAdd, OomScoreAdj, CgroupParent
 - seccomp: our default allowlist (dockyard.runtime.default_seccomp) or the user's profile,
   none for Privileged or seccomp=unconfined; the other --security-opt entries (security_opts)
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 
 from dockyard.errors import InvalidParameter
-from dockyard.runtime import seccomp_profile, security_opts
+from dockyard.runtime import container_devices, container_resources, container_settings, seccomp_profile, security_opts
 from dockyard.runtime.defaults import MASKED_PATHS, READONLY_PATHS, default_mounts
 from dockyard.runtime.spec import OCI_VERSION
 
@@ -34,7 +34,6 @@ DOCKER_CAPS = (
     "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
     "CAP_AUDIT_WRITE",
 )  # fmt: skip
-CPU_PERIOD = 100_000  # what NanoCpus is spread over, as docker does
 
 
 def command(image_config: dict, config: dict) -> list[str]:
@@ -137,40 +136,6 @@ def capabilities(host_config: dict) -> list[str]:
     return caps
 
 
-def resources(host_config: dict) -> dict:
-    result: dict = {}
-    memory: dict = {}
-    for key, field in (("Memory", "limit"), ("MemoryReservation", "reservation"), ("MemorySwap", "swap")):
-        if host_config.get(key):
-            memory[field] = host_config[key]
-    if host_config.get("OomKillDisable"):
-        memory["disableOOMKiller"] = True
-    if memory:
-        result["memory"] = memory
-    cpu: dict = {}
-    if host_config.get("CpuShares"):
-        cpu["shares"] = host_config["CpuShares"]
-    if host_config.get("NanoCpus"):
-        if host_config.get("CpuQuota") or host_config.get("CpuPeriod"):
-            raise InvalidParameter("conflicting options: Nano CPUs and CPU Period/Quota cannot both be set")
-        cpu["period"] = CPU_PERIOD
-        cpu["quota"] = host_config["NanoCpus"] * CPU_PERIOD // 10**9
-    else:
-        for key, field in (("CpuQuota", "quota"), ("CpuPeriod", "period")):
-            if host_config.get(key):
-                cpu[field] = host_config[key]
-    for key, field in (("CpusetCpus", "cpus"), ("CpusetMems", "mems")):
-        if host_config.get(key):
-            cpu[field] = host_config[key]
-    if cpu:
-        result["cpu"] = cpu
-    if host_config.get("PidsLimit"):
-        result["pids"] = {"limit": host_config["PidsLimit"]}
-    if host_config.get("BlkioWeight"):
-        result["blockIO"] = {"weight": host_config["BlkioWeight"]}
-    return result
-
-
 def container_files(container_dir: str) -> list[dict]:
     """Binds of the /etc files docker writes per container (see write_container_files)."""
     return [
@@ -232,7 +197,8 @@ def build(
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
     if network_mode != "host":
         namespaces.append({"type": "network"})
-    mounts = [m for m in default_mounts() if not (privileged and m["destination"] == "/sys")]
+    mounts = [m for m in container_settings.shm_mount(default_mounts(), host_config)
+              if not (privileged and m["destination"] == "/sys")]  # fmt: skip
     if privileged:
         mounts.append(
             {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev"]}
@@ -242,25 +208,36 @@ def build(
     mounts += _tmpfs_mounts(host_config)
     security = security_opts.parse(host_config.get("SecurityOpt"))
     seccomp = seccomp_config(security, host_config, caps)
+    device_nodes, device_rules = container_devices.devices(host_config)
+    device_rules += container_resources.device_rules(host_config)
     linux_extra = {"seccomp": seccomp} if seccomp else {}
     return {
         "ociVersion": OCI_VERSION,
         "process": {
             "terminal": bool(config.get("Tty")),
-            "user": resolve_user(rootfs, config.get("User") or image_config.get("User") or ""),
+            "user": {
+                **resolve_user(rootfs, config.get("User") or image_config.get("User") or ""),
+                "additionalGids": additional_gids(rootfs, host_config),
+            },
             "args": command(image_config, config),
             "env": environment(image_config, config, hostname),
             "cwd": config.get("WorkingDir") or image_config.get("WorkingDir") or "/",
             "capabilities": {kind: list(caps) for kind in ("bounding", "effective", "permitted")},
             "noNewPrivileges": security.no_new_privileges,
             "oomScoreAdj": host_config.get("OomScoreAdj") or 0,
+            "rlimits": container_settings.rlimits(host_config),
         },
         "root": {"path": rootfs, "readonly": bool(host_config.get("ReadonlyRootfs"))},
         "hostname": hostname,
         "mounts": mounts,
         "linux": {
-            "cgroupsPath": f"/dy-{container_id}",
-            "resources": {"devices": [{"allow": privileged, "access": "rwm"}], **resources(host_config)},
+            "cgroupsPath": cgroups_path(host_config, container_id),
+            "resources": {
+                "devices": [{"allow": privileged, "access": "rwm"}, *device_rules],
+                **container_resources.resources(host_config),
+            },
+            "devices": device_nodes,
+            "sysctl": container_settings.sysctls(host_config),
             "namespaces": namespaces,
             **system_paths(host_config, privileged or security.unconfined_system_paths),
             **linux_extra,
@@ -294,11 +271,31 @@ def seccomp_config(security: security_opts.SecurityOptions, host_config: dict, c
     return profile(caps)
 
 
-def check_security(host_config: dict) -> None:
-    """Refuse at create what would fail at start: bad --security-opt entries and seccomp profiles."""
+def check(host_config: dict) -> list[str]:
+    """Refuse at create what would fail at start (--security-opt, seccomp profiles, resources, devices,
+    ulimits, sysctls); the warnings dockerd gives for what it accepts."""
     security = security_opts.parse(host_config.get("SecurityOpt"))
     if security.seccomp and security.seccomp != "unconfined" and not host_config.get("Privileged"):
         seccomp_profile.check(security.seccomp, capabilities(host_config))
+    container_devices.devices(host_config)
+    container_settings.rlimits(host_config)
+    container_settings.sysctls(host_config)
+    container_settings.shm_size(host_config)
+    cgroups_path(host_config, "")
+    return container_resources.check(host_config)
+
+
+def cgroups_path(host_config: dict, container_id: str) -> str:
+    """/dy-<id>, or under --cgroup-parent (a path in every hierarchy, as with dockerd's cgroupfs driver)."""
+    parent = (host_config.get("CgroupParent") or "").strip("/")
+    if ".." in parent.split("/"):
+        raise InvalidParameter(f"invalid cgroup parent {host_config['CgroupParent']!r}: it must not contain '..'")
+    return f"/{parent}/dy-{container_id}" if parent else f"/dy-{container_id}"
+
+
+def additional_gids(rootfs: str, host_config: dict) -> list[int]:
+    """--group-add: numbers as given, names looked up in the container's /etc/group."""
+    return [_numeric_id(rootfs, "group", str(group), "group") for group in host_config.get("GroupAdd") or []]
 
 
 def _bind_mounts(host_config: dict) -> list[dict]:

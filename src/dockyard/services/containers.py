@@ -34,7 +34,7 @@ from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified
 from dockyard.kernel.mounts import mount_all, unmount_under
 from dockyard.metadata.containers import ContainerRecord, ContainerTable
 from dockyard.metadata.db import Database
-from dockyard.runtime import container_spec
+from dockyard.runtime import container_resources, container_spec
 from dockyard.runtime.runtime import Runtime, parse_signal
 from dockyard.runtime.shim import read_json, write_json
 from dockyard.services.events import EventBus
@@ -147,7 +147,7 @@ class ContainerService:
         if config.get("Tty"):
             raise InvalidParameter("terminals (-t) are not supported yet: the shim cannot hold a pty")
         container_spec.capabilities(host_config)
-        container_spec.check_security(host_config)
+        container_spec.check(host_config)
         record = ContainerRecord(
             id=container_id,
             name=name or self._generated_name(),
@@ -173,6 +173,12 @@ class ContainerService:
             shutil.rmtree(self.files_dir(container_id), ignore_errors=True)
             raise
         return record
+
+    @staticmethod
+    def warnings(body: dict) -> list[str]:
+        """What dockerd warns about in a create request it accepts (a kernel memory limit, OOM kill
+        disabled without a memory limit...)."""
+        return container_resources.check(body.get("HostConfig") or {})
 
     def _generated_name(self) -> str:
         for _ in range(100):
@@ -352,11 +358,11 @@ class ContainerService:
         wanted = {key: value for key, value in changes.items() if key in UPDATABLE and value not in (None, "")}
         host_config = {**record.host_config, **wanted}
         _check_restart_policy(host_config)
-        resources = container_spec.resources({k: v for k, v in host_config.items() if k != "RestartPolicy"})
-        warnings: list[str] = []
+        warnings = container_resources.check(host_config)
+        resources = container_resources.resources(host_config)
         if record.state["Running"] and any(key != "RestartPolicy" for key in wanted):
             try:
-                warnings = self.runtime.update(record.id, resources)
+                warnings += self.runtime.update(record.id, resources)
             except OSError as exc:
                 raise InvalidParameter(f"Cannot update container {record.id}: {exc.strerror or exc}") from None
         self.records.set_host_config(record.id, host_config)
@@ -716,7 +722,7 @@ def _check_restart_policy(host_config: dict) -> None:
 # What `docker update` may change: the restart policy and these resources.
 UPDATABLE = frozenset(
     {"RestartPolicy", "Memory", "MemoryReservation", "MemorySwap", "CpuShares", "CpuQuota", "CpuPeriod", "NanoCpus",
-     "CpusetCpus", "CpusetMems", "PidsLimit", "BlkioWeight"}
+     "CpusetCpus", "CpusetMems", "PidsLimit", "BlkioWeight", "KernelMemory"}
 )  # fmt: skip
 
 
