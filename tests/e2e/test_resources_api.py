@@ -136,3 +136,32 @@ def test_warnings_and_an_unknown_group_at_start(busybox_daemon):
     d.docker("rm", created["Id"])
     refused = d.docker("run", "--rm", "--group-add", "no-such-group", "busybox", "true", check=False)
     assert refused.returncode != 0 and "unable to find group no-such-group" in refused.stderr
+
+
+def test_an_oom_kill_shows_in_the_state(busybox_daemon):
+    d = busybox_daemon
+    # tail keeps the last "line" of /dev/zero, which never ends: memory grows until the kill.
+    result = d.docker("run", "--name", "dy-oom", "-m", "8m", "--memory-swap", "8m", "busybox", "tail", "/dev/zero",
+                      check=False)  # fmt: skip
+    try:
+        assert result.returncode == 137
+        state = json.loads(d.docker("inspect", "dy-oom").stdout)[0]["State"]
+        assert state["OOMKilled"] is True and state["ExitCode"] == 137
+    finally:
+        d.docker("rm", "-f", "dy-oom", check=False)
+
+
+def test_stats_carry_block_io_figures(busybox_daemon):
+    d = busybox_daemon
+    d.docker("run", "-d", "--name", "dy-blkio", "busybox", "sleep", "60")
+    try:
+        sample = json.loads(d.request("GET", "/v1.50/containers/dy-blkio/stats?stream=false")[2])
+        blkio = sample["blkio_stats"]
+        assert isinstance(blkio["io_service_bytes_recursive"], list)
+        assert isinstance(blkio["io_serviced_recursive"], list)
+        for entry in blkio["io_service_bytes_recursive"]:
+            assert set(entry) == {"major", "minor", "op", "value"}
+        shown = d.docker("stats", "--no-stream", "--format", "{{.BlockIO}}", "dy-blkio").stdout.strip()
+        assert " / " in shown  # docker's "read / written", from io_service_bytes_recursive
+    finally:
+        d.docker("rm", "-f", "dy-blkio", check=False)
