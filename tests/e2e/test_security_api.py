@@ -82,3 +82,35 @@ def test_no_new_privileges_apparmor_unconfined_label_and_systempaths(busybox_dae
     assert (
         run(d, "--security-opt", "systempaths=unconfined", "busybox", "sh", "-c", masked, check=False).stdout == "0\n"
     )
+
+
+# Outcomes both engines must agree on. dockerd 20.10's profile is older than docker 28's, so only
+# calls whose treatment did not change between the two are compared.
+_COMPARED = {
+    "plain programs": "ls / >/dev/null && ps >/dev/null && date >/dev/null",
+    "user namespace": "unshare -U true",
+    "mount namespace": "unshare -m true",
+    "mount": "mount -t tmpfs t /tmp",
+    "swapon": "swapon /etc/hostname",
+    "mkdir and chroot": "mkdir -p /tmp/r/bin && cp /bin/busybox /tmp/r/bin/ && chroot /tmp/r /bin/busybox true",
+    "mknod": "mknod /tmp/n c 1 3",
+}
+_OPTIONS = {
+    "default": [],
+    "cap SYS_ADMIN": ["--cap-add", "SYS_ADMIN"],
+    "unconfined": ["--security-opt", "seccomp=unconfined"],
+}
+
+
+def test_outcomes_agree_with_dockerd_20_10(busybox_daemon, dockerd, tmp_path):
+    archive = str(tmp_path / "dy-busybox.tar")
+    busybox_daemon.docker("save", "-o", archive, "busybox")
+    dockerd.docker("load", "-i", archive)
+    try:
+        for options_name, options in _OPTIONS.items():
+            for name, script in _COMPARED.items():
+                ours = run(busybox_daemon, *options, "busybox", "sh", "-c", script, check=False).returncode
+                theirs = dockerd.docker("run", "--rm", *options, "busybox", "sh", "-c", script, check=False)
+                assert (ours == 0) == (theirs.returncode == 0), (options_name, name, ours, theirs.stderr)
+    finally:
+        dockerd.docker("rmi", "-f", "busybox", check=False)
