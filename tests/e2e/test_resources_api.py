@@ -165,3 +165,15 @@ def test_stats_carry_block_io_figures(busybox_daemon):
         assert " / " in shown  # docker's "read / written", from io_service_bytes_recursive
     finally:
         d.docker("rm", "-f", "dy-blkio", check=False)
+
+
+def test_a_ulimit_above_the_host_s_hard_limit_is_clamped_with_a_warning(busybox_daemon):
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        pytest.skip("no hard limit on open files here to go beyond")
+    result = busybox_daemon.docker("run", "--rm", "--ulimit", f"nofile={hard + 1}:{hard + 1}", "busybox", "sh", "-c",
+                                   "ulimit -n; ulimit -Hn")  # fmt: skip
+    assert result.stdout.split() == [str(hard), str(hard)]
+    assert f"RLIMIT_NOFILE {hard + 1}/{hard + 1} exceeds the allowed maximum; clamped to {hard}/{hard}" in result.stderr
