@@ -177,3 +177,16 @@ def test_a_ulimit_above_the_host_s_hard_limit_is_clamped_with_a_warning(busybox_
                                    "ulimit -n; ulimit -Hn")  # fmt: skip
     assert result.stdout.split() == [str(hard), str(hard)]
     assert f"RLIMIT_NOFILE {hard + 1}/{hard + 1} exceeds the allowed maximum; clamped to {hard}/{hard}" in result.stderr
+
+
+def test_inspect_shows_what_dockerd_fills_in(busybox_daemon):
+    d = busybox_daemon
+    plain = d.docker("create", "busybox").stdout.strip()
+    unconfined = d.docker("create", "--security-opt", "systempaths=unconfined", "busybox").stdout.strip()
+    try:
+        shown = {c["Id"]: c["HostConfig"] for c in json.loads(d.docker("inspect", plain, unconfined).stdout)}
+        assert shown[plain]["ShmSize"] == 64 * MIB
+        assert "/proc/timer_list" in shown[plain]["MaskedPaths"] and "/proc/sys" in shown[plain]["ReadonlyPaths"]
+        assert (shown[unconfined]["MaskedPaths"], shown[unconfined]["ReadonlyPaths"]) == ([], [])
+    finally:
+        d.docker("rm", plain, unconfined)

@@ -260,6 +260,16 @@ def system_paths(host_config: dict, unconfined: bool) -> dict:
     }
 
 
+def host_config_defaults(host_config: dict) -> dict:
+    """What dockerd fills into HostConfig at create, so that inspect shows it: /dev/shm's size and,
+    unless privileged, the masked and read-only paths."""
+    defaults = {"ShmSize": container_settings.shm_size(host_config)}
+    if not host_config.get("Privileged"):
+        paths = system_paths(host_config, security_opts.parse(host_config.get("SecurityOpt")).unconfined_system_paths)
+        defaults["MaskedPaths"], defaults["ReadonlyPaths"] = paths["maskedPaths"], paths["readonlyPaths"]
+    return defaults
+
+
 def seccomp_config(security: security_opts.SecurityOptions, host_config: dict, caps: list[str]) -> dict | None:
     """linux.seccomp: none for --privileged or seccomp=unconfined, the user's profile, or our default."""
     if host_config.get("Privileged") or security.seccomp == "unconfined":

@@ -133,6 +133,7 @@ class ContainerService:
             host_config["MemorySwappiness"] = None
         if not host_config.get("CgroupnsMode"):
             host_config["CgroupnsMode"] = "host"  # containers get no cgroup namespace (cgroup v1 and hybrid hosts)
+        host_config.update(container_spec.host_config_defaults(host_config))
         image_name = config.get("Image") or ""
         if not image_name:
             raise InvalidParameter("config error: no image specified")
