@@ -190,3 +190,18 @@ def test_inspect_shows_what_dockerd_fills_in(busybox_daemon):
         assert (shown[unconfined]["MaskedPaths"], shown[unconfined]["ReadonlyPaths"]) == ([], [])
     finally:
         d.docker("rm", plain, unconfined)
+
+
+def test_init_runs_as_pid_1_reaps_and_forwards_signals(busybox_daemon):
+    d = busybox_daemon
+    shown = d.docker("run", "--rm", "--init", "busybox", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '").stdout
+    assert shown.split()[:2] == ["/sbin/docker-init", "--"]
+    assert d.docker("run", "--rm", "--init", "busybox", "sh", "-c", "exit 3", check=False).returncode == 3
+    # Without an init, sleep as PID 1 ignores SIGTERM and is killed (137); docker-init passes it on (143).
+    for options, code in ((["--init"], 143), ([], 137)):
+        name = f"dy-init-{code}"
+        d.docker("run", "-d", "--name", name, *options, "busybox", "sleep", "60")
+        d.docker("stop", "-t", "2", name)
+        state = json.loads(d.docker("inspect", name).stdout)[0]
+        assert state["State"]["ExitCode"] == code and state["HostConfig"].get("Init") is (True if options else None)
+        d.docker("rm", name)

@@ -11,7 +11,7 @@ what Dockyard does the same way:
   /etc/hostname, /etc/hosts, /etc/resolv.conf bound from the container's directory
 - masked and read-only /proc and /sys paths (unless Privileged)
 - resources (container_resources), --device (container_devices), Ulimits, Sysctls, ShmSize
-  (container_settings), GroupAdd, OomScoreAdj, CgroupParent
+  (container_settings), GroupAdd, OomScoreAdj, CgroupParent, Init (docker-init as PID 1)
 - seccomp: our default allowlist (dockyard.runtime.default_seccomp) or the user's profile,
   none for Privileged or seccomp=unconfined; the other --security-opt entries (security_opts)
 
@@ -21,8 +21,9 @@ Not yet: AppArmor (absent on these hosts), user namespace remapping.
 from __future__ import annotations
 
 import os
+import shutil
 
-from dockyard.errors import InvalidParameter
+from dockyard.errors import InvalidParameter, Unsupported
 from dockyard.runtime import container_devices, container_resources, container_settings, seccomp_profile, security_opts
 from dockyard.runtime.defaults import MASKED_PATHS, READONLY_PATHS, default_mounts
 from dockyard.runtime.spec import OCI_VERSION
@@ -206,6 +207,7 @@ def build(
     mounts += container_files(container_dir)
     mounts += _bind_mounts(host_config)
     mounts += _tmpfs_mounts(host_config)
+    mounts += init_mounts(host_config)
     security = security_opts.parse(host_config.get("SecurityOpt"))
     seccomp = seccomp_config(security, host_config, caps)
     device_nodes, device_rules = container_devices.devices(host_config)
@@ -219,7 +221,7 @@ def build(
                 **resolve_user(rootfs, config.get("User") or image_config.get("User") or ""),
                 "additionalGids": additional_gids(rootfs, host_config),
             },
-            "args": command(image_config, config),
+            "args": [*init_args(host_config), *command(image_config, config)],
             "env": environment(image_config, config, hostname),
             "cwd": config.get("WorkingDir") or image_config.get("WorkingDir") or "/",
             "capabilities": {kind: list(caps) for kind in ("bounding", "effective", "permitted")},
@@ -260,6 +262,30 @@ def system_paths(host_config: dict, unconfined: bool) -> dict:
     }
 
 
+INIT_PATH = "/sbin/docker-init"  # where docker puts its init in the container
+INIT_NAMES = ("docker-init", "tini-static")  # statically linked: images need no C library for it
+
+
+def init_binary() -> str:
+    """The host's init for --init: docker's own docker-init, or Debian's tini-static (the same tini)."""
+    for name in INIT_NAMES:
+        found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/bin:/usr/local/bin")
+        if found:
+            return found
+    raise Unsupported(f"--init needs one of {', '.join(INIT_NAMES)} on the daemon's host (apt-get install tini)")
+
+
+def init_args(host_config: dict) -> list[str]:
+    """--init: docker-init runs as PID 1, reaps zombies and forwards signals to the command."""
+    return [INIT_PATH, "--"] if host_config.get("Init") else []
+
+
+def init_mounts(host_config: dict) -> list[dict]:
+    if not host_config.get("Init"):
+        return []
+    return [{"destination": INIT_PATH, "type": "bind", "source": init_binary(), "options": ["rbind", "ro", "rprivate"]}]
+
+
 def host_config_defaults(host_config: dict) -> dict:
     """What dockerd fills into HostConfig at create, so that inspect shows it: /dev/shm's size and,
     unless privileged, the masked and read-only paths."""
@@ -291,6 +317,7 @@ def check(host_config: dict) -> list[str]:
     container_settings.rlimits(host_config)
     container_settings.sysctls(host_config)
     container_settings.shm_size(host_config)
+    init_mounts(host_config)
     cgroups_path(host_config, "")
     return container_resources.check(host_config)
 
