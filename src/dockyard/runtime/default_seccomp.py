@@ -2,8 +2,10 @@
 
 Like docker's default it is an allowlist, written in docker's profile format (so it goes through
 the same dockyard.runtime.seccomp_profile as a user's profile): a call not named here fails with
-EPERM, docker's defaultErrnoRet. In particular every call added to the kernel after this list was
-written is refused until someone decides it is safe. The list was drawn up from the kernel's
+EPERM, docker's defaultErrnoRet, and every call numbered above the last one named (added to the
+kernel after this list was written) with ENOSYS, as runc answers them (dockyard.kernel.seccomp):
+refused until someone decides it is safe, yet absent to the C library, which can fall back. The
+list was drawn up from the kernel's
 syscall tables (dockyard.kernel.syscalls) and docker's documentation of what its profile blocks
 and why ("Seccomp security profiles for Docker"):
 
