@@ -12,6 +12,8 @@ import subprocess
 
 import pytest
 
+from dockyard.kernel import constants as k
+from dockyard.kernel import libc
 from dockyard.runtime.container_spec import DOCKER_CAPS
 from dockyard.runtime.default_seccomp import CLONE_NAMESPACE_FLAGS, profile
 from support.seccomp_child import NATIVE, NR, in_filtered_child, raw, raw_nr
@@ -25,8 +27,8 @@ AF_UNIX, AF_VSOCK, SOCK_STREAM = 1, 40, 1
 BOGUS_CLOCK = 0x7FFF
 
 
-def run_with(caps: list[str], calls) -> object:
-    status, report = in_filtered_child(profile(caps), calls)
+def run_with(caps: list[str], calls, prepare=None) -> object:
+    status, report = in_filtered_child(profile(caps), calls, prepare=prepare)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, report
     return report["result"]
 
@@ -119,17 +121,33 @@ def test_unix_sockets_and_ptrace_stay_available():
     assert run_with(list(DOCKER_CAPS), calls) == [True, -errno.ESRCH]
 
 
-def test_debian_s_tools_run_under_the_default_profile(debian_rootfs):
+def read_only_copy(rootfs: str, where: str):
+    """A prepare step: rootfs bound read-only on where, in a mount namespace of the child's own, with
+    a tmpfs on its /dev. The rootfs is the tests' shared cache: nothing run in it may write there
+    (apt and dpkg create /dev/null as a file when it is missing)."""
+
+    def prepare() -> None:
+        libc.unshare(k.CLONE_NEWNS)
+        libc.mount(None, "/", None, k.MS_REC | k.MS_PRIVATE)
+        libc.mount(rootfs, where, None, k.MS_BIND | k.MS_REC)
+        libc.mount(None, where, None, k.MS_BIND | k.MS_REMOUNT | k.MS_RDONLY)
+        libc.mount("tmpfs", os.path.join(where, "dev"), "tmpfs", 0, "mode=755")
+
+    return prepare
+
+
+def test_debian_s_tools_run_under_the_default_profile(debian_rootfs, tmp_path):
     # chroot is in the profile for holders of CAP_SYS_CHROOT, one of docker's default capabilities.
-    script = (
-        "apt-get --version | head -1 && dpkg --version | head -1 && dpkg -l | grep -c '^ii' && ls -l /etc >/dev/null"
-    )
+    script = "apt-get --version | head -1 && dpkg --version | head -1 && dpkg -l | grep -c '^ii' && ls -l /etc | wc -l"
+    where = str(tmp_path / "dy-debian")
+    os.mkdir(where)
 
     def calls():
-        done = subprocess.run(["chroot", debian_rootfs, "sh", "-c", script], capture_output=True, text=True,
+        done = subprocess.run(["chroot", where, "sh", "-c", script], capture_output=True, text=True,
                               env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})  # fmt: skip
         return [done.returncode, done.stdout.splitlines(), done.stderr]
 
-    code, lines, stderr = run_with(list(DOCKER_CAPS), calls)
+    code, lines, stderr = run_with(list(DOCKER_CAPS), calls, prepare=read_only_copy(debian_rootfs, where))
     assert code == 0, stderr
-    assert lines[0].startswith("apt ") and "dpkg" in lines[1] and int(lines[2]) > 50
+    assert lines[0].startswith("apt ") and "dpkg" in lines[1] and int(lines[2]) > 50 and int(lines[3]) > 20
+    assert os.listdir(os.path.join(debian_rootfs, "dev")) == []

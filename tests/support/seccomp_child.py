@@ -20,8 +20,14 @@ NATIVE = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64"}.get(os.u
 NR = TABLES.get(NATIVE, {})
 
 
-def in_filtered_child(spec: dict | None, calls: Callable[[], object], flags: list[str] | None = None) -> tuple:
-    """(wait status, what calls() returned) from a child that installed spec's filter first."""
+def in_filtered_child(
+    spec: dict | None,
+    calls: Callable[[], object],
+    flags: list[str] | None = None,
+    prepare: Callable[[], None] | None = None,
+) -> tuple:
+    """(wait status, what calls() returned) from a child that installed spec's filter first
+    (after prepare(), if given, which runs unfiltered)."""
     program = compile_filter(spec) if spec is not None else None
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -29,6 +35,8 @@ def in_filtered_child(spec: dict | None, calls: Callable[[], object], flags: lis
         code = 0
         try:
             os.close(read_end)
+            if prepare is not None:
+                prepare()
             libc.prctl(PR_SET_NO_NEW_PRIVS, 1)
             if program is not None:
                 install(program, flags)
