@@ -1,62 +1,17 @@
-"""Compiled filters installed into this host's kernel.
-
-Each test forks: the child sets no_new_privs, installs a filter, makes its calls and reports what
-the kernel answered through a pipe, then exits. The parent (the test process) is never filtered.
-"""
+"""Compiled filters installed into this host's kernel (see support.seccomp_child)."""
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import json
 import os
 import signal
-from collections.abc import Callable
 
 import pytest
 
-from dockyard.kernel import libc
-from dockyard.kernel.constants import PR_SET_NO_NEW_PRIVS
 from dockyard.kernel.seccomp import compile_filter, install
-from dockyard.kernel.syscalls import TABLES
+from support.seccomp_child import NATIVE, NR, in_filtered_child, raw
 
-NATIVE = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64"}.get(os.uname().machine)
 pytestmark = pytest.mark.skipif(NATIVE is None, reason="no syscall table for this host")
-NR = TABLES.get(NATIVE, {})
-
-
-def in_filtered_child(spec: dict | None, calls: Callable[[], object], flags: list[str] | None = None) -> tuple:
-    """(wait status, what calls() returned) from a child that installed spec's filter first."""
-    program = compile_filter(spec) if spec is not None else None
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 0
-        try:
-            os.close(read_end)
-            libc.prctl(PR_SET_NO_NEW_PRIVS, 1)
-            if program is not None:
-                install(program, flags)
-            report = {"result": calls()}
-        except BaseException as exc:
-            report, code = {"error": f"{type(exc).__name__}: {exc}", "errno": getattr(exc, "errno", None)}, 1
-        try:
-            os.write(write_end, json.dumps(report).encode())
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as f:
-        data = f.read()
-    _, status = os.waitpid(pid, 0)
-    return status, json.loads(data) if data else None
-
-
-def raw(name: str, *args: int) -> int:
-    """The syscall's return value or -errno, with every argument passed as a full 64-bit word."""
-    try:
-        return libc.syscall(NR[name], *(ctypes.c_ulong(a) for a in args))
-    except OSError as exc:
-        return -exc.errno
 
 
 def allow_all_but(*entries: dict) -> dict:

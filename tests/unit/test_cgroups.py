@@ -1047,3 +1047,25 @@ def test_stats_v2(pure_v2):
 def test_stats_of_a_removed_cgroup_do_not_raise(host):
     stats = host("v2").open("/gone").stats()
     assert stats["memory"]["usage"] == 0 and stats["pids"]["current"] == 0
+
+
+def test_block_io_figures_read_as_docker_shows_them():
+    from dockyard.kernel.cgroups.stats import block_io_v2, parse_v1_entries
+
+    v1 = "8:0 Read 4096\n8:0 Write 512\n8:0 Sync 0\nTotal 4608\n"
+    assert parse_v1_entries(v1) == [
+        {"major": 8, "minor": 0, "op": "Read", "value": 4096},
+        {"major": 8, "minor": 0, "op": "Write", "value": 512},
+        {"major": 8, "minor": 0, "op": "Sync", "value": 0},
+    ]
+    v2 = "259:0 rbytes=100 wbytes=200 rios=3 wios=4 dbytes=0 dios=0\n"
+    assert block_io_v2(v2) == {
+        "io_service_bytes_recursive": [
+            {"major": 259, "minor": 0, "op": "read", "value": 100},
+            {"major": 259, "minor": 0, "op": "write", "value": 200},
+        ],
+        "io_serviced_recursive": [
+            {"major": 259, "minor": 0, "op": "read", "value": 3},
+            {"major": 259, "minor": 0, "op": "write", "value": 4},
+        ],
+    }

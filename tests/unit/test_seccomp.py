@@ -8,6 +8,7 @@ dockyard.kernel.seccomp; hypothesis compares the two on random profiles and rand
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import random
@@ -156,8 +157,25 @@ def holds(condition: dict, args: tuple[int, ...], low_only: bool) -> bool:
     }[condition["op"]]
 
 
+def enosys_stub(spec: dict, default: int, arch: int, nr: int) -> bool:
+    """Whether runc's stub answers ENOSYS: nr is above every call the profile names for a listed arch."""
+    if default & 0xFFFF0000 in (ACTION_VALUES["SCMP_ACT_ALLOW"], ACTION_VALUES["SCMP_ACT_LOG"],
+                                ACTION_VALUES["SCMP_ACT_TRACE"]):  # fmt: skip
+        return False
+    for listed in dict.fromkeys(a for a in spec.get("architectures") or [] if a in AUDIT):
+        if AUDIT[listed] != arch:
+            continue
+        top = max((TABLES[listed][n] for e in spec["syscalls"] for n in e["names"] if n in TABLES[listed]), default=0)
+        in_mode = arch != AUDIT[X86_64] or bool(nr & X32_BIT) == (listed == X32)
+        if top and in_mode and nr > top:
+            return True
+    return False
+
+
 def reference(spec: dict, native: str, arch: int, nr: int, args: tuple[int, ...]) -> int:
     default = action_value(spec["defaultAction"], spec.get("defaultErrnoRet"))
+    if enosys_stub(spec, default, arch, nr):
+        return ACTION_VALUES["SCMP_ACT_ERRNO"] | errno.ENOSYS
     listed = {native, *(a for a in spec.get("architectures") or [] if a in AUDIT)}
     if arch == AUDIT[X86_64]:
         if nr == M32 and listed & {X86_64, X32}:

@@ -173,7 +173,7 @@ def _uses_volume(record: ContainerRecord, wanted: str) -> bool:
 async def create(request: web.Request) -> web.Response:
     body = await json_object(request)
     record = await _blocking(_containers(request).create, body, request.query.get("name"))
-    return json_response({"Id": record.id, "Warnings": []}, status=201)
+    return json_response({"Id": record.id, "Warnings": _containers(request).warnings(body)}, status=201)
 
 
 async def list_containers(request: web.Request) -> web.Response:

@@ -41,6 +41,10 @@ What the filter does, matching runc with libseccomp where the two could differ:
 - Arguments are compared as 64-bit unsigned values on x86_64 and aarch64. On x86, x32 and arm,
   whose arguments are 32-bit for libseccomp, only the low 32 bits of the argument and of the
   rule's values are compared, as libseccomp does.
+- Unless the default action lets calls through (ALLOW, LOG, TRACE), a call numbered above every
+  call the profile names for an arch it lists gets ENOSYS, as runc's stub in front of libseccomp's
+  filter answers: a call newer than the profile looks absent, so the C library can fall back.
+  x86_64 and x32 numbers are told apart by ``__X32_SYSCALL_BIT``, as runc does.
 - A syscall name the arch's table lacks is skipped for that arch, like libseccomp's "no such
   syscall"; a name no table knows at all (a typo, or a call newer than the table) is skipped too,
   as runc only logs those. The tables come from kernel headers, see scripts/gen_syscalls.py.
@@ -175,10 +179,12 @@ def compile_filter(spec: dict, path: str = "linux.seccomp", *, native: str | Non
 
     from dockyard.kernel.syscalls import TABLES
 
+    tops = _enosys_tops(spec, default, TABLES)
     blocks = []
     for audit in dict.fromkeys(ARCHES[arch][0] for arch in arches):
         members = [arch for arch in arches if ARCHES[arch][0] == audit]
-        blocks.append((audit, _intervals(audit, members, rules, default, TABLES)))
+        enosys = _enosys_ranges(audit, {arch: top for arch, top in tops.items() if ARCHES[arch][0] == audit})
+        blocks.append((audit, _intervals(audit, members, rules, default, TABLES, enosys)))
     program = _Assembler(default).program(blocks)
     count = len(program) // _INSN.size
     if count > BPF_MAXINSNS:
@@ -355,8 +361,44 @@ def _outcomes(rules: list, table: dict[str, int], low_only: bool) -> dict[int, i
     return outcomes
 
 
-def _intervals(audit: int, members: list[str], rules: list, default: int, tables: dict) -> list[tuple]:
-    """[(first nr, outcome)...] covering 0..2**32-1 for one audit arch, neighbours merged."""
+def _enosys_tops(spec: dict, default: int, tables: dict) -> dict[str, int]:
+    """arch -> the highest call number the profile names, for each arch it lists by name.
+
+    runc answers ENOSYS for any call above it (a call newer than the profile, which the C library
+    may then emulate or do without), unless the default action lets calls through anyway. Only
+    arches the profile lists count, and only names known there, exactly as runc's stub does.
+    """
+    if default & 0xFFFF0000 in (RET_ALLOW, RET_LOG, RET_TRACE):
+        return {}
+    names = {name for entry in spec.get("syscalls") or [] for name in entry["names"]}
+    tops = {}
+    for arch in spec.get("architectures") or []:
+        if arch in ARCHES:
+            top = max((tables[arch][name] for name in names if name in tables[arch]), default=0)
+            if top:
+                tops[arch] = top
+    return tops
+
+
+def _enosys_ranges(audit: int, tops: dict[str, int]) -> list[tuple[int, int]]:
+    """[(first, last)...] of the call numbers above the tops: x86_64 calls are those without
+    __X32_SYSCALL_BIT, x32 calls those with it, as runc's stub tells them apart."""
+    ranges = []
+    for arch, top in tops.items():
+        if audit != AUDIT_ARCH_X86_64:
+            ranges.append((top + 1, _M32))
+        elif arch == "SCMP_ARCH_X32":
+            ranges += [(top + 1, 0x7FFFFFFF), (0xC0000000, _M32)]
+        else:
+            ranges += [(top + 1, X32_SYSCALL_BIT - 1), (0x80000000, 0xBFFFFFFF)]
+    return [(first, last) for first, last in ranges if first <= last]
+
+
+def _intervals(
+    audit: int, members: list[str], rules: list, default: int, tables: dict, enosys: list[tuple[int, int]]
+) -> list[tuple]:
+    """[(first nr, outcome)...] covering 0..2**32-1 for one audit arch, neighbours merged; the
+    enosys ranges answer ENOSYS before anything else, like runc's stub in front of the filter."""
     if audit == AUDIT_ARCH_X86_64:
         # x86_64 and x32 share the audit arch; the unlisted half is a bad arch, but nr -1 (a
         # tracer skipping the call) is not, as in libseccomp.
@@ -370,9 +412,15 @@ def _intervals(audit: int, members: list[str], rules: list, default: int, tables
         points.update(_outcomes(rules, tables[arch], ARCHES[arch][1]))
     starts = [start for start, _ in base]
     bounds = set(starts) | set(points) | {nr + 1 for nr in points if nr < _M32}
+    bounds |= {first for first, _ in enosys} | {last + 1 for _, last in enosys if last < _M32}
     intervals: list[tuple] = []
     for nr in sorted(bounds):
-        outcome = points[nr] if nr in points else base[bisect_right(starts, nr) - 1][1]
+        if any(first <= nr <= last for first, last in enosys):
+            outcome: int | tuple = RET_ERRNO | errno.ENOSYS
+        elif nr in points:
+            outcome = points[nr]
+        else:
+            outcome = base[bisect_right(starts, nr) - 1][1]
         if not intervals or intervals[-1][1] != outcome:
             intervals.append((nr, outcome))
     return intervals

@@ -10,18 +10,21 @@ what Dockyard does the same way:
 - /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys (ro), /sys/fs/cgroup (ro), and
   /etc/hostname, /etc/hosts, /etc/resolv.conf bound from the container's directory
 - masked and read-only /proc and /sys paths (unless Privileged)
-- resources: Memory, MemoryReservation, MemorySwap, CpuShares, CpuQuota/CpuPeriod, NanoCpus,
-  CpusetCpus/Mems, PidsLimit, BlkioWeight, OomKillDisable
+- resources (container_resources), --device (container_devices), Ulimits, Sysctls, ShmSize
+  (container_settings), GroupAdd, OomScoreAdj, CgroupParent, Init (docker-init as PID 1)
+- seccomp: our default allowlist (dockyard.runtime.default_seccomp) or the user's profile,
+  none for Privileged or seccomp=unconfined; the other --security-opt entries (security_opts)
 
-Not yet: docker's default seccomp profile (containers run unfiltered until it is
-written), AppArmor (absent on these hosts), user namespace remapping.
+Not yet: AppArmor (absent on these hosts), user namespace remapping.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 
-from dockyard.errors import InvalidParameter
+from dockyard.errors import InvalidParameter, Unsupported
+from dockyard.runtime import container_devices, container_resources, container_settings, seccomp_profile, security_opts
 from dockyard.runtime.defaults import MASKED_PATHS, READONLY_PATHS, default_mounts
 from dockyard.runtime.spec import OCI_VERSION
 
@@ -32,7 +35,6 @@ DOCKER_CAPS = (
     "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
     "CAP_AUDIT_WRITE",
 )  # fmt: skip
-CPU_PERIOD = 100_000  # what NanoCpus is spread over, as docker does
 
 
 def command(image_config: dict, config: dict) -> list[str]:
@@ -135,40 +137,6 @@ def capabilities(host_config: dict) -> list[str]:
     return caps
 
 
-def resources(host_config: dict) -> dict:
-    result: dict = {}
-    memory: dict = {}
-    for key, field in (("Memory", "limit"), ("MemoryReservation", "reservation"), ("MemorySwap", "swap")):
-        if host_config.get(key):
-            memory[field] = host_config[key]
-    if host_config.get("OomKillDisable"):
-        memory["disableOOMKiller"] = True
-    if memory:
-        result["memory"] = memory
-    cpu: dict = {}
-    if host_config.get("CpuShares"):
-        cpu["shares"] = host_config["CpuShares"]
-    if host_config.get("NanoCpus"):
-        if host_config.get("CpuQuota") or host_config.get("CpuPeriod"):
-            raise InvalidParameter("conflicting options: Nano CPUs and CPU Period/Quota cannot both be set")
-        cpu["period"] = CPU_PERIOD
-        cpu["quota"] = host_config["NanoCpus"] * CPU_PERIOD // 10**9
-    else:
-        for key, field in (("CpuQuota", "quota"), ("CpuPeriod", "period")):
-            if host_config.get(key):
-                cpu[field] = host_config[key]
-    for key, field in (("CpusetCpus", "cpus"), ("CpusetMems", "mems")):
-        if host_config.get(key):
-            cpu[field] = host_config[key]
-    if cpu:
-        result["cpu"] = cpu
-    if host_config.get("PidsLimit"):
-        result["pids"] = {"limit": host_config["PidsLimit"]}
-    if host_config.get("BlkioWeight"):
-        result["blockIO"] = {"weight": host_config["BlkioWeight"]}
-    return result
-
-
 def container_files(container_dir: str) -> list[dict]:
     """Binds of the /etc files docker writes per container (see write_container_files)."""
     return [
@@ -235,7 +203,8 @@ def build(
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
     if network_mode != "host":
         namespaces.append({"type": "network"})
-    all_mounts = [m for m in default_mounts() if not (privileged and m["destination"] == "/sys")]
+    all_mounts = [m for m in container_settings.shm_mount(default_mounts(), host_config)
+                  if not (privileged and m["destination"] == "/sys")]  # fmt: skip
     if privileged:
         all_mounts.append(
             {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev"]}
@@ -243,53 +212,137 @@ def build(
     all_mounts += container_files(container_dir)
     all_mounts += mounts or []
     all_mounts += _tmpfs_mounts(host_config)
-    linux_extra = {}
+    all_mounts += init_mounts(host_config)
     process_extra = {}
     rows, columns = (host_config.get("ConsoleSize") or [0, 0])[:2]
     if config.get("Tty") and rows and columns:  # the CLI's terminal size, so that the first screen fits
         process_extra["consoleSize"] = {"height": rows, "width": columns}
-    seccomp = seccomp_option(host_config)
-    if not privileged and seccomp != "unconfined":
-        from dockyard.runtime.default_seccomp import profile
-
-        linux_extra["seccomp"] = profile(caps)
+    security = security_opts.parse(host_config.get("SecurityOpt"))
+    seccomp = seccomp_config(security, host_config, caps)
+    device_nodes, device_rules = container_devices.devices(host_config)
+    device_rules += container_resources.device_rules(host_config)
+    linux_extra = {"seccomp": seccomp} if seccomp else {}
     return {
         "ociVersion": OCI_VERSION,
         "process": {
             "terminal": bool(config.get("Tty")),
-            "user": resolve_user(rootfs, config.get("User") or image_config.get("User") or ""),
-            "args": command(image_config, config),
+            "user": {
+                **resolve_user(rootfs, config.get("User") or image_config.get("User") or ""),
+                "additionalGids": additional_gids(rootfs, host_config),
+            },
+            "args": [*init_args(host_config), *command(image_config, config)],
             "env": environment(image_config, config, hostname),
             "cwd": config.get("WorkingDir") or image_config.get("WorkingDir") or "/",
             "capabilities": {kind: list(caps) for kind in ("bounding", "effective", "permitted")},
-            "noNewPrivileges": "no-new-privileges" in (host_config.get("SecurityOpt") or [])
-            or "no-new-privileges:true" in (host_config.get("SecurityOpt") or []),
+            "noNewPrivileges": security.no_new_privileges,
             "oomScoreAdj": host_config.get("OomScoreAdj") or 0,
             **process_extra,
+            "rlimits": container_settings.rlimits(host_config),
         },
         "root": {"path": rootfs, "readonly": bool(host_config.get("ReadonlyRootfs"))},
         "hostname": hostname,
         "mounts": all_mounts,
         "linux": {
-            "cgroupsPath": f"/dy-{container_id}",
-            "resources": {"devices": [{"allow": privileged, "access": "rwm"}], **resources(host_config)},
+            "cgroupsPath": cgroups_path(host_config, container_id),
+            "resources": {
+                "devices": [{"allow": privileged, "access": "rwm"}, *device_rules],
+                **container_resources.resources(host_config),
+            },
+            "devices": device_nodes,
+            "sysctl": container_settings.sysctls(host_config),
             "namespaces": namespaces,
-            "maskedPaths": [] if privileged else [*MASKED_PATHS, "/proc/interrupts", "/sys/devices/virtual/powercap"],
-            "readonlyPaths": [] if privileged else list(READONLY_PATHS),
+            **system_paths(host_config, privileged or security.unconfined_system_paths),
             **linux_extra,
         },
     }
 
 
-def seccomp_option(host_config: dict) -> str | None:
-    """--security-opt seccomp=...: "unconfined", or None for the default; a custom profile is refused."""
-    for option in host_config.get("SecurityOpt") or []:
-        key, sep, value = option.replace(":", "=", 1).partition("=")
-        if key == "seccomp" and sep:
-            if value == "unconfined":
-                return "unconfined"
-            raise InvalidParameter("custom seccomp profiles are not supported yet: use seccomp=unconfined or none")
-    return None
+def system_paths(host_config: dict, unconfined: bool) -> dict:
+    """Masked and read-only /proc and /sys paths: none for --privileged or systempaths=unconfined,
+    else HostConfig's MaskedPaths and ReadonlyPaths (the docker CLI sends [] for
+    systempaths=unconfined) or docker's defaults when they are null."""
+    if unconfined:
+        return {"maskedPaths": [], "readonlyPaths": []}
+    masked, readonly = host_config.get("MaskedPaths"), host_config.get("ReadonlyPaths")
+    return {
+        "maskedPaths": [*MASKED_PATHS, "/proc/interrupts", "/sys/devices/virtual/powercap"]
+        if masked is None
+        else list(masked),
+        "readonlyPaths": list(READONLY_PATHS) if readonly is None else list(readonly),
+    }
+
+
+INIT_PATH = "/sbin/docker-init"  # where docker puts its init in the container
+INIT_NAMES = ("docker-init", "tini-static")  # statically linked: images need no C library for it
+
+
+def init_binary() -> str:
+    """The host's init for --init: docker's own docker-init, or Debian's tini-static (the same tini)."""
+    for name in INIT_NAMES:
+        found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/bin:/usr/local/bin")
+        if found:
+            return found
+    raise Unsupported(f"--init needs one of {', '.join(INIT_NAMES)} on the daemon's host (apt-get install tini)")
+
+
+def init_args(host_config: dict) -> list[str]:
+    """--init: docker-init runs as PID 1, reaps zombies and forwards signals to the command."""
+    return [INIT_PATH, "--"] if host_config.get("Init") else []
+
+
+def init_mounts(host_config: dict) -> list[dict]:
+    if not host_config.get("Init"):
+        return []
+    return [{"destination": INIT_PATH, "type": "bind", "source": init_binary(), "options": ["rbind", "ro", "rprivate"]}]
+
+
+def host_config_defaults(host_config: dict) -> dict:
+    """What dockerd fills into HostConfig at create, so that inspect shows it: /dev/shm's size and,
+    unless privileged, the masked and read-only paths."""
+    defaults = {"ShmSize": container_settings.shm_size(host_config)}
+    if not host_config.get("Privileged"):
+        paths = system_paths(host_config, security_opts.parse(host_config.get("SecurityOpt")).unconfined_system_paths)
+        defaults["MaskedPaths"], defaults["ReadonlyPaths"] = paths["maskedPaths"], paths["readonlyPaths"]
+    return defaults
+
+
+def seccomp_config(security: security_opts.SecurityOptions, host_config: dict, caps: list[str]) -> dict | None:
+    """linux.seccomp: none for --privileged or seccomp=unconfined, the user's profile, or our default."""
+    if host_config.get("Privileged") or security.seccomp == "unconfined":
+        return None
+    if security.seccomp:
+        return seccomp_profile.to_oci(seccomp_profile.load(security.seccomp), caps)
+    from dockyard.runtime.default_seccomp import profile
+
+    return profile(caps)
+
+
+def check(host_config: dict) -> list[str]:
+    """Refuse at create what would fail at start (--security-opt, seccomp profiles, resources, devices,
+    ulimits, sysctls); the warnings dockerd gives for what it accepts."""
+    security = security_opts.parse(host_config.get("SecurityOpt"))
+    if security.seccomp and security.seccomp != "unconfined" and not host_config.get("Privileged"):
+        seccomp_profile.check(security.seccomp, capabilities(host_config))
+    container_devices.devices(host_config)
+    container_settings.rlimits(host_config)
+    container_settings.sysctls(host_config)
+    container_settings.shm_size(host_config)
+    init_mounts(host_config)
+    cgroups_path(host_config, "")
+    return container_resources.check(host_config)
+
+
+def cgroups_path(host_config: dict, container_id: str) -> str:
+    """/dy-<id>, or under --cgroup-parent (a path in every hierarchy, as with dockerd's cgroupfs driver)."""
+    parent = (host_config.get("CgroupParent") or "").strip("/")
+    if ".." in parent.split("/"):
+        raise InvalidParameter(f"invalid cgroup parent {host_config['CgroupParent']!r}: it must not contain '..'")
+    return f"/{parent}/dy-{container_id}" if parent else f"/dy-{container_id}"
+
+
+def additional_gids(rootfs: str, host_config: dict) -> list[int]:
+    """--group-add: numbers as given, names looked up in the container's /etc/group."""
+    return [_numeric_id(rootfs, "group", str(group), "group") for group in host_config.get("GroupAdd") or []]
 
 
 def _tmpfs_mounts(host_config: dict) -> list[dict]:

@@ -43,17 +43,20 @@ def cgroup_rules(config: dict) -> list[dict]:
     """linux.resources.devices followed by what every container may always use.
 
     Later rules win, so the container's own devices stay usable even under a
-    "deny all" first rule.
+    "deny all" first rule, except where linux.resources.devices names the device
+    itself: that rule decides (docker's `--device /dev/x:r` allows reading only).
     """
     linux = config.get("linux", {})
     rules = list(linux.get("resources", {}).get("devices", []))
+    named = {(rule.get("type"), rule.get("major"), rule.get("minor")) for rule in rules}
     rules.extend(_ALWAYS_ALLOWED)
     for device in linux.get("devices", []):
         if device["type"] in ("c", "b", "u"):
             kind = "c" if device["type"] == "u" else device["type"]
-            rules.append(
-                {"allow": True, "type": kind, "major": device["major"], "minor": device["minor"], "access": "rwm"}
-            )
+            if (kind, device["major"], device["minor"]) not in named:
+                rules.append(
+                    {"allow": True, "type": kind, "major": device["major"], "minor": device["minor"], "access": "rwm"}
+                )
     return rules
 
 

@@ -36,7 +36,7 @@ from dockyard.kernel.inotify import DirectoryWatch
 from dockyard.kernel.mounts import mount_all, unmount_under
 from dockyard.metadata.containers import ContainerRecord, ContainerTable
 from dockyard.metadata.db import Database
-from dockyard.runtime import container_spec, control
+from dockyard.runtime import container_resources, container_spec, control
 from dockyard.runtime.runtime import Runtime, parse_signal
 from dockyard.runtime.shim import read_json, write_json
 from dockyard.services.events import EventBus
@@ -140,6 +140,7 @@ class ContainerService:
             host_config["MemorySwappiness"] = None
         if not host_config.get("CgroupnsMode"):
             host_config["CgroupnsMode"] = "host"  # containers get no cgroup namespace (cgroup v1 and hybrid hosts)
+        host_config.update(container_spec.host_config_defaults(host_config))
         image_name = config.get("Image") or ""
         if not image_name:
             raise InvalidParameter("config error: no image specified")
@@ -152,7 +153,7 @@ class ContainerService:
         image_config = image.config.get("config") or {}
         container_spec.command(image_config, config)  # refuse a container with nothing to run now, as docker does
         container_spec.capabilities(host_config)
-        container_spec.seccomp_option(host_config)
+        container_spec.check(host_config)
         inherited = [point for spec in host_config.get("VolumesFrom") or [] for point in self._volumes_from(spec)]
         # Every mount is checked before the first volume is made: a bad one leaves nothing behind.
         mount_points = container_mount_points(config, host_config, image_config, inherited)
@@ -205,6 +206,12 @@ class ContainerService:
                 if point.type == "volume":
                     users.setdefault(point.name, []).append(record.id)
         return users
+
+    @staticmethod
+    def warnings(body: dict) -> list[str]:
+        """What dockerd warns about in a create request it accepts (a kernel memory limit, OOM kill
+        disabled without a memory limit...)."""
+        return container_resources.check(body.get("HostConfig") or {})
 
     def _generated_name(self) -> str:
         for _ in range(100):
@@ -402,11 +409,11 @@ class ContainerService:
         wanted = {key: value for key, value in changes.items() if key in UPDATABLE and value not in (None, "")}
         host_config = {**record.host_config, **wanted}
         _check_restart_policy(host_config)
-        resources = container_spec.resources({k: v for k, v in host_config.items() if k != "RestartPolicy"})
-        warnings: list[str] = []
+        warnings = container_resources.check(host_config)
+        resources = container_resources.resources(host_config)
         if record.state["Running"] and any(key != "RestartPolicy" for key in wanted):
             try:
-                warnings = self.runtime.update(record.id, resources)
+                warnings += self.runtime.update(record.id, resources)
             except OSError as exc:
                 raise InvalidParameter(f"Cannot update container {record.id}: {exc.strerror or exc}") from None
         self.records.set_host_config(record.id, host_config)
@@ -825,7 +832,7 @@ def _check_restart_policy(host_config: dict) -> None:
 # What `docker update` may change: the restart policy and these resources.
 UPDATABLE = frozenset(
     {"RestartPolicy", "Memory", "MemoryReservation", "MemorySwap", "CpuShares", "CpuQuota", "CpuPeriod", "NanoCpus",
-     "CpusetCpus", "CpusetMems", "PidsLimit", "BlkioWeight"}
+     "CpusetCpus", "CpusetMems", "PidsLimit", "BlkioWeight", "KernelMemory"}
 )  # fmt: skip
 
 

@@ -21,7 +21,7 @@ _EMPTY_CPU = {
     "online_cpus": 0,
     "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
 }
-# Block I/O figures are not collected yet: docker's keys, null as docker sends them on cgroup v2 hosts.
+# docker's blkio keys: those Dockyard does not collect are null, as docker sends them on cgroup v2 hosts.
 _BLKIO_KEYS = (
     "io_service_bytes_recursive", "io_serviced_recursive", "io_queue_recursive", "io_service_time_recursive",
     "io_wait_time_recursive", "io_merged_recursive", "io_time_recursive", "sectors_recursive",
@@ -99,7 +99,7 @@ class StatsService:
             "pids_stats": {"current": pids["current"], **({"limit": pids["limit"]} if pids.get("limit") else {})}
             if pids
             else {},
-            "blkio_stats": dict.fromkeys(_BLKIO_KEYS),
+            "blkio_stats": {**dict.fromkeys(_BLKIO_KEYS), **(figures.get("blkio") or {})},
             "num_procs": 0,
             "storage_stats": {},
             "cpu_stats": figures.get("cpu_doc") or dict(_EMPTY_CPU),
