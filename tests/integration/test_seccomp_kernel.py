@@ -51,12 +51,14 @@ def in_filtered_child(spec: dict | None, calls: Callable[[], object], flags: lis
     return status, json.loads(data) if data else None
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_LIBC.syscall.restype = ctypes.c_long
+
+
 def raw(name: str, *args: int) -> int:
     """The syscall's return value or -errno, with every argument passed as a full 64-bit word."""
-    try:
-        return libc.syscall(NR[name], *(ctypes.c_ulong(a) for a in args))
-    except OSError as exc:
-        return -exc.errno
+    result = _LIBC.syscall(NR[name], *(ctypes.c_ulong(a) for a in args))
+    return -ctypes.get_errno() if result < 0 else result
 
 
 def allow_all_but(*entries: dict) -> dict:
