@@ -96,7 +96,7 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
         "Tty": bool(record.config.get("Tty")),
         "OpenStdin": bool(record.config.get("OpenStdin")),
         "StdinOnce": bool(record.config.get("StdinOnce")),
-        "Env": container_spec.environment(image_config, record.config, "")[1:],
+        "Env": container_spec.config_env(image_config, record.config),
         "Cmd": record.config.get("Cmd") if record.config.get("Cmd") is not None else image_config.get("Cmd"),
         "Image": record.image_name,
         "Volumes": record.config.get("Volumes") or image_config.get("Volumes"),

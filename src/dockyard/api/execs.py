@@ -15,12 +15,18 @@ from dockyard.api.app import Routes, services_of
 from dockyard.api.attach import terminal_size
 from dockyard.api.detach_keys import DetachScanner
 from dockyard.api.hijack import end_hijack, frame, hijack, hijacked_input
-from dockyard.api.params import json_object
+from dockyard.api.params import canonical_keys, json_object
 from dockyard.api.responses import json_response
 from dockyard.services.exec_console import ExecConsole, master_streams
 from dockyard.services.execs import ExecRecord, ExecService
 
 _CHUNK = 1 << 16
+_CREATE_FIELDS = (
+    "AttachStdin", "AttachStdout", "AttachStderr", "ConsoleSize", "DetachKeys", "Tty", "Env", "Cmd", "Privileged",
+    "User", "WorkingDir",
+)  # fmt: skip
+_START_FIELDS = ("Detach", "Tty", "ConsoleSize")
+_LATE_MASTER_WAIT = 1.0  # seconds
 
 
 def _execs(request: web.Request) -> ExecService:
@@ -28,7 +34,7 @@ def _execs(request: web.Request) -> ExecService:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await json_object(request)
+    body = canonical_keys(await json_object(request), _CREATE_FIELDS)
     detach_keys.parse(body.get("DetachKeys"))  # refused now, as docker does, not at the start
     loop = asyncio.get_running_loop()
     record = await loop.run_in_executor(None, _execs(request).create, request.match_info["name"], body)
@@ -48,15 +54,15 @@ async def resize(request: web.Request) -> web.Response:
 class _Output:
     """Where the exec's output goes: the hijacked stream while a client is attached, else nowhere."""
 
-    def __init__(self, tty: bool) -> None:
-        self.tty = tty
+    def __init__(self, framed: bool) -> None:
+        self.framed = framed
         self.response: web.StreamResponse | None = None
 
     async def write(self, stream: str, data: bytes) -> None:
         if self.response is None:
             return
         try:
-            await self.response.write(data if self.tty else frame(stream, data))
+            await self.response.write(frame(stream, data) if self.framed else data)
         except ConnectionError:
             self.response = None
 
@@ -66,11 +72,14 @@ async def start(request: web.Request) -> web.StreamResponse:
 
     As under dockerd: with a terminal the detach keys and the end of the client's input end the
     attach (the process goes on); without one, the end of the input closes the process's stdin.
+    The output is framed unless the start request says Tty, whatever the exec was created with:
+    dockerd decides so, and docker-py relies on it (a tty exec started with Tty false is framed).
     """
     execs = _execs(request)
     record = execs.get(request.match_info["id"])
-    body = await json_object(request)
+    body = canonical_keys(await json_object(request), _START_FIELDS)
     tty = bool(record.config.get("Tty"))
+    framed = not body.get("Tty")
     detached = bool(body.get("Detach"))
     with_input = bool(record.config.get("AttachStdin")) and not detached
     loop = asyncio.get_running_loop()
@@ -98,12 +107,12 @@ async def start(request: web.Request) -> web.StreamResponse:
         stdin, outputs = (streams[1], [(streams[0], "stdout")]) if streams else (None, [])
     else:
         stdin, outputs = process.stdin, [(process.stdout, "stdout"), (process.stderr, "stderr")]
-    output = _Output(tty)
+    output = _Output(framed)
     work = _finish(execs, record, process, outputs, log_path, output, stdin if tty else None)
     if detached:
         record.task = loop.create_task(work)  # held by the record: a task nobody refers to may be collected
         return web.Response(status=200)
-    output.response = response = await hijack(request, tty=tty)  # before the first read: no output is lost
+    output.response = response = await hijack(request, tty=not framed)  # before the first read: no output is lost
     finish = loop.create_task(work)
     if with_input and stdin is not None:
         scanner = DetachScanner(detach_keys.parse(record.config.get("DetachKeys"))) if tty else None
@@ -123,6 +132,10 @@ async def _terminal_streams(execs: ExecService, record: ExecRecord, console: Exe
     receiving = asyncio.ensure_future(console.receive())
     exited = asyncio.ensure_future(process.wait())
     await asyncio.wait({receiving, exited}, return_when=asyncio.FIRST_COMPLETED)
+    if not receiving.done():
+        # A short process may end (and the runtime with it) before the master it sent is taken off the
+        # socket: it is there already then. A runtime that failed before sending it never connected.
+        await asyncio.wait({receiving}, timeout=_LATE_MASTER_WAIT)
     if not receiving.done():
         receiving.cancel()
         return None

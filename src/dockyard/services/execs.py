@@ -94,7 +94,9 @@ class ExecService:
                 env[key] = value
         process["env"] = [f"{k}={v}" for k, v in env.items()]
         if config.get("User"):
-            process["user"] = container_spec.resolve_user(os.path.join(bundle, "rootfs"), config["User"])
+            process["user"] = container_spec.resolve_user(
+                os.path.join(bundle, "rootfs"), config["User"], container.host_config.get("GroupAdd")
+            )
         if config.get("WorkingDir"):
             process["cwd"] = config["WorkingDir"]
         if config.get("Privileged"):

@@ -215,21 +215,24 @@ class ImageService:
         chain = image.chain_ids
         init = self._init_key(container_id)
         key = f"dy-unpack-init-{container_id}"
-        init_mounts = self.snapshotter.prepare(key, chain[-1] if chain else None, labels={UNPACKING: "1"})
-        try:
-            with self._mounted(init_mounts) as root:
-                init_layer.populate(root)
-            self.snapshotter.commit(init, key)
-        except BaseException:
-            with contextlib.suppress(NotFound):
-                self.snapshotter.remove(key)
-            raise
-        labels = {CONTAINER_LABEL: container_id, IMAGE_LABEL: image.id}
-        try:
-            mounts = self.snapshotter.prepare(self._rootfs_key(container_id), init, labels)
-        except BaseException:
-            self.snapshotter.remove(init)
-            raise
+        # Pinned until the container's snapshot is its child: a collect() in between (another
+        # container's removal) would otherwise delete the committed init layer nothing refers to yet.
+        with self._pinning([*chain, init]):
+            init_mounts = self.snapshotter.prepare(key, chain[-1] if chain else None, labels={UNPACKING: "1"})
+            try:
+                with self._mounted(init_mounts) as root:
+                    init_layer.populate(root)
+                self.snapshotter.commit(init, key)
+            except BaseException:
+                with contextlib.suppress(NotFound):
+                    self.snapshotter.remove(key)
+                raise
+            labels = {CONTAINER_LABEL: container_id, IMAGE_LABEL: image.id}
+            try:
+                mounts = self.snapshotter.prepare(self._rootfs_key(container_id), init, labels)
+            except BaseException:
+                self.snapshotter.remove(init)
+                raise
         return image, mounts
 
     @staticmethod
