@@ -6,9 +6,11 @@ Each test names the behaviour of dockerd it pins down; docs/engine.md counts the
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import socket
 import struct
 
+import docker.errors
 import pytest
 
 
@@ -146,3 +148,19 @@ def test_creating_containers_while_others_are_removed(api):
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         ids = list(pool.map(create_and_remove, range(24)))
     assert len(set(ids)) == 24
+
+
+def test_load_streams_its_messages_and_reports_a_bad_archive_inside_the_stream(busybox_daemon):
+    client = busybox_daemon.client()
+    try:
+        image = client.images.get("busybox")
+        archive = b"".join(image.save())  # by ID: no tags in the archive, as dockerd saves it
+        loaded = client.images.load(archive)
+        assert [found.id for found in loaded] == [image.id]
+        with pytest.raises(docker.errors.ImageLoadError, match="invalid image archive"):
+            client.images.load(b"abc")
+    finally:
+        client.close()
+    status, headers, body = busybox_daemon.request("POST", "/v1.50/images/load", body=b"abc")
+    assert status == 200 and headers["Transfer-Encoding"] == "chunked"
+    assert json.loads(body)["errorDetail"]["message"].startswith("invalid image archive")

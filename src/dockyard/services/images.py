@@ -735,14 +735,13 @@ class ImageService:
     # -- saving ------------------------------------------------------------------------------
 
     def save(self, names: list[str], out: BinaryIO) -> None:
-        """docker save: the named images (by tag: that tag only; by ID: every tag) in one archive."""
+        """docker save: the named images in one archive; by tag with that tag, by ID with none (so that
+        load answers "Loaded image ID: ...", as dockerd's save does)."""
         wanted: dict[str, tuple[Image, list[str]]] = {}
         for name in names:
             image = self.get(name)
             _, tags = wanted.setdefault(image.id, (image, []))
-            if self._names_id(name, image.id):
-                tags.extend(image.tags)
-            else:
+            if not self._names_id(name, image.id):
                 tags.append(_normalised(name))
         saved = [
             archive.SavedImage(
