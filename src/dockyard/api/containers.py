@@ -11,6 +11,7 @@ import time
 from aiohttp import web
 
 from dockyard import timestamps, units
+from dockyard.api import body_types
 from dockyard.api.app import Routes, services_of
 from dockyard.api.attach import send_entries
 from dockyard.api.params import boolean, filters, json_object
@@ -162,6 +163,7 @@ def _matches(record: ContainerRecord, wanted: dict[str, list[str]]) -> bool:
 
 async def create(request: web.Request) -> web.Response:
     body = await json_object(request)
+    body_types.check_create(body)
     record = await _blocking(_containers(request).create, body, request.query.get("name"))
     return json_response({"Id": record.id, "Warnings": []}, status=201)
 
@@ -310,6 +312,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
 
 async def update(request: web.Request) -> web.Response:
     body = await json_object(request)
+    body_types.check(body, body_types.RESOURCES, "UpdateConfig")
     warnings = await _blocking(_containers(request).update, _name(request), body)
     return json_response({"Warnings": warnings})
 
@@ -353,10 +356,7 @@ async def export(request: web.Request) -> web.StreamResponse:
 
 
 async def prune(request: web.Request) -> web.Response:
-    wanted = filters(request)
-    if wanted:
-        raise InvalidParameter(f"invalid filter '{next(iter(wanted))}': container prune takes no filters yet")
-    return json_response(await _blocking(_containers(request).prune))
+    return json_response(await _blocking(_containers(request).prune, filters(request)))
 
 
 async def commit(request: web.Request) -> web.Response:

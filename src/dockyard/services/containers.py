@@ -39,11 +39,13 @@ from dockyard.metadata.db import Database
 from dockyard.runtime import container_spec, control
 from dockyard.runtime.runtime import Runtime, parse_signal
 from dockyard.runtime.shim import read_json, write_json
+from dockyard.services import filters as filters_
 from dockyard.services.events import EventBus
 from dockyard.services.images import ImageService
 from dockyard.services.shims import ShimLauncher
 
 log = logging.getLogger(__name__)
+_PRUNE_FILTERS = frozenset({"until", "label", "label!"})
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 _ADJECTIVES = ("brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "swift", "witty")
 _NOUNS = ("anchor", "barge", "buoy", "crane", "dock", "harbor", "keel", "pier", "quay", "tug")
@@ -421,11 +423,21 @@ class ContainerService:
                 processes.append(fields)
         return {"Titles": titles, "Processes": processes}
 
-    def prune(self) -> dict:
-        """docker container prune: every stopped container; SpaceReclaimed is what their own layers held."""
+    def prune(self, wanted: dict[str, list[str]] | None = None) -> dict:
+        """docker container prune: every stopped container the filters (until, label, label!) select;
+        SpaceReclaimed is what their own layers held."""
+        wanted = wanted or {}
+        filters_.check(wanted, _PRUNE_FILTERS)
+        deadlines = [filters_.until(value) for value in wanted.get("until", [])]
         deleted, reclaimed = [], 0
         for record in self.records.all():
-            if record.state["Running"]:
+            labels = record.config.get("Labels") or {}
+            if (
+                record.state["Running"]
+                or any(timestamps.seconds(record.created) >= deadline for deadline in deadlines)
+                or not all(filters_.label_matches(labels, value) for value in wanted.get("label", []))
+                or any(filters_.label_matches(labels, value) for value in wanted.get("label!", []))
+            ):
                 continue
             with contextlib.suppress(NotFound):
                 reclaimed += self.images.rootfs_usage(record.id)

@@ -615,7 +615,7 @@ class ImageService:
                 return False
             if key == "since" and not all(created > _epoch(self.get(v).record.created) for v in values):
                 return False
-            if key == "until" and not all(created < _until(v) for v in values):
+            if key == "until" and not all(created < filters_.until(v) for v in values):
                 return False
         return True
 
@@ -827,15 +827,3 @@ def _reference_matches(tags: list[str], pattern: str) -> bool:
         if fnmatch.fnmatchcase(ref.familiar_name, pattern) or fnmatch.fnmatchcase(ref.familiar(), pattern):
             return True
     return False
-
-
-def _until(value: str) -> int:
-    """A filter's time: seconds since the epoch, RFC 3339, or a Go duration ago."""
-    from dockyard.image.changes import parse_duration
-
-    if value.replace(".", "", 1).isdigit():
-        return int(float(value))
-    stamp = _epoch(value)
-    if stamp:
-        return stamp
-    return int(time.time() - parse_duration(value) / 1e9)
