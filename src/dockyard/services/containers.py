@@ -40,7 +40,7 @@ from dockyard.runtime import container_spec, control
 from dockyard.runtime.runtime import Runtime, parse_signal
 from dockyard.runtime.shim import read_json, write_json
 from dockyard.services import filters as filters_
-from dockyard.services.events import EventBus
+from dockyard.services.events import EventBus, container_attributes
 from dockyard.services.images import ImageService
 from dockyard.services.shims import ShimLauncher
 
@@ -474,8 +474,7 @@ class ContainerService:
                 future.set_result(result)
 
     def _event(self, record: ContainerRecord, action: str, **extra: str) -> None:
-        attributes = {**(record.config.get("Labels") or {}), "image": record.image_name, "name": record.name, **extra}
-        self.events.emit("container", action, record.id, attributes)
+        self.events.emit("container", action, record.id, container_attributes(record, **extra))
 
     @staticmethod
     def _call(hooks: list, container_id: str) -> None:
