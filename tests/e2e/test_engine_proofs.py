@@ -70,6 +70,17 @@ def test_exit_codes_of_docker_run(busybox_daemon):
     assert d.docker("run", "--rm", "busybox", "sh", "-c", "exit 42", check=False).returncode == 42
 
 
+def test_init_runs_as_pid_1_and_passes_signals_on(busybox_daemon):
+    d = busybox_daemon
+    ps = d.docker("run", "--rm", "--init", "busybox", "ps", "-o", "pid,args").stdout.splitlines()
+    assert ps[1].split(None, 1) == ["1", "/sbin/docker-init -- ps -o pid,args"]
+    d.docker("run", "-d", "--init", "--name", "dy-proof-init", "busybox", "sleep", "60")
+    assert json.loads(d.docker("inspect", "dy-proof-init").stdout)[0]["HostConfig"]["Init"] is True
+    d.docker("kill", "-s", "INT", "dy-proof-init")  # without an init, sleep as PID 1 would ignore it
+    assert d.docker("wait", "dy-proof-init").stdout.strip() == str(128 + signal.SIGINT)
+    d.docker("rm", "dy-proof-init")
+
+
 def test_the_oom_killer_gives_137_and_state_oomkilled(busybox_daemon):
     if not glob.glob("/sys/fs/cgroup/memory/memory.limit_in_bytes") and not os.path.exists(
         "/sys/fs/cgroup/cgroup.controllers"

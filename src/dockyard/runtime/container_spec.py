@@ -20,8 +20,9 @@ written), AppArmor (absent on these hosts), user namespace remapping.
 from __future__ import annotations
 
 import os
+import shutil
 
-from dockyard.errors import InvalidParameter
+from dockyard.errors import InvalidParameter, Unsupported
 from dockyard.runtime.defaults import MASKED_PATHS, READONLY_PATHS, default_mounts
 from dockyard.runtime.spec import OCI_VERSION
 
@@ -242,6 +243,19 @@ def _loopback_nameserver(line: str) -> bool:
     return len(fields) >= 2 and fields[0] == "nameserver" and fields[1].startswith(("127.", "::1"))
 
 
+INIT_DESTINATION = "/sbin/docker-init"  # where dockerd puts it too: `ps` in the container shows the same
+
+
+def init_binary() -> str:
+    """The init --init runs as PID 1 (it reaps zombies and passes signals on): docker's docker-init,
+    which is tini linked statically (Debian's tini package has it), so that it runs in any image."""
+    for name in ("docker-init", "tini-static"):
+        found = shutil.which(name)
+        if found:
+            return os.path.realpath(found)
+    raise Unsupported("--init needs docker-init or tini-static on the daemon's PATH (Debian: apt install tini)")
+
+
 def build(
     *,
     container_id: str,
@@ -269,6 +283,11 @@ def build(
     mounts += container_files(container_dir)
     mounts += _bind_mounts(host_config)
     mounts += _tmpfs_mounts(host_config)
+    args = command(image_config, config)
+    if host_config.get("Init"):
+        mounts.append({"destination": INIT_DESTINATION, "type": "bind", "source": init_binary(),
+                       "options": ["rbind", "ro", "nosuid", "nodev"]})  # fmt: skip
+        args = [INIT_DESTINATION, "--", *args]
     linux_extra = {}
     process_extra = {}
     rows, columns = (host_config.get("ConsoleSize") or [0, 0])[:2]
@@ -286,7 +305,7 @@ def build(
             "user": resolve_user(
                 rootfs, config.get("User") or image_config.get("User") or "", host_config.get("GroupAdd")
             ),
-            "args": command(image_config, config),
+            "args": args,
             "env": environment(image_config, config, hostname),
             "cwd": config.get("WorkingDir") or image_config.get("WorkingDir") or "/",
             "capabilities": {kind: list(caps) for kind in ("bounding", "effective", "permitted")},
