@@ -232,13 +232,18 @@ def test_bad_input_gets_docker_s_status_and_leaves_nothing_behind(busybox_daemon
     assert _post(d, "/containers/dy-proof-idle/kill?signal=NOSUCH", b"") == (400, "Invalid signal: NOSUCH")
     assert _state(d, "dy-proof-idle")["Running"]
     d.docker("rm", "-f", "dy-proof-idle")
-    # A start that fails (a group the image does not have) leaves no mount, cgroup or shim for the container.
+    # A start that fails (a group the image does not have, a command it does not have) leaves no mount,
+    # cgroup or shim for the container; the record stays, as under docker.
     d.docker("create", "--name", "dy-proof-nogroup", "--group-add", "dy-no-group", "busybox", "true")
+    d.docker("create", "--name", "dy-proof-nocmd", "busybox", "dy-no-such-command")
     before = _leftovers(d)
-    failed = d.docker("start", "dy-proof-nogroup", check=False)
-    assert failed.returncode != 0 and "unable to find group dy-no-group" in failed.stderr
-    assert _leftovers(d) == before
-    container_id = json.loads(d.docker("inspect", "dy-proof-nogroup").stdout)[0]["Id"]
-    assert glob.glob(f"/sys/fs/cgroup/*/dy-{container_id}*") == []
-    d.docker("rm", "dy-proof-nogroup")
+    for name, message in (("dy-proof-nogroup", "unable to find group dy-no-group"),
+                          ("dy-proof-nocmd", 'exec: "dy-no-such-command": executable file not found')):  # fmt: skip
+        failed = d.docker("start", name, check=False)
+        assert failed.returncode != 0 and message in failed.stderr
+        assert _leftovers(d) == before
+        container_id = json.loads(d.docker("inspect", name).stdout)[0]["Id"]
+        assert glob.glob(f"/sys/fs/cgroup/*/dy-{container_id}*") == []
+    assert _state(d, "dy-proof-nocmd")["ExitCode"] == 127
+    d.docker("rm", "dy-proof-nogroup", "dy-proof-nocmd")
     assert d.request("GET", "/_ping")[0] == 200  # the daemon lived through all of it
