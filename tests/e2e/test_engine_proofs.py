@@ -79,6 +79,8 @@ def test_init_runs_as_pid_1_and_passes_signals_on(busybox_daemon):
     d.docker("kill", "-s", "INT", "dy-proof-init")  # without an init, sleep as PID 1 would ignore it
     assert d.docker("wait", "dy-proof-init").stdout.strip() == str(128 + signal.SIGINT)
     d.docker("rm", "dy-proof-init")
+    info = d.docker("info", "--format", "{{.InitBinary}} {{.LiveRestoreEnabled}} {{.DefaultRuntime}}").stdout
+    assert info.split() == ["docker-init", "true", "dockyard"]
 
 
 def test_the_oom_killer_gives_137_and_state_oomkilled(busybox_daemon):
@@ -216,6 +218,8 @@ def test_bad_input_gets_docker_s_status_and_leaves_nothing_behind(busybox_daemon
         ("/containers/create", {"Image": "busybox", "HostConfig": {"Memory": "lots"}}, 400,
          "json: cannot unmarshal string into Go struct field HostConfig.Memory of type int64"),
         ("/containers/create", {"Image": "dy-no-such:1"}, 404, "No such image: dy-no-such:1"),
+        ("/containers/create", {"Image": "busybox", "HostConfig": {"Runtime": "runc"}}, 400,
+         "unknown or invalid runtime name: runc"),
         ("/containers/create?name=dy-proof-idle", {"Image": "busybox"}, 409,
          'Conflict. The container name "/dy-proof-idle" is already in use'),
         ("/containers/create?name=bad%20name", {"Image": "busybox"}, 400, "Invalid container name (bad name)"),

@@ -112,7 +112,7 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
     host_config = {
         "Binds": None, "NetworkMode": "default", "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "AutoRemove": False, "Privileged": False, "ReadonlyRootfs": False, "CapAdd": None, "CapDrop": None,
-        "LogConfig": {"Type": "json-file", "Config": {}}, "Runtime": "dockyard", **record.host_config,
+        "LogConfig": {"Type": "json-file", "Config": {}}, "Runtime": container_spec.RUNTIME_NAME, **record.host_config,
     }  # fmt: skip
     return {
         "Id": record.id,

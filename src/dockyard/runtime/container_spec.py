@@ -243,6 +243,7 @@ def _loopback_nameserver(line: str) -> bool:
     return len(fields) >= 2 and fields[0] == "nameserver" and fields[1].startswith(("127.", "::1"))
 
 
+RUNTIME_NAME = "dockyard"  # the built-in runtime's name in docker info and HostConfig.Runtime
 INIT_DESTINATION = "/sbin/docker-init"  # where dockerd puts it too: `ps` in the container shows the same
 
 
@@ -254,6 +255,12 @@ def init_binary() -> str:
         if found:
             return os.path.realpath(found)
     raise Unsupported("--init needs docker-init or tini-static on the daemon's PATH (Debian: apt install tini)")
+
+
+def check_runtime(host_config: dict) -> None:
+    name = host_config.get("Runtime")
+    if name and name != RUNTIME_NAME:
+        raise InvalidParameter(f"unknown or invalid runtime name: {name} (this daemon has {RUNTIME_NAME})")
 
 
 def build(

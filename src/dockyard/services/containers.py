@@ -151,6 +151,7 @@ class ContainerService:
         container_spec.command(image_config, config)  # refuse a container with nothing to run now, as docker does
         container_spec.capabilities(host_config)
         container_spec.seccomp_option(host_config)
+        container_spec.check_runtime(host_config)
         record = ContainerRecord(
             id=container_id,
             name=name or self._generated_name(),
