@@ -61,6 +61,18 @@ def test_logs_follow_restart_stop_timeout_and_kill_signals(busybox_daemon):
     d.docker("rm", "dy-proof-follow", "dy-proof-trap", "dy-proof-term")
 
 
+def test_run_detached_with_rm_removes_the_container_when_it_ends(busybox_daemon):
+    d = busybox_daemon
+    d.docker("run", "-d", "--rm", "--name", "dy-proof-rm", "busybox", "sleep", "0.3")
+    d.docker("run", "-d", "--rm", "--name", "dy-proof-rm-stop", "busybox", "sleep", "60")
+    d.docker("stop", "-t", "1", "dy-proof-rm-stop")
+    _wait_for(
+        lambda: (
+            not {"dy-proof-rm", "dy-proof-rm-stop"} & set(d.docker("ps", "-a", "--format", "{{.Names}}").stdout.split())
+        )
+    )
+
+
 def test_exit_codes_of_docker_run(busybox_daemon):
     d = busybox_daemon
     missing = d.docker("run", "--rm", "dy-no-such-image:1", check=False)
@@ -224,6 +236,7 @@ def test_bad_input_gets_docker_s_status_and_leaves_nothing_behind(busybox_daemon
          'Conflict. The container name "/dy-proof-idle" is already in use'),
         ("/containers/create?name=bad%20name", {"Image": "busybox"}, 400, "Invalid container name (bad name)"),
         ("/containers/dy-proof-idle/kill", b"", 409, "is not running"),
+        ("/containers/dy-proof-idle/kill?signal=NOSUCH", b"", 400, "Invalid signal: NOSUCH"),
         ("/containers/dy-proof-idle/exec", {"Cmd": ["true"]}, 409, "is not running"),
         ("/containers/dy-proof-idle/pause", b"", 409, "is not running"),
         ("/containers/dy-no-such/start", b"", 404, "No such container: dy-no-such"),

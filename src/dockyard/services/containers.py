@@ -320,13 +320,13 @@ class ContainerService:
             raise Conflict(f"Container {record.id} is not running") from exc
 
     def kill(self, name_or_id: str, sig: str = "SIGKILL") -> None:
-        record = self.get(name_or_id)
-        if not record.state["Running"]:
-            raise Conflict(f"Container {record.id} is not running")
-        try:
+        try:  # first, as dockerd's router parses it: a bad signal is a 400 whatever the container
             number = parse_signal(sig)
         except Exception:
             raise InvalidParameter(f"Invalid signal: {sig}") from None
+        record = self.get(name_or_id)
+        if not record.state["Running"]:
+            raise Conflict(f"Container {record.id} is not running")
         exited = self.subscribe_exit(record.id) if number == signal.SIGKILL else None
         self._signal(record, number)
         self._event(record, "kill", signal=str(number))
