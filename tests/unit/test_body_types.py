@@ -1,4 +1,4 @@
-"""Container bodies of the wrong JSON type are refused with Go's words, as dockerd refuses them."""
+"""Request bodies read as dockerd's Go decoder reads them: names in any case, wrong JSON types refused."""
 
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ from dockyard.errors import InvalidParameter
 )
 def test_a_field_of_the_wrong_type_is_refused(body, message):
     with pytest.raises(InvalidParameter, match=message.replace("[", r"\[").replace("]", r"\]")):
-        body_types.check_create({"Image": "busybox", **body})
+        body_types.decode_create({"Image": "busybox", **body})
 
 
 def test_what_go_accepts_passes():
-    body_types.check_create(
+    body_types.decode_create(
         {
             "Image": "busybox",
             "Cmd": "echo a string is a one-word command list",
@@ -40,3 +40,12 @@ def test_what_go_accepts_passes():
             "HostConfig": {"Memory": 0, "Binds": None, "GroupAdd": ["1000"], "ConsoleSize": [24, 80]},
         }
     )
+
+
+def test_field_names_match_in_any_case_as_in_go():
+    body = body_types.decode_create({"image": "busybox", "CMD": ["true"], "hostConfig": {"memory": 1 << 20}})
+    assert body == {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Memory": 1 << 20}}
+    created = body_types.decode({"cmd": ["cat"], "detachKeys": "ctrl-p"}, body_types.EXEC_CREATE, "ExecConfig")
+    assert created == {"Cmd": ["cat"], "DetachKeys": "ctrl-p"}
+    with pytest.raises(InvalidParameter, match=r"Go struct field ExecConfig\.Cmd of type"):
+        body_types.decode({"cmd": "ls"}, body_types.EXEC_CREATE, "ExecConfig")

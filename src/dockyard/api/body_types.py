@@ -1,9 +1,11 @@
-"""The JSON types of a container's Config and HostConfig, refused as dockerd's Go decoder refuses them.
+"""Request bodies read as dockerd's Go decoder reads them: field names in any case, JSON types checked.
 
-dockerd decodes the body into Go structs: a field of the wrong JSON type is a 400 before anything is
-created ("json: cannot unmarshal string into Go struct field Config.Env of type []string"). null is
-always accepted (the field keeps its zero value); unknown fields are ignored, as Go ignores them.
-The field lists follow the swagger's ContainerConfig and HostConfig (v1.50).
+dockerd decodes a body into Go structs. Go's encoding/json matches field names case-insensitively,
+and clients rely on it (docker-py sends an exec's detach keys as "detachKeys"); a field of the wrong
+JSON type is a 400 before anything is created ("json: cannot unmarshal string into Go struct field
+Config.Env of type []string"). null is always accepted (the field keeps its zero value); unknown
+fields are ignored, as Go ignores them. The field lists follow the swagger (v1.50): ContainerConfig,
+HostConfig, ExecConfig, ExecStartConfig.
 """
 
 from __future__ import annotations
@@ -115,8 +117,20 @@ def _json_kind(value: object) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
-def check(body: dict, fields: dict[str, _Check], struct: str) -> None:
-    """Raise InvalidParameter for the first field of body whose JSON type the Go field cannot take."""
+EXEC_CREATE = _fields(
+    ("AttachStdin AttachStdout AttachStderr Tty Privileged", BOOL),
+    ("DetachKeys User WorkingDir", STRING),
+    ("Env Cmd", STRINGS),
+    ("ConsoleSize", INTS),
+)
+EXEC_START = _fields(("Detach Tty", BOOL), ("ConsoleSize", INTS))
+
+
+def decode(body: dict, fields: dict[str, _Check], struct: str) -> dict:
+    """The body with its keys spelt as `fields` spells them; InvalidParameter for the first field whose
+    JSON type the Go field cannot take."""
+    spelling = {name.lower(): name for name in fields}
+    body = {spelling.get(key.lower(), key): value for key, value in body.items()}
     for name, value in body.items():
         if value is None or name not in fields:
             continue
@@ -125,9 +139,12 @@ def check(body: dict, fields: dict[str, _Check], struct: str) -> None:
             raise InvalidParameter(
                 f"json: cannot unmarshal {_json_kind(value)} into Go struct field {struct}.{name} of type {go_type}"
             )
+    return body
 
 
-def check_create(body: dict) -> None:
+def decode_create(body: dict) -> dict:
     """POST /containers/create: the Config at the top level, the HostConfig inside it."""
-    check(body, CONFIG, "Config")
-    check(body.get("HostConfig") or {}, HOST_CONFIG, "HostConfig")
+    body = decode(body, CONFIG, "Config")
+    if body.get("HostConfig"):
+        body["HostConfig"] = decode(body["HostConfig"], HOST_CONFIG, "HostConfig")
+    return body

@@ -162,8 +162,7 @@ def _matches(record: ContainerRecord, wanted: dict[str, list[str]]) -> bool:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await json_object(request)
-    body_types.check_create(body)
+    body = body_types.decode_create(await json_object(request))
     record = await _blocking(_containers(request).create, body, request.query.get("name"))
     return json_response({"Id": record.id, "Warnings": []}, status=201)
 
@@ -311,8 +310,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
 
 
 async def update(request: web.Request) -> web.Response:
-    body = await json_object(request)
-    body_types.check(body, body_types.RESOURCES, "UpdateConfig")
+    body = body_types.decode(await json_object(request), body_types.RESOURCES, "UpdateConfig")
     warnings = await _blocking(_containers(request).update, _name(request), body)
     return json_response({"Warnings": warnings})
 

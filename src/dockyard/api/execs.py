@@ -10,22 +10,17 @@ import tempfile
 
 from aiohttp import web
 
-from dockyard.api import detach_keys
+from dockyard.api import body_types, detach_keys
 from dockyard.api.app import Routes, services_of
 from dockyard.api.attach import terminal_size
 from dockyard.api.detach_keys import DetachScanner
 from dockyard.api.hijack import end_hijack, frame, hijack, hijacked_input
-from dockyard.api.params import canonical_keys, json_object
+from dockyard.api.params import json_object
 from dockyard.api.responses import json_response
 from dockyard.services.exec_console import ExecConsole, master_streams
 from dockyard.services.execs import ExecRecord, ExecService
 
 _CHUNK = 1 << 16
-_CREATE_FIELDS = (
-    "AttachStdin", "AttachStdout", "AttachStderr", "ConsoleSize", "DetachKeys", "Tty", "Env", "Cmd", "Privileged",
-    "User", "WorkingDir",
-)  # fmt: skip
-_START_FIELDS = ("Detach", "Tty", "ConsoleSize")
 _LATE_MASTER_WAIT = 1.0  # seconds
 
 
@@ -34,7 +29,7 @@ def _execs(request: web.Request) -> ExecService:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = canonical_keys(await json_object(request), _CREATE_FIELDS)
+    body = body_types.decode(await json_object(request), body_types.EXEC_CREATE, "ExecConfig")
     detach_keys.parse(body.get("DetachKeys"))  # refused now, as docker does, not at the start
     loop = asyncio.get_running_loop()
     record = await loop.run_in_executor(None, _execs(request).create, request.match_info["name"], body)
@@ -77,7 +72,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     """
     execs = _execs(request)
     record = execs.get(request.match_info["id"])
-    body = canonical_keys(await json_object(request), _START_FIELDS)
+    body = body_types.decode(await json_object(request), body_types.EXEC_START, "ExecStartCheck")
     tty = bool(record.config.get("Tty"))
     framed = not body.get("Tty")
     detached = bool(body.get("Detach"))

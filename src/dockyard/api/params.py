@@ -49,13 +49,3 @@ async def json_object(request: web.Request) -> dict:
     if not isinstance(body, dict):
         raise InvalidParameter("invalid JSON: expected an object")
     return body
-
-
-def canonical_keys(body: dict, fields: tuple[str, ...]) -> dict:
-    """The body with its keys spelt as `fields` spells them.
-
-    dockerd decodes bodies with Go's encoding/json, which matches field names case-insensitively,
-    and clients rely on it: docker-py sends an exec's detach keys as "detachKeys".
-    """
-    spelling = {field.lower(): field for field in fields}
-    return {spelling.get(key.lower(), key): value for key, value in body.items()}
