@@ -155,6 +155,8 @@ def test_docker_py_high_level_containers_images_archives_and_events(busybox_daem
         actions = [event["Action"] for event in events]
         assert actions[:2] == ["create", "start"] and "die" in actions and actions[-1] == "destroy"
         assert "exec_start: sh -c echo $((6 * 7)); exit 3" in actions and "exec_die" in actions
+        died = client.events(since=since, until=int(time.time()) + 1, decode=True, filters={"event": "exec_die"})
+        assert [event["Actor"]["Attributes"]["exitCode"] for event in died] == ["3"]
     finally:
         client.close()
 
