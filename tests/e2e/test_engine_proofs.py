@@ -250,6 +250,11 @@ def test_bad_input_gets_docker_s_status_and_leaves_nothing_behind(busybox_daemon
     d.docker("start", "dy-proof-idle")
     assert _post(d, "/containers/dy-proof-idle/kill?signal=NOSUCH", b"") == (400, "Invalid signal: NOSUCH")
     assert _state(d, "dy-proof-idle")["Running"]
+    # An exec that cannot start tells the attached client why, in its stream, and exits 126 (as dockerd).
+    for flags in ([], ["-t"]):
+        refused = d.docker("exec", *flags, "-u", "dy-no-user", "dy-proof-idle", "true", check=False)
+        assert refused.returncode == 126
+        assert "unable to find user dy-no-user: no matching entries in passwd file" in refused.stdout
     d.docker("rm", "-f", "dy-proof-idle")
     # A start that fails (a group the image does not have, a command it does not have) leaves no mount,
     # cgroup or shim for the container; the record stays, as under docker.

@@ -17,6 +17,7 @@ from dockyard.api.detach_keys import DetachScanner
 from dockyard.api.hijack import end_hijack, frame, hijack, hijacked_input
 from dockyard.api.params import json_object
 from dockyard.api.responses import json_response
+from dockyard.errors import DockyardError
 from dockyard.services.exec_console import ExecConsole, master_streams
 from dockyard.services.execs import ExecRecord, ExecService
 
@@ -83,9 +84,15 @@ async def start(request: web.Request) -> web.StreamResponse:
     os.close(log_fd)
     console = ExecConsole(execs.containers.exec_root) if tty else None
     try:
-        command = await loop.run_in_executor(
-            None, execs.command, record, log_path, console and console.path, body.get("ConsoleSize")
-        )
+        try:
+            command = await loop.run_in_executor(
+                None, execs.command, record, log_path, console and console.path, body.get("ConsoleSize")
+            )
+        except DockyardError as exc:
+            os.unlink(log_path)
+            if detached:
+                raise
+            return await _refused(request, execs, record, framed, exc)
         pipe, devnull = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
         process = await asyncio.create_subprocess_exec(
             *command,
@@ -119,6 +126,17 @@ async def start(request: web.Request) -> web.StreamResponse:
             output.response = None
             return end_hijack(request, response)
     await asyncio.shield(finish)
+    return end_hijack(request, response)
+
+
+async def _refused(request: web.Request, execs: ExecService, record: ExecRecord, framed: bool, exc: Exception):
+    """An exec that cannot start (its user is not in the image, it has run already): as dockerd, the
+    attached client reads why in the stream it asked for, and the exec's exit code is 126."""
+    response = await hijack(request, tty=not framed)
+    message = f"{exc}\r\n".encode()
+    await response.write(frame("stdout", message) if framed else message)
+    if not record.running and record.exit_code is None:
+        execs.finished(record, 126)
     return end_hijack(request, response)
 
 
