@@ -11,6 +11,7 @@ import time
 from aiohttp import web
 
 from dockyard import timestamps, units
+from dockyard.api import body_types
 from dockyard.api.app import Routes, services_of
 from dockyard.api.attach import send_entries
 from dockyard.api.params import boolean, filters, json_object
@@ -99,7 +100,7 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
         "Tty": bool(record.config.get("Tty")),
         "OpenStdin": bool(record.config.get("OpenStdin")),
         "StdinOnce": bool(record.config.get("StdinOnce")),
-        "Env": container_spec.environment(image_config, record.config, "")[1:],
+        "Env": container_spec.config_env(image_config, record.config),
         "Cmd": record.config.get("Cmd") if record.config.get("Cmd") is not None else image_config.get("Cmd"),
         "Image": record.image_name,
         "Volumes": record.config.get("Volumes") or image_config.get("Volumes"),
@@ -114,7 +115,7 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
     host_config = {
         "Binds": None, "NetworkMode": "default", "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "AutoRemove": False, "Privileged": False, "ReadonlyRootfs": False, "CapAdd": None, "CapDrop": None,
-        "LogConfig": {"Type": "json-file", "Config": {}}, "Runtime": "dockyard", **record.host_config,
+        "LogConfig": {"Type": "json-file", "Config": {}}, "Runtime": container_spec.RUNTIME_NAME, **record.host_config,
     }  # fmt: skip
     return {
         "Id": record.id,
@@ -171,7 +172,7 @@ def _uses_volume(record: ContainerRecord, wanted: str) -> bool:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await json_object(request)
+    body = body_types.decode_create(await json_object(request))
     record = await _blocking(_containers(request).create, body, request.query.get("name"))
     return json_response({"Id": record.id, "Warnings": _containers(request).warnings(body)}, status=201)
 
@@ -321,7 +322,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
 
 
 async def update(request: web.Request) -> web.Response:
-    body = await json_object(request)
+    body = body_types.decode(await json_object(request), body_types.RESOURCES, "UpdateConfig")
     warnings = await _blocking(_containers(request).update, _name(request), body)
     return json_response({"Warnings": warnings})
 
@@ -365,10 +366,7 @@ async def export(request: web.Request) -> web.StreamResponse:
 
 
 async def prune(request: web.Request) -> web.Response:
-    wanted = filters(request)
-    if wanted:
-        raise InvalidParameter(f"invalid filter '{next(iter(wanted))}': container prune takes no filters yet")
-    return json_response(await _blocking(_containers(request).prune))
+    return json_response(await _blocking(_containers(request).prune, filters(request)))
 
 
 async def commit(request: web.Request) -> web.Response:

@@ -10,17 +10,19 @@ import tempfile
 
 from aiohttp import web
 
-from dockyard.api import detach_keys
+from dockyard.api import body_types, detach_keys
 from dockyard.api.app import Routes, services_of
 from dockyard.api.attach import terminal_size
 from dockyard.api.detach_keys import DetachScanner
 from dockyard.api.hijack import end_hijack, frame, hijack, hijacked_input
 from dockyard.api.params import json_object
 from dockyard.api.responses import json_response
+from dockyard.errors import DockyardError
 from dockyard.services.exec_console import ExecConsole, master_streams
 from dockyard.services.execs import ExecRecord, ExecService
 
 _CHUNK = 1 << 16
+_LATE_MASTER_WAIT = 1.0  # seconds
 
 
 def _execs(request: web.Request) -> ExecService:
@@ -28,7 +30,7 @@ def _execs(request: web.Request) -> ExecService:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await json_object(request)
+    body = body_types.decode(await json_object(request), body_types.EXEC_CREATE, "ExecConfig")
     detach_keys.parse(body.get("DetachKeys"))  # refused now, as docker does, not at the start
     loop = asyncio.get_running_loop()
     record = await loop.run_in_executor(None, _execs(request).create, request.match_info["name"], body)
@@ -48,15 +50,15 @@ async def resize(request: web.Request) -> web.Response:
 class _Output:
     """Where the exec's output goes: the hijacked stream while a client is attached, else nowhere."""
 
-    def __init__(self, tty: bool) -> None:
-        self.tty = tty
+    def __init__(self, framed: bool) -> None:
+        self.framed = framed
         self.response: web.StreamResponse | None = None
 
     async def write(self, stream: str, data: bytes) -> None:
         if self.response is None:
             return
         try:
-            await self.response.write(data if self.tty else frame(stream, data))
+            await self.response.write(frame(stream, data) if self.framed else data)
         except ConnectionError:
             self.response = None
 
@@ -66,11 +68,14 @@ async def start(request: web.Request) -> web.StreamResponse:
 
     As under dockerd: with a terminal the detach keys and the end of the client's input end the
     attach (the process goes on); without one, the end of the input closes the process's stdin.
+    The output is framed unless the start request says Tty, whatever the exec was created with:
+    dockerd decides so, and docker-py relies on it (a tty exec started with Tty false is framed).
     """
     execs = _execs(request)
     record = execs.get(request.match_info["id"])
-    body = await json_object(request)
+    body = body_types.decode(await json_object(request), body_types.EXEC_START, "ExecStartCheck")
     tty = bool(record.config.get("Tty"))
+    framed = not body.get("Tty")
     detached = bool(body.get("Detach"))
     with_input = bool(record.config.get("AttachStdin")) and not detached
     loop = asyncio.get_running_loop()
@@ -79,9 +84,15 @@ async def start(request: web.Request) -> web.StreamResponse:
     os.close(log_fd)
     console = ExecConsole(execs.containers.exec_root) if tty else None
     try:
-        command = await loop.run_in_executor(
-            None, execs.command, record, log_path, console and console.path, body.get("ConsoleSize")
-        )
+        try:
+            command = await loop.run_in_executor(
+                None, execs.command, record, log_path, console and console.path, body.get("ConsoleSize")
+            )
+        except DockyardError as exc:
+            os.unlink(log_path)
+            if detached:
+                raise
+            return await _refused(request, execs, record, framed, exc)
         pipe, devnull = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
         process = await asyncio.create_subprocess_exec(
             *command,
@@ -98,12 +109,12 @@ async def start(request: web.Request) -> web.StreamResponse:
         stdin, outputs = (streams[1], [(streams[0], "stdout")]) if streams else (None, [])
     else:
         stdin, outputs = process.stdin, [(process.stdout, "stdout"), (process.stderr, "stderr")]
-    output = _Output(tty)
+    output = _Output(framed)
     work = _finish(execs, record, process, outputs, log_path, output, stdin if tty else None)
     if detached:
         record.task = loop.create_task(work)  # held by the record: a task nobody refers to may be collected
         return web.Response(status=200)
-    output.response = response = await hijack(request, tty=tty)  # before the first read: no output is lost
+    output.response = response = await hijack(request, tty=not framed)  # before the first read: no output is lost
     finish = loop.create_task(work)
     if with_input and stdin is not None:
         scanner = DetachScanner(detach_keys.parse(record.config.get("DetachKeys"))) if tty else None
@@ -118,11 +129,26 @@ async def start(request: web.Request) -> web.StreamResponse:
     return end_hijack(request, response)
 
 
+async def _refused(request: web.Request, execs: ExecService, record: ExecRecord, framed: bool, exc: Exception):
+    """An exec that cannot start (its user is not in the image, it has run already): as dockerd, the
+    attached client reads why in the stream it asked for, and the exec's exit code is 126."""
+    response = await hijack(request, tty=not framed)
+    message = f"{exc}\r\n".encode()
+    await response.write(frame("stdout", message) if framed else message)
+    if not record.running and record.exit_code is None:
+        execs.finished(record, 126)
+    return end_hijack(request, response)
+
+
 async def _terminal_streams(execs: ExecService, record: ExecRecord, console: ExecConsole, process):
     """The pty master's streams once the runtime sends it; None if the runtime exited first (it failed)."""
     receiving = asyncio.ensure_future(console.receive())
     exited = asyncio.ensure_future(process.wait())
     await asyncio.wait({receiving, exited}, return_when=asyncio.FIRST_COMPLETED)
+    if not receiving.done():
+        # A short process may end (and the runtime with it) before the master it sent is taken off the
+        # socket: it is there already then. A runtime that failed before sending it never connected.
+        await asyncio.wait({receiving}, timeout=_LATE_MASTER_WAIT)
     if not receiving.done():
         receiving.cancel()
         return None

@@ -18,7 +18,20 @@ def json_response(document: object, status: int = 200) -> web.Response:
     return web.Response(body=json.dumps(document).encode() + b"\n", status=status, headers={"Content-Type": JSON})
 
 
-def json_lines(documents: list[dict]) -> web.Response:
-    """A JSON message stream (docker load, import): one object per line."""
-    body = b"".join(json.dumps(document).encode() + b"\r\n" for document in documents)
-    return web.Response(body=body, headers={"Content-Type": JSON})
+async def json_lines(request: web.Request, documents: list[dict]) -> web.StreamResponse:
+    """A JSON message stream (docker load, import): one object per line, chunked as dockerd streams it.
+
+    docker-py reads an unchunked answer as a single JSON document, which several lines are not.
+    """
+    response = web.StreamResponse(headers={"Content-Type": JSON})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    for document in documents:
+        await response.write(json.dumps(document).encode() + b"\r\n")
+    await response.write_eof()
+    return response
+
+
+def error_message(message: str) -> dict:
+    """An error inside a JSON message stream, as dockerd writes one once the answer has begun."""
+    return {"errorDetail": {"message": message}, "error": message}

@@ -113,7 +113,7 @@ def parse(command: Command, argv: list[str]) -> tuple[Options, list[str]]:
                         flag = command.by_long["help"]
                     else:
                         raise UsageError(f"unknown shorthand flag: {letter!r} in {arg}")
-                if letters.startswith("="):
+                if letters.startswith("=") and len(letters) > 1:  # pflag: "-e=" alone is the value "="
                     _set(options, flag, letters[1:])
                     break
                 if flag.kind == BOOL:

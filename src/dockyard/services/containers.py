@@ -39,13 +39,15 @@ from dockyard.metadata.db import Database
 from dockyard.runtime import container_resources, container_spec, control
 from dockyard.runtime.runtime import Runtime, parse_signal
 from dockyard.runtime.shim import read_json, write_json
-from dockyard.services.events import EventBus
+from dockyard.services import filters as filters_
+from dockyard.services.events import EventBus, container_attributes
 from dockyard.services.images import ImageService
 from dockyard.services.shims import ShimLauncher
 from dockyard.services.volumes import VolumeService
 from dockyard.volume.mountspec import MountPoint, container_mount_points, inherit, parse_volumes_from
 
 log = logging.getLogger(__name__)
+_PRUNE_FILTERS = frozenset({"until", "label", "label!"})
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 _ADJECTIVES = ("brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "swift", "witty")
 _NOUNS = ("anchor", "barge", "buoy", "crane", "dock", "harbor", "keel", "pier", "quay", "tug")
@@ -154,6 +156,7 @@ class ContainerService:
         container_spec.command(image_config, config)  # refuse a container with nothing to run now, as docker does
         container_spec.capabilities(host_config)
         container_spec.check(host_config)
+        container_spec.check_runtime(host_config)
         inherited = [point for spec in host_config.get("VolumesFrom") or [] for point in self._volumes_from(spec)]
         # Every mount is checked before the first volume is made: a bad one leaves nothing behind.
         mount_points = container_mount_points(config, host_config, image_config, inherited)
@@ -365,13 +368,13 @@ class ContainerService:
             raise Conflict(f"Container {record.id} is not running") from exc
 
     def kill(self, name_or_id: str, sig: str = "SIGKILL") -> None:
-        record = self.get(name_or_id)
-        if not record.state["Running"]:
-            raise Conflict(f"Container {record.id} is not running")
-        try:
+        try:  # first, as dockerd's router parses it: a bad signal is a 400 whatever the container
             number = parse_signal(sig)
         except Exception:
             raise InvalidParameter(f"Invalid signal: {sig}") from None
+        record = self.get(name_or_id)
+        if not record.state["Running"]:
+            raise Conflict(f"Container {record.id} is not running")
         exited = self.subscribe_exit(record.id) if number == signal.SIGKILL else None
         self._signal(record, number)
         self._event(record, "kill", signal=str(number))
@@ -469,11 +472,21 @@ class ContainerService:
                 processes.append(fields)
         return {"Titles": titles, "Processes": processes}
 
-    def prune(self) -> dict:
-        """docker container prune: every stopped container; SpaceReclaimed is what their own layers held."""
+    def prune(self, wanted: dict[str, list[str]] | None = None) -> dict:
+        """docker container prune: every stopped container the filters (until, label, label!) select;
+        SpaceReclaimed is what their own layers held."""
+        wanted = wanted or {}
+        filters_.check(wanted, _PRUNE_FILTERS)
+        deadlines = [filters_.until(value) for value in wanted.get("until", [])]
         deleted, reclaimed = [], 0
         for record in self.records.all():
-            if record.state["Running"]:
+            labels = record.config.get("Labels") or {}
+            if (
+                record.state["Running"]
+                or any(timestamps.seconds(record.created) >= deadline for deadline in deadlines)
+                or not all(filters_.label_matches(labels, value) for value in wanted.get("label", []))
+                or any(filters_.label_matches(labels, value) for value in wanted.get("label!", []))
+            ):
                 continue
             with contextlib.suppress(NotFound):
                 reclaimed += self.images.rootfs_usage(record.id)
@@ -510,8 +523,7 @@ class ContainerService:
                 future.set_result(result)
 
     def _event(self, record: ContainerRecord, action: str, **extra: str) -> None:
-        attributes = {**(record.config.get("Labels") or {}), "image": record.image_name, "name": record.name, **extra}
-        self.events.emit("container", action, record.id, attributes)
+        self.events.emit("container", action, record.id, container_attributes(record, **extra))
 
     @staticmethod
     def _call(hooks: list, container_id: str) -> None:

@@ -20,6 +20,7 @@ from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.runtime import container_spec
 from dockyard.runtime.console import set_size
 from dockyard.services.containers import ContainerService
+from dockyard.services.events import container_attributes
 
 
 @dataclass
@@ -45,15 +46,25 @@ class ExecService:
     def create(self, container: str, body: dict) -> ExecRecord:
         record = self.containers.get(container)
         if not record.state["Running"]:
-            raise Conflict(f"container {record.id} is not running")
+            raise Conflict(f"Container {record.id} is not running")
         if record.state["Paused"]:
-            raise Conflict(f"container {record.id} is paused, unpause the container before exec")
+            raise Conflict(f"Container {record.id} is paused, unpause the container before exec")
         cmd = body.get("Cmd")
         if not cmd or not isinstance(cmd, list) or not all(isinstance(c, str) for c in cmd):
             raise InvalidParameter("No exec command specified")
         exec_record = ExecRecord(secrets.token_hex(32), record.id, body)
         self._execs[exec_record.id] = exec_record
+        self._event(exec_record, f"exec_create: {' '.join(cmd)}")
         return exec_record
+
+    def _event(self, exec_record: ExecRecord, action: str, **extra: str) -> None:
+        """dockerd's exec events: container events whose action names the exec (exec_create: CMD...)."""
+        try:
+            container = self.containers.get(exec_record.container_id)
+        except NotFound:
+            return  # removed meanwhile: nobody can ask for its events by name any more
+        attributes = container_attributes(container, execID=exec_record.id, **extra)
+        self.containers.events.emit("container", action, container.id, attributes)
 
     def get(self, exec_id: str) -> ExecRecord:
         try:
@@ -75,7 +86,7 @@ class ExecService:
             exec_record.started = True
         container = self.containers.get(exec_record.container_id)
         if not container.state["Running"]:
-            raise Conflict(f"container {container.id} is not running")
+            raise Conflict(f"Container {container.id} is not running")
         bundle = os.path.join(self.containers.exec_root, container.id)
         with open(os.path.join(bundle, "config.json")) as f:
             spec = json.load(f)
@@ -94,7 +105,9 @@ class ExecService:
                 env[key] = value
         process["env"] = [f"{k}={v}" for k, v in env.items()]
         if config.get("User"):
-            process["user"] = container_spec.resolve_user(os.path.join(bundle, "rootfs"), config["User"])
+            process["user"] = container_spec.resolve_user(
+                os.path.join(bundle, "rootfs"), config["User"], container.host_config.get("GroupAdd")
+            )
         if config.get("WorkingDir"):
             process["cwd"] = config["WorkingDir"]
         if config.get("Privileged"):
@@ -107,6 +120,7 @@ class ExecService:
         runtime = [sys.executable, "-m", "dockyard.runtime.cli", "--root", self.containers.runtime.root,
                    "--log", error_log, "--log-format", "json"]  # fmt: skip
         console = ["--console-socket", console_socket] if console_socket else []
+        self._event(exec_record, f"exec_start: {' '.join(config['Cmd'])}")
         return [*runtime, "exec", *console, "--process", path, container.id]
 
     def attach_terminal(self, exec_record: ExecRecord, master: int) -> None:
@@ -123,6 +137,7 @@ class ExecService:
             set_size(exec_record.master, rows, columns)
 
     def finished(self, exec_record: ExecRecord, code: int) -> None:
+        self._event(exec_record, "exec_die", exitCode=str(code))
         exec_record.running = False
         if exec_record.master >= 0:
             os.close(exec_record.master)
