@@ -149,7 +149,8 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
         "ResolvConfPath": f"{files}/resolv.conf",
         "HostnamePath": f"{files}/hostname",
         "HostsPath": f"{files}/hosts",
-        "LogPath": containers.log_path(record.id),
+        # docker names a file only for json-file: local's is its own, and none has none.
+        "LogPath": containers.log_path(record) if record.host_config["LogConfig"]["Type"] == "json-file" else "",
         "Name": f"/{record.name}",
         "RestartCount": record.restart_count,
         "Driver": services_of(request).images.driver_name(),
@@ -321,8 +322,8 @@ async def logs(request: web.Request) -> web.StreamResponse:
     tail = -1 if tail_raw in ("all", "") else int(tail_raw) if tail_raw.isdigit() else -1
     timestamps = boolean(request, "timestamps")
     tty = bool(record.config.get("Tty"))
-    entries = containers.logs(
-        record.id, follow=boolean(request, "follow"), since=_time_param(request, "since"),
+    entries = await _blocking(
+        containers.logs, record.id, follow=boolean(request, "follow"), since=_time_param(request, "since"),
         until=_time_param(request, "until"), tail=tail,
     )  # fmt: skip
     content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"

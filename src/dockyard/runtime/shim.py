@@ -6,15 +6,15 @@ dockyard.runtime.shim DIR FD` when the template cannot be reached. Either way it
 detaches at once, so that containers outlive the daemon (live restore) and no
 container process is a child of the multi-threaded daemon. DIR holds:
 
-    shim.json     written by the daemon: id, bundle, runtime root, log path
+    shim.json     written by the daemon: id, bundle, runtime root, log path and format (dockyard.logs)
     shim.pid      the shim's pid, written before anything else
     started.json  {"pid": <init pid>} once the process runs, or {"error": ..., "kind": ...}
     exit.json     {"code": ..., "oom_killed": ..., "finished": ...} when it has exited
 
 Each JSON file is written to a temporary name and renamed, so a reader sees all
 of it or nothing. The shim reads the container's stdout and stderr through pipes
-and appends them to the json-file log (docker's format, one JSON object per
-line); it is the init's subreaper, so it reaps it and records its exit status,
+and appends them to the log in the container's driver's format (docker's
+json-file or local, dockyard.logs.writer); it is the init's subreaper, so it reaps it and records its exit status,
 then deletes the container from the runtime (cgroup and state) and exits.
 
 The daemon learns the outcome of a start from the report pipe (the fd number
@@ -30,6 +30,8 @@ import select
 import sys
 
 from dockyard import timestamps
+from dockyard.logs import jsonfile, local
+from dockyard.logs.writer import LogWriter
 
 _CHUNK = 1 << 16
 
@@ -49,70 +51,6 @@ def read_json(path: str) -> dict | None:
             return json.load(f)
     except FileNotFoundError:
         return None
-
-
-class JsonFileLog:
-    """docker's json-file log driver: {"log": line, "stream": "stdout", "time": RFC 3339 nano} per line.
-
-    It rotates, as Dockyard does by default (DESIGN.md: no container fills the disk):
-    past max_size bytes the file becomes <path>.1, the older ones shift up, and at
-    most max_files files are kept.
-    """
-
-    def __init__(self, path: str, *, max_size: int = 0, max_files: int = 1) -> None:
-        self.path = path
-        self.max_size = max_size
-        self.max_files = max(1, max_files)
-        self.file = open(path, "ab", buffering=0)  # noqa: SIM115 kept open for the container's life
-        self.size = self.file.tell()
-        self.partial = {"stdout": b"", "stderr": b""}
-
-    def write(self, stream: str, data: bytes) -> None:
-        data = self.partial[stream] + data
-        *lines, self.partial[stream] = data.split(b"\n")
-        self._emit(stream, [line + b"\n" for line in lines])
-
-    def flush(self) -> None:
-        for stream, rest in self.partial.items():
-            if rest:
-                self._emit(stream, [rest])
-            self.partial[stream] = b""
-
-    def _emit(self, stream: str, lines: list[bytes]) -> None:
-        if lines:
-            stamp = timestamps.now()
-            records = (
-                json.dumps({"log": line.decode(errors="replace"), "stream": stream, "time": stamp}) + "\n"
-                for line in lines
-            )
-            if not self.max_size:
-                data = "".join(records).encode()
-                self.file.write(data)
-                self.size += len(data)
-                return
-            # Record by record, as docker's json-file: a file never grows past max_size but by one record.
-            batch = b""
-            for record in records:
-                data = record.encode()
-                if self.size + len(batch) + len(data) > self.max_size and self.size + len(batch) > 0:
-                    self.file.write(batch)
-                    batch = b""
-                    self._rotate()
-                batch += data
-            self.file.write(batch)
-            self.size += len(batch)
-
-    def _rotate(self) -> None:
-        self.file.close()
-        if self.max_files == 1:
-            os.truncate(self.path, 0)
-        else:
-            for n in range(self.max_files - 1, 1, -1):  # path.1 -> path.2 -> ... (the oldest falls off)
-                if os.path.exists(f"{self.path}.{n - 1}"):
-                    os.replace(f"{self.path}.{n - 1}", f"{self.path}.{n}")
-            os.replace(self.path, f"{self.path}.1")
-        self.file = open(self.path, "ab", buffering=0)  # noqa: SIM115 the next file of the same log
-        self.size = 0
 
 
 _report_fd = -1
@@ -155,8 +93,13 @@ def run(state_dir: str) -> int:
     started = {"pid": container.pid, "started": timestamps.now()}
     write_json(os.path.join(state_dir, "started.json"), started)
     _report(started)
-    log = JsonFileLog(
-        settings["log_path"], max_size=settings.get("log_max_size", 0), max_files=settings.get("log_max_files", 1)
+    log_settings = settings["log"]
+    log = LogWriter(
+        settings["log_path"],
+        local.encode if log_settings["format"] == "local" else jsonfile.encode,
+        max_size=log_settings["max_size"],
+        max_files=log_settings["max_files"],
+        compress=log_settings["compress"],
     )
     _pump(log, {out_r: "stdout", err_r: "stderr"}, container.pid)
     _, status = os.waitpid(container.pid, 0)
@@ -175,7 +118,7 @@ def _redirect(fd: int) -> None:
     os.dup2(fd, 2)
 
 
-def _pump(log: JsonFileLog, streams: dict[int, str], init_pid: int) -> None:
+def _pump(log: LogWriter, streams: dict[int, str], init_pid: int) -> None:
     """Copy the container's output to the log until its init has exited and the pipes are drained."""
     pidfd = os.pidfd_open(init_pid)
     open_streams = dict(streams)

@@ -1,0 +1,89 @@
+"""The shim's side of a container's log: lines -> its driver's records -> a file that rotates.
+
+Past max_size bytes the file is rotated: it becomes <path>.1 (<path>.1.gz with
+compress, as docker names them), older ones shift up, and at most max_files files
+are kept. A record is never split across files, so a file grows past max_size by
+at most one record, as docker's. With max_files 1 the file is replaced by a new
+one rather than truncated: a follower holding it open notices the new inode.
+
+Compression runs in the shim, synchronously, when a file rotates: the container
+may wait on its pipe meanwhile (about a second per 20 MB). gzip is imported only
+then, so that shims without compress stay small (they are memory-measured).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+Encoder = Callable[[str, list[bytes]], list[bytes]]
+
+
+class LogWriter:
+    def __init__(self, path: str, encode: Encoder, *, max_size: int = 0, max_files: int = 1, compress: bool = False):
+        self.path = path
+        self.encode = encode
+        self.max_size = max_size
+        self.max_files = max(1, max_files)
+        self.compress = compress and self.max_files > 1
+        self.file = open(path, "ab", buffering=0)  # noqa: SIM115 kept open for the container's life
+        self.size = self.file.tell()
+        self.partial = {"stdout": b"", "stderr": b""}
+
+    def write(self, stream: str, data: bytes) -> None:
+        *lines, self.partial[stream] = (self.partial[stream] + data).split(b"\n")
+        if lines:
+            self._emit(self.encode(stream, [line + b"\n" for line in lines]))
+
+    def flush(self) -> None:
+        """The output's unterminated ends, as records of their own (the container has exited)."""
+        for stream, rest in self.partial.items():
+            if rest:
+                self._emit(self.encode(stream, [rest]))
+            self.partial[stream] = b""
+
+    def close(self) -> None:
+        self.file.close()
+
+    def _emit(self, records: list[bytes]) -> None:
+        if not self.max_size:
+            batch = b"".join(records)
+        else:
+            batch = b""
+            for record in records:
+                if self.size + len(batch) + len(record) > self.max_size and self.size + len(batch) > 0:
+                    self.file.write(batch)
+                    batch = b""
+                    self._rotate()
+                batch += record
+        self.file.write(batch)
+        self.size += len(batch)
+
+    def _rotate(self) -> None:
+        """The current file steps aside before the new one appears: a reader always finds every line."""
+        self.file.close()
+        if self.max_files == 1:
+            open(f"{self.path}.new", "wb").close()
+            os.replace(f"{self.path}.new", self.path)
+        else:
+            suffix = ".gz" if self.compress else ""
+            for n in range(self.max_files - 1, 1, -1):  # path.1 -> path.2 -> ... (the oldest falls off)
+                if os.path.exists(f"{self.path}.{n - 1}{suffix}"):
+                    os.replace(f"{self.path}.{n - 1}{suffix}", f"{self.path}.{n}{suffix}")
+            os.replace(self.path, f"{self.path}.1")
+        self.file = open(self.path, "ab", buffering=0)  # noqa: SIM115 the next file of the same log
+        self.size = 0
+        if self.compress:
+            # Readers take <path>.1.gz over <path>.1 once both exist: the .gz appears whole, by rename.
+            _gzip(f"{self.path}.1", f"{self.path}.1.gz")
+            os.unlink(f"{self.path}.1")
+
+
+def _gzip(source: str, target: str) -> None:
+    """source compressed into target, which appears whole or not at all."""
+    import gzip
+    import shutil
+
+    with open(source, "rb") as plain, gzip.open(f"{target}.tmp", "wb") as packed:
+        shutil.copyfileobj(plain, packed, 1 << 20)
+    os.replace(f"{target}.tmp", target)
