@@ -63,36 +63,39 @@ def run(state_dir: str) -> int:
     from dockyard.runtime.waiting import exit_code
 
     settings = read_json(os.path.join(state_dir, "shim.json"))
-    container_id, bundle = settings["id"], settings["bundle"]
-    runtime = Runtime(settings["runtime_root"])
+    container_id = settings["id"]
     libc.prctl(k.PR_SET_CHILD_SUBREAPER, 1)  # the init's parent exits; its exit status must come to us
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    shim_log = os.dup(2)  # the daemon pointed our stderr at shim.log
-    # The init inherits fds 0-2: point them at the pipes for the create, then back at shim.log.
     # -i (OpenStdin): the container's stdin is a pipe the shim keeps open, so that `cat` waits for
     # input instead of reading end-of-file at once, as under docker. Input itself comes with attach.
     stdin_r, _stdin_w = os.pipe() if settings.get("open_stdin") else (os.open(os.devnull, os.O_RDONLY), -1)
-    os.dup2(stdin_r, 0)
-    os.dup2(out_w, 1)
-    os.dup2(err_w, 2)
-    try:
-        container = runtime.create(container_id, bundle)
-    except Exception as exc:
-        _redirect(shim_log)
-        return _report_failure(state_dir, exc)
-    _redirect(shim_log)
-    for fd in (out_w, err_w, stdin_r):
+    # The create and the start run in a child of their own. The work touches, and so copies from the
+    # template, megabytes of interpreter state (types, code, allocator pools) that the shim, which lives
+    # as long as the container, never needs again: its private memory is what an idle container costs.
+    # The init outlives that child and, the shim being its subreaper, becomes the shim's child.
+    started_r, started_w = os.pipe()
+    worker = os.fork()
+    if worker == 0:
+        os.close(started_r)
+        code = 1
+        try:
+            code = _create_and_start(state_dir, settings, (stdin_r, out_w, err_w), started_w)
+        except BaseException as exc:  # started.json stays absent: the shim reports that the worker failed
+            sys.stderr.write(f"shim worker {container_id}: {exc!r}\n")
+        finally:
+            os._exit(code)
+    _close_report()  # the worker reports; the daemon sees the end of the pipe when it is done
+    for fd in (out_w, err_w, stdin_r, started_w):
         os.close(fd)
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # _stdin_w stays open, unused, for the container's life
-    try:
-        runtime.start(container_id)
-    except Exception as exc:
-        _cleanup(runtime, container_id)
-        return _report_failure(state_dir, exc)
-    started = {"pid": container.pid, "started": timestamps.now()}
-    write_json(os.path.join(state_dir, "started.json"), started)
-    _report(started)
+    os.waitpid(worker, 0)
+    with os.fdopen(started_r, "rb") as pipe:
+        line = pipe.readline()
+    if not line:
+        return _report_failure(state_dir, RuntimeError("the shim's worker exited without starting the container"))
+    started = json.loads(line)
+    if "pid" not in started:
+        return 1
     log_settings = settings["log"]
     log = LogWriter(
         settings["log_path"],
@@ -101,15 +104,47 @@ def run(state_dir: str) -> int:
         max_files=log_settings["max_files"],
         compress=log_settings["compress"],
     )
-    _pump(log, {out_r: "stdout", err_r: "stderr"}, container.pid)
-    _, status = os.waitpid(container.pid, 0)
+    _pump(log, {out_r: "stdout", err_r: "stderr"}, started["pid"])
+    _, status = os.waitpid(started["pid"], 0)
     log.flush()
+    runtime = Runtime(settings["runtime_root"])
     oom_killed = _oom_killed(runtime, container_id)
     _cleanup(runtime, container_id)
     write_json(
         os.path.join(state_dir, "exit.json"),
         {"code": exit_code(status), "oom_killed": oom_killed, "finished": timestamps.now()},
     )
+    return 0
+
+
+def _create_and_start(state_dir: str, settings: dict, stdio: tuple[int, int, int], started_w: int) -> int:
+    """In the shim's worker: create and start the container, report, write the init's pid to started_w."""
+    from dockyard.runtime.runtime import Runtime
+
+    container_id = settings["id"]
+    runtime = Runtime(settings["runtime_root"])
+    shim_log = os.dup(2)  # the daemon pointed our stderr at shim.log
+    # The init inherits fds 0-2: point them at the pipes for the create, then back at shim.log.
+    for target, fd in enumerate(stdio):
+        os.dup2(fd, target)
+    try:
+        container = runtime.create(container_id, settings["bundle"])
+    except Exception as exc:
+        _redirect(shim_log)
+        return _report_failure(state_dir, exc)
+    _redirect(shim_log)
+    for fd in stdio:
+        os.close(fd)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    try:
+        runtime.start(container_id)
+    except Exception as exc:
+        _cleanup(runtime, container_id)
+        return _report_failure(state_dir, exc)
+    started = {"pid": container.pid, "started": timestamps.now()}
+    write_json(os.path.join(state_dir, "started.json"), started)
+    os.write(started_w, (json.dumps(started) + "\n").encode())
+    _report(started)
     return 0
 
 
@@ -159,7 +194,6 @@ def _cleanup(runtime, container_id: str) -> None:
 
 
 def _report(document: dict) -> None:
-    global _report_fd
     if _report_fd < 0:
         return
     try:
@@ -168,6 +202,12 @@ def _report(document: dict) -> None:
         if exc.errno != errno.EPIPE:  # the daemon stopped listening: started.json says it all
             raise
     finally:
+        _close_report()
+
+
+def _close_report() -> None:
+    global _report_fd
+    if _report_fd >= 0:
         os.close(_report_fd)
         _report_fd = -1
 
