@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import tempfile
 
 from aiohttp import web
 
@@ -41,37 +40,54 @@ async def start(request: web.Request) -> web.StreamResponse:
     if body.get("Tty"):
         raise InvalidParameter("exec with a terminal (-t) is not supported yet")
     loop = asyncio.get_running_loop()
-    # The runtime's own errors go to a log of their own, so that they can be told from the process's output.
-    log_fd, log_path = tempfile.mkstemp(prefix="dy-exec-", suffix=".log")
-    os.close(log_fd)
-    command = await loop.run_in_executor(None, execs.command, record, log_path)
-    process = await asyncio.create_subprocess_exec(
-        *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    record.running, record.pid = True, process.pid
+    pipes = [os.pipe() for _ in range(3)]  # stdout, stderr, status (dockyard.runtime.exec_process)
+    try:
+        await loop.run_in_executor(None, execs.launch, record, *(w for _, w in pipes))
+    except BaseException:
+        for r, _ in pipes:
+            os.close(r)
+        raise
+    finally:
+        for _, w in pipes:
+            os.close(w)
+    stdout, stderr, status = [await _reader(r) for r, _ in pipes]
+    record.running = True
+    record.pid = json.loads(await status.readline() or b"{}").get("pid", 0)
     if body.get("Detach"):
-        asyncio.get_running_loop().create_task(_finish(execs, record, process, log_path, None))
+        record.watcher = loop.create_task(_finish(execs, record, stdout, stderr, status, None))
         return web.Response(status=200)
     response = await hijack(request, tty=False)
-    await _finish(execs, record, process, log_path, response)
+    await _finish(execs, record, stdout, stderr, status, response)
     return end_hijack(request, response)
 
 
-async def _finish(execs: ExecService, record: ExecRecord, process, log_path: str, response) -> None:
+async def _reader(fd: int) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader()
+    pipe = os.fdopen(fd, "rb", buffering=0)
+    await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    return reader
+
+
+async def _finish(execs: ExecService, record: ExecRecord, stdout, stderr, status, response) -> None:
     """Copy the output to the stream (if any), wait for the exit and record it."""
 
     async def pump(reader: asyncio.StreamReader, stream: str) -> None:
         while data := await reader.read(_CHUNK):
-            if response is not None:
+            if response is not None and not response_gone.is_set():
                 try:
                     await response.write(frame(stream, data))
                 except ConnectionError:
                     response_gone.set()
 
     response_gone = asyncio.Event()
-    await asyncio.gather(pump(process.stdout, "stdout"), pump(process.stderr, "stderr"))
-    code = await process.wait()
-    failure = _runtime_error(log_path)
+    await asyncio.gather(pump(stdout, "stdout"), pump(stderr, "stderr"))
+    try:
+        outcome = json.loads(await status.readline() or b"{}")
+    except ValueError:
+        outcome = {}
+    # No outcome: the runner died (killed with the container): docker reports such an exec as 126 too.
+    failure = outcome.get("error") if "code" in outcome else outcome.get("error", "the exec's runner died")
+    code = outcome.get("code", 126)
     if failure is not None:
         # The process never ran: docker's codes for that, and the reason where the user looks.
         code = 127 if "not found" in failure else 126
@@ -81,21 +97,6 @@ async def _finish(execs: ExecService, record: ExecRecord, process, log_path: str
             except ConnectionError:
                 pass
     execs.finished(record, code)
-
-
-def _runtime_error(log_path: str) -> str | None:
-    try:
-        with open(log_path) as f:
-            lines = [json.loads(line) for line in f if line.strip()]
-    except (OSError, ValueError):
-        lines = []
-    finally:
-        try:
-            os.unlink(log_path)
-        except FileNotFoundError:
-            pass
-    errors = [line["msg"] for line in lines if line.get("level") == "error"]
-    return errors[-1] if errors else None
 
 
 def register(routes: Routes) -> None:

@@ -1,10 +1,11 @@
-"""docker exec: more processes in a running container, each through `dockyard-runtime exec`.
+"""docker exec: more processes in a running container.
 
 Exec instances live in memory, as dockerd keeps them: created by POST
 /containers/{id}/exec, started once, inspected until the container goes. The
-process is a child of a `dockyard-runtime exec` process (never forked from the
-daemon itself), which joins the container's namespaces and cgroup and exits with
-the process's status.
+process is a child of a runner (never forked from the daemon itself) which joins
+the container's namespaces and cgroup and reports the process's status: for the
+API a fork of the shim template (dockyard.runtime.exec_process), for health
+checks a `dockyard-runtime exec` process.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class ExecRecord:
     exit_code: int | None = None
     pid: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    watcher: object = None  # what records a detached exec's exit (the API's task), kept from the collector
 
 
 class ExecService:
@@ -62,10 +64,25 @@ class ExecService:
             raise NotFound(f"No such exec instance: {exec_id}") from None
 
     def command(self, exec_record: ExecRecord, error_log: str) -> list[str]:
-        """The `dockyard-runtime exec` command line for an exec instance; marks it started.
+        """The `dockyard-runtime exec` command line for an exec instance (health checks); marks it started.
 
         The runtime writes its own errors as JSON to error_log, apart from the process's output.
         """
+        path = self._process_file(exec_record)
+        runtime = [sys.executable, "-m", "dockyard.runtime.cli", "--root", self.containers.runtime.root,
+                   "--log", error_log, "--log-format", "json"]  # fmt: skip
+        return [*runtime, "exec", "--process", path, exec_record.container_id]
+
+    def launch(self, exec_record: ExecRecord, stdout: int, stderr: int, status: int) -> None:
+        """Start an exec instance's process, forked from the shim template (dockyard.runtime.exec_process):
+        its output on the stdout and stderr pipes, {"pid"} then {"code"} or {"error"} on the status pipe.
+        Marks it started."""
+        request = {"root": self.containers.runtime.root, "id": exec_record.container_id,
+                   "process": self._process_file(exec_record)}  # fmt: skip
+        self.containers.shims.launch_exec(request, stdout, stderr, status)
+
+    def _process_file(self, exec_record: ExecRecord) -> str:
+        """The OCI process of an exec instance, written into the container's bundle; marks it started."""
         with exec_record.lock:
             if exec_record.started:
                 raise Conflict(f"Exec command {exec_record.id} has already run")
@@ -97,9 +114,7 @@ class ExecService:
         path = os.path.join(bundle, f"exec-{exec_record.id}.json")
         with open(path, "w") as f:
             json.dump(process, f)
-        runtime = [sys.executable, "-m", "dockyard.runtime.cli", "--root", self.containers.runtime.root,
-                   "--log", error_log, "--log-format", "json"]  # fmt: skip
-        return [*runtime, "exec", "--process", path, container.id]
+        return path
 
     def finished(self, exec_record: ExecRecord, code: int) -> None:
         exec_record.running = False
