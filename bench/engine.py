@@ -34,9 +34,10 @@ from collections.abc import Callable
 from benchlib import cmdline, docker, pss_kib, start_dockyard, timed
 
 
-def dockyard_processes(daemon_pid: int, run_dir: str) -> Callable[[], list[int]]:
-    def pids() -> list[int]:
+def dockyard_processes(daemon_pid: int, run_dir: str) -> Callable[[], tuple[list[int], list[int]]]:
+    def pids() -> tuple[list[int], list[int]]:
         found = [daemon_pid]
+        shims = []
         found += [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(p) == daemon_pid
                   and "shim_template" in cmdline(p)]  # fmt: skip
         containers = os.path.join(run_dir, "containers")
@@ -48,25 +49,25 @@ def dockyard_processes(daemon_pid: int, run_dir: str) -> Callable[[], list[int]]
                 continue
             if os.path.exists(os.path.join(containers, name, "exit.json")):
                 continue  # that shim has finished
-            found.append(pid)
-        return found
+            shims.append(pid)
+        return found, shims
 
     return pids
 
 
-def dockerd_processes(tmp: str) -> Callable[[], list[int]]:
+def dockerd_processes(tmp: str) -> Callable[[], tuple[list[int], list[int]]]:
     with open(os.path.join(tmp, "docker.pid")) as f:
         namespace = os.readlink(f"/proc/{int(f.read())}/ns/mnt")
 
-    def pids() -> list[int]:
-        found = []
+    def pids() -> tuple[list[int], list[int]]:
+        found, shims = [], []
         for p in os.listdir("/proc"):
             try:
                 if p.isdigit() and os.readlink(f"/proc/{p}/ns/mnt") == namespace:
-                    found.append(int(p))
+                    (shims if "containerd-shim" in cmdline(p) else found).append(int(p))
             except OSError:
                 continue
-        return found
+        return found, shims
 
     return pids
 
@@ -79,8 +80,10 @@ def _ppid(pid: str) -> int:
         return 0
 
 
-def total_pss(pids: Callable[[], list[int]]) -> int:
-    return sum(pss_kib(pid) for pid in pids())
+def total_pss(pids: Callable[[], tuple[list[int], list[int]]]) -> tuple[int, int]:
+    """PSS in KiB of (the daemon's processes, the shims)."""
+    daemon, shims = pids()
+    return sum(map(pss_kib, daemon)), sum(map(pss_kib, shims))
 
 
 def main() -> None:
@@ -103,7 +106,7 @@ def main() -> None:
         for name, host in hosts.items():
             docker(host, "run", "--rm", "busybox", "true")
             time.sleep(1)
-            results[name] = {"idle_kib": total_pss(processes[name])}
+            results[name] = {"idle_kib": sum(total_pss(processes[name]))}
         # exec into one running container each.
         running = {name: docker(host, "run", "-d", "busybox", "sleep", "600").stdout.decode().strip()
                    for name, host in hosts.items()}  # fmt: skip
@@ -128,7 +131,10 @@ def main() -> None:
             ids = [docker(host, "run", "-d", "busybox", "sleep", "600").stdout.decode().strip()
                    for _ in range(args.idle)]  # fmt: skip
             time.sleep(2)
-            results[name]["per_container_kib"] = (total_pss(processes[name]) - before) / args.idle
+            after = total_pss(processes[name])
+            results[name]["per_container_kib"] = (sum(after) - sum(before)) / args.idle
+            results[name]["daemon_growth_kib"] = (after[0] - before[0]) / args.idle
+            results[name]["shim_kib"] = (after[1] - before[1]) / args.idle
             docker(host, "rm", "-f", *ids)
         for name in hosts:
             results[name]["exec_ms"] = statistics.median(execs[name]) * 1000
@@ -142,7 +148,8 @@ def main() -> None:
     for name, figures in results.items():
         print(f"  {name:9s} exec true {figures['exec_ms']:6.0f} ms   ps -a {figures['ps_ms']:6.0f} ms   "
               f"daemon idle PSS {figures['idle_kib'] / 1024:6.1f} MiB   "
-              f"per idle container {figures['per_container_kib'] / 1024:5.2f} MiB")  # fmt: skip
+              f"per idle container {figures['per_container_kib'] / 1024:5.2f} MiB (daemon "
+              f"{figures['daemon_growth_kib'] / 1024:4.2f} + shim {figures['shim_kib'] / 1024:4.2f})")  # fmt: skip
     if "docker" in results:
         ours_, theirs = results["dockyard"], results["docker"]
         print(f"  ratios dockyard/docker: exec {ours_['exec_ms'] / theirs['exec_ms']:.2f}, "

@@ -21,9 +21,10 @@ import signal
 import socket
 import sys
 
+from dockyard.kernel import cgroups, libc, seccomp  # noqa: F401  every create and exec imports them: not per fork
+
 # Imported here, once, so that every fork has them: what a shim needs to run a container.
 from dockyard.kernel import constants as k
-from dockyard.kernel import libc
 from dockyard.runtime import exec_process, shim
 from dockyard.runtime.runtime import Runtime  # noqa: F401  preloaded for the forks
 from dockyard.runtime.waiting import exit_code  # noqa: F401  preloaded for the forks
