@@ -38,9 +38,7 @@ def check_driver(driver: str, options: dict) -> None:
     if driver not in DRIVERS:
         if driver in _ELSEWHERE:
             raise InvalidParameter(f"logging driver {driver!r} is not supported by Dockyard ({', '.join(DRIVERS)})")
-        raise InvalidParameter(
-            f"failed to create task for container: logger: no log driver named '{driver}' is registered"
-        )
+        raise InvalidParameter(f"logger: no log driver named '{driver}' is registered")  # docker's, at create
     if driver == NONE:
         return  # docker ignores options given with none
     unknown = sorted(set(options) - _OPTIONS[driver])
