@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 import gzip
 import os
-import time
 from collections.abc import Callable, Iterator
 
 from dockyard import timestamps
@@ -84,7 +83,9 @@ def _follow(
                 continue
             if done:
                 return
-            time.sleep(_POLL)
+            # Woken by the exit at once rather than at the next tick: `docker run` (attached) ends when
+            # this does, and sleeping the whole tick added 25 ms to every run on average.
+            concurrent.futures.wait([exited], timeout=_POLL)
     finally:
         log.close()
 
