@@ -103,11 +103,11 @@ def run(state_dir: str) -> int:
     os.waitpid(worker, 0)
     line = _read_all(started_r)  # the worker's one line; its end when it has exited
     os.close(started_r)
-    if not line:
-        return _report_failure(state_dir, RuntimeError("the shim's worker exited without starting the container"))
-    started = fastjson.loads(line)
-    if "pid" not in started:
+    if not line:  # the worker reported its failure (started.json), or died before it could
+        if read_json(os.path.join(state_dir, "started.json")) is None:
+            _report_failure(state_dir, RuntimeError("the shim's worker exited without starting the container"))
         return 1
+    started = fastjson.loads(line)
     log_settings = settings["log"]
     log = LogWriter(
         settings["log_path"],
