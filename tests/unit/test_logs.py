@@ -5,6 +5,8 @@ from __future__ import annotations
 import concurrent.futures
 import gzip
 import os
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given
@@ -105,6 +107,7 @@ def test_follow_reads_what_was_written_before_and_after_a_rotation(tmp_path):
     exited.set_result(0)
     got += [r["log"] for r in follower]
     assert got == [line.decode() for line in lines]
+    writer.close()  # waits for the last compression
     assert sorted(os.listdir(tmp_path)) == ["c.log", "c.log.1.gz"]
 
 
@@ -158,3 +161,19 @@ def test_bad_drivers_and_options_are_refused_by_name(driver, options, message):
 
 def test_none_ignores_options_as_docker_does():
     log_options.check_driver("none", {"max-size": "whatever"})
+
+
+def test_compression_happens_in_a_child_so_the_writer_never_imports_gzip(tmp_path):
+    script = (
+        "import sys\n"
+        "from dockyard.logs import jsonfile\n"
+        "from dockyard.logs.writer import LogWriter\n"
+        f"w = LogWriter({str(tmp_path / 'c.log')!r}, jsonfile.encode, max_size=300, max_files=3, compress=True)\n"
+        "for i in range(50):\n"
+        "    w.write('stdout', b'line %d\\n' % i)\n"
+        "w.close()\n"
+        "print(sorted(m for m in ('gzip', 'zlib') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+    assert sorted(os.listdir(tmp_path)) == ["c.log", "c.log.1.gz", "c.log.2.gz"]

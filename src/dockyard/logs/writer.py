@@ -6,9 +6,10 @@ are kept. A record is never split across files, so a file grows past max_size by
 at most one record, as docker's. With max_files 1 the file is replaced by a new
 one rather than truncated: a follower holding it open notices the new inode.
 
-Compression runs in the shim, synchronously, when a file rotates: the container
-may wait on its pipe meanwhile (about a second per 20 MB). gzip is imported only
-then, so that shims without compress stay small (they are memory-measured).
+Compression runs in a child the writer forks when a file rotates, so the
+container's output is never held up by it (about a second per 20 MB) and gzip
+is never imported into the shim, whose memory is measured. The next rotation
+waits for that child first: its <path>.1 must have become <path>.1.gz.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class LogWriter:
         self.file = open(path, "ab", buffering=0)  # noqa: SIM115 kept open for the container's life
         self.size = self.file.tell()
         self.partial = {"stdout": b"", "stderr": b""}
+        self.compressor = 0  # the child gzipping the last rotated file, until reaped
 
     def write(self, stream: str, data: bytes) -> None:
         *lines, self.partial[stream] = (self.partial[stream] + data).split(b"\n")
@@ -44,6 +46,7 @@ class LogWriter:
 
     def close(self) -> None:
         self.file.close()
+        self._wait_for_compressor()
 
     def _emit(self, records: list[bytes]) -> None:
         if not self.max_size:
@@ -61,6 +64,7 @@ class LogWriter:
 
     def _rotate(self) -> None:
         """The current file steps aside before the new one appears: a reader always finds every line."""
+        self._wait_for_compressor()
         self.file.close()
         if self.max_files == 1:
             open(f"{self.path}.new", "wb").close()
@@ -75,8 +79,20 @@ class LogWriter:
         self.size = 0
         if self.compress:
             # Readers take <path>.1.gz over <path>.1 once both exist: the .gz appears whole, by rename.
-            _gzip(f"{self.path}.1", f"{self.path}.1.gz")
-            os.unlink(f"{self.path}.1")
+            self.compressor = os.fork()
+            if self.compressor == 0:
+                code = 1
+                try:
+                    _gzip(f"{self.path}.1", f"{self.path}.1.gz")
+                    os.unlink(f"{self.path}.1")
+                    code = 0
+                finally:
+                    os._exit(code)
+
+    def _wait_for_compressor(self) -> None:
+        if self.compressor:
+            os.waitpid(self.compressor, 0)
+            self.compressor = 0
 
 
 def _gzip(source: str, target: str) -> None:

@@ -119,6 +119,7 @@ def run(state_dir: str) -> int:
     _pump(log, {out_r: "stdout", err_r: "stderr"}, started["pid"])
     _, status = os.waitpid(started["pid"], 0)
     log.flush()
+    log.close()  # and its last compression done: the log is whole before the exit is recorded
     runtime = Runtime(settings["runtime_root"])
     oom_killed = _oom_killed(runtime, container_id)
     _cleanup(runtime, container_id)
