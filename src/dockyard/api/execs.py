@@ -40,9 +40,13 @@ async def start(request: web.Request) -> web.StreamResponse:
     if body.get("Tty"):
         raise InvalidParameter("exec with a terminal (-t) is not supported yet")
     loop = asyncio.get_running_loop()
+    prepared = await loop.run_in_executor(None, execs.prepare, record)  # a Conflict is still an HTTP error
+    # The upgrade is answered before the process starts, as dockerd does: output that reached the client
+    # together with the 101 would end up in its HTTP parser's buffer, and docker-py reads the socket past it.
+    response = None if body.get("Detach") else await hijack(request, tty=False)
     pipes = [os.pipe() for _ in range(3)]  # stdout, stderr, status (dockyard.runtime.exec_process)
     try:
-        await loop.run_in_executor(None, execs.launch, record, *(w for _, w in pipes))
+        await loop.run_in_executor(None, execs.launch, prepared, *(w for _, w in pipes))
     except BaseException:
         for r, _ in pipes:
             os.close(r)
@@ -53,10 +57,9 @@ async def start(request: web.Request) -> web.StreamResponse:
     stdout, stderr, status = [await _reader(r) for r, _ in pipes]
     record.running = True
     record.pid = json.loads(await status.readline() or b"{}").get("pid", 0)
-    if body.get("Detach"):
+    if response is None:
         record.watcher = loop.create_task(_finish(execs, record, stdout, stderr, status, None))
         return web.Response(status=200)
-    response = await hijack(request, tty=False)
     await _finish(execs, record, stdout, stderr, status, response)
     return end_hijack(request, response)
 

@@ -73,13 +73,15 @@ class ExecService:
                    "--log", error_log, "--log-format", "json"]  # fmt: skip
         return [*runtime, "exec", "--process", path, exec_record.container_id]
 
-    def launch(self, exec_record: ExecRecord, stdout: int, stderr: int, status: int) -> None:
-        """Start an exec instance's process, forked from the shim template (dockyard.runtime.exec_process):
-        its output on the stdout and stderr pipes, {"pid"} then {"code"} or {"error"} on the status pipe.
-        Marks it started."""
-        request = {"root": self.containers.runtime.root, "id": exec_record.container_id,
-                   "process": self._process_file(exec_record)}  # fmt: skip
-        self.containers.shims.launch_exec(request, stdout, stderr, status)
+    def prepare(self, exec_record: ExecRecord) -> dict:
+        """What launch() takes: checks that the exec may start (Conflict if not), marks it started."""
+        process = self._process_file(exec_record)
+        return {"root": self.containers.runtime.root, "id": exec_record.container_id, "process": process}
+
+    def launch(self, prepared: dict, stdout: int, stderr: int, status: int) -> None:
+        """Start a prepared exec's process, forked from the shim template (dockyard.runtime.exec_process):
+        its output on the stdout and stderr pipes, {"pid"} then {"code"} or {"error"} on the status pipe."""
+        self.containers.shims.launch_exec(prepared, stdout, stderr, status)
 
     def _process_file(self, exec_record: ExecRecord) -> str:
         """The OCI process of an exec instance, written into the container's bundle; marks it started."""
