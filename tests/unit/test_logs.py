@@ -7,6 +7,7 @@ import gzip
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 from hypothesis import given
@@ -109,6 +110,34 @@ def test_follow_reads_what_was_written_before_and_after_a_rotation(tmp_path):
     assert got == [line.decode() for line in lines]
     writer.close()  # waits for the last compression
     assert sorted(os.listdir(tmp_path)) == ["c.log", "c.log.1.gz"]
+
+
+def test_a_follower_asleep_takes_a_write_and_ends_at_a_detach_from_another_thread(tmp_path):
+    path = str(tmp_path / "c.log")
+    writer = LogWriter(path, jsonfile.encode)
+    detached: concurrent.futures.Future = concurrent.futures.Future()
+    follower = reader.read(path, jsonfile.decode, detached, since=0, until=0, tail=0)
+
+    def later() -> None:
+        writer.write("stdout", b"from the container\n")
+        detached.cancel()  # what attach's detach does: the follower's exit future ends unset
+
+    worker = threading.Timer(0.2, later)  # the follower is asleep in its wait by then
+    worker.start()
+    assert [r["log"] for r in follower] == ["from the container\n"]
+    worker.join()
+    writer.close()
+
+
+def test_a_raw_writer_writes_unended_output_at_once_in_either_format(tmp_path):
+    for encode, decode in ((jsonfile.encode, jsonfile.decode), (local.encode, local.decode)):
+        path = str(tmp_path / f"c-{encode.__module__}.log")
+        writer = LogWriter(path, encode, raw=True)
+        writer.write("stdout", b"/ # ")
+        assert not writer.pending
+        with open(path, "rb") as f:
+            assert [r["log"] for r in decode(f.read())[0]] == ["/ # "]
+        writer.close()
 
 
 def test_tail_and_since_select_records(tmp_path):
