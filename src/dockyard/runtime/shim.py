@@ -81,6 +81,11 @@ def run(state_dir: str) -> int:
     settings = read_json(os.path.join(state_dir, "shim.json"))
     container_id = settings["id"]
     libc.prctl(k.PR_SET_CHILD_SUBREAPER, 1)  # the init's parent exits; its exit status must come to us
+    # The create and the start run in a child of their own. The work touches, and so copies from the
+    # template, megabytes of interpreter state (types, code, allocator pools) that the shim, which lives
+    # as long as the container, never needs again: its private memory is what an idle container costs.
+    # The init outlives that child and, the shim being its subreaper, becomes the shim's child. The
+    # stdio and the control socket are made first, here, so that the shim keeps its ends of them.
     stdio = ContainerStdio(settings)
     listener = control.listen(state_dir)  # before the start: attach may send input at once
     started_r, started_w = os.pipe()
