@@ -6,7 +6,7 @@ run by run so that machine noise hits both alike. Prints the medians and the
 ratio. Not a test: run it by hand, as root, and record the result in
 docs/benchmarks.md.
 
-    scripts/setup.sh    # compiles bytecode: PYTHONDONTWRITEBYTECODE may be set
+    scripts/setup.sh    # compiles bytecode (PYTHONDONTWRITEBYTECODE may be set), writes the -S launcher
     .venv/bin/python bench/runtime_run.py [--runs 50]
 """
 

@@ -1,8 +1,6 @@
-"""Linux capabilities: names, the bounding set, capset(2) and the ambient set."""
+"""Linux capabilities: names, the bounding set and the ambient set (capset(2) is in kernel/libc.py)."""
 
 from __future__ import annotations
-
-import ctypes
 
 from dockyard.kernel import constants as k
 from dockyard.kernel import libc
@@ -20,16 +18,6 @@ NAMES = (
 )  # fmt: skip
 NUMBERS = {name: number for number, name in enumerate(NAMES)}
 SETS = ("bounding", "effective", "inheritable", "permitted", "ambient")
-
-_VERSION_3 = 0x20080522
-
-
-class _Header(ctypes.Structure):
-    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
-
-
-class _Data(ctypes.Structure):
-    _fields_ = (("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32))
 
 
 def last_cap() -> int:
@@ -62,20 +50,6 @@ def drop_bounding(keep: int, last: int) -> None:
     for cap in range(last + 1):
         if not keep & (1 << cap):
             libc.prctl(k.PR_CAPBSET_DROP, cap)
-
-
-def capset(effective: int, permitted: int, inheritable: int) -> None:
-    header = _Header(_VERSION_3, 0)
-    data = (_Data * 2)()
-    for i in (0, 1):
-        shift = 32 * i
-        data[i].effective = (effective >> shift) & 0xFFFFFFFF
-        data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
-        data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
-    try:
-        libc.syscall(libc.SYS_CAPSET, ctypes.byref(header), data)
-    except OSError as exc:
-        raise OSError(exc.errno, f"capset: {exc.strerror}") from None
 
 
 def raise_ambient(mask: int, last: int) -> None:

@@ -1,24 +1,20 @@
 """inotify(7): being woken when a file changes, instead of polling it.
 
-Python's os module has no inotify; the calls go through libc's wrappers.
+Python's os module has no inotify; kernel/libc.py makes the calls.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import select
 
-from dockyard.kernel.libc import _libc, fail
+from dockyard.kernel import libc
 
 IN_MODIFY = 0x002
 IN_MOVED_TO = 0x080
 IN_CREATE = 0x100
 _IN_NONBLOCK = os.O_NONBLOCK
 _IN_CLOEXEC = os.O_CLOEXEC
-
-_libc.inotify_init1.argtypes = (ctypes.c_int,)
-_libc.inotify_add_watch.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32)
 
 
 class DirectoryWatch:
@@ -29,14 +25,12 @@ class DirectoryWatch:
     """
 
     def __init__(self, directory: str) -> None:
-        fd = _libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
-        if fd < 0:
-            raise fail("inotify_init1")
-        self.fd = fd
-        if _libc.inotify_add_watch(fd, os.fsencode(directory), IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0:
-            error = fail("inotify_add_watch", directory)
-            os.close(fd)
-            raise error
+        self.fd = libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+        try:
+            libc.inotify_add_watch(self.fd, directory, IN_MODIFY | IN_CREATE | IN_MOVED_TO)
+        except OSError:
+            os.close(self.fd)
+            raise
 
     def wait(self, timeout: float, *also: int) -> None:
         """Return when something changed since the last wait, when one of the fds also is readable,

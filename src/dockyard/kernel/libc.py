@@ -1,41 +1,24 @@
-"""The libc handle and errno-checked calls.
+"""errno-checked system calls that Python's os module lacks.
 
-Python 3.11's os module lacks mount, unshare, setns, pivot_root, sethostname,
-capset and prctl (os.unshare/os.setns only arrive in 3.12), so these go through
-ctypes. Each wrapper raises OSError(errno, "<operation> <path>: <strerror>").
+Python 3.11's os module has no mount, unshare, setns, pivot_root, sethostname,
+capset, prctl, clone3, seccomp, statfs, inotify or bpf (os.unshare/os.setns only
+arrive in 3.12). They are made by the C extension `_native` (see _native.c for why
+not ctypes), which answers -errno on failure; each wrapper here raises
+OSError(errno, "<operation> <path>: <strerror>").
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
-# Syscall numbers that glibc has no wrapper for (pivot_root) or that we call raw
-# so that no glibc caching gets in the way. x86_64 and aarch64 only.
-_MACHINE = os.uname().machine
-SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}[_MACHINE]
-SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}[_MACHINE]
-SYS_CAPGET = {"x86_64": 125, "aarch64": 90}[_MACHINE]
-SYS_CAPSET = {"x86_64": 126, "aarch64": 91}[_MACHINE]
-SYS_SETNS = {"x86_64": 308, "aarch64": 268}[_MACHINE]
-SYS_CLONE3 = 435  # the same on every architecture
-SYS_CLOSE_RANGE = 436  # likewise
-
-_libc.syscall.restype = ctypes.c_long
-_libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
-_libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
-_libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
-_libc.statfs.argtypes = (ctypes.c_char_p, ctypes.c_void_p)
+from dockyard.kernel import _native
 
 TMPFS_MAGIC = 0x01021994
 RAMFS_MAGIC = 0x858458F6
 
 
-def fail(what: str, path: str | bytes | None = None) -> OSError:
-    """Build the OSError for the errno ctypes saved after a failed call."""
-    err = ctypes.get_errno()
+def fail(err: int, what: str, path: str | bytes | None = None) -> OSError:
+    """The OSError for a call that answered -err."""
     where = f" {os.fsdecode(path)}" if path else ""
     return OSError(err, f"{what}{where}: {os.strerror(err)}")
 
@@ -47,70 +30,45 @@ def _bytes(value: str | bytes | None) -> bytes | None:
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
-    if _libc.mount(_bytes(source), _bytes(target), _bytes(fstype), flags, _bytes(data)) != 0:
-        raise fail(f"mount {source or fstype or ''} on", target)
+    if rc := _native.mount(_bytes(source), _bytes(target), _bytes(fstype), flags, _bytes(data)):
+        raise fail(-rc, f"mount {source or fstype or ''} on", target)
 
 
 def umount2(target: str, flags: int = 0) -> None:
-    if _libc.umount2(_bytes(target), flags) != 0:
-        raise fail("umount", target)
+    if rc := _native.umount2(_bytes(target), flags):
+        raise fail(-rc, "umount", target)
 
 
 def unshare(flags: int) -> None:
-    if _libc.unshare(flags) != 0:
-        raise fail(f"unshare {flags:#x}")
+    if rc := _native.unshare(flags):
+        raise fail(-rc, f"unshare {flags:#x}")
 
 
 def setns(fd: int, nstype: int = 0, path: str | None = None) -> None:
-    if _libc.syscall(SYS_SETNS, fd, nstype) != 0:
-        raise fail("setns", path)
+    if rc := _native.setns(fd, nstype):
+        raise fail(-rc, "setns", path)
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    if _libc.syscall(SYS_PIVOT_ROOT, _bytes(new_root), _bytes(put_old)) != 0:
-        raise fail("pivot_root", new_root)
+    if rc := _native.pivot_root(_bytes(new_root), _bytes(put_old)):
+        raise fail(-rc, "pivot_root", new_root)
 
 
 def sethostname(name: str) -> None:
-    raw = name.encode()
-    if _libc.sethostname(raw, len(raw)) != 0:
-        raise fail("sethostname", name)
+    if rc := _native.sethostname(name.encode()):
+        raise fail(-rc, "sethostname", name)
 
 
 def setdomainname(name: str) -> None:
-    raw = name.encode()
-    if _libc.setdomainname(raw, len(raw)) != 0:
-        raise fail("setdomainname", name)
+    if rc := _native.setdomainname(name.encode()):
+        raise fail(-rc, "setdomainname", name)
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
-    result = _libc.prctl(option, arg2, arg3, arg4, arg5)
+    result = _native.prctl(option, arg2, arg3, arg4, arg5)
     if result < 0:
-        raise fail(f"prctl {option}")
+        raise fail(-result, f"prctl {option}")
     return result
-
-
-def syscall(number: int, *args: int | bytes | ctypes.Array | ctypes._Pointer) -> int:
-    result = _libc.syscall(number, *args)
-    if result < 0:
-        raise fail(f"syscall {number}")
-    return result
-
-
-class _CloneArgs(ctypes.Structure):
-    """struct clone_args of <linux/sched.h>, up to the cgroup field (CLONE_ARGS_SIZE_VER2)."""
-
-    _fields_ = tuple(
-        (name, ctypes.c_uint64)
-        for name in (
-            "flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack",
-            "stack_size", "tls", "set_tid", "set_tid_size", "cgroup",
-        )
-    )  # fmt: skip
-
-
-_CLONE_INTO_CGROUP = 0x200000000
-_SIGCHLD = 17
 
 
 def clone3(cgroup_fd: int | None = None, namespaces: int = 0) -> int:
@@ -128,11 +86,9 @@ def clone3(cgroup_fd: int | None = None, namespaces: int = 0) -> int:
     Raises OSError (ENOSYS before Linux 5.3, EINVAL for cgroup_fd before 5.7)
     when the kernel can't do it.
     """
-    flags = namespaces | (_CLONE_INTO_CGROUP if cgroup_fd is not None else 0)
-    args = _CloneArgs(flags=flags, exit_signal=_SIGCHLD, cgroup=cgroup_fd or 0)
-    pid = _libc.syscall(SYS_CLONE3, ctypes.byref(args), ctypes.sizeof(args))
+    pid = _native.clone3(namespaces, -1 if cgroup_fd is None else cgroup_fd)
     if pid < 0:
-        raise fail("clone3")
+        raise fail(-pid, "clone3")
     return pid
 
 
@@ -145,14 +101,49 @@ def cloexec_from(first_fd: int) -> None:
     Raises OSError (ENOSYS before Linux 5.11) so callers can fall back to
     walking /proc/self/fd, which a chroot without /proc does not have.
     """
-    if _libc.syscall(SYS_CLOSE_RANGE, ctypes.c_uint(first_fd), ctypes.c_uint(0xFFFFFFFF), _CLOSE_RANGE_CLOEXEC) != 0:
-        raise fail("close_range")
+    if rc := _native.close_range(first_fd, 0xFFFFFFFF, _CLOSE_RANGE_CLOEXEC):
+        raise fail(-rc, "close_range")
+
+
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    """capset(2) of this thread's three sets, as 64-bit masks (capability version 3)."""
+    if rc := _native.capset(effective, permitted, inheritable):
+        raise fail(-rc, "capset")
+
+
+def seccomp_set_filter(flags: int, program: bytes) -> int:
+    """seccomp(SECCOMP_SET_MODE_FILTER): 0, or with TSYNC the id of a thread that could not take it."""
+    result = _native.seccomp_set_filter(flags, program)
+    if result < 0:
+        raise fail(-result, "seccomp install")
+    return result
 
 
 def filesystem_type(path: str) -> int:
     """statfs(2)'s f_type of the filesystem holding path (os.statvfs does not report it)."""
-    # struct statfs is 120 bytes on 64-bit Linux; f_type, a long, comes first.
-    buffer = ctypes.create_string_buffer(128)
-    if _libc.statfs(os.fsencode(path), buffer) != 0:
-        raise fail("statfs", path)
-    return ctypes.c_long.from_buffer(buffer).value
+    result = _native.filesystem_type(os.fsencode(path))
+    if result < 0:
+        raise fail(-result, "statfs", path)
+    return result
+
+
+def inotify_init1(flags: int) -> int:
+    fd = _native.inotify_init1(flags)
+    if fd < 0:
+        raise fail(-fd, "inotify_init1")
+    return fd
+
+
+def inotify_add_watch(fd: int, path: str, mask: int) -> int:
+    wd = _native.inotify_add_watch(fd, os.fsencode(path), mask)
+    if wd < 0:
+        raise fail(-wd, "inotify_add_watch", path)
+    return wd
+
+
+def bpf(cmd: int, attr: bytearray | memoryview, what: str) -> int:
+    """bpf(2) with a union bpf_attr packed into a writable buffer the kernel may answer into."""
+    result = _native.bpf(cmd, attr)
+    if result < 0:
+        raise fail(-result, what)
+    return result

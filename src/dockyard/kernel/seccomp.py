@@ -203,17 +203,10 @@ def install(program: bytes, flags: list[str] | None = None) -> None:
     bits = flag_bits(flags, "linux.seccomp.flags")
     if not program or len(program) % _INSN.size:
         raise InvalidParameter(f"seccomp install: {len(program)} bytes is not a whole number of BPF instructions")
-    import ctypes
-
     from dockyard.kernel import libc
 
-    class SockFprog(ctypes.Structure):
-        _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
-
-    instructions = ctypes.create_string_buffer(program, len(program))
-    fprog = SockFprog(len(program) // _INSN.size, ctypes.addressof(instructions))
     try:
-        result = libc.syscall(libc.SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, bits, ctypes.byref(fprog))
+        result = libc.seccomp_set_filter(bits, program)
     except OSError as exc:
         hint = _INSTALL_HINTS.get(exc.errno, "")
         raise OSError(exc.errno, f"seccomp install: {os.strerror(exc.errno)}{hint}") from exc

@@ -95,7 +95,7 @@ def become(process: dict, seccomp_program: bytes | None, seccomp_flags: list[str
     os.setresuid(uid, uid, uid)
     if capabilities is not None:
         libc.prctl(k.PR_SET_KEEPCAPS, 0)
-        caps.capset(
+        libc.capset(
             caps.to_mask(capabilities.get("effective", [])),
             caps.to_mask(capabilities.get("permitted", [])),
             caps.to_mask(capabilities.get("inheritable", [])),

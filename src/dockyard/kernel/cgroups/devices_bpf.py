@@ -22,13 +22,12 @@ subset of the rule's; a deny rule when they share any bit.
 
 from __future__ import annotations
 
-import ctypes
+import ctypes  # only for buffers whose addresses go into a bpf_attr; the call is libc.bpf
 import os
 import struct
 
 from dockyard.kernel import libc
 
-SYS_BPF = {"x86_64": 321, "aarch64": 280}[os.uname().machine]
 BPF_PROG_LOAD = 5
 BPF_PROG_ATTACH = 8
 BPF_PROG_DETACH = 9
@@ -105,13 +104,6 @@ def encode(program: list[tuple]) -> bytes:
     return b"".join(struct.pack("<BBhi", code, dst | src << 4, off, imm) for code, dst, src, off, imm in program)
 
 
-def _bpf(cmd: int, attr: ctypes.Array, what: str) -> int:
-    try:
-        return libc.syscall(SYS_BPF, cmd, attr, len(attr))
-    except OSError as exc:
-        raise OSError(exc.errno, f"{what}: {os.strerror(exc.errno)}") from None
-
-
 def load(program: list[tuple]) -> int:
     """bpf(BPF_PROG_LOAD); returns the program fd. A refusal carries the verifier's log."""
     code = ctypes.create_string_buffer(encode(program), len(program) * 8)
@@ -132,12 +124,12 @@ def load(program: list[tuple]) -> int:
     struct.pack_into("16s", attr, 48, b"dockyard_dev")  # at most 15 characters: the kernel wants a NUL in 16
     struct.pack_into("<I", attr, 68, BPF_CGROUP_DEVICE)
     try:
-        return _bpf(BPF_PROG_LOAD, attr, "bpf BPF_PROG_LOAD device filter")
+        return libc.bpf(BPF_PROG_LOAD, attr, "bpf BPF_PROG_LOAD device filter")
     except OSError as exc:
         first = exc
     struct.pack_into("<IIQ", attr, 24, 1, len(log), ctypes.addressof(log))  # again, with the verifier's log
     try:
-        return _bpf(BPF_PROG_LOAD, attr, "bpf BPF_PROG_LOAD device filter")
+        return libc.bpf(BPF_PROG_LOAD, attr, "bpf BPF_PROG_LOAD device filter")
     except OSError:
         detail = log.value.decode(errors="replace").strip().splitlines()
         raise OSError(first.errno, f"{first.strerror}: {' / '.join(detail[-3:])}") from None
@@ -148,7 +140,7 @@ def attached(cgroup_fd: int) -> list[int]:
     ids = (ctypes.c_uint32 * 64)()
     attr = ctypes.create_string_buffer(32)
     struct.pack_into("<IIIIQI", attr, 0, cgroup_fd, BPF_CGROUP_DEVICE, 0, 0, ctypes.addressof(ids), len(ids))
-    _bpf(BPF_PROG_QUERY, attr, "bpf BPF_PROG_QUERY")
+    libc.bpf(BPF_PROG_QUERY, attr, "bpf BPF_PROG_QUERY")
     count = struct.unpack_from("<I", attr, 24)[0]
     return list(ids[: min(count, len(ids))])
 
@@ -156,7 +148,7 @@ def attached(cgroup_fd: int) -> list[int]:
 def _attach_cmd(cmd: int, cgroup_fd: int, prog_fd: int, flags: int, what: str) -> None:
     attr = ctypes.create_string_buffer(20)
     struct.pack_into("<IIII", attr, 0, cgroup_fd, prog_fd, BPF_CGROUP_DEVICE, flags)
-    _bpf(cmd, attr, what)
+    libc.bpf(cmd, attr, what)
 
 
 def install(cgroup_dir: str, rules: list[tuple[bool, str, int, int, int]]) -> None:
@@ -175,7 +167,7 @@ def install(cgroup_dir: str, rules: list[tuple[bool, str, int, int, int]]) -> No
             attr = ctypes.create_string_buffer(12)
             struct.pack_into("<I", attr, 0, prog_id)
             try:
-                old_fd = _bpf(BPF_PROG_GET_FD_BY_ID, attr, "bpf BPF_PROG_GET_FD_BY_ID")
+                old_fd = libc.bpf(BPF_PROG_GET_FD_BY_ID, attr, "bpf BPF_PROG_GET_FD_BY_ID")
             except FileNotFoundError:
                 continue  # detached meanwhile
             try:
