@@ -19,50 +19,10 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
-CACHE = os.environ.get("DOCKYARD_TEST_CACHE", "/var/tmp/dockyard-test-cache")
-
-
-def pss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    return 0
-
-
-def cmdline(pid: str) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def start_dockyard(base: str) -> tuple[subprocess.Popen, str]:
-    socket_path = os.path.join(base, "dy.sock")
-    run = [sys.executable, "-c", "from dockyard.cli.main import main; raise SystemExit(main())"]
-    env = dict(os.environ, DOCKYARD_BOOTSTRAP_CACHE=CACHE)
-    subprocess.run([*run, "bootstrap", "busybox", "--data-root", f"{base}/root"], env=env, check=True,
-                   capture_output=True)  # fmt: skip
-    daemon = subprocess.Popen(
-        [*run, "daemon", "-H", f"unix://{socket_path}", "--data-root", f"{base}/root", "--exec-root", f"{base}/run",
-         "--config-file", f"{base}/daemon.json"],
-        stdout=subprocess.DEVNULL, stderr=open(f"{base}/daemon.log", "wb"),  # noqa: SIM115 the child keeps it
-    )  # fmt: skip
-    for _ in range(300):
-        if subprocess.run(["docker", "-H", f"unix://{socket_path}", "version"], capture_output=True).returncode == 0:
-            return daemon, f"unix://{socket_path}"
-        time.sleep(0.05)
-    raise SystemExit(f"dockyard daemon did not start; see {base}/daemon.log")
-
-
-def docker(host: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", "-H", host, *args], check=True, capture_output=True, **kwargs)
+from benchlib import cmdline, docker, pss_kib, start_dockyard
 
 
 def timed_run(host: str) -> float:

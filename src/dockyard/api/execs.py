@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import tempfile
 
 from aiohttp import web
 
@@ -79,46 +78,42 @@ async def start(request: web.Request) -> web.StreamResponse:
     detached = bool(body.get("Detach"))
     with_input = bool(record.config.get("AttachStdin")) and not detached
     loop = asyncio.get_running_loop()
-    # The runtime's own errors go to a log of their own, so that they can be told from the process's output.
-    log_fd, log_path = tempfile.mkstemp(prefix="dy-exec-", suffix=".log")
-    os.close(log_fd)
     console = ExecConsole(execs.containers.exec_root) if tty else None
     try:
         try:
-            command = await loop.run_in_executor(
-                None, execs.command, record, log_path, console and console.path, body.get("ConsoleSize")
+            prepared = await loop.run_in_executor(
+                None, execs.prepare, record, console and console.path, body.get("ConsoleSize")
             )
         except DockyardError as exc:
-            os.unlink(log_path)
             if detached:
                 raise
             return await _refused(request, execs, record, framed, exc)
-        pipe, devnull = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=pipe if with_input and not tty else devnull,
-            stdout=devnull if tty else pipe,
-            stderr=devnull if tty else pipe,
-        )
-        record.running, record.pid = True, process.pid
-        streams = await _terminal_streams(execs, record, console, process) if console else None
+        output = _Output(framed)
+        # The upgrade is answered before the process starts, as dockerd does: output that reached the client
+        # together with the 101 would end up in its HTTP parser's buffer, and docker-py reads the socket past it.
+        response = None if detached else await hijack(request, tty=not framed)
+        output.response = response
+        # Taken now, before the next await: input (and its end) that comes while the process starts is kept.
+        client_input = hijacked_input(request) if with_input else None
+        runner = await _launch(execs, prepared, with_stdin=with_input and not tty, with_outputs=not tty)
+        record.running = True
+        record.pid = (await _status(runner.status)).get("pid", 0)
+        outcome = asyncio.ensure_future(_status(runner.status))  # the exit, or why the process never ran
+        if console is not None:
+            streams = await _terminal_streams(execs, record, console, outcome)
+            runner.stdin, runner.outputs = (streams[1], [(streams[0], "stdout")]) if streams else (None, [])
     finally:
         if console is not None:
             console.close()
-    if tty:
-        stdin, outputs = (streams[1], [(streams[0], "stdout")]) if streams else (None, [])
-    else:
-        stdin, outputs = process.stdin, [(process.stdout, "stdout"), (process.stderr, "stderr")]
-    output = _Output(framed)
-    work = _finish(execs, record, process, outputs, log_path, output, stdin if tty else None)
-    if detached:
+    stdin = runner.stdin
+    work = _finish(execs, record, runner.outputs, outcome, output, stdin if tty else None)
+    if response is None:
         record.task = loop.create_task(work)  # held by the record: a task nobody refers to may be collected
         return web.Response(status=200)
-    output.response = response = await hijack(request, tty=not framed)  # before the first read: no output is lost
     finish = loop.create_task(work)
-    if with_input and stdin is not None:
+    if client_input is not None and stdin is not None:
         scanner = DetachScanner(detach_keys.parse(record.config.get("DetachKeys"))) if tty else None
-        forward = loop.create_task(_forward_input(hijacked_input(request), stdin, scanner, close_at_end=not tty))
+        forward = loop.create_task(_forward_input(client_input, stdin, scanner, close_at_end=not tty))
         await asyncio.wait({finish, forward}, return_when=asyncio.FIRST_COMPLETED)
         if not forward.done():
             forward.cancel()
@@ -140,11 +135,64 @@ async def _refused(request: web.Request, execs: ExecService, record: ExecRecord,
     return end_hijack(request, response)
 
 
-async def _terminal_streams(execs: ExecService, record: ExecRecord, console: ExecConsole, process):
-    """The pty master's streams once the runtime sends it; None if the runtime exited first (it failed)."""
+class _Runner:
+    """The exec's runner (dockyard.runtime.exec_process) as the daemon holds it: its status pipe, and
+    pipes to the process's stdin and from its output (a terminal's are the pty master instead)."""
+
+    def __init__(self, stdin, outputs: list[tuple[asyncio.StreamReader, str]], status: asyncio.StreamReader):
+        self.stdin: asyncio.StreamWriter | None = stdin
+        self.outputs = outputs
+        self.status = status
+
+
+async def _launch(execs: ExecService, prepared: dict, *, with_stdin: bool, with_outputs: bool) -> _Runner:
+    """Start the runner; what it is not given a pipe for is /dev/null."""
+    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    stdin = os.pipe() if with_stdin else None
+    outputs = [os.pipe(), os.pipe()] if with_outputs else []
+    status = os.pipe()
+    theirs = [stdin[0] if stdin else devnull, *([w for _, w in outputs] or [devnull, devnull]), status[1]]
+    ours = [*([stdin[1]] if stdin else []), *(r for r, _ in outputs), status[0]]
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, execs.launch, prepared, *theirs)
+    except BaseException:
+        for fd in ours:
+            os.close(fd)
+        raise
+    finally:
+        for fd in set(theirs):
+            os.close(fd)
+    writer = await _writer(stdin[1]) if stdin else None
+    readers = [(await _reader(r), name) for (r, _), name in zip(outputs, ("stdout", "stderr"), strict=False)]
+    return _Runner(writer, readers, await _reader(status[0]))
+
+
+async def _reader(fd: int) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader()
+    pipe = os.fdopen(fd, "rb", buffering=0)
+    await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    return reader
+
+
+async def _writer(fd: int) -> asyncio.StreamWriter:
+    loop = asyncio.get_running_loop()
+    pipe = os.fdopen(fd, "wb", buffering=0)
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, pipe)
+    return asyncio.StreamWriter(transport, protocol, None, loop)
+
+
+async def _status(status: asyncio.StreamReader) -> dict:
+    """The runner's next report: {"pid"}, then {"code"} or {"error"}; {} if it died first."""
+    try:
+        return json.loads(await status.readline() or b"{}")
+    except ValueError:
+        return {}
+
+
+async def _terminal_streams(execs: ExecService, record: ExecRecord, console: ExecConsole, outcome: asyncio.Future):
+    """The pty master's streams once the runtime sends it; None if the runner reported first (it failed)."""
     receiving = asyncio.ensure_future(console.receive())
-    exited = asyncio.ensure_future(process.wait())
-    await asyncio.wait({receiving, exited}, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait({receiving, outcome}, return_when=asyncio.FIRST_COMPLETED)
     if not receiving.done():
         # A short process may end (and the runtime with it) before the master it sent is taken off the
         # socket: it is there already then. A runtime that failed before sending it never connected.
@@ -152,7 +200,6 @@ async def _terminal_streams(execs: ExecService, record: ExecRecord, console: Exe
     if not receiving.done():
         receiving.cancel()
         return None
-    exited.cancel()
     master = receiving.result()
     execs.attach_terminal(record, master)  # the record keeps it for resizes, and closes it at the exit
     return await master_streams(master)
@@ -179,7 +226,7 @@ async def _forward_input(reader: asyncio.StreamReader, stdin: asyncio.StreamWrit
 
 
 async def _finish(
-    execs: ExecService, record: ExecRecord, process, outputs, log_path: str, output: _Output, terminal_input
+    execs: ExecService, record: ExecRecord, outputs, outcome: asyncio.Future, output: _Output, terminal_input
 ) -> None:
     """Copy the output to the client (while there is one), wait for the exit and record it."""
 
@@ -193,28 +240,15 @@ async def _finish(
     await asyncio.gather(*(pump(reader, stream) for reader, stream in outputs))
     if terminal_input is not None:
         terminal_input.close()  # the pty master's last copy
-    code = await process.wait()
-    failure = _runtime_error(log_path)
+    result = await outcome
+    # No outcome: the runner died (killed with the container): docker reports such an exec as 126 too.
+    failure = result.get("error") if "code" in result else result.get("error", "the exec's runner died")
+    code = result.get("code", 126)
     if failure is not None:
         # The process never ran: docker's codes for that, and the reason where the user looks.
         code = 127 if "not found" in failure else 126
         await output.write("stderr", f"OCI runtime exec failed: {failure}\n".encode())
     execs.finished(record, code)
-
-
-def _runtime_error(log_path: str) -> str | None:
-    try:
-        with open(log_path) as f:
-            lines = [json.loads(line) for line in f if line.strip()]
-    except (OSError, ValueError):
-        lines = []
-    finally:
-        try:
-            os.unlink(log_path)
-        except FileNotFoundError:
-            pass
-    errors = [line["msg"] for line in lines if line.get("level") == "error"]
-    return errors[-1] if errors else None
 
 
 def register(routes: Routes) -> None:

@@ -11,7 +11,9 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from dockyard.daemon import listeners
 from dockyard.errors import InvalidParameter
+from dockyard.logs import options as log_options
 
 DEFAULT_SOCKET = "unix:///run/dockyard/dockyard.sock"
 
@@ -25,10 +27,33 @@ class DaemonConfig:
     log_level: str = "info"
     storage_driver: str = "overlay"
     group: str = "dockyard"  # the socket's group, if such a group exists
+    tls: bool = False
+    tlsverify: bool = False
+    tlscacert: str = ""  # default: <cert path>/ca.pem (dockerd's)
+    tlscert: str = ""  # default: <cert path>/cert.pem
+    tlskey: str = ""  # default: <cert path>/key.pem
+    insecure_tcp: bool = False  # consent to a TCP listener without TLS (dockyard.daemon.listeners)
+    log_driver: str = "json-file"  # for containers whose LogConfig names none
+    log_opts: dict[str, str] = field(default_factory=dict)
 
     @property
     def pid_path(self) -> str:
         return self.pidfile or os.path.join(self.exec_root, "dockyard.pid")
+
+    @property
+    def listeners(self) -> list[listeners.Listener]:
+        return [listeners.parse(host, tls=self.tls_settings.enabled) for host in self.hosts]
+
+    @property
+    def tls_settings(self) -> listeners.TlsSettings:
+        base = listeners.default_cert_path()
+        return listeners.TlsSettings(
+            tls=self.tls,
+            verify=self.tlsverify,
+            ca_cert=self.tlscacert or os.path.join(base, "ca.pem"),
+            cert=self.tlscert or os.path.join(base, "cert.pem"),
+            key=self.tlskey or os.path.join(base, "key.pem"),
+        )
 
 
 # daemon.json key -> DaemonConfig field
@@ -40,19 +65,39 @@ _FILE_KEYS = {
     "log-level": "log_level",
     "storage-driver": "storage_driver",
     "group": "group",
+    "tls": "tls",
+    "tlsverify": "tlsverify",
+    "tlscacert": "tlscacert",
+    "tlscert": "tlscert",
+    "tlskey": "tlskey",
+    "insecure-tcp": "insecure_tcp",
+    "log-driver": "log_driver",
+    "log-opts": "log_opts",
 }
 _LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dockyard daemon", description="serve the Docker Engine API")
-    p.add_argument("-H", "--host", action="append", dest="hosts", metavar="unix://PATH", help="socket to listen on")
+    p.add_argument(
+        "-H", "--host", action="append", dest="hosts", metavar="unix://PATH|tcp://HOST:PORT", help="where to listen"
+    )
     p.add_argument("--data-root", help="root of persistent state (default /var/lib/dockyard)")
     p.add_argument("--exec-root", help="root of run-time state: sockets, pid file (default /run/dockyard)")
     p.add_argument("-p", "--pidfile", help="path of the pid file (default <exec-root>/dockyard.pid)")
     p.add_argument("-l", "--log-level", choices=_LOG_LEVELS)
     p.add_argument("-s", "--storage-driver", choices=("overlay", "native"))
     p.add_argument("-G", "--group", help="group owning the unix socket (default dockyard, if it exists)")
+    p.add_argument("--tls", action="store_true", default=None, help="serve TCP with TLS (implied by --tlsverify)")
+    p.add_argument("--tlsverify", action="store_true", default=None, help="require client certificates")
+    p.add_argument("--tlscacert", help="CA that signs the client certificates (default ~/.docker/ca.pem)")
+    p.add_argument("--tlscert", help="the server's certificate (default ~/.docker/cert.pem)")
+    p.add_argument("--tlskey", help="the server's key (default ~/.docker/key.pem)")
+    p.add_argument(
+        "--insecure-tcp", action="store_true", default=None, help="allow a TCP listener without TLS (anyone may use it)"
+    )
+    p.add_argument("--log-driver", help="containers' default log driver: json-file, local or none")
+    p.add_argument("--log-opt", action="append", dest="log_opts", metavar="KEY=VALUE", help="its default options")
     p.add_argument("--config-file", default="/etc/dockyard/daemon.json", help="daemon.json (default %(default)s)")
     return p
 
@@ -63,19 +108,33 @@ def load(argv: list[str]) -> DaemonConfig:
     from_file = _read_file(args.config_file)
     for key, value in from_file.items():
         setattr(config, _FILE_KEYS[key], value)
-    for name in ("hosts", "data_root", "exec_root", "pidfile", "log_level", "storage_driver", "group"):
+    if args.log_opts is not None:
+        args.log_opts = _key_values(args.log_opts)
+    for key, name in _FILE_KEYS.items():
         value = getattr(args, name)
-        if value is not None:
-            if name == "hosts" and "hosts" in from_file:
-                raise InvalidParameter(
-                    "the following directives are specified both as a flag and in the configuration file: "
-                    f"hosts: (from flag: {value}, from file: {from_file['hosts']})"
-                )
-            setattr(config, name, value)
-    for host in config.hosts:
-        if not host.startswith("unix://"):
-            raise InvalidParameter(f"cannot listen on {host!r}: only unix:// sockets are supported so far")
+        if value is None:
+            continue
+        if key in from_file:
+            # dockerd refuses this for every directive: which of the two was meant is not ours to guess.
+            raise InvalidParameter(
+                "the following directives are specified both as a flag and in the configuration file: "
+                f"{key}: (from flag: {value}, from file: {from_file[key]})"
+            )
+        setattr(config, name, value)
+    config.tls = config.tls or config.tlsverify
+    listeners.check(config.listeners, config.tls_settings, insecure_tcp=config.insecure_tcp)
+    log_options.check_driver(config.log_driver, config.log_opts)
     return config
+
+
+def _key_values(pairs: list[str]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidParameter(f"invalid --log-opt {pair!r}: expected KEY=VALUE")
+        options[key] = value
+    return options
 
 
 def _read_file(path: str) -> dict:
@@ -96,4 +155,6 @@ def _read_file(path: str) -> dict:
         )
     if document.get("log-level", "info") not in _LOG_LEVELS:
         raise InvalidParameter(f"unable to configure the daemon with file {path}: invalid log-level")
+    if not isinstance(document.get("log-opts", {}), dict):
+        raise InvalidParameter(f"unable to configure the daemon with file {path}: log-opts must be an object")
     return document

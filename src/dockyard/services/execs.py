@@ -1,10 +1,11 @@
-"""docker exec: more processes in a running container, each through `dockyard-runtime exec`.
+"""docker exec: more processes in a running container.
 
 Exec instances live in memory, as dockerd keeps them: created by POST
 /containers/{id}/exec, started once, inspected until the container goes. The
-process is a child of a `dockyard-runtime exec` process (never forked from the
-daemon itself), which joins the container's namespaces and cgroup and exits with
-the process's status.
+process is a child of a runner (never forked from the daemon itself) which joins
+the container's namespaces and cgroup and reports the process's status: for the
+API a fork of the shim template (dockyard.runtime.exec_process), for health
+checks a `dockyard-runtime exec` process.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class ExecRecord:
     pid: int = 0
     master: int = -1  # the pty master while an exec with a terminal runs (the daemon holds it)
     size: tuple[int, int] | None = None  # a resize that came before the terminal did
-    task: object = None  # the API's asyncio task that runs a detached exec
+    task: object = None  # the API's asyncio task that runs a detached exec, kept from the collector
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -72,14 +73,35 @@ class ExecService:
         except KeyError:
             raise NotFound(f"No such exec instance: {exec_id}") from None
 
-    def command(
-        self, exec_record: ExecRecord, error_log: str, console_socket: str | None = None, console_size=None
-    ) -> list[str]:
-        """The `dockyard-runtime exec` command line for an exec instance; marks it started.
+    def command(self, exec_record: ExecRecord, error_log: str) -> list[str]:
+        """The `dockyard-runtime exec` command line for an exec instance (health checks); marks it started.
 
-        The runtime writes its own errors as JSON to error_log, apart from the process's output;
-        with a terminal (Tty) it sends the pty master to console_socket.
+        The runtime writes its own errors as JSON to error_log, apart from the process's output.
         """
+        path = self._process_file(exec_record)
+        runtime = [sys.executable, "-m", "dockyard.runtime.cli", "--root", self.containers.runtime.root,
+                   "--log", error_log, "--log-format", "json"]  # fmt: skip
+        return [*runtime, "exec", "--process", path, exec_record.container_id]
+
+    def prepare(self, exec_record: ExecRecord, console_socket: str | None = None, console_size=None) -> dict:
+        """What launch() takes: checks that the exec may start (Conflict if not), marks it started.
+
+        With a terminal (Tty) the runtime sends the pty master to console_socket (services.exec_console).
+        """
+        process = self._process_file(exec_record, console_size)
+        prepared = {"root": self.containers.runtime.root, "id": exec_record.container_id, "process": process}
+        if console_socket:
+            prepared["console_socket"] = console_socket
+        return prepared
+
+    def launch(self, prepared: dict, stdin: int, stdout: int, stderr: int, status: int) -> None:
+        """Start a prepared exec's process, forked from the shim template (dockyard.runtime.exec_process):
+        its stdio on these fds (a terminal's is the pty instead), {"pid"} then {"code"} or {"error"} on
+        the status pipe."""
+        self.containers.shims.launch_exec(prepared, stdin, stdout, stderr, status)
+
+    def _process_file(self, exec_record: ExecRecord, console_size=None) -> str:
+        """The OCI process of an exec instance, written into the container's bundle; marks it started."""
         with exec_record.lock:
             if exec_record.started:
                 raise Conflict(f"Exec command {exec_record.id} has already run")
@@ -117,11 +139,8 @@ class ExecService:
         path = os.path.join(bundle, f"exec-{exec_record.id}.json")
         with open(path, "w") as f:
             json.dump(process, f)
-        runtime = [sys.executable, "-m", "dockyard.runtime.cli", "--root", self.containers.runtime.root,
-                   "--log", error_log, "--log-format", "json"]  # fmt: skip
-        console = ["--console-socket", console_socket] if console_socket else []
         self._event(exec_record, f"exec_start: {' '.join(config['Cmd'])}")
-        return [*runtime, "exec", *console, "--process", path, container.id]
+        return path
 
     def attach_terminal(self, exec_record: ExecRecord, master: int) -> None:
         """The exec's pty master has come: kept for resizes until finished(); a resize that came first applies now."""
