@@ -41,7 +41,9 @@ def test_a_string_flag_reads_the_same_in_every_spelling(value):
 
 @given(value=values)
 def test_a_short_flag_takes_its_value_attached_separate_or_after_equals(value):
-    for argv in (["-e", value], [f"-e{value}"], [f"-e={value}"]):
+    # pflag reads "-e=v" as v: attached, a value that starts with "=" loses it, as in docker.
+    attached = [] if value.startswith("=") else [[f"-e{value}"]]
+    for argv in (["-e", value], *attached, [f"-e={value}"]):
         opts, _ = flags.parse(RUN_LIKE, [*argv, "img"])
         assert opts.env == [value]
 

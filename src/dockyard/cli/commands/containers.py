@@ -9,6 +9,7 @@ from dockyard.cli import output, runflags
 from dockyard.cli.batch import confirm, each
 from dockyard.cli.filters import filters_param
 from dockyard.cli.flags import BOOL, INT, LIST, STRING, Command, Flag, UsageError
+from dockyard.units import human_size
 
 SIGNAL = Flag("signal", "s", STRING, "Signal to send to the container")
 TIMEOUT = Flag("timeout", "t", INT, "Seconds to wait before killing the container")
@@ -74,6 +75,7 @@ STATS = _command(
     "Display a live stream of container(s) resource usage statistics",
     (
         Flag("all", "a", BOOL, "Show all containers (default shows just running)"),
+        Flag("format", "", STRING, "Format output using a custom template"),
         Flag("no-stream", "", BOOL, "Disable streaming stats and only pull the first result"),
         Flag("no-trunc", "", BOOL, "Do not truncate output"),
     ),
@@ -200,14 +202,21 @@ def prune(context, opts, _args) -> int:
     deleted = answer.get("ContainersDeleted") or []
     if deleted:
         output.write("Deleted Containers:\n" + "".join(f"{c}\n" for c in deleted) + "\n")
-    output.write(f"Total reclaimed space: {output.human_size(answer.get('SpaceReclaimed') or 0)}\n")
+    output.write(f"Total reclaimed space: {human_size(answer.get('SpaceReclaimed') or 0)}\n")
     return 0
 
 
 def stats(context, opts, args) -> int:
     from dockyard.cli import stats as live
 
-    return live.show(context.client, args, all_containers=opts.all, stream=not opts.no_stream, trunc=not opts.no_trunc)
+    return live.show(
+        context.client,
+        args,
+        all_containers=opts.all,
+        stream=not opts.no_stream,
+        trunc=not opts.no_trunc,
+        fmt=opts.format,
+    )
 
 
 def _post(context, path: str, params: dict | None, shown: str) -> str:

@@ -109,23 +109,12 @@ def create(context, opts, args) -> int:
 
 
 def ls(context, opts, _args) -> int:
+    from dockyard.cli import templates
+
     networks = context.client.get_json("/networks", {"filters": filters_param(opts.filter)}) or []
     networks.sort(key=lambda n: n.get("Name", ""))
-    trunc = not opts.no_trunc
-    if opts.quiet:
-        output.write("".join(f"{output.short_id(n['Id']) if trunc else n['Id']}\n" for n in networks))
-        return 0
-    if opts.format:
-        from dockyard.cli import templates
-
-        templates.print_list(opts.format, networks, "network", trunc=trunc)
-        return 0
-    rows = [["NETWORK ID", "NAME", "DRIVER", "SCOPE"]]
-    rows += [
-        [output.short_id(n["Id"]) if trunc else n["Id"], n["Name"], n.get("Driver", ""), n.get("Scope", "")]
-        for n in networks
-    ]
-    output.write(output.table(rows))
+    text = "table" if opts.quiet or not opts.format else opts.format
+    templates.print_list(text, networks, "network", quiet=opts.quiet, trunc=not opts.no_trunc)
     return 0
 
 

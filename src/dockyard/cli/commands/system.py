@@ -12,6 +12,7 @@ from dockyard.cli.client import API_VERSION, APIError, ClientError
 from dockyard.cli.commands.execs import timestamp
 from dockyard.cli.filters import filters_param
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
+from dockyard.units import human_size
 
 FORMAT = Flag("format", "f", STRING, "Format output using a custom template")
 VERSION = Command("version", "[OPTIONS]", "Show the Dockyard version information", (FORMAT,), max_args=0)
@@ -213,7 +214,7 @@ def df(context, opts, _args) -> int:
         ["Build Cache", len(cache), sum(1 for c in cache if c.get("InUse")), cache_size, cache_free],
     ]
     table = [rows[0]] + [
-        [kind, str(total), str(active), output.human_size(size, 4), _reclaimable(free, size, kind != "Build Cache")]
+        [kind, str(total), str(active), human_size(size, 4), _reclaimable(free, size, kind != "Build Cache")]
         for kind, total, active, size, free in rows[1:]
     ]
     output.write(output.table(table))
@@ -221,7 +222,7 @@ def df(context, opts, _args) -> int:
 
 
 def _reclaimable(size: int, total: int, percent: bool) -> str:
-    text = output.human_size(max(size, 0), 4)
+    text = human_size(max(size, 0), 4)
     return f"{text} ({int(size * 100 / total)}%)" if total > 0 and percent else text
 
 
@@ -264,7 +265,7 @@ def prune(context, opts, _args) -> int:
                 output.write(text + "\n")
             output.write("\n")
         reclaimed += answer.get("SpaceReclaimed") or 0
-    output.write(f"Total reclaimed space: {output.human_size(reclaimed)}\n")
+    output.write(f"Total reclaimed space: {human_size(reclaimed)}\n")
     return 0
 
 
