@@ -70,7 +70,8 @@ class Attached:
             import tty
 
             saved = termios.tcgetattr(0)
-            tty.setraw(0)
+            # TCSANOW, as docker's MakeRaw: the default TCSAFLUSH would drop what was typed before we got here.
+            tty.setraw(0, termios.TCSANOW)
         if self.tty and self.resize_path and os.isatty(1):
             self.resize()
             signal.signal(signal.SIGWINCH, lambda *_: self.resize())

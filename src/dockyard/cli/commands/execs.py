@@ -106,7 +106,8 @@ def _attached(client: Client, info: dict, *, stdin: bool, keys: str | None, prox
         detach_keys = attach.parse_detach_keys(keys)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    query = {"stream": "1", "stdout": "1", "stderr": "1", "stdin": "1" if stdin else None}
+    # The daemon is told the keys too (docker does both): it ends the stream on them, we stop waiting.
+    query = {"stream": "1", "stdout": "1", "stderr": "1", "stdin": "1" if stdin else None, "detachKeys": keys or None}
     response = client.hijack(f"/containers/{container_id}/attach", query)
     waiter = (
         client.stream("POST", f"/containers/{container_id}/wait", {"condition": "next-exit"}) if then_start else None

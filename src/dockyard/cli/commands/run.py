@@ -61,7 +61,8 @@ def run(context, opts, args) -> int:
         print(container_id)
         return 0
     streams = [s.lower() for s in opts.attach] or ["stdout", "stderr"] + (["stdin"] if opts.interactive else [])
-    query = {"stream": "1", **{stream: "1" for stream in streams}}
+    # The daemon is told the keys too (docker does both): it ends the stream on them, we stop waiting.
+    query = {"stream": "1", **{stream: "1" for stream in streams}, "detachKeys": opts.detach_keys or None}
     response = client.hijack(f"/containers/{container_id}/attach", query)
     # Subscribed before the start, so a fast exit is not missed; "removed" waits for --rm's removal too.
     condition = "removed" if opts.rm else "next-exit"
