@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
-import sys
 import tarfile
 
 import pytest
 
-DOCKYARD = os.path.join(os.path.dirname(sys.executable), "dockyard")
+from support.cli import CLI, DOCKYARD
 
 
-def dockyard(daemon, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    kwargs.setdefault("capture_output", True)
-    kwargs.setdefault("text", True)
-    env = dict(daemon.env)
-    env.pop("DOCKYARD_HOST", None)
-    result = subprocess.run([DOCKYARD, *args], env=env, timeout=120, **kwargs)
-    if check and result.returncode != 0:
-        raise AssertionError(f"dockyard {' '.join(args)} exited {result.returncode}: {result.stderr}")
-    return result
+def dockyard(daemon, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return CLI("dockyard", daemon)(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +151,24 @@ def test_help_reads_like_docker_s():
     assert "  -p, --publish list" in result.stdout
     top = subprocess.run([DOCKYARD, "--help"], capture_output=True, text=True, timeout=30)
     assert "Management Commands:" in top.stdout and "  ps " in top.stdout
+
+
+def test_volume_commands_and_mounts_say_what_docker_says(engine, cli):
+    volume = f"dy-cli-vol-{cli}"
+    assert cli("volume", "create", "--label", f"dy-cli={cli}", volume).stdout == f"{volume}\n"
+    cli("run", "--rm", "-v", f"{volume}:/data", "busybox", "sh", "-c", "echo kept > /data/f")
+    mount = f"type=volume,source={volume},target=/data,readonly"
+    assert cli("run", "--rm", "--mount", mount, "busybox", "cat", "/data/f").stdout == "kept\n"
+    refused = cli("run", "--rm", "--mount", mount, "busybox", "sh", "-c", "echo x > /data/g", check=False)
+    assert refused.returncode == 1 and "Read-only file system" in refused.stderr
+    listed = cli("volume", "ls", "--filter", f"label=dy-cli={cli}", "--format", "{{.Name}} {{.Driver}}").stdout
+    assert listed == f"{volume} local\n"
+    inspected = cli("volume", "inspect", "--format", "{{.Name}} {{.Labels}} {{.Mountpoint}}", volume).stdout
+    assert inspected.startswith(f"{volume} map[dy-cli:{cli}] /")
+    assert cli("volume", "rm", volume).stdout == f"{volume}\n"
+    missing = cli("volume", "rm", volume, check=False)
+    assert (missing.returncode, missing.stderr) == (1, f"Error response from daemon: get {volume}: no such volume\n")
+    cli("volume", "create", "--label", f"dy-cli={cli}", volume)
+    pruned = cli("volume", "prune", "--all", "--force", "--filter", f"label=dy-cli={cli}").stdout
+    # The figure is the daemon's (it counts the volume's blocks, docker its files' sizes): not the CLI's business.
+    assert re.fullmatch(rf"Deleted Volumes:\n{volume}\n\nTotal reclaimed space: [\d.]+k?B\n", pruned)
