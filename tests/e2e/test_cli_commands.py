@@ -59,6 +59,7 @@ def test_ps_images_and_inspect_print_what_docker_prints(engine):
         ["ps", "-a", "--format", "json"],
         ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"],
         ["system", "df"],
+        ["system", "df", "-v"],
     ):
         # CREATED and STATUS say "1 second ago": two runs may straddle a second, so a difference gets two retries.
         for _ in range(3):

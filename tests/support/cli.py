@@ -35,3 +35,17 @@ class CLI:
 
     def __repr__(self) -> str:
         return self.name
+
+
+class Driven:
+    """A daemon whose .docker(...) runs `cli`: scenario tests written against daemon.docker run under either CLI."""
+
+    def __init__(self, daemon, cli: CLI) -> None:
+        self.daemon = daemon
+        self.cli = cli
+
+    def docker(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        return self.cli(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.daemon, name)

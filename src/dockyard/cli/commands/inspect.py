@@ -66,12 +66,11 @@ def _inspect(context, names: list[str], kinds: list[str], template_text: str | N
     template = _parse(template_text) if template_text else None
     found, failed = [], False
     for name in names:
-        kind_and_value = _find(context.client, name, kinds, size)
-        if kind_and_value is None:
-            sys.stderr.write(f"Error: No such {'object' if len(kinds) > 1 else kinds[0]}: {name}\n")
+        try:
+            found.append(_find(context.client, name, kinds, size))
+        except LookupError as exc:
+            sys.stderr.write(f"{exc.args[0]}\n")
             failed = True
-        else:
-            found.append(kind_and_value)
     if template is None:
         output.write(json.dumps([value for _, value in found], indent=4, ensure_ascii=False) + "\n")
         return 1 if failed else 0
@@ -101,7 +100,8 @@ def _parse(text: str):
         raise TemplateParseFailure(f"template parsing error: {exc}") from None
 
 
-def _find(client, name: str, kinds: list[str], size: bool) -> tuple[str, dict] | None:
+def _find(client, name: str, kinds: list[str], size: bool) -> tuple[str, dict]:
+    """(kind, object) of the first kind that has `name`; LookupError with what docker prints when none has."""
     for kind in kinds:
         params = {"size": "1"} if size and kind == "container" else None
         try:
@@ -109,7 +109,10 @@ def _find(client, name: str, kinds: list[str], size: bool) -> tuple[str, dict] |
         except APIError as exc:
             if exc.status_code != 404:
                 raise
-    return None
+            if kind in ("volume", "network") and len(kinds) == 1:
+                # docker's client names only containers and images itself; the daemon's words for the rest.
+                raise LookupError(str(exc)) from None
+    raise LookupError(f"Error: No such {'object' if len(kinds) > 1 else kinds[0]}: {name}")
 
 
 COMMANDS = {
