@@ -17,6 +17,7 @@ import sys
 import threading
 
 from dockyard.cli.client import APIError, Client, Response, demux
+from dockyard.cli.tls import half_close
 
 DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
 UNPROXIED = {signal.SIGCHLD, signal.SIGPIPE, signal.SIGURG, signal.SIGWINCH, signal.SIGKILL, signal.SIGSTOP}
@@ -119,7 +120,7 @@ class Attached:
                             sock.shutdown(socket.SHUT_RDWR)
                             return
                 sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
+            half_close(sock)
         except OSError:
             pass  # the daemon closed the connection: the output side ends the session
 
