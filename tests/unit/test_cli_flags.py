@@ -126,3 +126,13 @@ def test_help_lists_flags_with_their_types_and_defaults():
     assert "  -e, --env list" in text
     assert "      --name string" in text
     assert "(default -1)" in text
+
+
+def test_help_prints_defaults_as_pflag_does():
+    command = flags.Command("x", "", "X", (
+        flags.Flag("proxy", "", flags.BOOL, "Proxy", default=True),
+        flags.Flag("driver", "d", flags.STRING, "Driver", default="local"),
+        flags.Flag("timeout", "", flags.STRING, "Timeout", default="30s", type_name="duration"),
+    ))  # fmt: skip
+    text = flags.help_text(command)
+    assert "Proxy (default true)" in text and 'Driver (default "local")' in text and "(default 30s)" in text

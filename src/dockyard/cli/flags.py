@@ -200,9 +200,18 @@ def help_text(command: Command) -> str:
         for label, flag in labels:
             text = flag.help
             if flag.default not in (None, False, [], ""):
-                text += f" (default {flag.default})"
+                text += f" (default {_default_text(flag)})"
             lines.append(label.ljust(width) + text)
     return "\n".join(lines) + "\n"
+
+
+def _default_text(flag: Flag) -> str:
+    # As pflag prints them: true, not True; plain strings quoted, typed values ("30s", 10) not.
+    if flag.default is True:
+        return "true"
+    if flag.kind == STRING and not flag.type_name:
+        return f'"{flag.default}"'
+    return str(flag.default)
 
 
 def usage_hint(command: Command) -> str:
