@@ -154,6 +154,14 @@ def test_help_reads_like_docker_s():
     assert "Management Commands:" in top.stdout and "  ps " in top.stdout
 
 
+@pytest.mark.parametrize("command", [["attach"], ["stop"], ["logs"], ["exec"], ["system", "prune"], ["wait"]])
+def test_help_is_docker_s_word_for_word_and_wrapped_as_pflag_wraps(command):
+    # Not a terminal (stdin from /dev/null): both wrap the flags' help to 79 columns.
+    ours = subprocess.run([DOCKYARD, *command, "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    theirs = subprocess.run(["docker", *command, "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert ours.stdout.replace("dockyard", "docker") == theirs.stdout
+
+
 def test_volume_commands_and_mounts_say_what_docker_says(engine, cli):
     volume = f"dy-cli-vol-{cli}"
     assert cli("volume", "create", "--label", f"dy-cli={cli}", volume).stdout == f"{volume}\n"

@@ -44,11 +44,19 @@ LOGS = Command(
     (
         Flag("details", "", BOOL, "Show extra details provided to logs"),
         Flag("follow", "f", BOOL, "Follow log output"),
-        Flag("since", "", STRING, 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m")'),
+        Flag(
+            "since",
+            "",
+            STRING,
+            'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)',
+        ),
         Flag("tail", "n", STRING, 'Number of lines to show from the end of the logs (default "all")'),
         Flag("timestamps", "t", BOOL, "Show timestamps"),
         Flag(
-            "until", "", STRING, 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m")'
+            "until",
+            "",
+            STRING,
+            'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)',
         ),
     ),
     ("container logs", "logs"),
@@ -67,7 +75,7 @@ EXEC = Command(
         Flag("interactive", "i", BOOL, "Keep STDIN open even if not attached"),
         Flag("privileged", "", BOOL, "Give extended privileges to the command"),
         Flag("tty", "t", BOOL, "Allocate a pseudo-TTY"),
-        Flag("user", "u", STRING, "Username or UID (format: <name|uid>[:<group|gid>])"),
+        Flag("user", "u", STRING, 'Username or UID (format: "<name|uid>[:<group|gid>]")'),
         Flag("workdir", "w", STRING, "Working directory inside the container"),
     ),
     ("container exec", "exec"),
