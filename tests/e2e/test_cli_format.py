@@ -161,3 +161,17 @@ def test_version_client_data_renders_as_docker(busybox_daemon):
     theirs = busybox_daemon.docker("version", "--format", template).stdout
     client = json.loads(busybox_daemon.docker("version", "--format", "{{json .Client}}").stdout)
     assert Template(template).execute({"Client": client}) + "\n" == theirs
+
+
+@pytest.mark.parametrize("fmt", ["{{.Name}} {{.ID}} {{.PIDs}} {{.Container}}", "table {{.Name}}\\t{{.PIDs}}", "json"])
+def test_stats_format_prints_what_docker_prints(busybox_daemon, containers, fmt):
+    if fmt == "json":
+        # Figures move between two samples: the keys and the fixed fields are compared.
+        theirs, ours = (
+            json.loads(run("stats", "--no-stream", "--format", fmt, "dy-fmt-web").stdout)
+            for run in (busybox_daemon.docker, CLI("dockyard", busybox_daemon))
+        )
+        assert sorted(ours) == sorted(theirs) and (ours["Name"], ours["ID"]) == (theirs["Name"], theirs["ID"])
+        return
+    theirs, ours = _same_as_docker(busybox_daemon, "stats", "--no-stream", "--format", fmt, "dy-fmt-web")
+    assert ours == theirs
