@@ -36,6 +36,7 @@ INSPECT_TEMPLATES = [
     "{{.State}}|{{.GraphDriver}}|{{.Config.Entrypoint}}|{{.Config.ExposedPorts}}|{{.HostConfig.RestartPolicy}}",
     "{{if .State.Health}}{{.State.Health.Status}}{{else}}no health{{end}}",
     '{{index .NetworkSettings.Ports "80/tcp"}}',
+    "json",
 ]
 IMAGE_INSPECT_TEMPLATES = [
     "{{.ID}} {{.RepoTags}} {{.Config.Cmd}} {{.Config.Entrypoint}} {{.Os}}/{{.Architecture}}",

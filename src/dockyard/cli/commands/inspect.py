@@ -63,7 +63,7 @@ def image_inspect(context, opts, args) -> int:
 
 def _inspect(context, names: list[str], kinds: list[str], template_text: str | None, size: bool) -> int:
     # The template is parsed before anything is asked: a bad one fails alone, with docker's status 64.
-    template = _parse(template_text) if template_text else None
+    template = _parse(template_text) if template_text and template_text != "json" else None
     found, failed = [], False
     for name in names:
         try:
@@ -72,7 +72,9 @@ def _inspect(context, names: list[str], kinds: list[str], template_text: str | N
             sys.stderr.write(f"{exc.args[0]}\n")
             failed = True
     if template is None:
-        output.write(json.dumps([value for _, value in found], indent=4, ensure_ascii=False) + "\n")
+        # "json" is docker's JSON inspector: the same array, compact.
+        layout = {"separators": (",", ":")} if template_text == "json" else {"indent": 4}
+        output.write(json.dumps([value for _, value in found], ensure_ascii=False, **layout) + "\n")
         return 1 if failed else 0
     from dockyard.cli.formatting.typed import render
     from dockyard.cli.gotemplate import TemplateError
@@ -95,7 +97,7 @@ def _parse(text: str):
     from dockyard.cli.templates import TemplateParseFailure
 
     try:
-        return Template("{{json .}}" if text == "json" else text)
+        return Template(text)
     except TemplateError as exc:
         raise TemplateParseFailure(f"template parsing error: {exc}") from None
 
