@@ -303,3 +303,16 @@ def test_input_still_reaches_a_container_after_the_daemon_is_killed(busybox_daem
         sock.close()
     finally:
         d.docker("rm", "-f", "dy-survivor-tty")
+
+
+def test_it_without_a_terminal_is_refused_before_anything_is_created(busybox_daemon, cli):
+    before = busybox_daemon.docker("ps", "-aq").stdout
+    refused = cli("run", "-it", "--name", "dy-no-tty", "busybox", "true", input="", check=False)
+    assert (refused.returncode, refused.stderr.strip()) == (1, "the input device is not a TTY")
+    assert busybox_daemon.docker("ps", "-aq").stdout == before
+    cli("run", "-d", "--name", "dy-no-tty-exec", "busybox", "sleep", "300")
+    try:
+        refused = cli("exec", "-it", "dy-no-tty-exec", "true", input="", check=False)
+        assert (refused.returncode, refused.stderr.strip()) == (1, "the input device is not a TTY")
+    finally:
+        cli("rm", "-f", "dy-no-tty-exec")

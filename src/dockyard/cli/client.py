@@ -34,6 +34,18 @@ class ClientError(Exception):
     status = 1
 
 
+class NotATerminal(ClientError):
+    """-it with an input that is not a terminal: docker refuses before anything is created."""
+
+    def __init__(self) -> None:
+        super().__init__("the input device is not a TTY")
+
+
+def check_tty(stdin: bool, tty: bool) -> None:
+    if stdin and tty and not os.isatty(0):
+        raise NotATerminal()
+
+
 class ConnectError(ClientError):
     def __init__(self, host: str) -> None:
         super().__init__(f"Cannot connect to the Dockyard daemon at {host}. Is `dockyard daemon` running?")

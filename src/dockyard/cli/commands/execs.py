@@ -8,7 +8,7 @@ from datetime import UTC
 
 from dockyard.cli import attach, runflags, units
 from dockyard.cli.batch import each
-from dockyard.cli.client import Client, demux
+from dockyard.cli.client import Client, check_tty, demux
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag, UsageError
 
 DETACH_KEYS = Flag("detach-keys", "", STRING, "Override the key sequence for detaching a container")
@@ -207,6 +207,8 @@ def timestamp(value: str, now: float | None = None) -> str:
 def exec_command(context, opts, args) -> int:
     client = context.client
     container, command = args[0], args[1:]
+    if not opts.detach:
+        check_tty(opts.interactive, opts.tty)
     try:
         env = runflags.environment(opts.env_file, opts.env)
         detach_keys = attach.parse_detach_keys(opts.detach_keys)

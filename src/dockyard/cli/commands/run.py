@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from dockyard.cli import runflags
-from dockyard.cli.client import APIError, ClientError
+from dockyard.cli.client import APIError, ClientError, check_tty
 from dockyard.cli.flags import Command, UsageError
 
 RUN = Command(
@@ -54,6 +54,8 @@ def run(context, opts, args) -> int:
         detach_keys = attach.parse_detach_keys(opts.detach_keys)
     except ValueError as exc:
         raise RunError(str(exc)) from None
+    if not opts.detach:
+        check_tty("stdin" in [s.lower() for s in opts.attach] or opts.interactive, opts.tty)
     client = context.client
     container_id = _create(context, opts, args, detached=opts.detach)
     if opts.detach:
