@@ -181,3 +181,15 @@ def test_volume_commands_and_mounts_say_what_docker_says(engine, cli):
     pruned = cli("volume", "prune", "--all", "--force", "--filter", f"label=dy-cli={cli}").stdout
     # The figure is the daemon's (it counts the volume's blocks, docker its files' sizes): not the CLI's business.
     assert re.fullmatch(rf"Deleted Volumes:\n{volume}\n\nTotal reclaimed space: [\d.]+k?B\n", pruned)
+
+
+def test_prune_reports_what_went_as_docker_does(engine, cli):
+    container = cli("create", "busybox", "true").stdout.strip()
+    pruned = cli("container", "prune", "--force").stdout  # the daemon's prune takes no filters yet: all stopped
+    assert re.fullmatch(r"Deleted Containers:\n([0-9a-f]{64}\n)+\nTotal reclaimed space: [\d.]+k?B\n", pruned)
+    assert f"\n{container}\n" in pruned
+    assert cli("container", "prune", "--force").stdout == "Total reclaimed space: 0B\n"
+    cli("tag", "busybox", f"dy-prune-{cli}:1")
+    image = cli("image", "prune", "--all", "--force", "--filter", "label=dy-none").stdout
+    assert image == "Total reclaimed space: 0B\n"  # busybox has no such label: nothing goes
+    cli("rmi", f"dy-prune-{cli}:1")

@@ -6,10 +6,9 @@ from __future__ import annotations
 import sys
 
 from dockyard.cli import output, runflags
-from dockyard.cli.batch import confirm, each
+from dockyard.cli.batch import confirm, each, pruned, reclaimed
 from dockyard.cli.filters import filters_param
 from dockyard.cli.flags import BOOL, INT, LIST, STRING, Command, Flag, UsageError
-from dockyard.units import human_size
 
 SIGNAL = Flag("signal", "s", STRING, "Signal to send to the container")
 TIMEOUT = Flag("timeout", "t", INT, "Seconds to wait before killing the container")
@@ -200,9 +199,7 @@ def prune(context, opts, _args) -> int:
         return 0
     answer = context.client.call("POST", "/containers/prune", {"filters": filters_param(opts.filter)})
     deleted = answer.get("ContainersDeleted") or []
-    if deleted:
-        output.write("Deleted Containers:\n" + "".join(f"{c}\n" for c in deleted) + "\n")
-    output.write(f"Total reclaimed space: {human_size(answer.get('SpaceReclaimed') or 0)}\n")
+    output.write(pruned("Deleted Containers:", deleted) + reclaimed(answer.get("SpaceReclaimed") or 0))
     return 0
 
 

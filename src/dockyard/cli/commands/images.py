@@ -6,7 +6,7 @@ import sys
 from datetime import UTC
 
 from dockyard.cli import credentials, output, progress
-from dockyard.cli.batch import confirm
+from dockyard.cli.batch import confirm, pruned, reclaimed
 from dockyard.cli.client import APIError
 from dockyard.cli.filters import filters_param
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag, UsageError
@@ -217,13 +217,7 @@ def prune(context, opts, _args) -> int:
     filters = list(opts.filter) + (["dangling=false"] if opts.all else [])
     answer = context.client.call("POST", "/images/prune", {"filters": filters_param(filters)})
     deleted = answer.get("ImagesDeleted") or []
-    if deleted:
-        output.write("Deleted Images:\n")
-        for item in deleted:
-            for kind, value in item.items():
-                output.write(f"{kind.lower()}: {value}\n")
-        output.write("\n")
-    output.write(f"Total reclaimed space: {human_size(answer.get('SpaceReclaimed') or 0)}\n")
+    output.write(pruned("Deleted Images:", deleted) + reclaimed(answer.get("SpaceReclaimed") or 0))
     return 0
 
 

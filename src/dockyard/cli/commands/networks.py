@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockyard.cli import output, units
-from dockyard.cli.batch import confirm, each
+from dockyard.cli.batch import confirm, each, pruned
 from dockyard.cli.filters import filters_param
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag, UsageError
 
@@ -143,9 +143,8 @@ def prune(context, opts, _args) -> int:
     if not confirm("WARNING! This will remove all custom networks not used by at least one container.", opts.force):
         return 0
     answer = context.client.call("POST", "/networks/prune", {"filters": filters_param(opts.filter)})
-    deleted = answer.get("NetworksDeleted") or []
-    if deleted:
-        output.write("Deleted Networks:\n" + "".join(f"{n}\n" for n in deleted))
+    # docker prints no total here: networks take no space.
+    output.write(pruned("Deleted Networks:", answer.get("NetworksDeleted") or []))
     return 0
 
 

@@ -7,7 +7,7 @@ import sys
 from datetime import UTC
 
 from dockyard.cli import output
-from dockyard.cli.batch import confirm
+from dockyard.cli.batch import confirm, pruned, reclaimed
 from dockyard.cli.client import API_VERSION, APIError, ClientError
 from dockyard.cli.commands.execs import timestamp
 from dockyard.cli.filters import filters_param
@@ -292,7 +292,7 @@ def prune(context, opts, _args) -> int:
     if not confirm("\n".join(warning) + "\n", opts.force):
         return 0
     filters = filters_param(opts.filter)
-    reclaimed = 0
+    total = 0
     steps = [
         ("/containers/prune", {}, "ContainersDeleted", "Deleted Containers:"),
         ("/networks/prune", {}, "NetworksDeleted", "Deleted Networks:"),
@@ -308,15 +308,9 @@ def prune(context, opts, _args) -> int:
             if exc.status_code == 404:
                 continue  # a daemon without networks or volumes yet has nothing of them to prune
             raise
-        deleted = answer.get(key) or []
-        if deleted:
-            output.write(title + "\n")
-            for item in deleted:
-                text = item if isinstance(item, str) else "\n".join(f"{k.lower()}: {v}" for k, v in item.items())
-                output.write(text + "\n")
-            output.write("\n")
-        reclaimed += answer.get("SpaceReclaimed") or 0
-    output.write(f"Total reclaimed space: {human_size(reclaimed)}\n")
+        output.write(pruned(title, answer.get(key) or []))
+        total += answer.get("SpaceReclaimed") or 0
+    output.write(reclaimed(total))
     return 0
 
 

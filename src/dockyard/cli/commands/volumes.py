@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dockyard.cli import output, units
-from dockyard.cli.batch import confirm, each
+from dockyard.cli.batch import confirm, each, pruned, reclaimed
 from dockyard.cli.filters import filters_param
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
-from dockyard.units import human_size
 
 CREATE = Command(
     "volume create",
@@ -107,9 +106,7 @@ def prune(context, opts, _args) -> int:
     filters = list(opts.filter) + (["all=true"] if opts.all else [])
     answer = context.client.call("POST", "/volumes/prune", {"filters": filters_param(filters)})
     deleted = answer.get("VolumesDeleted") or []
-    if deleted:
-        output.write("Deleted Volumes:\n" + "".join(f"{v}\n" for v in deleted) + "\n")
-    output.write(f"Total reclaimed space: {human_size(answer.get('SpaceReclaimed') or 0)}\n")
+    output.write(pruned("Deleted Volumes:", deleted) + reclaimed(answer.get("SpaceReclaimed") or 0))
     return 0
 
 
