@@ -92,6 +92,7 @@ class ContainerService:
         self.records = ContainerTable(db)
         self.images = images
         self._lock = threading.Lock()
+        self._restart_lock = threading.Lock()  # restart bookkeeping against stop (manually_stopped)
         self._exits: dict[str, list[concurrent.futures.Future]] = {}  # next-exit subscribers
         self._removals: dict[str, list[concurrent.futures.Future]] = {}
         self._rootfs_locks: dict[str, threading.Lock] = {}
@@ -388,17 +389,20 @@ class ContainerService:
     def stop(self, name_or_id: str, timeout: float | None = None, sig: str | None = None) -> None:
         """docker stop: the stop signal, then SIGKILL after the timeout (default StopTimeout or 10 s)."""
         record = self.get(name_or_id)
-        if record.state.get("Restarting"):  # between two runs: cancel the next one
+        with self._restart_lock:
+            record = self.records.get(record.id) or record  # as it is now: a restart may have been scheduled
+            if record.state.get("Restarting"):  # between two runs: cancel the next one
+                self.records.set_restarts(record.id, record.restart_count, manually_stopped=True)
+                self.records.set_state(record.id, {**record.state, "Restarting": False, "Status": "exited"})
+                return
+            if not record.state["Running"]:
+                raise NotModified(f"container {record.id} is already stopped")
+            # A stopped container stays stopped whatever its restart policy (until the daemon restarts, for
+            # "always").
             self.records.set_restarts(record.id, record.restart_count, manually_stopped=True)
-            self.records.set_state(record.id, {**record.state, "Restarting": False, "Status": "exited"})
-            return
-        if not record.state["Running"]:
-            raise NotModified(f"container {record.id} is already stopped")
         if timeout is None:
             timeout = record.config.get("StopTimeout")
             timeout = 10 if timeout is None else timeout
-        # A stopped container stays stopped whatever its restart policy (until the daemon restarts, for "always").
-        self.records.set_restarts(record.id, record.restart_count, manually_stopped=True)
         exited = self.subscribe_exit(record.id)
         self._signal(record, parse_signal(sig or record.config.get("StopSignal") or "SIGTERM"))
         try:
@@ -605,12 +609,17 @@ class ContainerService:
         return False
 
     def _schedule_restart(self, container_id: str, started: str, finished: str) -> None:
-        record = self.records.get(container_id)
-        ran = timestamps.seconds(finished) - timestamps.seconds(started)
-        count = 0 if ran >= _BACKOFF_RESET else record.restart_count
-        delay = min(_BACKOFF_MAX, _BACKOFF_START * 2**count) if ran < _BACKOFF_RESET else _BACKOFF_START
-        self.records.set_restarts(container_id, record.restart_count + 1, manually_stopped=record.manually_stopped)
-        self.records.set_state(container_id, {**record.state, "Restarting": True, "Status": "restarting"})
+        # Under the lock stop() takes: a stop that lands after the exit is neither overwritten here (the
+        # container would go on restarting) nor followed by a "restarting" state.
+        with self._restart_lock:
+            record = self.records.get(container_id)
+            if record is None or record.manually_stopped:
+                return
+            ran = timestamps.seconds(finished) - timestamps.seconds(started)
+            count = 0 if ran >= _BACKOFF_RESET else record.restart_count
+            delay = min(_BACKOFF_MAX, _BACKOFF_START * 2**count) if ran < _BACKOFF_RESET else _BACKOFF_START
+            self.records.set_restarts(container_id, record.restart_count + 1, manually_stopped=False)
+            self.records.set_state(container_id, {**record.state, "Restarting": True, "Status": "restarting"})
 
         def restart() -> None:
             current = self.records.get(container_id)
