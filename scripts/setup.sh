@@ -11,7 +11,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 packages=(python3 python3-venv python3-pip busybox-static debootstrap runc skopeo procps iproute2 util-linux dpkg tmux
-  nftables dnsmasq-base)  # dnsmasq: the peer of bench/dns.py (no service, only the binary)
+  nftables dnsmasq-base  # dnsmasq: the peer of bench/dns.py (no service, only the binary)
+  iperf3)  # the sender and receiver of bench/bridge_tuning.py (its service is not enabled by default)
 # docker.io (dockerd 20.10) is the real engine the tests compare with; they start a private
 # dockerd of their own (tests/support/dockerd.py). Its recommends (apparmor, cgroupfs-mount,
 # needrestart, criu, git) are left out: needrestart hooks every later apt run and
