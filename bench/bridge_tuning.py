@@ -5,7 +5,8 @@ bridge, a veth per container in hairpin mode, a network namespace per container)
 one setting changed, and runs short iperf3 transfers over each, interleaved run by run so the
 load of a shared machine falls on all variants alike. Host loopback is the ceiling the issue
 measures against. Reports medians, the spread (min-max) and each variant's ratio to loopback
-and to the default bridge.
+and to the default bridge. Each variant also sends to a peer beyond the host (routed by the
+host to a bridge of its own with a NIC's usual limits), which is what a setting must not slow down.
 
 The "no br_netfilter" variant lives inside a lab namespace of its own whose per-namespace
 net.bridge.bridge-nf-call-iptables is 0: the upper bound of what skipping the IP hooks for
@@ -41,10 +42,12 @@ TAG = f"dy-bt{os.getpid() % 10000}"
 
 @dataclass
 class Pair:
-    """Two containers on one bridge: the iperf3 client runs in `client`, the server at `server_ip`."""
+    """Two containers on one bridge: the iperf3 client runs in `client`, the server at `server_ip`;
+    routed: the client also reaches the peer beyond the host (Lab.beyond)."""
 
     client: str
     server_ip: str
+    routed: bool = True
 
 
 class Lab:
@@ -61,8 +64,30 @@ class Lab:
         sh("ip", "-n", ns, "link", "set", "lo", "up")
         return ns
 
-    def pair(self, mtu: int = 1500, host_ns: str | None = None, big_tcp: int = 0, gro: bool = False) -> Pair:
-        """A bridge (in host_ns, the host when None) with two containers at .2 and .3."""
+    def beyond(self) -> str:
+        """A peer beyond the host, as far as containers can tell: routed by the host, on a bridge of its own
+        with the usual MTU and 64 KiB limits (a NIC's). Its address."""
+        bridge, subnet = f"{TAG}o", ipaddress.ip_network(f"10.{self.x}.250.0/24")
+        sh("ip", "link", "add", "name", bridge, "type", "bridge")
+        self.stack.callback(subprocess.run, ["ip", "link", "del", bridge], check=False)
+        sh("ip", "addr", "add", f"{subnet[1]}/24", "dev", bridge)
+        sh("ip", "link", "set", bridge, "up")
+        ns = self.netns("out")
+        end, peer = f"{TAG}vo", f"{TAG}po"
+        sh("ip", "link", "add", end, "type", "veth", "peer", "name", peer, "netns", ns)
+        self.stack.callback(subprocess.run, ["ip", "link", "del", end], check=False)
+        sh("ip", "link", "set", end, "master", bridge, "up")
+        sh("ip", "-n", ns, "addr", "add", f"{subnet[2]}/24", "dev", peer)
+        sh("ip", "-n", ns, "link", "set", peer, "up")
+        sh("ip", "-n", ns, "route", "add", "default", "via", str(subnet[1]))
+        self.serve(ns)
+        return str(subnet[2])
+
+    def pair(
+        self, mtu: int = 1500, host_ns: str | None = None, big_tcp: int = 0, gro: bool = False, route_mtu: int = 0
+    ) -> Pair:
+        """A bridge (in host_ns, the host when None) with two containers at .2 and .3; route_mtu: the
+        MTU of the containers' default routes (beyond the bridge)."""
         self.count += 1
         n = self.count
         ipn = ["ip", "-n", host_ns] if host_ns else ["ip"]
@@ -88,12 +113,13 @@ class Lab:
             sh(*ipn, "link", "set", end, "type", "bridge_slave", "hairpin", "on")
             sh("ip", "-n", ns, "addr", "add", f"{subnet[host]}/24", "dev", peer)
             sh("ip", "-n", ns, "link", "set", peer, "up")
-            sh("ip", "-n", ns, "route", "add", "default", "via", str(subnet[1]))
+            mtu_beyond = ["mtu", str(route_mtu)] if route_mtu else []
+            sh("ip", "-n", ns, "route", "add", "default", "via", str(subnet[1]), *mtu_beyond)
             names.append(ns)
         if big_tcp:  # once it has ports: see tuning.tune_link
             tuning.tune_link(bridge, big_tcp)
         self.serve(names[0])
-        return Pair(names[1], str(subnet[2]))
+        return Pair(names[1], str(subnet[2]), routed=host_ns is None)
 
     def serve(self, ns: str | None) -> None:
         command = [*in_ns(ns), "iperf3", "--server", "--port", str(IPERF_PORT)]
@@ -148,15 +174,17 @@ def variants(lab: Lab) -> dict[str, Callable[[], Pair]]:
         lab.notrack(pair)
         return pair
 
+    plan = tuning.bridge_mtu(tuning.DOCKER_MTU, chosen=False)
     return {
         "default (MTU 1500, br_netfilter)": lambda: lab.pair(),
-        "BIG TCP 192 KiB (network/tuning.py)": lambda: lab.pair(big_tcp=tuning.BIG_TCP_SIZE),
+        "BIG TCP 192 KiB (tuning.tune_link)": lambda: lab.pair(big_tcp=tuning.BIG_TCP_SIZE),
         "BIG TCP 512 KiB": lambda: lab.pair(big_tcp=524280),
         "veth GRO on": lambda: lab.pair(gro=True),
         "conntrack skipped (notrack)": notrack,
         "no br_netfilter (lab netns)": no_br_netfilter,
         "MTU 9000": lambda: lab.pair(mtu=9000),
         "MTU 65535": lambda: lab.pair(mtu=65535),
+        "MTU 65535, 1500 beyond (tuning.bridge_mtu)": lambda: lab.pair(mtu=plan.link, route_mtu=plan.beyond or 0),
     }
 
 
@@ -170,24 +198,29 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         lab = Lab(stack)
         lab.serve(None)
-        paths: dict[str, Pair | None] = {"host loopback (ceiling)": None}
+        out = lab.beyond()
+        paths: dict[str, tuple[str | None, str]] = {"host loopback (ceiling)": (None, "127.0.0.1")}
         for name, build in variants(lab).items():
             if wanted is None or any(name.startswith(w) for w in wanted):
-                paths[name] = build()
+                pair = build()
+                paths[name] = (pair.client, pair.server_ip)
+                if pair.routed:
+                    paths[f"  {name}: routed peer"] = (pair.client, out)
         results: dict[str, list[float]] = {name: [] for name in paths}
         for _ in range(args.runs):
-            for name, pair in paths.items():
-                results[name].append(
-                    iperf(*((pair.client, pair.server_ip) if pair else (None, "127.0.0.1")), args.seconds)
-                )
+            for name, (ns, host) in paths.items():
+                results[name].append(iperf(ns, host, args.seconds))
     ceiling = statistics.median(results["host loopback (ceiling)"])
-    default = statistics.median(results.get("default (MTU 1500, br_netfilter)", [ceiling]))
+    default = results.get("default (MTU 1500, br_netfilter)", [ceiling])
+    default_routed = results.get("  default (MTU 1500, br_netfilter): routed peer", default)
     print(f"iperf3 TCP, {args.seconds:g} s per transfer, median of {args.runs}, load {os.getloadavg()[0]:.1f}")
-    print(f"{'path':36} {'Gbit/s':>7} {'min-max':>12} {'vs loopback':>12} {'vs default':>11}")
+    header = f"{'path (container to container unless routed)':56} {'Gbit/s':>7} {'min-max':>12}"
+    print(f"{header} {'vs loopback':>12} {'vs default':>11}")
     for name, values in results.items():
         median = statistics.median(values)
         spread = f"{min(values):.1f}-{max(values):.1f}"
-        print(f"{name:36} {median:7.1f} {spread:>12} {median / ceiling:12.2f} {median / default:11.2f}")
+        base = statistics.median(default_routed if name.endswith("routed peer") else default)
+        print(f"{name:56} {median:7.1f} {spread:>12} {median / ceiling:12.2f} {median / base:11.2f}")
 
 
 if __name__ == "__main__":

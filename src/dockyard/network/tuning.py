@@ -1,16 +1,23 @@
-"""Throughput settings of bridge-network links: BIG TCP sizes on the bridge and on both ends of every veth.
+"""Throughput settings of bridge-network links, measured in bench/bridge_tuning.py (docs/benchmarks.md).
 
-At docker's MTU of 1500 a TCP sender hands the stack at most 64 KiB per (GSO) packet, and every
-such packet walks the veth, the bridge and br_netfilter's IP hooks once; host loopback carries the
-same bytes with an MTU of 64 KiB. Raising a link's GSO/GRO limits above 64 KiB (BIG TCP: IPv6
-since Linux 5.19, IPv4 since 6.3) lets the sender build packets of up to `BIG_TCP_SIZE` while the
-MTU, and so everything a peer outside the host sees, stays as docker has it: a large packet that
-leaves through a device with smaller limits is segmented in software on the way out.
-bench/bridge_tuning.py measures it (docs/benchmarks.md, "Bridge throughput").
+Two ways past the 64 KiB packets that a veth and a bridge carry at docker's MTU of 1500, where
+host loopback carries 64 KiB ones; br_netfilter and conntrack, which every bridged frame walks
+too, measured as costing little (docs/networking.md, "Throughput").
 
-The limits belong to the device, in whatever namespace it is: call `tune_link` on the host end of each
-veth, on the bridge once that end is its port, and on the container's end inside its namespace.
-Kernels without the attributes ignore them (rtnetlink skips unknown attributes of RTM_NEWLINK).
+`bridge_mtu`: the links (bridge, both veth ends) at the largest MTU a veth takes, the container's
+default routes at docker's MTU. Containers of one network talk at 64 KiB packets (about 0.9 of
+loopback instead of 0.6); to anything beyond the bridge a container's packets, its TCP MSS and its
+path MTU stay as docker has them, because the route, not the device, gives them. Only when the
+user chose no MTU (com.docker.network.driver.mtu, dockerd's --mtu).
+
+`tune_link`: BIG TCP, GSO/GRO limits above 64 KiB (IPv6 since Linux 5.19, IPv4 since 6.3): the
+sender builds packets of up to `BIG_TCP_SIZE` at MTU 1500 (2.4x the default between containers).
+But a packet routed out through a device with the usual limits is segmented in software to
+MTU-sized frames on the way, which halved throughput to a peer beyond the host: for networks
+without a way out (--internal) only. It belongs to each device, in whatever namespace it is: call
+it on the host end of each veth, on the bridge once that end is its port, and on the container's
+end inside its namespace. Kernels without the attributes ignore them (rtnetlink skips unknown
+attributes of RTM_NEWLINK).
 """
 
 from __future__ import annotations
@@ -18,15 +25,36 @@ from __future__ import annotations
 import os
 import socket
 import struct
+from dataclasses import dataclass
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from dockyard.errors import Internal
 
-# 192 KiB, as Cilium and the kernel's BIG TCP documentation use: three 64 KiB packets in one.
+DOCKER_MTU = 1500
+LINK_MTU = 65535  # the most a veth takes (ETH_MAX_MTU); a bridge follows its ports
+# 192 KiB, as Cilium and the kernel's BIG TCP documentation use; 512 KiB measured a little faster
+# still between containers, but every such packet leaving the host is segmented in software.
 BIG_TCP_SIZE = 196608
 LEGACY_SIZE = 65536  # GSO_LEGACY_MAX_SIZE: the limit without BIG TCP
+
+
+@dataclass(frozen=True)
+class BridgeMTU:
+    """The MTUs of a bridge network's links: `link` for the bridge and both ends of each veth,
+    `beyond` (None: the link's) as the mtu metric of the container's default routes (IPv4 and IPv6)."""
+
+    link: int
+    beyond: int | None = None
+
+
+def bridge_mtu(mtu: int, chosen: bool) -> BridgeMTU:
+    """The MTUs for a network whose MTU is `mtu` (what inspect shows); chosen: the user set it."""
+    if chosen or mtu != DOCKER_MTU:
+        return BridgeMTU(mtu)
+    return BridgeMTU(LINK_MTU, beyond=mtu)
+
 
 # include/uapi/linux/if_link.h: IFLA_* attribute types. pyroute2 (0.9) names neither IPv4 one.
 IFLA_GSO_MAX_SIZE = 41
