@@ -156,8 +156,9 @@ def iperf(ns: str | None, host: str, seconds: float) -> float:
     command = [*in_ns(ns), "iperf3", "--client", host, "--port", str(IPERF_PORT), "--time", str(seconds), "--json"]
     for _attempt in range(20):
         result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode == 0:
-            return json.loads(result.stdout)["end"]["sum_received"]["bits_per_second"] / 1e9
+        received = json.loads(result.stdout or "{}").get("end", {}).get("sum_received")
+        if result.returncode == 0 and received:
+            return received["bits_per_second"] / 1e9
         time.sleep(0.1)  # the server not yet listening, or still closing the previous test
     raise RuntimeError(f"iperf3 to {host} in {ns}: {result.stdout[-300:]} {result.stderr[-300:]}")
 

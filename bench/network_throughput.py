@@ -1,8 +1,9 @@
 """Benchmark: TCP throughput over host loopback, container to container over a bridge, and through published ports.
 
 Builds the topology of tests/support/nettopo.py twice: a bridge as docker makes
-it (MTU 1500, 64 KiB GSO limits) and one with dockyard.network.tuning's BIG TCP
-limits, each with two network namespaces standing for containers; a Firewall
+it (MTU 1500) and one with dockyard.network.tuning.bridge_mtu's plan (links at
+65535, docker's 1500 on the containers' default routes), each with two network
+namespaces standing for containers, and a peer beyond the host (routed to); a Firewall
 with a table of its own publishes c1's port on each. The same sender and
 receiver move data along each path, interleaved run by run: iperf3 (C, the
 default) or the Python pair of tests/support/netprobe.py (1 MiB writes), which
@@ -28,6 +29,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests"))
 
+from dockyard.network import tuning
 from dockyard.network.nftables import Firewall, NetworkRules
 from dockyard.network.port_allocator import PortAllocator
 from dockyard.network.ports import PortRequest, Proto
@@ -54,8 +56,9 @@ def iperf(ns: str | None, host: str, port: int, seconds: float) -> float:
     command = [*in_netns(ns), "iperf3", "--client", host, "--port", str(port), "--time", str(seconds), "--json"]
     for _attempt in range(20):
         result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode == 0:
-            return json.loads(result.stdout)["end"]["sum_received"]["bits_per_second"] / 8 / (1 << 20)
+        received = json.loads(result.stdout or "{}").get("end", {}).get("sum_received")
+        if result.returncode == 0 and received:
+            return received["bits_per_second"] / 8 / (1 << 20)
         time.sleep(0.1)  # the server not yet listening, or still closing the previous test
     raise RuntimeError(f"iperf3 to {host}:{port} from {ns}: {result.stdout[-300:]} {result.stderr[-300:]}")
 
@@ -95,10 +98,11 @@ def main() -> None:
         beyond, beyond_subnet = topo.bridge("o", 3)
         out = topo.namespace("out", beyond, beyond_subnet[2], gateway=False)
         serve(out, SINK_PORT)
-        for letter, third, tune, label in (("a", 1, False, "as docker"), ("t", 2, True, "tuned")):
+        plan = tuning.bridge_mtu(tuning.DOCKER_MTU, chosen=False)
+        for letter, third, mtu, label in (("a", 1, None, "as docker"), ("t", 2, plan, "bridge_mtu")):
             bridge, subnet = topo.bridge(letter, third)
-            c1 = topo.namespace(f"{letter}1", bridge, subnet[2], tune=tune)
-            c2 = topo.namespace(f"{letter}2", bridge, subnet[3], tune=tune)
+            c1 = topo.namespace(f"{letter}1", bridge, subnet[2], mtu=mtu)
+            c2 = topo.namespace(f"{letter}2", bridge, subnet[3], mtu=mtu)
             serve(c1, SINK_PORT)
             firewall.add_network(NetworkRules(f"bench-{letter}", bridge, subnet))
             published = firewall.publish(c1, str(subnet[2]), [PortRequest(SINK_PORT, Proto.TCP)])[0]
@@ -111,7 +115,7 @@ def main() -> None:
                 f"container -> published, hairpin ({label})": (c2, host, port),
                 f"container -> routed peer, 64 KiB links ({label})": (c2, str(beyond_subnet[2]), SINK_PORT),
             }
-            if not tune:
+            if mtu is None:
                 paths["host -> [::1] published (userland proxy)"] = (None, "::1", port)
         results: dict[str, list[float]] = {name: [] for name in paths}
         for _ in range(args.runs):
