@@ -12,7 +12,7 @@ The "no br_netfilter" variant lives inside a lab namespace of its own whose per-
 net.bridge.bridge-nf-call-iptables is 0: the upper bound of what skipping the IP hooks for
 bridged frames could give. The host's sysctls are never changed. Everything is removed afterwards.
 
-    .venv/bin/python bench/bridge_tuning.py [--runs 9] [--seconds 1] [--only default,tuned]
+    .venv/bin/python bench/bridge_tuning.py [--runs 9] [--seconds 1] [--length 128K] [--only default,MTU]
 """
 
 from __future__ import annotations
@@ -151,9 +151,10 @@ def in_ns(ns: str | None) -> list[str]:
     return ["ip", "netns", "exec", ns] if ns else []
 
 
-def iperf(ns: str | None, host: str, seconds: float) -> float:
-    """Gbit/s the receiver saw in one transfer."""
-    command = [*in_ns(ns), "iperf3", "--client", host, "--port", str(IPERF_PORT), "--time", str(seconds), "--json"]
+def iperf(ns: str | None, host: str, seconds: float, length: str) -> float:
+    """Gbit/s the receiver saw in one transfer of writes of `length` bytes (iperf3's K/M suffixes)."""
+    command = [*in_ns(ns), "iperf3", "--client", host, "--port", str(IPERF_PORT), "--time", str(seconds)]
+    command += ["--length", length, "--json"]
     for _attempt in range(20):
         result = subprocess.run(command, capture_output=True, text=True)
         received = json.loads(result.stdout or "{}").get("end", {}).get("sum_received")
@@ -193,6 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--length", default="128K", help="bytes per write (iperf3's default 128K)")
     parser.add_argument("--only", help="comma-separated prefixes of the variants to run (loopback always runs)")
     args = parser.parse_args()
     wanted = args.only.split(",") if args.only else None
@@ -210,11 +212,12 @@ def main() -> None:
         results: dict[str, list[float]] = {name: [] for name in paths}
         for _ in range(args.runs):
             for name, (ns, host) in paths.items():
-                results[name].append(iperf(ns, host, args.seconds))
+                results[name].append(iperf(ns, host, args.seconds, args.length))
     ceiling = statistics.median(results["host loopback (ceiling)"])
     default = results.get("default (MTU 1500, br_netfilter)", [ceiling])
     default_routed = results.get("  default (MTU 1500, br_netfilter): routed peer", default)
-    print(f"iperf3 TCP, {args.seconds:g} s per transfer, median of {args.runs}, load {os.getloadavg()[0]:.1f}")
+    load = os.getloadavg()[0]
+    print(f"iperf3 TCP, {args.seconds:g} s transfers of {args.length} writes, median of {args.runs}, load {load:.1f}")
     header = f"{'path (container to container unless routed)':56} {'Gbit/s':>7} {'min-max':>12}"
     print(f"{header} {'vs loopback':>12} {'vs default':>11}")
     for name, values in results.items():

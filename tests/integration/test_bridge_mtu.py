@@ -52,15 +52,6 @@ def mss(ns: str, host: str) -> int:
     return int(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
 
 
-def test_a_chosen_mtu_is_kept_everywhere():
-    assert tuning.bridge_mtu(1500, chosen=True) == tuning.BridgeMTU(1500)
-    assert tuning.bridge_mtu(9000, chosen=False) == tuning.BridgeMTU(9000)
-
-
-def test_docker_default_mtu_becomes_large_links_with_docker_mtu_routes():
-    assert tuning.bridge_mtu(1500, chosen=False) == tuning.BridgeMTU(tuning.LINK_MTU, beyond=1500)
-
-
 def test_the_bridge_follows_its_ports(net):
     with open(f"/sys/class/net/{net.a}/mtu") as f:
         assert int(f.read()) == tuning.LINK_MTU

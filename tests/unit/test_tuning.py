@@ -1,4 +1,4 @@
-"""The RTM_NEWLINK message tuning.tune_link sends, and how it reads the kernel's acknowledgement."""
+"""tuning.bridge_mtu's plan; the RTM_NEWLINK message tuning.tune_link sends, and how it reads the acknowledgement."""
 
 from __future__ import annotations
 
@@ -33,3 +33,12 @@ def test_ack_error_is_the_negated_code():
 def test_ack_error_refuses_what_is_no_acknowledgement():
     with pytest.raises(Internal):
         tuning.ack_error(ack(0, kind=16))
+
+
+def test_a_chosen_mtu_is_kept_everywhere():
+    assert tuning.bridge_mtu(1500, chosen=True) == tuning.BridgeMTU(1500)
+    assert tuning.bridge_mtu(9000, chosen=False) == tuning.BridgeMTU(9000)
+
+
+def test_docker_default_mtu_becomes_large_links_with_docker_mtu_routes():
+    assert tuning.bridge_mtu(1500, chosen=False) == tuning.BridgeMTU(tuning.LINK_MTU, beyond=1500)
