@@ -2,8 +2,9 @@
 
     netprobe.py serve tcp|udp PORT NAME   answer every connection/datagram with "NAME <peer address>" (IPv4 and 6)
     netprobe.py ask tcp|udp HOST PORT     print the answer; exit 1 when none comes within 2 seconds
-    netprobe.py sink PORT                 accept TCP connections and read them to the end
-    netprobe.py blast HOST PORT MIB       send MIB mebibytes over one TCP connection; print the seconds
+    netprobe.py sink PORT                 accept TCP connections (IPv4 and 6), read them to the end, answer the count
+    netprobe.py blast HOST PORT MIB       send MIB mebibytes over one TCP connection; print the seconds (exit 1
+                                          when the sink counted other than what was sent)
 
 Servers print "ready" once bound, so the caller knows when to ask.
 """
@@ -59,29 +60,34 @@ def ask(proto: str, host: str, port: int) -> str | None:
 
 def sink(port: int) -> None:
     buffer = bytearray(CHUNK)
-    with socket.socket() as server:
+    with socket.socket(socket.AF_INET6) as server:
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("0.0.0.0", port))
+        server.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        server.bind(("::", port))
         server.listen(4)
         print("ready", flush=True)
         while True:
             conn, _ = server.accept()
             with conn:
-                while conn.recv_into(buffer):
-                    pass
-                conn.sendall(b"done")
+                total = 0
+                while count := conn.recv_into(buffer):
+                    total += count
+                conn.sendall(str(total).encode())
 
 
 def blast(host: str, port: int, mib: int) -> float:
-    """Seconds from connect until the sink confirms it read everything."""
+    """Seconds from connect until the sink confirms it read everything; SystemExit when it read otherwise."""
     payload = bytes(CHUNK)
     with socket.create_connection((host, port), timeout=30) as client:
         start = time.perf_counter()
         for _ in range(mib):
             client.sendall(payload)
         client.shutdown(socket.SHUT_WR)
-        client.recv(16)
-        return time.perf_counter() - start
+        counted = client.recv(32)
+        seconds = time.perf_counter() - start
+    if counted != str(mib * CHUNK).encode():
+        sys.exit(f"sent {mib * CHUNK} bytes, the sink counted {counted.decode() or 'nothing'}")
+    return seconds
 
 
 if __name__ == "__main__":

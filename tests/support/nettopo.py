@@ -20,6 +20,8 @@ import random
 import subprocess
 import sys
 
+from dockyard.network import tuning
+
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "netprobe.py")
 
 
@@ -81,18 +83,34 @@ class Topology:
         """The IPv6 subnet of the bridge made with `third`: a ULA /64 named after 10.x.<third>.0/24."""
         return ipaddress.ip_network(f"fdd0:{self.x:x}:{third}::/64")
 
-    def namespace(self, name: str, bridge: str, address: ipaddress.IPv4Address, gateway: bool = True) -> str:
+    def namespace(
+        self,
+        name: str,
+        bridge: str,
+        address: ipaddress.IPv4Address,
+        gateway: bool = True,
+        tune: bool = False,
+        mtu: tuning.BridgeMTU | None = None,
+    ) -> str:
         """A network namespace with a veth on bridge at address and at the same host number of the bridge's
-        IPv6 subnet; its default routes via the bridge's addresses."""
+        IPv6 subnet; its default routes via the bridge's addresses. tune: both veth ends and the bridge get
+        dockyard.network.tuning's BIG TCP limits; mtu: the veth's MTU and its default routes' (the bridge
+        follows its ports)."""
         self.links += 1
         ns = f"{self.tag}-{name}"
         host_end, peer = f"{self.tag}v{self.links}", f"{self.tag}p{self.links}"
         sh("ip", "netns", "add", ns)
         self.stack.callback(subprocess.run, ["ip", "netns", "del", ns], check=False)
-        sh("ip", "link", "add", host_end, "type", "veth", "peer", "name", peer)
+        link_mtu = ["mtu", str(mtu.link)] if mtu else []
+        sh("ip", "link", "add", host_end, *link_mtu, "type", "veth", "peer", "name", peer, *link_mtu)
         self.stack.callback(subprocess.run, ["ip", "link", "del", host_end], check=False)
+        if tune:  # the peer before it moves (the limits stay with the device), the bridge once it has a port
+            for device in (peer, host_end):
+                tuning.tune_link(device)
         sh("ip", "link", "set", peer, "netns", ns)
         sh("ip", "link", "set", host_end, "master", bridge, "up")
+        if tune:
+            tuning.tune_link(bridge)
         # As the bridge driver does: with br_netfilter loaded, a container's packet to its own published
         # port is DNATed on the bridge and must go back out of the port it came in by.
         sh("ip", "link", "set", host_end, "type", "bridge_slave", "hairpin", "on")
@@ -102,8 +120,9 @@ class Topology:
         sh("ip", "-n", ns, "addr", "add", f"{self.subnet6(third)[host]}/64", "dev", peer, "nodad")
         sh("ip", "-n", ns, "link", "set", peer, "up")
         if gateway:
-            sh("ip", "-n", ns, "route", "add", "default", "via", str(address - host + 1))
-            sh("ip", "-n", ns, "-6", "route", "add", "default", "via", str(self.subnet6(third)[1]))
+            beyond = ["mtu", str(mtu.beyond)] if mtu and mtu.beyond else []
+            sh("ip", "-n", ns, "route", "add", "default", "via", str(address - host + 1), *beyond)
+            sh("ip", "-n", ns, "-6", "route", "add", "default", "via", str(self.subnet6(third)[1]), *beyond)
         return ns
 
     def serve(self, ns: str | None, *probe_args: str) -> None:
