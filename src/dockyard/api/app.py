@@ -18,6 +18,8 @@ from dockyard.services.archive import ArchiveService
 from dockyard.services.containers import ContainerService
 from dockyard.services.execs import ExecService
 from dockyard.services.images import ImageService
+from dockyard.services.networks import NetworkService
+from dockyard.services.sandboxes import SandboxService
 from dockyard.services.stats import StatsService
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -30,6 +32,8 @@ class Services:
 
     images: ImageService
     containers: ContainerService
+    networks: NetworkService
+    sandboxes: SandboxService
     execs: ExecService
     archives: ArchiveService
     stats: StatsService
@@ -75,7 +79,7 @@ async def _server_headers(request: web.Request, response: web.StreamResponse) ->
 
 
 def make_app(services: Services) -> web.Application:
-    from dockyard.api import containers, events, execs, images, system
+    from dockyard.api import containers, events, execs, images, networks, system
 
     app = web.Application(middlewares=[version, errors], client_max_size=1 << 40)
     app.on_response_prepare.append(_server_headers)
@@ -86,6 +90,7 @@ def make_app(services: Services) -> web.Application:
     containers.register(routes)
     execs.register(routes)
     events.register(routes)
+    networks.register(routes)
     return app
 
 

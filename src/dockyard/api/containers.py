@@ -23,9 +23,6 @@ from dockyard.services.containers import ContainerService
 from dockyard.services.filters import check as check_filters
 from dockyard.services.filters import label_matches
 
-# What a container without networking shows (issue 6 brings the rest): the fields clients read.
-_NO_NETWORK = {"Networks": {}, "Ports": {}, "SandboxID": "", "SandboxKey": "", "MacAddress": "", "IPAddress": "",
-               "Gateway": "", "IPPrefixLen": 0, "Bridge": ""}  # fmt: skip
 _LIST_FILTERS = frozenset({"id", "name", "status", "label", "ancestor", "exited", "before", "since", "health"})
 
 
@@ -102,7 +99,7 @@ def _summary(request: web.Request, record: ContainerRecord) -> dict:
         "State": record.state["Status"],
         "Status": _status_text(record.state),
         "HostConfig": {"NetworkMode": record.host_config.get("NetworkMode") or "default"},
-        "NetworkSettings": {"Networks": {}},
+        "NetworkSettings": {"Networks": services_of(request).sandboxes.settings(record)["Networks"]},
         "Mounts": [],
     }
 
@@ -162,7 +159,7 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
         "GraphDriver": {"Name": services_of(request).images.driver_name(), "Data": {}},
         "Mounts": [],
         "Config": config,
-        "NetworkSettings": {**_NO_NETWORK},
+        "NetworkSettings": services_of(request).sandboxes.settings(record),
     }
 
 
@@ -202,7 +199,7 @@ async def list_containers(request: web.Request) -> web.Response:
     limit = int(request.query.get("limit", "-1") or -1)
     if limit > 0:
         records = records[:limit]
-    summaries = [_summary(request, r) for r in records]
+    summaries = await _blocking(lambda: [_summary(request, r) for r in records])  # store reads: off the loop
     if boolean(request, "size"):
         for summary, record in zip(summaries, records, strict=True):
             summary.update(await _blocking(_sizes, request, record))
@@ -231,7 +228,7 @@ def _sizes(request: web.Request, record: ContainerRecord) -> dict:
 
 async def inspect(request: web.Request) -> web.Response:
     record = await _blocking(_containers(request).get, _name(request))
-    inspected = _inspect(request, record)
+    inspected = await _blocking(_inspect, request, record)
     if boolean(request, "size"):
         inspected.update(await _blocking(_sizes, request, record))
     return json_response(inspected)

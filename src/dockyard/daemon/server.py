@@ -17,11 +17,14 @@ from dockyard.api.app import Services, make_app
 from dockyard.daemon.config import DaemonConfig
 from dockyard.daemon.facts import HostFacts
 from dockyard.errors import Conflict
+from dockyard.network.ipam import DEFAULT_POOLS, Pool
 from dockyard.services.archive import ArchiveService
 from dockyard.services.containers import ContainerService
 from dockyard.services.execs import ExecService
 from dockyard.services.health import HealthMonitor
 from dockyard.services.images import ImageService
+from dockyard.services.networks import NetworkConfig, NetworkService
+from dockyard.services.sandboxes import SandboxService
 from dockyard.services.shims import ShimLauncher
 from dockyard.services.stats import StatsService
 
@@ -41,19 +44,35 @@ def run(config: DaemonConfig) -> None:
         images = ImageService.open(config.data_root, snapshotter=config.storage_driver)
         try:
             shims = ShimLauncher(config.exec_root)
+            networks = NetworkService(images.images.db, _network_config(config))
+            containers: ContainerService | None = None  # the sandboxes look containers up once it exists
+
+            def container(ref: str):
+                assert containers is not None
+                return containers.get(ref)
+
+            sandboxes = SandboxService(
+                networks, config.exec_root, container=container,
+                files_dir=lambda container_id: os.path.join(config.data_root, "containers", container_id),
+            )  # fmt: skip
             containers = ContainerService(
-                data_root=config.data_root, exec_root=config.exec_root, db=images.images.db, images=images, shims=shims
-            )
-            images.events = containers.events  # one bus: `docker events` shows both
+                data_root=config.data_root, exec_root=config.exec_root, db=images.images.db, images=images,
+                shims=shims, network=sandboxes,
+            )  # fmt: skip
+            images.events = networks.events = containers.events  # one bus: `docker events` shows them all
+            networks.ensure_predefined()
             images.running = containers.is_running  # rmi: a running container is a conflict force cannot lift
             execs = ExecService(containers)
             HealthMonitor(containers, execs)  # it hooks itself into container starts and exits
             adopted = containers.restore()
             if adopted:
                 log.info("live restore: re-adopted %d running containers", len(adopted))
+            sandboxes.reconcile(containers.is_running)
             services = Services(
                 images=images,
                 containers=containers,
+                networks=networks,
+                sandboxes=sandboxes,
                 execs=execs,
                 archives=ArchiveService(containers),
                 stats=StatsService(containers),
@@ -66,6 +85,13 @@ def run(config: DaemonConfig) -> None:
                 shims.close()
         finally:
             images.close()
+
+
+def _network_config(config: DaemonConfig) -> NetworkConfig:
+    pools = tuple(Pool.parse(entry) for entry in config.default_address_pools) or DEFAULT_POOLS
+    # The owner tag names this daemon's exec root: two daemons on one host never reconcile each other's links.
+    return NetworkConfig(bridge=config.bridge, bip=config.bip, mtu=config.mtu, pools=pools,
+                         owner=f"dockyard:{config.exec_root}")  # fmt: skip
 
 
 @contextlib.contextmanager

@@ -55,6 +55,23 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE containers ADD COLUMN manually_stopped INTEGER NOT NULL DEFAULT 0;  -- by docker stop
     """,
+    """
+    CREATE TABLE networks (
+        id       TEXT PRIMARY KEY,          -- 64 hex
+        name     TEXT NOT NULL UNIQUE,
+        created  TEXT NOT NULL,             -- RFC 3339 with nanoseconds
+        spec     TEXT NOT NULL              -- JSON: driver, IPAM config, options, labels, bridge name...
+    );
+    CREATE TABLE endpoints (
+        id           TEXT PRIMARY KEY,      -- 64 hex
+        network_id   TEXT NOT NULL REFERENCES networks(id),
+        container_id TEXT NOT NULL,
+        config       TEXT NOT NULL,         -- JSON: the EndpointSettings asked for (Aliases, IPAMConfig...)
+        address      TEXT NOT NULL DEFAULT '',  -- the IPv4 address held while the container runs, "" otherwise
+        UNIQUE (network_id, container_id)
+    );
+    CREATE INDEX endpoints_by_container ON endpoints(container_id);
+    """,
 )
 
 

@@ -39,6 +39,7 @@ from dockyard.runtime.runtime import Runtime, parse_signal
 from dockyard.runtime.shim import read_json, write_json
 from dockyard.services.events import EventBus
 from dockyard.services.images import ImageService
+from dockyard.services.sandboxes import SandboxService
 from dockyard.services.shims import ShimLauncher
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,11 @@ class ContainerService:
         db: Database,
         images: ImageService,
         shims: ShimLauncher,
+        network: SandboxService,
         runtime_root: str | None = None,
     ) -> None:
         self.shims = shims
+        self.network = network
         self.events = EventBus()  # the daemon shares one bus between the services
         # Called with a container's id after it starts (or is re-adopted) and after it exits: health checks.
         self.on_start: list = []
@@ -133,6 +136,8 @@ class ContainerService:
             host_config["MemorySwappiness"] = None
         if not host_config.get("CgroupnsMode"):
             host_config["CgroupnsMode"] = "host"  # containers get no cgroup namespace (cgroup v1 and hybrid hosts)
+        if host_config.get("NetworkMode", "default") in ("", "default"):
+            host_config["NetworkMode"] = "bridge"  # what dockerd records for the default since API 1.44
         image_name = config.get("Image") or ""
         if not image_name:
             raise InvalidParameter("config error: no image specified")
@@ -148,6 +153,7 @@ class ContainerService:
             raise InvalidParameter("terminals (-t) are not supported yet: the shim cannot hold a pty")
         container_spec.capabilities(host_config)
         container_spec.seccomp_option(host_config)
+        joins = self.network.plan(host_config, body.get("NetworkingConfig"))
         record = ContainerRecord(
             id=container_id,
             name=name or self._generated_name(),
@@ -165,6 +171,12 @@ class ContainerService:
             self.images.create_rootfs(container_id, image.id)
             try:
                 self.records.add(record)
+                try:
+                    self.network.add_endpoints(container_id, joins)
+                except BaseException:
+                    self.network.remove_container(container_id)
+                    self.records.delete(container_id)
+                    raise
                 self._event(record, "create")
             except BaseException:
                 self.images.remove_rootfs(container_id)
@@ -206,6 +218,7 @@ class ContainerService:
             self._event(record, "destroy")
         with contextlib.suppress(NotFound):
             self.images.remove_rootfs(container_id)
+        self.network.remove_container(container_id)
         self.records.delete(container_id)
         with self._lock:
             self._rootfs_locks.pop(container_id, None)
@@ -241,8 +254,10 @@ class ContainerService:
         os.makedirs(rootfs, mode=0o755)
         mount_all(self.images.rootfs_mounts(record.id), rootfs)
         try:
+            sandbox = self.network.setup(record)
             container_spec.write_container_files(
-                self.files_dir(record.id), record.config.get("Hostname") or record.id[:12]
+                self.files_dir(record.id),
+                {"hostname": f"{sandbox.hostname}\n", "hosts": sandbox.hosts, "resolv.conf": sandbox.resolv_conf},
             )
             image = self.images.get(record.image_id)
             spec = container_spec.build(
@@ -252,12 +267,15 @@ class ContainerService:
                 image_config=image.config.get("config") or {},
                 config=record.config,
                 host_config=record.host_config,
+                hostname=sandbox.hostname,
+                netns_path=sandbox.netns_path,
             )
             with open(os.path.join(bundle, "config.json"), "w") as f:
                 json.dump(spec, f)
             started = self._run_shim(record, bundle)
         except BaseException as exc:
             unmount_under(rootfs)
+            self.network.teardown(record.id)
             message = str(exc)
             # The exit codes docker gives a container that could not start (the CLI's run exits with them).
             code = 127 if "not found" in message else 126 if "permission denied" in message else 128
@@ -509,6 +527,10 @@ class ContainerService:
         with self.rootfs_lock(container_id):
             with contextlib.suppress(Exception):
                 unmount_under(os.path.join(bundle, "rootfs"))
+            try:
+                self.network.teardown(container_id)
+            except Exception:  # the exit must be recorded whatever; reconcile() retries at the next start
+                log.exception("container %s: network teardown failed", container_id[:12])
             self.records.set_state(container_id, state)
         self._event(record, "die", exitCode=str(exited["code"]))
         self._call(self.on_exit, container_id)

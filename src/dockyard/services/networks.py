@@ -1,0 +1,284 @@
+"""The network service: docker's networks (create, list, inspect, remove, prune, connect, disconnect).
+
+    networks   bridge (the default, its own bridge name, no name resolution), host, none (predefined),
+               and user-defined bridge networks (bridge dy-<12 hex>, embedded DNS)
+    endpoints  one per (network, container), made at create or connect; the address is
+               allocated when the container starts and released when it stops
+
+What happens in the kernel when a container starts and stops is the sandbox
+service's (dockyard.services.sandboxes); this one keeps the records and the
+bridges. Hooks for the layers built beside it: on_network_created / on_network_removed
+(isolation and NAT rules), and the sandbox service's on_endpoint_up / on_endpoint_down
+(DNS records, published ports).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dockyard import timestamps
+from dockyard.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
+from dockyard.metadata.db import Database
+from dockyard.metadata.networks import EndpointRecord, EndpointTable, NetworkRecord, NetworkTable
+from dockyard.network import bridge, ipam
+from dockyard.services.events import EventBus
+
+PREDEFINED = ("bridge", "host", "none")
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+MTU_OPTION = "com.docker.network.driver.mtu"
+_KNOWN_OPTIONS = frozenset(
+    {BRIDGE_NAME_OPTION, MTU_OPTION, "com.docker.network.bridge.enable_ip_masquerade",
+     "com.docker.network.bridge.enable_icc", "com.docker.network.bridge.host_binding_ipv4",
+     "com.docker.network.bridge.default_bridge"}
+)  # fmt: skip
+
+
+@dataclass
+class NetworkConfig:
+    """The daemon's networking settings (dockerd's --bridge, --bip, --mtu, default-address-pools)."""
+
+    bridge: str = "dockyard0"
+    bip: str = ""  # the default bridge's gateway with its prefix, e.g. 172.30.0.1/16
+    mtu: int = 1500
+    pools: tuple[ipam.Pool, ...] = ipam.DEFAULT_POOLS
+    # The owner tag on the links this daemon makes, so reconciliation never touches another daemon's.
+    owner: str = "dockyard"
+
+
+@dataclass
+class NetworkService:
+    db: Database
+    config: NetworkConfig
+    events: EventBus = field(default_factory=EventBus)
+    networks: NetworkTable = field(init=False)
+    endpoints: EndpointTable = field(init=False)
+    lock: threading.RLock = field(init=False, default_factory=threading.RLock)
+    # Called with the NetworkRecord after a network is created (or found at start) and before one is removed.
+    on_network_created: list[Callable] = field(init=False, default_factory=list)
+    on_network_removed: list[Callable] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.networks = NetworkTable(self.db)
+        self.endpoints = EndpointTable(self.db)
+
+    # -- finding --------------------------------------------------------------------------
+
+    def get(self, name_or_id: str) -> NetworkRecord:
+        """By full ID, exact name, or unique ID prefix, as docker resolves networks."""
+        record = self.networks.get(name_or_id) or self.networks.by_name(name_or_id)
+        if record is None and name_or_id and not name_or_id.strip("0123456789abcdef"):
+            found = self.networks.with_prefix(name_or_id)
+            if len(found) > 1:
+                raise InvalidParameter(
+                    f"network {name_or_id} is ambiguous ({len(found)} matches found based on ID prefix)"
+                )
+            record = found[0] if found else None
+        if record is None:
+            raise NotFound(f"network {name_or_id} not found")
+        return record
+
+    def list(self) -> list[NetworkRecord]:
+        return self.networks.all()
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def ensure_predefined(self) -> None:
+        """bridge, host and none exist, and every bridge network's bridge is up (after a reboot too)."""
+        for name, driver in (("host", "host"), ("none", "null")):
+            if self.networks.by_name(name) is None:
+                self._add(name, {"Driver": driver, "Options": {}, "Labels": {}, "IPAM": {"Driver": "default",
+                          "Options": None, "Config": None}})  # fmt: skip
+        default = self.networks.by_name("bridge")
+        if default is not None and default.spec["Bridge"] != self.config.bridge:
+            # The daemon was started with another --bridge: the old default network goes, the new one comes.
+            self.networks.delete(default.id)
+            default = None
+        if default is None:
+            self._create_default_bridge()
+        for record in self.networks.all():
+            if record.spec["Driver"] == "bridge":
+                self._bring_up(record)
+
+    def _create_default_bridge(self) -> None:
+        if self.config.bip:
+            interface = ipaddress.ip_interface(self.config.bip)
+            subnet, gateway = interface.network, str(interface.ip)
+        else:
+            subnet = ipam.choose_subnet(self.config.pools, self._used_subnets(exclude_bridge=self.config.bridge))
+            gateway = ""
+        space = ipam.AddressSpace.build(subnet, gateway, user_configured=bool(self.config.bip))
+        options = {
+            "com.docker.network.bridge.default_bridge": "true", "com.docker.network.bridge.enable_icc": "true",
+            "com.docker.network.bridge.enable_ip_masquerade": "true",
+            "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0", BRIDGE_NAME_OPTION: self.config.bridge,
+            MTU_OPTION: str(self.config.mtu),
+        }  # fmt: skip
+        self._add("bridge", self._bridge_spec(space, self.config.bridge, options, {}, user_subnet=False, dns=False))
+
+    # -- create ------------------------------------------------------------------------------
+
+    def create(self, body: dict) -> tuple[NetworkRecord, str]:
+        """docker network create: (the record, a warning or "")."""
+        name = body.get("Name") or ""
+        if not name:
+            raise InvalidParameter("network name is required")
+        if name in PREDEFINED:
+            raise PermissionDenied(f"{name} is a pre-defined network and cannot be created")
+        driver = body.get("Driver") or "bridge"
+        if driver != "bridge":
+            raise InvalidParameter(f"could not find plugin {driver} in v1 plugin registry: plugin not found")
+        if body.get("EnableIPv6"):
+            raise InvalidParameter("IPv6 networks are not supported yet")
+        options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
+        unknown = sorted(set(options) - _KNOWN_OPTIONS)
+        if unknown:
+            raise InvalidParameter(f"unknown bridge driver option: {unknown[0]}")
+        ipam_body = body.get("IPAM") or {}
+        if (ipam_body.get("Driver") or "default") != "default":
+            raise InvalidParameter(f"IPAM driver {ipam_body['Driver']!r} is not supported (default is)")
+        configs = [c for c in ipam_body.get("Config") or [] if c]
+        if len(configs) > 1:
+            raise InvalidParameter("only one IPv4 IPAM config per network is supported")
+        with self.lock:
+            if self.networks.by_name(name) is not None:
+                raise Conflict(f"network with name {name} already exists")
+            network_id = secrets.token_hex(32)
+            bridge_name = options.get(BRIDGE_NAME_OPTION) or f"dy-{network_id[:12]}"
+            if len(bridge_name) > 15:
+                raise InvalidParameter(f"bridge name {bridge_name!r} is longer than 15 characters")
+            if any(r.spec.get("Bridge") == bridge_name for r in self.networks.all()):
+                raise Conflict(f"bridge name {bridge_name} is already used by another network")
+            used = self._used_subnets()
+            config = configs[0] if configs else {}
+            if config.get("Subnet"):
+                subnet = ipam.parse_network(config["Subnet"])
+                ipam.check_subnet(subnet, used)
+            else:
+                if config.get("Gateway") or config.get("IPRange"):
+                    raise InvalidParameter("a gateway or an ip-range needs a subnet")
+                subnet = ipam.choose_subnet(self.config.pools, used)
+            space = ipam.AddressSpace.build(subnet, config.get("Gateway", ""), config.get("IPRange", ""),
+                                            user_configured=bool(config.get("Subnet")))  # fmt: skip
+            spec = self._bridge_spec(space, bridge_name, options, body.get("Labels") or {},
+                                     user_subnet=bool(config.get("Subnet")), dns=True)  # fmt: skip
+            spec["Internal"] = bool(body.get("Internal"))
+            spec["Attachable"] = bool(body.get("Attachable"))
+            record = self._add(name, spec, network_id)
+            try:
+                self._bring_up(record)
+            except BaseException:
+                bridge.delete_bridge(bridge_name)
+                self.networks.delete(record.id)
+                raise
+        self._event(record, "create")
+        return record, ""
+
+    def _bridge_spec(self, space: ipam.AddressSpace, bridge_name: str, options: dict, labels: dict, *,
+                     user_subnet: bool, dns: bool) -> dict:  # fmt: skip
+        mtu = int(options.get(MTU_OPTION) or self.config.mtu)
+        if not 68 <= mtu <= 65535:
+            raise InvalidParameter(f"invalid MTU {mtu}")
+        ipam_config = {"Subnet": str(space.subnet), "Gateway": str(space.gateway)}
+        if space.ip_range != space.subnet:
+            ipam_config["IPRange"] = str(space.ip_range)
+        return {
+            "Driver": "bridge", "Internal": False, "Attachable": False, "EnableIPv6": False,
+            "Options": options, "Labels": labels, "IPAM": {"Driver": "default", "Options": {}, "Config": [ipam_config]},
+            "Bridge": bridge_name, "Mtu": mtu, "UserSubnet": user_subnet, "DNS": dns,
+        }  # fmt: skip
+
+    def _add(self, name: str, spec: dict, network_id: str | None = None) -> NetworkRecord:
+        spec = {"Scope": "local", "Internal": False, "Attachable": False, "EnableIPv6": False, **spec}
+        record = NetworkRecord(network_id or secrets.token_hex(32), name, timestamps.now(), spec)
+        self.networks.add(record)
+        if spec["Driver"] == "bridge":
+            for hook in self.on_network_created:
+                hook(record)
+        return record
+
+    def _bring_up(self, record: NetworkRecord) -> None:
+        bridge.ensure_bridge(record.spec["Bridge"], self.address_space(record).gateway_cidr, record.spec["Mtu"],
+                             owner=self.config.owner)  # fmt: skip
+
+    def address_space(self, record: NetworkRecord) -> ipam.AddressSpace:
+        config = record.spec["IPAM"]["Config"][0]
+        subnet = ipam.parse_network(config["Subnet"])
+        return ipam.AddressSpace.build(
+            subnet, config["Gateway"], config.get("IPRange", ""), user_configured=record.spec["UserSubnet"]
+        )
+
+    def _used_subnets(self, exclude_bridge: str = "") -> dict:
+        """What a new network's subnet must not overlap: the host's routes and addresses, and our networks."""
+        ours = {r.spec["Bridge"] for r in self.networks.all() if r.spec["Driver"] == "bridge"}
+        used = bridge.host_subnets(ignore_links=ours | {exclude_bridge})
+        for record in self.networks.all():
+            if record.spec["Driver"] == "bridge":
+                used[self.address_space(record).subnet] = f"network {record.name}"
+        return used
+
+    # -- remove ------------------------------------------------------------------------------
+
+    def remove(self, name_or_id: str) -> None:
+        record = self.get(name_or_id)
+        if record.name in PREDEFINED:
+            raise PermissionDenied(f"{record.name} is a pre-defined network and cannot be removed")
+        with self.lock:
+            active = self.endpoints.of_network(record.id)
+            if active:
+                raise PermissionDenied(f"error while removing network: network {record.name} id {record.id} has "
+                                       "active endpoints")  # fmt: skip
+            for hook in self.on_network_removed:
+                hook(record)
+            bridge.delete_bridge(record.spec["Bridge"])
+            self.networks.delete(record.id)
+        self._event(record, "destroy")
+
+    def prune(self, matches: Callable[[NetworkRecord], bool] = lambda record: True) -> list[str]:
+        """docker network prune: user-defined networks without endpoints; their names."""
+        deleted = []
+        for record in self.networks.all():
+            if record.name in PREDEFINED or not matches(record) or self.endpoints.of_network(record.id):
+                continue
+            with contextlib.suppress(NotFound, PermissionDenied):
+                self.remove(record.id)
+                deleted.append(record.name)
+        return deleted
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    def add_endpoint(self, network: NetworkRecord, container_id: str, settings: dict) -> EndpointRecord:
+        """Join a container to a network in the store (the kernel side comes when it runs)."""
+        wanted = ((settings.get("IPAMConfig") or {}).get("IPv4Address")) or ""
+        if wanted:
+            self.address_space(network).allocate(set(), wanted)  # validate it now: subnet, user-configured
+        with self.lock:
+            if any(e.container_id == container_id for e in self.endpoints.of_network(network.id)):
+                raise PermissionDenied(f"endpoint with name {container_id[:12]} already exists in network "
+                                       f"{network.name}")  # fmt: skip
+            endpoint = EndpointRecord(secrets.token_hex(32), network.id, container_id, settings)
+            self.endpoints.add(endpoint)
+        return endpoint
+
+    def allocate(self, network: NetworkRecord, endpoint: EndpointRecord) -> str:
+        """An address for the endpoint of a starting container, recorded; "address/prefix"."""
+        space = self.address_space(network)
+        with self.lock:
+            taken = {ipaddress.ip_address(e.address) for e in self.endpoints.of_network(network.id) if e.address}
+            wanted = (endpoint.config.get("IPAMConfig") or {}).get("IPv4Address") or ""
+            address = space.allocate(taken, wanted)
+            self.endpoints.set_address(endpoint.id, str(address))
+        return f"{address}/{space.subnet.prefixlen}"
+
+    def release(self, endpoint: EndpointRecord) -> None:
+        self.endpoints.set_address(endpoint.id, "")
+
+    def _event(self, record: NetworkRecord, action: str, **extra: str) -> None:
+        self.events.emit("network", action, record.id, {"name": record.name, "type": record.spec["Driver"], **extra})
+
+    def event(self, record: NetworkRecord, action: str, container_id: str) -> None:
+        self._event(record, action, container=container_id)

@@ -1,0 +1,405 @@
+"""Containers' network sandboxes: the namespace, its endpoints, /etc/hosts and resolv.conf, inspect's NetworkSettings.
+
+    create   NetworkMode and NetworkingConfig checked, endpoints recorded (no kernel work)
+    start    setup(): netns handle <exec root>/netns/dy-<id>; per endpoint an address, a veth
+             into the network's bridge (eth0, eth1...), the default route via the first
+             non-internal one; then hosts and resolv.conf for the container's files
+    connect  the same for one more endpoint, on a running container at once
+    exit     teardown(): veths deleted, addresses released, the handle unmounted and removed
+    rm       the endpoints deleted
+
+Network modes: default/bridge (the default bridge network), a user network by name
+or ID, host (no namespace of its own), none (lo only), container:<name|id> (the
+other container's namespace and files). The daemon's reconcile() at start removes
+what the store no longer explains: handles of containers that do not run, veths
+and bridges this daemon made for endpoints and networks that are gone.
+
+on_endpoint_up / on_endpoint_down: called with (container record, network record,
+endpoint record) after an endpoint gets its address and before it loses it, for the
+embedded DNS server and published ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dockyard.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
+from dockyard.kernel import netns
+from dockyard.metadata.containers import ContainerRecord
+from dockyard.metadata.networks import EndpointRecord, NetworkRecord
+from dockyard.network import bridge, etc_files, ipam
+from dockyard.services.networks import NetworkService
+
+log = logging.getLogger(__name__)
+HOST, NONE, CONTAINER = "host", "none", "container:"
+EndpointHook = Callable[[ContainerRecord, NetworkRecord, EndpointRecord], None]
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """What a starting container's spec and files need from its network."""
+
+    netns_path: str | None  # the namespace to join; None for the host's
+    hostname: str
+    hosts: str
+    resolv_conf: str
+
+
+def network_mode(host_config: dict) -> str:
+    mode = host_config.get("NetworkMode") or "default"
+    return "bridge" if mode == "default" else mode
+
+
+@dataclass
+class SandboxService:
+    networks: NetworkService
+    exec_root: str
+    container: Callable[[str], ContainerRecord]  # by name or id; NotFound if none
+    files_dir: Callable[[str], str]  # a container's directory of hostname, hosts, resolv.conf
+    resolv_conf_path: str = "/etc/resolv.conf"
+    on_endpoint_up: list[EndpointHook] = field(default_factory=list)
+    on_endpoint_down: list[EndpointHook] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.netns_dir = os.path.join(self.exec_root, "netns")
+        os.makedirs(self.netns_dir, mode=0o711, exist_ok=True)
+
+    def netns_path(self, container_id: str) -> str:
+        return os.path.join(self.netns_dir, f"dy-{container_id}")
+
+    # -- create and remove ------------------------------------------------------------------
+
+    def plan(self, host_config: dict, networking_config: dict | None) -> list[tuple[NetworkRecord, dict]]:
+        """Check a create request's networking; the networks to join with their EndpointSettings."""
+        mode = network_mode(host_config)
+        wanted = dict((networking_config or {}).get("EndpointsConfig") or {})
+        if mode.startswith(CONTAINER):
+            self.container(mode.removeprefix(CONTAINER))
+            if wanted:
+                raise InvalidParameter("conflicting options: container type network can't be used with other networks")
+            return []
+        primary = self.networks.get(mode)
+        # The CLI names the primary network as --network gave it ("default" when none was given).
+        settings = [wanted.pop(key) for key in {mode, primary.name, primary.id, "default"} if key in wanted]
+        joins = [(primary, next((entry for entry in settings if entry), {}))]
+        if primary.name in (HOST, NONE) and wanted:
+            raise InvalidParameter("conflicting options: cannot attach both user-defined and non-user-defined "
+                                   "network-modes")  # fmt: skip
+        for name, settings in wanted.items():
+            joins.append((self.networks.get(name), settings or {}))
+        for network, settings in joins:
+            self._check_settings(network, settings)
+        return joins
+
+    def _check_settings(self, network: NetworkRecord, settings: dict) -> None:
+        user_defined = network.spec.get("DNS")
+        if settings.get("Aliases") and not user_defined:
+            raise InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
+        static = (settings.get("IPAMConfig") or {}).get("IPv4Address")
+        if static and network.spec["Driver"] != "bridge":
+            raise InvalidParameter("user specified IP address is supported on user defined networks only")
+        if static:
+            self.networks.address_space(network).allocate(set(), static)
+
+    def add_endpoints(self, container_id: str, joins: list[tuple[NetworkRecord, dict]]) -> None:
+        for network, settings in joins:
+            self.networks.add_endpoint(network, container_id, settings)
+
+    def remove_container(self, container_id: str) -> None:
+        self.teardown(container_id)
+        self.networks.endpoints.delete_container(container_id)
+
+    # -- start and stop -----------------------------------------------------------------------
+
+    def setup(self, record: ContainerRecord) -> Sandbox:
+        mode = network_mode(record.host_config)
+        hostname = record.config.get("Hostname") or record.id[:12]
+        if mode.startswith(CONTAINER):
+            return self._shared(mode.removeprefix(CONTAINER))
+        if mode == HOST:
+            name = record.config.get("Hostname") or socket.gethostname()
+            return Sandbox(None, name, _read("/etc/hosts"), _read(self.resolv_conf_path))
+        path = self.netns_path(record.id)
+        netns.remove(path)  # what a run that died with the host may have left
+        netns.create(path)
+        try:
+            bridge.bring_up_loopback(path)
+            addresses = []
+            for index, (network, endpoint) in enumerate(self._bridge_endpoints(record.id)):
+                addresses.append(self._plug(record, network, endpoint, f"eth{index}", default_route=index == 0))
+            return Sandbox(path, hostname, self._hosts(record, hostname, addresses), self._resolv(record))
+        except BaseException:
+            self.teardown(record.id)
+            raise
+
+    def _shared(self, other_name: str) -> Sandbox:
+        other = self.container(other_name)
+        if not other.state.get("Running"):
+            raise Conflict(f"cannot join network namespace of a non running container: {other.id}")
+        files = self.files_dir(other.id)
+        return Sandbox(
+            self._namespace_of(other),
+            _read(os.path.join(files, "hostname")).strip(),
+            _read(os.path.join(files, "hosts")),
+            _read(os.path.join(files, "resolv.conf")),
+        )
+
+    def _namespace_of(self, record: ContainerRecord) -> str | None:
+        mode = network_mode(record.host_config)
+        if mode.startswith(CONTAINER):
+            return self._namespace_of(self.container(mode.removeprefix(CONTAINER)))
+        return None if mode == HOST else self.netns_path(record.id)
+
+    def _bridge_endpoints(self, container_id: str) -> list[tuple[NetworkRecord, EndpointRecord]]:
+        found = []
+        for endpoint in self.networks.endpoints.of_container(container_id):
+            network = self.networks.networks.get(endpoint.network_id)
+            if network is not None and network.spec["Driver"] == "bridge":
+                found.append((network, endpoint))
+        return found
+
+    def _plug(self, record: ContainerRecord, network: NetworkRecord, endpoint: EndpointRecord, ifname: str, *,
+              default_route: bool) -> str:  # fmt: skip
+        """Give the endpoint an address and its veth; the address."""
+        cidr = self.networks.allocate(network, endpoint)
+        address = ipaddress.ip_interface(cidr).ip
+        try:
+            bridge.attach(
+                network.spec["Bridge"],
+                self.netns_path(record.id),
+                bridge.Attachment(
+                    endpoint_id=endpoint.id, ifname=ifname, address=cidr,
+                    gateway=str(self.networks.address_space(network).gateway),
+                    mac=endpoint.config.get("MacAddress") or ipam.mac_address(address), mtu=network.spec["Mtu"],
+                    default_route=default_route and not network.spec.get("Internal"),
+                ),
+                owner=self.networks.config.owner,
+            )  # fmt: skip
+        except BaseException:
+            self.networks.release(endpoint)
+            raise
+        endpoint.address = str(address)
+        self.networks.event(network, "connect", record.id)
+        self._call(self.on_endpoint_up, record, network, endpoint)
+        return str(address)
+
+    def _unplug(self, container_id: str, network: NetworkRecord, endpoint: EndpointRecord) -> None:
+        with contextlib.suppress(NotFound):
+            self._call(self.on_endpoint_down, self.container(container_id), network, endpoint)
+        bridge.detach(endpoint.id)
+        self.networks.release(endpoint)
+        self.networks.event(network, "disconnect", container_id)
+
+    def teardown(self, container_id: str) -> None:
+        """Undo setup (what of it was done): idempotent."""
+        for network, endpoint in self._bridge_endpoints(container_id):
+            if endpoint.address:
+                self._unplug(container_id, network, endpoint)
+        netns.remove(self.netns_path(container_id))
+
+    def _hosts(self, record: ContainerRecord, hostname: str, addresses: list[str]) -> str:
+        default = self.networks.get("bridge")
+        gateway = str(self.networks.address_space(default).gateway)
+        extra = [etc_files.parse_extra_host(e, gateway) for e in record.host_config.get("ExtraHosts") or []]
+        return etc_files.hosts(hostname, record.config.get("Domainname") or "", addresses[:1], extra)
+
+    def _resolv(self, record: ContainerRecord) -> str:
+        host = etc_files.ResolvConf.parse(_read(self.resolv_conf_path))
+        embedded = any(n.spec.get("DNS") for n, _ in self._bridge_endpoints(record.id))
+        hc = record.host_config
+        return etc_files.resolv_conf(host, dns=hc.get("Dns") or [], search=hc.get("DnsSearch") or [],
+                                     options=hc.get("DnsOptions") or [], embedded=embedded)  # fmt: skip
+
+    def upstream_servers(self, record: ContainerRecord) -> list[str]:
+        """Where the embedded DNS server forwards this container's other questions."""
+        host = etc_files.ResolvConf.parse(_read(self.resolv_conf_path))
+        return etc_files.upstream_servers(host, record.host_config.get("Dns") or [])
+
+    # -- connect and disconnect ---------------------------------------------------------------
+
+    def connect(self, network_name: str, container_name: str, settings: dict) -> None:
+        """docker network connect: on a running container the endpoint comes up at once."""
+        network = self.networks.get(network_name)
+        record = self.container(container_name)
+        mode = network_mode(record.host_config)
+        if HOST in (network.name, mode):
+            raise PermissionDenied("container cannot be disconnected from host network or connected to host network")
+        if network.name == NONE or mode == NONE or mode.startswith(CONTAINER):
+            raise PermissionDenied(
+                "container sharing network namespace with another container or host cannot be connected to any "
+                "other network"
+            )
+        self._check_settings(network, settings)
+        endpoint = self.networks.add_endpoint(network, record.id, settings)
+        if not record.state.get("Running"):
+            return
+        try:
+            used = [e for _, e in self._bridge_endpoints(record.id) if e.address]
+            self._plug(record, network, endpoint, _free_ifname(self.netns_path(record.id), len(used)),
+                       default_route=not used)  # fmt: skip
+        except BaseException:
+            self.networks.endpoints.delete(endpoint.id)
+            raise
+
+    def disconnect(self, network_name: str, container_name: str, *, force: bool = False) -> None:
+        network = self.networks.get(network_name)
+        try:
+            record = self.container(container_name)
+        except NotFound:
+            if not force:
+                raise
+            stale = [e for e in self.networks.endpoints.of_network(network.id) if e.container_id == container_name]
+            for endpoint in stale:
+                self.networks.endpoints.delete(endpoint.id)
+            return
+        if network.name == HOST:
+            raise PermissionDenied("container cannot be disconnected from host network or connected to host network")
+        endpoint = next((e for e in self.networks.endpoints.of_container(record.id) if e.network_id == network.id),
+                        None)  # fmt: skip
+        if endpoint is None:
+            raise PermissionDenied(f"container {record.id} is not connected to network {network.name}")
+        if endpoint.address:
+            self._unplug(record.id, network, endpoint)
+        self.networks.endpoints.delete(endpoint.id)
+
+    # -- what clients see ----------------------------------------------------------------------
+
+    def settings(self, record: ContainerRecord) -> dict:
+        """Container inspect's NetworkSettings, shaped as docker shapes it."""
+        running = bool(record.state.get("Running"))
+        path = self._namespace_of(record) if running and not network_mode(record.host_config).startswith(
+            CONTAINER) else None  # fmt: skip
+        networks = {}
+        legacy = {"EndpointID": "", "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                  "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": ""}  # fmt: skip
+        for endpoint in self.networks.endpoints.of_container(record.id):
+            network = self.networks.networks.get(endpoint.network_id)
+            if network is None:
+                continue
+            entry = self.endpoint_settings(record, network, endpoint)
+            networks[network.name] = entry
+            if network.name == "bridge":
+                legacy = {key: entry[key] for key in legacy}
+        return {
+            "Bridge": "", "SandboxID": record.id if path else "", "SandboxKey": path or "",
+            "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+            "Ports": {}, "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+            **legacy, "Networks": networks,
+        }  # fmt: skip
+
+    def endpoint_settings(self, record: ContainerRecord, network: NetworkRecord, endpoint: EndpointRecord) -> dict:
+        up = bool(endpoint.address) and bool(record.state.get("Running"))
+        asked = endpoint.config
+        entry = {
+            "IPAMConfig": asked.get("IPAMConfig") or None, "Links": asked.get("Links") or None,
+            "Aliases": asked.get("Aliases") or None, "MacAddress": "", "DriverOpts": asked.get("DriverOpts") or None,
+            "GwPriority": asked.get("GwPriority") or 0, "NetworkID": network.id, "EndpointID": "", "Gateway": "",
+            "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "DNSNames": None,
+        }  # fmt: skip
+        if up:
+            space = self.networks.address_space(network)
+            address = ipaddress.ip_address(endpoint.address)
+            entry |= {
+                "EndpointID": endpoint.id, "Gateway": str(space.gateway), "IPAddress": endpoint.address,
+                "IPPrefixLen": space.subnet.prefixlen,
+                "MacAddress": asked.get("MacAddress") or ipam.mac_address(address),
+            }  # fmt: skip
+        if network.spec.get("DNS"):
+            entry["DNSNames"] = self.dns_names(record, endpoint)
+        return entry
+
+    @staticmethod
+    def dns_names(record: ContainerRecord, endpoint: EndpointRecord) -> list[str]:
+        """The names the embedded DNS answers for this endpoint: name, aliases, short ID (docker 25+)."""
+        names = [record.name, *(endpoint.config.get("Aliases") or [])]
+        if record.id[:12] not in names:
+            names.append(record.id[:12])
+        return list(dict.fromkeys(names))
+
+    def network_containers(self, network: NetworkRecord) -> dict:
+        """network inspect's Containers: the running containers with an endpoint on it."""
+        found = {}
+        for endpoint in self.networks.endpoints.of_network(network.id):
+            try:
+                record = self.container(endpoint.container_id)
+            except NotFound:
+                continue
+            if not record.state.get("Running") or (network.spec["Driver"] == "bridge" and not endpoint.address):
+                continue
+            entry = self.endpoint_settings(record, network, endpoint)
+            prefix = f"/{entry['IPPrefixLen']}" if entry["IPAddress"] else ""
+            found[record.id] = {"Name": record.name, "EndpointID": endpoint.id, "MacAddress": entry["MacAddress"],
+                                "IPv4Address": entry["IPAddress"] + prefix, "IPv6Address": ""}  # fmt: skip
+        return found
+
+    def lookup(self, container_id: str, name: str) -> list[str]:
+        """The addresses name has for container_id on the user networks it is on (the embedded DNS callback)."""
+        wanted = name.rstrip(".").lower()
+        answers: list[str] = []
+        for network, _endpoint in self._bridge_endpoints(container_id):
+            if not network.spec.get("DNS"):
+                continue
+            for other in self.networks.endpoints.of_network(network.id):
+                if not other.address:
+                    continue
+                try:
+                    record = self.container(other.container_id)
+                except NotFound:
+                    continue
+                if wanted in (n.lower() for n in self.dns_names(record, other)):
+                    answers.append(other.address)
+        return list(dict.fromkeys(answers))
+
+    # -- after a daemon restart ------------------------------------------------------------------
+
+    def reconcile(self, running: Callable[[str], bool]) -> None:
+        """Drop what no running container explains: addresses, namespace handles, this daemon's links."""
+        wanted_links = {r.spec["Bridge"] for r in self.networks.list() if r.spec["Driver"] == "bridge"}
+        for endpoint in self.networks.endpoints.all():
+            if endpoint.address and not running(endpoint.container_id):
+                bridge.detach(endpoint.id)
+                self.networks.release(endpoint)
+            elif endpoint.address:
+                wanted_links.add(bridge.host_end(endpoint.id))
+        for name in os.listdir(self.netns_dir):
+            if not (name.startswith("dy-") and running(name.removeprefix("dy-"))):
+                netns.remove(os.path.join(self.netns_dir, name))
+        for name in bridge.owned_links(self.networks.config.owner):
+            if name not in wanted_links:
+                log.info("reconcile: removing stale link %s", name)
+                bridge.delete_link(name)
+
+    @staticmethod
+    def _call(hooks: list[EndpointHook], *args) -> None:
+        for hook in hooks:
+            hook(*args)
+
+
+def _free_ifname(path: str, start: int) -> str:
+    """The first ethN not in the namespace (an earlier disconnect may have left a gap)."""
+    from pyroute2 import IPRoute
+
+    def names() -> set[str]:
+        with IPRoute() as ipr:
+            return {link.get("IFLA_IFNAME") for link in ipr.get_links()}
+
+    taken = netns.run_inside(path, names)
+    index = start
+    while f"eth{index}" in taken:
+        index += 1
+    return f"eth{index}"
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
