@@ -55,11 +55,12 @@ def ensure_bridge(name: str, gateway_cidr: str, mtu: int, *, owner: str) -> None
     address, _, prefix = gateway_cidr.partition("/")
     with IPRoute() as ipr:
         try:
-            ipr.link("add", ifname=name, kind="bridge", mtu=mtu, ifalias=owner)
+            ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
         except NetlinkError as exc:
             if exc.code != _EEXIST:
                 raise Internal(f"creating bridge {name}: {exc}") from exc
         index = ipr.link_lookup(ifname=name)[0]
+        ipr.link("set", index=index, ifalias=owner)  # the kernel takes no alias in the creating message
         have = {a.get("IFA_ADDRESS") for a in ipr.get_addr(index=index)}
         if address not in have:
             ipr.addr("add", index=index, address=address, prefixlen=int(prefix))
@@ -78,13 +79,12 @@ def attach(bridge: str, netns_path: str, attachment: Attachment, *, owner: str) 
         if not bridge_index:
             raise Internal(f"bridge {bridge} does not exist")
         try:
-            ipr.link("add", ifname=host, kind="veth", peer={"ifname": peer, "mtu": attachment.mtu}, mtu=attachment.mtu,
-                     ifalias=owner)  # fmt: skip
+            ipr.link("add", ifname=host, kind="veth", peer={"ifname": peer, "mtu": attachment.mtu}, mtu=attachment.mtu)
         except NetlinkError as exc:
             raise Conflict(f"creating veth {host}: {exc}") from exc
         try:
             index = ipr.link_lookup(ifname=host)[0]
-            ipr.link("set", index=index, master=bridge_index[0])
+            ipr.link("set", index=index, master=bridge_index[0], ifalias=owner)
             ipr.brport("set", index=index, mode=1)  # hairpin
             ipr.link("set", index=index, state="up")
             fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)

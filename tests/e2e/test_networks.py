@@ -1,0 +1,239 @@
+"""Networks through the real docker CLI and docker-py: traffic between containers, modes, API shapes, cleanup.
+
+Every subnet here is a private one of the test's own (10.23x.0.0/24); traffic stays on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from support.daemon import DockyardDaemon
+from support.swagger import validate
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="networking needs root")
+
+
+def links() -> set[str]:
+    return set(os.listdir("/sys/class/net"))
+
+
+def handles(daemon: DockyardDaemon) -> set[str]:
+    path = os.path.join(daemon.exec_root, "netns")
+    return set(os.listdir(path)) if os.path.isdir(path) else set()
+
+
+@pytest.fixture
+def net(busybox_daemon):
+    """network(name, subnet, *flags) creates a network that is removed (with its containers) afterwards."""
+    d = busybox_daemon
+    made: list[str] = []
+
+    def network(name: str, subnet: str, *flags: str) -> str:
+        d.docker("network", "create", "--subnet", subnet, *flags, name)
+        made.append(name)
+        return name
+
+    yield network
+    for name in made:
+        ids = d.docker("ps", "-aq", "--filter", f"network={name}", check=False).stdout.split()
+        ids = ids or d.docker("ps", "-aq", check=False).stdout.split()
+        if ids:
+            d.docker("rm", "-f", *ids, check=False)
+        d.docker("network", "rm", name, check=False)
+
+
+def ip_of(d: DockyardDaemon, container: str, network: str) -> str:
+    template = '{{(index .NetworkSettings.Networks "' + network + '").IPAddress}}'
+    return d.docker("inspect", "--format", template, container).stdout.strip()
+
+
+def test_two_containers_on_a_user_network_talk_over_tcp(busybox_daemon, net):
+    d = busybox_daemon
+    net("dy-talk", "10.231.0.0/24")
+    d.docker("run", "-d", "--name", "dy-server", "--network", "dy-talk", "busybox",
+             "sh", "-c", "echo hello-over-tcp | nc -l -p 7000")  # fmt: skip
+    address = ip_of(d, "dy-server", "dy-talk")
+    assert address == "10.231.0.2"
+    time.sleep(0.3)
+    got = d.docker("run", "--rm", "--network", "dy-talk", "busybox", "nc", "-w", "3", address, "7000").stdout
+    assert got.strip() == "hello-over-tcp"
+
+
+def test_a_container_on_both_networks_reaches_both(busybox_daemon, net):
+    d = busybox_daemon
+    net("dy-left", "10.232.0.0/24")
+    net("dy-right", "10.233.0.0/24")
+    d.docker("run", "-d", "--name", "dy-l", "--network", "dy-left", "busybox", "sleep", "60")
+    d.docker("run", "-d", "--name", "dy-r", "--network", "dy-right", "busybox", "sleep", "60")
+    d.docker("create", "--name", "dy-both", "--network", "dy-left", "busybox", "sleep", "60")
+    d.docker("network", "connect", "--ip", "10.233.0.50", "--alias", "both", "dy-right", "dy-both")
+    d.docker("start", "dy-both")
+    script = f"ping -c1 -W2 {ip_of(d, 'dy-l', 'dy-left')} && ping -c1 -W2 {ip_of(d, 'dy-r', 'dy-right')}"
+    assert d.docker("exec", "dy-both", "sh", "-c", script, check=False).returncode == 0
+    assert ip_of(d, "dy-both", "dy-right") == "10.233.0.50"
+    inspected = json.loads(d.docker("inspect", "dy-both").stdout)[0]["NetworkSettings"]["Networks"]
+    assert inspected["dy-right"]["Aliases"] == ["both"]
+    assert "both" in inspected["dy-right"]["DNSNames"]
+    # disconnect on a running container takes its interface away at once
+    d.docker("network", "disconnect", "dy-right", "dy-both")
+    out = d.docker("exec", "dy-both", "ip", "addr").stdout
+    assert "10.233.0.50" not in out and "10.232.0." in out
+
+
+def test_host_mode_sees_the_hosts_interfaces_and_none_only_lo(busybox_daemon):
+    d = busybox_daemon
+    host_side = d.docker("run", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net").stdout.split()
+    assert "eth0" in host_side and set(host_side) <= links() | {"eth0"}
+    assert d.docker("run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net").stdout.split() == ["lo"]
+
+
+def test_container_mode_shares_the_other_containers_namespace(busybox_daemon, net):
+    d = busybox_daemon
+    net("dy-share", "10.234.0.0/24")
+    d.docker("run", "-d", "--name", "dy-owner", "--network", "dy-share", "busybox", "sleep", "60")
+    out = d.docker("run", "--rm", "--network", "container:dy-owner", "busybox", "ip", "addr").stdout
+    assert "10.234.0.2/24" in out
+
+
+def test_the_default_bridge_gives_docker_shaped_settings_and_files(busybox_daemon):
+    d = busybox_daemon
+    d.docker("run", "-d", "--name", "dy-plain", "--add-host", "gw:host-gateway", "--dns-search", "dy.test",
+             "busybox", "sleep", "60")  # fmt: skip
+    try:
+        status, _, body = d.request("GET", "/containers/dy-plain/json")
+        assert status == 200
+        document = json.loads(body)
+        validate(document, "ContainerInspectResponse", version="1.50")
+        settings = document["NetworkSettings"]
+        bridge = settings["Networks"]["bridge"]
+        assert settings["IPAddress"] == bridge["IPAddress"] and bridge["IPAddress"]
+        assert settings["MacAddress"] == "02:42:" + ":".join(f"{int(b):02x}" for b in bridge["IPAddress"].split("."))
+        assert bridge["DNSNames"] is None  # no name resolution on the default bridge
+        assert settings["SandboxKey"].startswith(d.exec_root)
+        hosts = d.docker("exec", "dy-plain", "cat", "/etc/hosts").stdout
+        assert f"{bridge['Gateway']}\tgw" in hosts and f"{bridge['IPAddress']}\t" in hosts
+        resolv = d.docker("exec", "dy-plain", "cat", "/etc/resolv.conf").stdout
+        assert "search dy.test" in resolv and "127.0.0.11" not in resolv
+        route = d.docker("exec", "dy-plain", "ip", "route").stdout
+        assert f"default via {bridge['Gateway']}" in route
+    finally:
+        d.docker("rm", "-f", "dy-plain", check=False)
+
+
+def test_network_commands_and_their_api_shapes(busybox_daemon):
+    d = busybox_daemon
+    created = d.docker("network", "create", "--subnet", "10.235.0.0/24", "--gateway", "10.235.0.254",
+                       "--ip-range", "10.235.0.128/25", "--label", "dy=1", "--internal", "--attachable",
+                       "-o", "com.docker.network.bridge.name=dy-cmdtest", "-o", "com.docker.network.driver.mtu=1400",
+                       "dy-cmd").stdout.strip()  # fmt: skip
+    try:
+        assert "dy-cmdtest" in links()
+        status, _, body = d.request("GET", "/networks/dy-cmd")
+        assert status == 200
+        document = json.loads(body)
+        validate(document, "Network", version="1.50")
+        assert document["Id"] == created and document["Internal"] and document["Attachable"]
+        assert document["IPAM"]["Config"] == [{"Subnet": "10.235.0.0/24", "Gateway": "10.235.0.254",
+                                               "IPRange": "10.235.0.128/25"}]  # fmt: skip
+        assert d.docker("network", "ls", "--filter", "label=dy=1", "--format", "{{.Name}}").stdout.split() == ["dy-cmd"]
+        d.docker("run", "-d", "--name", "dy-inner", "--network", "dy-cmd", "busybox", "sleep", "60")
+        assert ip_of(d, "dy-inner", "dy-cmd") == "10.235.0.128"
+        mtu = d.docker("exec", "dy-inner", "cat", "/sys/class/net/eth0/mtu").stdout.strip()
+        assert mtu == "1400"
+        assert "default" not in d.docker("exec", "dy-inner", "ip", "route").stdout  # internal: no way out
+        containers = json.loads(d.docker("network", "inspect", "dy-cmd").stdout)[0]["Containers"]
+        assert [c["Name"] for c in containers.values()] == ["dy-inner"]
+        refused = d.docker("network", "rm", "dy-cmd", check=False)
+        assert refused.returncode != 0 and "active endpoints" in refused.stderr
+        overlap = d.docker("network", "create", "--subnet", "10.235.0.0/16", "dy-overlap", check=False)
+        assert overlap.returncode != 0 and "overlaps 10.235.0.0/24 (network dy-cmd)" in overlap.stderr
+    finally:
+        d.docker("rm", "-f", "dy-inner", check=False)
+        d.docker("network", "rm", "dy-cmd", check=False)
+    assert "dy-cmdtest" not in links()
+    d.docker("network", "create", "--subnet", "10.236.0.0/24", "dy-pruned")
+    assert d.docker("network", "prune", "-f").stdout.split() == ["Deleted", "Networks:", "dy-pruned"]
+    assert d.docker("network", "ls", "--format", "{{.Name}}").stdout.split() == ["bridge", "host", "none"]
+
+
+def test_docker_py_networks(busybox_daemon):
+    client = busybox_daemon.client()
+    try:
+        import docker
+
+        pool = docker.types.IPAMPool(subnet="10.237.0.0/24")
+        network = client.networks.create("dy-py", ipam=docker.types.IPAMConfig(pool_configs=[pool]), labels={"x": "y"})
+        container = client.containers.run("busybox", "sleep 60", detach=True, name="dy-pyc")
+        network.connect(container, aliases=["pyalias"])
+        network.reload()
+        assert [c.name for c in network.containers] == ["dy-pyc"]
+        container.reload()
+        assert set(container.attrs["NetworkSettings"]["Networks"]) == {"bridge", "dy-py"}
+        network.disconnect(container)
+        assert [n.name for n in client.networks.list(names=["dy-py"])] == ["dy-py"]
+        container.remove(force=True)
+        network.remove()
+        assert client.networks.list(names=["dy-py"]) == []
+    finally:
+        for name in ("dy-pyc",):
+            busybox_daemon.docker("rm", "-f", name, check=False)
+        busybox_daemon.docker("network", "rm", "dy-py", check=False)
+        client.close()
+
+
+def test_network_events(busybox_daemon):
+    d = busybox_daemon
+    since = str(time.time())
+    d.docker("network", "create", "--subnet", "10.238.0.0/24", "dy-ev")
+    d.docker("run", "--rm", "--network", "dy-ev", "busybox", "true")
+    d.docker("network", "rm", "dy-ev")
+    out = d.docker("events", "--since", since, "--until", str(time.time() + 1), "--filter", "type=network",
+                   "--format", "{{.Action}}").stdout.split()  # fmt: skip
+    assert out == ["create", "connect", "disconnect", "destroy"]
+
+
+def test_nothing_remains_after_rm_and_after_kill_9_and_restart(tmp_path):
+    from conftest import bootstrap_busybox  # the e2e conftest
+
+    daemon = DockyardDaemon(str(tmp_path / "dy-netrestore"))
+    bootstrap_busybox(daemon.data_root)
+    daemon.start()
+    before = links()
+    try:
+        daemon.docker("network", "create", "--subnet", "10.239.0.0/24", "dy-keep")
+        daemon.docker("run", "-d", "--name", "dy-live", "--network", "dy-keep", "busybox", "sleep", "300")
+        daemon.docker("run", "-d", "--name", "dy-gone", "--network", "dy-keep", "busybox", "sleep", "300")
+        daemon.docker("run", "-d", "--name", "dy-quit", "busybox", "sh", "-c", "sleep 2")
+        live_ip = ip_of(daemon, "dy-live", "dy-keep")
+        assert len(handles(daemon)) == 3
+        daemon.docker("rm", "-f", "dy-gone")
+        assert len(handles(daemon)) == 2
+        daemon.process.send_signal(signal.SIGKILL)
+        daemon.process.wait()
+        time.sleep(2.5)  # dy-quit exits while no daemon runs: its veth and namespace are stale
+        daemon.start()
+        assert handles(daemon) == {f"dy-{daemon.docker('inspect', '-f', '{{.Id}}', 'dy-live').stdout.strip()}"}
+        ours = {name for name in links() - before if name.startswith("dy-v")}
+        assert len(ours) == 1  # dy-live's only
+        ping = daemon.docker("run", "--rm", "--network", "dy-keep", "busybox", "ping", "-c1", "-W2", live_ip)
+        assert ping.returncode == 0
+        daemon.docker("rm", "-f", "dy-live", "dy-quit")
+        daemon.docker("network", "rm", "dy-keep")
+        assert handles(daemon) == set()
+        assert {name for name in links() - before if name.startswith("dy-v")} == set()
+        mounts = subprocess.run(["cat", "/proc/self/mountinfo"], capture_output=True, text=True).stdout
+        assert os.path.join(daemon.exec_root, "netns") not in mounts
+    finally:
+        if daemon.process is not None:
+            leftover = daemon.docker("ps", "-aq", check=False).stdout.split()
+            if leftover:
+                daemon.docker("rm", "-f", *leftover, check=False)
+            daemon.docker("network", "prune", "-f", check=False)
+        daemon.stop()
+        daemon.remove_network_objects()
