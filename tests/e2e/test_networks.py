@@ -65,6 +65,21 @@ def test_two_containers_on_a_user_network_talk_over_tcp(busybox_daemon, net):
     assert got.strip() == "hello-over-tcp"
 
 
+def test_containers_on_a_user_network_find_each_other_by_name_and_alias(busybox_daemon, net):
+    d = busybox_daemon
+    net("dy-names", "10.240.0.0/24")
+    d.docker("run", "-d", "--name", "dy-named", "--network", "dy-names", "--network-alias", "web", "busybox",
+             "sh", "-c", "echo by-name | nc -l -p 7001")  # fmt: skip
+    lookup = d.docker("run", "--rm", "--network", "dy-names", "busybox", "nslookup", "web").stdout
+    assert "10.240.0.2" in lookup
+    got = d.docker("run", "--rm", "--network", "dy-names", "busybox", "nc", "-w", "3", "dy-named", "7001").stdout
+    assert got.strip() == "by-name"  # the server answers once, then exits: its name goes with it
+    missing = d.docker("run", "--rm", "--network", "dy-names", "busybox", "nslookup", "web", check=False)
+    assert "10.240.0.2" not in missing.stdout
+    resolv = d.docker("run", "--rm", "--network", "dy-names", "busybox", "cat", "/etc/resolv.conf").stdout
+    assert "nameserver 127.0.0.11" in resolv
+
+
 def test_a_container_on_both_networks_reaches_both(busybox_daemon, net):
     d = busybox_daemon
     net("dy-left", "10.232.0.0/24")
@@ -223,6 +238,8 @@ def test_nothing_remains_after_rm_and_after_kill_9_and_restart(tmp_path):
         assert len(ours) == 1  # dy-live's only
         ping = daemon.docker("run", "--rm", "--network", "dy-keep", "busybox", "ping", "-c1", "-W2", live_ip)
         assert ping.returncode == 0
+        # the restarted daemon serves the embedded DNS of the container it re-adopted
+        assert live_ip in daemon.docker("exec", "dy-live", "nslookup", "dy-live").stdout
         daemon.docker("rm", "-f", "dy-live", "dy-quit")
         daemon.docker("network", "rm", "dy-keep")
         assert handles(daemon) == set()

@@ -23,6 +23,7 @@ from dockyard.services.containers import ContainerService
 from dockyard.services.execs import ExecService
 from dockyard.services.health import HealthMonitor
 from dockyard.services.images import ImageService
+from dockyard.services.names import ContainerNames
 from dockyard.services.networks import NetworkConfig, NetworkService
 from dockyard.services.sandboxes import SandboxService
 from dockyard.services.shims import ShimLauncher
@@ -60,6 +61,7 @@ def run(config: DaemonConfig) -> None:
                 shims=shims, network=sandboxes,
             )  # fmt: skip
             images.events = networks.events = containers.events  # one bus: `docker events` shows them all
+            names = ContainerNames(sandboxes)  # the embedded DNS server; it hooks itself into the sandboxes
             networks.ensure_predefined()
             images.running = containers.is_running  # rmi: a running container is a conflict force cannot lift
             execs = ExecService(containers)
@@ -79,6 +81,8 @@ def run(config: DaemonConfig) -> None:
                 info=HostFacts(config),
             )
             app = make_app(services)
+            app.on_startup.append(lambda _app: names.start())
+            app.on_cleanup.append(lambda _app: names.close())
             try:
                 asyncio.run(_serve(app, config))
             finally:

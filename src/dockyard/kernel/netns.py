@@ -1,14 +1,15 @@
-"""Network namespaces held by a bind-mounted handle, as `ip netns add` keeps them.
+"""Doing something inside another network namespace from the daemon.
 
-A container's network namespace must exist before its runtime starts (the
-runtime joins it by path, config.json's linux.namespaces) and outlive nothing:
-the handle is a file under the exec root on which /proc/thread-self/ns/net is
-bind-mounted; unmounting and unlinking it frees the namespace once no process
-uses it.
+setns(2) moves only the calling thread, and an object such as a socket stays in
+the namespace it was created in for its whole life, whichever thread uses it
+later. So the daemon opens sockets "inside" a container by running the opening
+code in a thread that has joined the container's network namespace.
 
-unshare and setns change only the calling thread's namespace, so each is done in
-a thread of its own that moves back (or simply ends) before anything else runs
-on it: the daemon's other threads never leave the host's namespace.
+Network namespaces are also held by a bind-mounted handle, as `ip netns add` keeps
+them: a container's must exist before its runtime starts (the runtime joins it by
+path, config.json's linux.namespaces), so create() bind-mounts a fresh namespace's
+/proc/thread-self/ns/net on a file under the exec root; remove() unmounts and
+unlinks it, and the namespace goes once no process uses it.
 """
 
 from __future__ import annotations
@@ -19,29 +20,59 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from dockyard.kernel import constants as k
 from dockyard.kernel import libc
+from dockyard.kernel.constants import CLONE_NEWNET, MNT_DETACH, MS_BIND
 
 T = TypeVar("T")
+
 _OWN = "/proc/thread-self/ns/net"
 
 
-def _in_thread(func: Callable[[], T]) -> T:
-    result: list = []
-    error: list[BaseException] = []
+def run_in_netns(path: str, function: Callable[[], T]) -> T:
+    """function() run in the network namespace at path (a bind-mounted handle or a
+    /proc/<pid>/ns/net); its result, or its exception re-raised here. Blocks: call it
+    from a worker thread (asyncio.to_thread), not on the event loop.
 
-    def run() -> None:
+    It runs in a thread of its own rather than in the caller's or a pool's: the
+    thread goes back to its original namespace afterwards, but should that ever
+    fail it ends anyway, so no thread of the daemon is left in a container's
+    namespace to open the next socket there by mistake.
+    """
+    return _in_own_thread(lambda: _call_in(path, function))
+
+
+def _in_own_thread(function: Callable[[], T]) -> T:
+    outcome: list = []
+
+    def inside() -> None:
         try:
-            result.append(func())
+            outcome.append((True, function()))
         except BaseException as exc:
-            error.append(exc)
+            outcome.append((False, exc))
 
-    thread = threading.Thread(target=run, name="dy-netns")
+    thread = threading.Thread(target=inside, name="dockyard-netns", daemon=True)
     thread.start()
     thread.join()
-    if error:
-        raise error[0]
-    return result[0]
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
+def _call_in(path: str, function: Callable[[], T]) -> T:
+    own = os.open(_OWN, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            libc.setns(target, CLONE_NEWNET, path)
+        finally:
+            os.close(target)
+        try:
+            return function()
+        finally:
+            libc.setns(own, CLONE_NEWNET, _OWN)
+    finally:
+        os.close(own)
 
 
 def create(path: str) -> None:
@@ -52,16 +83,16 @@ def create(path: str) -> None:
     def make() -> None:
         own = os.open(_OWN, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            libc.unshare(k.CLONE_NEWNET)
+            libc.unshare(CLONE_NEWNET)
             try:
-                libc.mount(_OWN, path, None, k.MS_BIND)
+                libc.mount(_OWN, path, None, MS_BIND)
             finally:
-                libc.setns(own, k.CLONE_NEWNET, _OWN)
+                libc.setns(own, CLONE_NEWNET, _OWN)
         finally:
             os.close(own)
 
     try:
-        _in_thread(make)
+        _in_own_thread(make)  # for the reason run_in_netns gives
     except BaseException:
         os.unlink(path)
         raise
@@ -70,29 +101,6 @@ def create(path: str) -> None:
 def remove(path: str) -> None:
     """Drop the handle at path (absent is fine): the namespace goes when its last process has gone."""
     with contextlib.suppress(OSError):
-        libc.umount2(path, k.MNT_DETACH)
+        libc.umount2(path, MNT_DETACH)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-
-
-def is_handle(path: str) -> bool:
-    """Whether path is a live namespace handle (a bind mount of an nsfs file), not a stale empty file."""
-    try:
-        return os.stat(path).st_dev != os.stat(os.path.dirname(path)).st_dev
-    except OSError:
-        return False
-
-
-def run_inside(path: str, func: Callable[[], T]) -> T:
-    """func() in a thread that has joined the namespace at path; sockets it opens stay bound to that namespace."""
-
-    def enter() -> T:
-        target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            libc.setns(target, k.CLONE_NEWNET, path)
-        finally:
-            os.close(target)
-        # No way back is needed: the thread ends with func and never runs anything else.
-        return func()
-
-    return _in_thread(enter)

@@ -92,7 +92,7 @@ def attach(bridge: str, netns_path: str, attachment: Attachment, *, owner: str) 
                 ipr.link("set", index=ipr.link_lookup(ifname=peer)[0], net_ns_fd=fd)
             finally:
                 os.close(fd)
-            netns.run_inside(netns_path, lambda: _configure_inside(peer, attachment))
+            netns.run_in_netns(netns_path, lambda: _configure_inside(peer, attachment))
         except BaseException:
             with contextlib.suppress(NetlinkError):
                 ipr.link("del", ifname=host)  # the peer goes with it, wherever it is
@@ -139,7 +139,7 @@ def bring_up_loopback(netns_path: str) -> None:
         with IPRoute() as ipr:
             ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
 
-    netns.run_inside(netns_path, up)
+    netns.run_in_netns(netns_path, up)
 
 
 def host_subnets(ignore_links: set[str]) -> dict:

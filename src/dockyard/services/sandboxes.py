@@ -16,7 +16,8 @@ and bridges this daemon made for endpoints and networks that are gone.
 
 on_endpoint_up / on_endpoint_down: called with (container record, network record,
 endpoint record) after an endpoint gets its address and before it loses it, for the
-embedded DNS server and published ports.
+embedded DNS server and published ports; on_endpoint_up also for every live endpoint
+when a restarted daemon reconciles (so the hooks must be idempotent).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from dockyard.errors import Conflict, InvalidParameter, NotFound, PermissionDeni
 from dockyard.kernel import netns
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.metadata.networks import EndpointRecord, NetworkRecord
-from dockyard.network import bridge, etc_files, ipam
+from dockyard.network import bridge, etc_files, ipam, resolvconf
 from dockyard.services.networks import NetworkService
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class SandboxService:
             return self._shared(mode.removeprefix(CONTAINER))
         if mode == HOST:
             name = record.config.get("Hostname") or socket.gethostname()
-            return Sandbox(None, name, _read("/etc/hosts"), _read(self.resolv_conf_path))
+            return Sandbox(None, name, _read("/etc/hosts"), self.container_dns(record).resolv_conf)
         path = self.netns_path(record.id)
         netns.remove(path)  # what a run that died with the host may have left
         netns.create(path)
@@ -133,7 +134,8 @@ class SandboxService:
             addresses = []
             for index, (network, endpoint) in enumerate(self._bridge_endpoints(record.id)):
                 addresses.append(self._plug(record, network, endpoint, f"eth{index}", default_route=index == 0))
-            return Sandbox(path, hostname, self._hosts(record, hostname, addresses), self._resolv(record))
+            resolv = self.container_dns(record).resolv_conf
+            return Sandbox(path, hostname, self._hosts(record, hostname, addresses), resolv)
         except BaseException:
             self.teardown(record.id)
             raise
@@ -209,17 +211,19 @@ class SandboxService:
         extra = [etc_files.parse_extra_host(e, gateway) for e in record.host_config.get("ExtraHosts") or []]
         return etc_files.hosts(hostname, record.config.get("Domainname") or "", addresses[:1], extra)
 
-    def _resolv(self, record: ContainerRecord) -> str:
-        host = etc_files.ResolvConf.parse(_read(self.resolv_conf_path))
-        embedded = any(n.spec.get("DNS") for n, _ in self._bridge_endpoints(record.id))
+    def container_dns(self, record: ContainerRecord) -> resolvconf.ContainerDns:
+        """The container's resolv.conf and where its embedded DNS server forwards (nowhere if it is only on
+        internal networks: docker's SERVFAIL for outside names)."""
+        host = resolvconf.ResolvConf.parse(_read(self.resolv_conf_path))
+        networks = [n for n, _ in self._bridge_endpoints(record.id)]
         hc = record.host_config
-        return etc_files.resolv_conf(host, dns=hc.get("Dns") or [], search=hc.get("DnsSearch") or [],
-                                     options=hc.get("DnsOptions") or [], embedded=embedded)  # fmt: skip
-
-    def upstream_servers(self, record: ContainerRecord) -> list[str]:
-        """Where the embedded DNS server forwards this container's other questions."""
-        host = etc_files.ResolvConf.parse(_read(self.resolv_conf_path))
-        return etc_files.upstream_servers(host, record.host_config.get("Dns") or [])
+        dns = resolvconf.container_dns(
+            host, embedded=any(n.spec.get("DNS") for n in networks), host_network=network_mode(hc) == HOST,
+            dns=hc.get("Dns") or (), dns_search=hc.get("DnsSearch") or (), dns_options=hc.get("DnsOptions") or (),
+        )  # fmt: skip
+        if networks and all(n.spec.get("Internal") for n in networks):
+            return resolvconf.ContainerDns(dns.resolv_conf)
+        return dns
 
     # -- connect and disconnect ---------------------------------------------------------------
 
@@ -339,24 +343,6 @@ class SandboxService:
                                 "IPv4Address": entry["IPAddress"] + prefix, "IPv6Address": ""}  # fmt: skip
         return found
 
-    def lookup(self, container_id: str, name: str) -> list[str]:
-        """The addresses name has for container_id on the user networks it is on (the embedded DNS callback)."""
-        wanted = name.rstrip(".").lower()
-        answers: list[str] = []
-        for network, _endpoint in self._bridge_endpoints(container_id):
-            if not network.spec.get("DNS"):
-                continue
-            for other in self.networks.endpoints.of_network(network.id):
-                if not other.address:
-                    continue
-                try:
-                    record = self.container(other.container_id)
-                except NotFound:
-                    continue
-                if wanted in (n.lower() for n in self.dns_names(record, other)):
-                    answers.append(other.address)
-        return list(dict.fromkeys(answers))
-
     # -- after a daemon restart ------------------------------------------------------------------
 
     def reconcile(self, running: Callable[[str], bool]) -> None:
@@ -368,6 +354,7 @@ class SandboxService:
                 self.networks.release(endpoint)
             elif endpoint.address:
                 wanted_links.add(bridge.host_end(endpoint.id))
+                self._restore_endpoint(endpoint)
         for name in os.listdir(self.netns_dir):
             if not (name.startswith("dy-") and running(name.removeprefix("dy-"))):
                 netns.remove(os.path.join(self.netns_dir, name))
@@ -375,6 +362,12 @@ class SandboxService:
             if name not in wanted_links:
                 log.info("reconcile: removing stale link %s", name)
                 bridge.delete_link(name)
+
+    def _restore_endpoint(self, endpoint: EndpointRecord) -> None:
+        """The hooks' view of a live endpoint after a restart: they rebuild what lived in the old daemon."""
+        network = self.networks.networks.get(endpoint.network_id)
+        if network is not None:
+            self._call(self.on_endpoint_up, self.container(endpoint.container_id), network, endpoint)
 
     @staticmethod
     def _call(hooks: list[EndpointHook], *args) -> None:
@@ -390,7 +383,7 @@ def _free_ifname(path: str, start: int) -> str:
         with IPRoute() as ipr:
             return {link.get("IFLA_IFNAME") for link in ipr.get_links()}
 
-    taken = netns.run_inside(path, names)
+    taken = netns.run_in_netns(path, names)
     index = start
     while f"eth{index}" in taken:
         index += 1
