@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 packages=(python3 python3-venv python3-pip busybox-static debootstrap runc skopeo procps iproute2 util-linux dpkg tmux
-  dnsmasq-base)  # dnsmasq: the peer of bench/dns.py (no service, only the binary)
+  nftables dnsmasq-base)  # dnsmasq: the peer of bench/dns.py (no service, only the binary)
 # docker.io (dockerd 20.10) is the real engine the tests compare with; they start a private
 # dockerd of their own (tests/support/dockerd.py). Its recommends (apparmor, cgroupfs-mount,
 # needrestart, criu, git) are left out: needrestart hooks every later apt run and

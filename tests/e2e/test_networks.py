@@ -101,6 +101,65 @@ def test_a_container_on_both_networks_reaches_both(busybox_daemon, net):
     assert "10.233.0.50" not in out and "10.232.0." in out
 
 
+def test_a_container_on_another_network_cannot_reach_them(busybox_daemon, net):
+    d = busybox_daemon
+    net("dy-inside", "10.241.0.0/24")
+    net("dy-outside", "10.242.0.0/24")
+    d.docker("run", "-d", "--name", "dy-guarded", "--network", "dy-inside", "busybox", "sleep", "60")
+    target = ip_of(d, "dy-guarded", "dy-inside")
+    same = d.docker("run", "--rm", "--network", "dy-inside", "busybox", "ping", "-c1", "-W2", target, check=False)
+    assert same.returncode == 0
+    other = d.docker("run", "--rm", "--network", "dy-outside", "busybox", "ping", "-c1", "-W2", target, check=False)
+    assert other.returncode != 0 and "1 packets transmitted, 0 packets received" in other.stdout
+
+
+def test_an_internal_network_has_no_way_out_but_talks_inside(busybox_daemon, net):
+    d = busybox_daemon
+    net("dy-sealed", "10.243.0.0/24", "--internal")
+    net("dy-open", "10.244.0.0/24")
+    d.docker("run", "-d", "--name", "dy-sealed1", "--network", "dy-sealed", "busybox", "sleep", "60")
+    gateway = "10.244.0.1"  # the host's address on another bridge: reachable from any non-internal network
+    assert d.docker("run", "--rm", "--network", "dy-open", "busybox", "ping", "-c1", "-W2", gateway,
+                    check=False).returncode == 0  # fmt: skip
+    out = d.docker("run", "--rm", "--network", "dy-sealed", "busybox", "ping", "-c1", "-W2", gateway, check=False)
+    assert out.returncode != 0
+    inside = ip_of(d, "dy-sealed1", "dy-sealed")
+    assert d.docker("run", "--rm", "--network", "dy-sealed", "busybox", "ping", "-c1", "-W2", inside,
+                    check=False).returncode == 0  # fmt: skip
+
+
+HTTPD = "mkdir /www && echo published-$HOSTNAME > /www/index.html && exec httpd -f -p 7100 -h /www"
+
+
+def test_published_ports_answer_on_the_host_and_from_other_containers(busybox_daemon, net):
+    import urllib.request
+
+    d = busybox_daemon
+    net("dy-visitors", "10.245.0.0/24")
+    d.docker("run", "-d", "--name", "dy-web", "--hostname", "webhost", "-p", "127.0.0.1::7100", "-p", "18093:7100",
+             "busybox", "sh", "-c", HTTPD)  # fmt: skip
+    mapped = d.docker("port", "dy-web", "7100/tcp").stdout.split()
+    assert "0.0.0.0:18093" in mapped
+    loopback = next(m for m in mapped if m.startswith("127.0.0.1:"))
+    time.sleep(0.5)
+    for url in (f"http://{loopback}/", "http://127.0.0.1:18093/"):
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert response.read().decode().strip() == "published-webhost"
+    # another network's container, through the host's address on its own bridge
+    # (busybox-static's wget crashes in glibc's resolver: nc speaks the HTTP)
+    request = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 10.245.0.1 18093"
+    got = d.docker("run", "--rm", "--network", "dy-visitors", "busybox", "sh", "-c", request).stdout
+    assert got.splitlines()[-1].strip() == "published-webhost"
+    summary = d.docker("ps", "--filter", "name=dy-web", "--format", "{{.Ports}}").stdout
+    assert "0.0.0.0:18093->7100/tcp" in summary
+    taken = d.docker("run", "-d", "--name", "dy-web2", "-p", "18093:7100", "busybox", "sleep", "60", check=False)
+    assert taken.returncode != 0 and "port is already allocated" in taken.stderr
+    d.docker("rm", "-f", "dy-web", "dy-web2")
+    again = d.docker("run", "-d", "--name", "dy-web3", "-p", "18093:7100", "busybox", "sleep", "60", check=False)
+    assert again.returncode == 0  # the port went with the container
+    d.docker("rm", "-f", "dy-web3")
+
+
 def test_host_mode_sees_the_hosts_interfaces_and_none_only_lo(busybox_daemon):
     d = busybox_daemon
     host_side = d.docker("run", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net").stdout.split()
@@ -222,7 +281,8 @@ def test_nothing_remains_after_rm_and_after_kill_9_and_restart(tmp_path):
     before = links()
     try:
         daemon.docker("network", "create", "--subnet", "10.239.0.0/24", "dy-keep")
-        daemon.docker("run", "-d", "--name", "dy-live", "--network", "dy-keep", "busybox", "sleep", "300")
+        daemon.docker("run", "-d", "--name", "dy-live", "--network", "dy-keep", "-p", "18094:7100", "busybox",
+                      "sh", "-c", HTTPD)  # fmt: skip
         daemon.docker("run", "-d", "--name", "dy-gone", "--network", "dy-keep", "busybox", "sleep", "300")
         daemon.docker("run", "-d", "--name", "dy-quit", "busybox", "sh", "-c", "sleep 2")
         live_ip = ip_of(daemon, "dy-live", "dy-keep")
@@ -238,6 +298,13 @@ def test_nothing_remains_after_rm_and_after_kill_9_and_restart(tmp_path):
         assert len(ours) == 1  # dy-live's only
         ping = daemon.docker("run", "--rm", "--network", "dy-keep", "busybox", "ping", "-c1", "-W2", live_ip)
         assert ping.returncode == 0
+        # its published port still answers, and is still held: nobody else gets it
+        import urllib.request
+
+        with urllib.request.urlopen("http://127.0.0.1:18094/", timeout=5) as response:
+            assert response.read().startswith(b"published-")
+        taken = daemon.docker("run", "-d", "-p", "18094:80", "busybox", "true", check=False)
+        assert "port is already allocated" in taken.stderr
         # the restarted daemon serves the embedded DNS of the container it re-adopted
         assert live_ip in daemon.docker("exec", "dy-live", "nslookup", "dy-live").stdout
         daemon.docker("rm", "-f", "dy-live", "dy-quit")

@@ -99,9 +99,15 @@ class DockyardDaemon:
         self.remove_network_objects()
 
     def remove_network_objects(self) -> None:
-        """What this daemon made in the kernel and left (it keeps bridges, as dockerd does): its links, by the
-        owner tag it puts on them, and its namespace handles."""
+        """What this daemon made in the kernel and left (it keeps bridges and rules, as dockerd does): its links,
+        by the owner tag it puts on them, its namespace handles and its nftables table."""
         from pyroute2 import IPRoute
+
+        from dockyard.daemon.config import DaemonConfig
+        from dockyard.network.nftables import Firewall
+        from dockyard.network.ports import PortAllocator
+
+        Firewall(PortAllocator(), table=DaemonConfig(exec_root=self.exec_root).firewall_table).teardown()
 
         with IPRoute() as ipr:
             for link in ipr.get_links():

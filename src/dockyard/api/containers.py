@@ -84,7 +84,21 @@ def _image_config(request: web.Request, record: ContainerRecord) -> dict:
     return _containers(request).image_config(record)
 
 
+def _port_list(ports: dict) -> list[dict]:
+    """docker ps's Ports: one entry per published mapping, one without PublicPort per exposed-only port."""
+    found = []
+    for key, mappings in ports.items():
+        number, _, kind = key.partition("/")
+        for mapping in mappings or [None]:
+            entry = {"PrivatePort": int(number), "Type": kind}
+            if mapping:
+                entry |= {"IP": mapping["HostIp"], "PublicPort": int(mapping["HostPort"])}
+            found.append(entry)
+    return found
+
+
 def _summary(request: web.Request, record: ContainerRecord) -> dict:
+    network_settings = services_of(request).sandboxes.settings(record)
     image_config = _image_config(request, record)
     args = container_spec.command(image_config, record.config) if image_config or record.config.get("Cmd") else []
     return {
@@ -94,12 +108,12 @@ def _summary(request: web.Request, record: ContainerRecord) -> dict:
         "ImageID": record.image_id,
         "Command": " ".join(args),
         "Created": int(timestamps.seconds(record.created)),
-        "Ports": [],
+        "Ports": _port_list(network_settings["Ports"]),
         "Labels": record.config.get("Labels") or {},
         "State": record.state["Status"],
         "Status": _status_text(record.state),
         "HostConfig": {"NetworkMode": record.host_config.get("NetworkMode") or "default"},
-        "NetworkSettings": {"Networks": services_of(request).sandboxes.settings(record)["Networks"]},
+        "NetworkSettings": {"Networks": network_settings["Networks"]},
         "Mounts": [],
     }
 

@@ -7,6 +7,7 @@ refused by name (as dockerd does), so a typo never silently does nothing.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -35,6 +36,14 @@ class DaemonConfig:
     @property
     def pid_path(self) -> str:
         return self.pidfile or os.path.join(self.exec_root, "dockyard.pid")
+
+    @property
+    def firewall_table(self) -> str:
+        """The nftables table of this daemon: "dockyard", or one named after a non-default exec root, so that
+        two daemons on one host (tests, a second engine) never rewrite or reconcile away each other's rules."""
+        if self.exec_root == DaemonConfig.exec_root:
+            return "dockyard"
+        return f"dockyard-{hashlib.sha256(os.path.abspath(self.exec_root).encode()).hexdigest()[:8]}"
 
 
 # daemon.json key -> DaemonConfig field

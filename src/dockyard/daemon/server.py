@@ -18,6 +18,8 @@ from dockyard.daemon.config import DaemonConfig
 from dockyard.daemon.facts import HostFacts
 from dockyard.errors import Conflict
 from dockyard.network.ipam import DEFAULT_POOLS, Pool
+from dockyard.network.nftables import Firewall
+from dockyard.network.ports import PortAllocator
 from dockyard.services.archive import ArchiveService
 from dockyard.services.containers import ContainerService
 from dockyard.services.execs import ExecService
@@ -45,7 +47,8 @@ def run(config: DaemonConfig) -> None:
         images = ImageService.open(config.data_root, snapshotter=config.storage_driver)
         try:
             shims = ShimLauncher(config.exec_root)
-            networks = NetworkService(images.images.db, _network_config(config))
+            firewall = Firewall(PortAllocator(), table=config.firewall_table)
+            networks = NetworkService(images.images.db, _network_config(config), firewall)
             containers: ContainerService | None = None  # the sandboxes look containers up once it exists
 
             def container(ref: str):
@@ -53,7 +56,7 @@ def run(config: DaemonConfig) -> None:
                 return containers.get(ref)
 
             sandboxes = SandboxService(
-                networks, config.exec_root, container=container,
+                networks, firewall, config.exec_root, container=container,
                 files_dir=lambda container_id: os.path.join(config.data_root, "containers", container_id),
             )  # fmt: skip
             containers = ContainerService(
@@ -63,6 +66,9 @@ def run(config: DaemonConfig) -> None:
             images.events = networks.events = containers.events  # one bus: `docker events` shows them all
             names = ContainerNames(sandboxes)  # the embedded DNS server; it hooks itself into the sandboxes
             networks.ensure_predefined()
+            for chain in firewall.foreign_forward_drops():
+                log.warning("the firewall chain %s drops forwarded packets by default: containers' egress and "
+                            "published ports need it to accept dy-* bridges (docs/networking.md)", chain)  # fmt: skip
             images.running = containers.is_running  # rmi: a running container is a conflict force cannot lift
             execs = ExecService(containers)
             HealthMonitor(containers, execs)  # it hooks itself into container starts and exits

@@ -30,6 +30,7 @@ class EndpointRecord:
     container_id: str
     config: dict = field(default_factory=dict)  # the EndpointSettings the client sent
     address: str = ""
+    ports: dict = field(default_factory=dict)  # NetworkSettings.Ports published through it while it runs
 
 
 class NetworkTable:
@@ -70,11 +71,11 @@ class NetworkTable:
             conn.execute("DELETE FROM networks WHERE id = ?", (network_id,))
 
 
-_ENDPOINT_COLUMNS = "id, network_id, container_id, config, address"
+_ENDPOINT_COLUMNS = "id, network_id, container_id, config, address, ports"
 
 
 def _endpoint(row: sqlite3.Row) -> EndpointRecord:
-    return EndpointRecord(row[0], row[1], row[2], json.loads(row[3]), row[4])
+    return EndpointRecord(row[0], row[1], row[2], json.loads(row[3]), row[4], json.loads(row[5]))
 
 
 class EndpointTable:
@@ -84,9 +85,10 @@ class EndpointTable:
     def add(self, record: EndpointRecord) -> None:
         try:
             with self.db.transaction() as conn:
+                row = (record.id, record.network_id, record.container_id, json.dumps(record.config), record.address)
                 conn.execute(
-                    f"INSERT INTO endpoints ({_ENDPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-                    (record.id, record.network_id, record.container_id, json.dumps(record.config), record.address),
+                    f"INSERT INTO endpoints ({_ENDPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                    (*row, json.dumps(record.ports)),
                 )
         except sqlite3.IntegrityError:
             raise Conflict("endpoint already exists in network") from None
@@ -107,6 +109,10 @@ class EndpointTable:
     def set_address(self, endpoint_id: str, address: str) -> None:
         with self.db.transaction() as conn:
             conn.execute("UPDATE endpoints SET address = ? WHERE id = ?", (address, endpoint_id))
+
+    def set_ports(self, endpoint_id: str, ports: dict) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE endpoints SET ports = ? WHERE id = ?", (json.dumps(ports), endpoint_id))
 
     def delete(self, endpoint_id: str) -> None:
         with self.db.transaction() as conn:

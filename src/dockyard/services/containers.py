@@ -153,7 +153,7 @@ class ContainerService:
             raise InvalidParameter("terminals (-t) are not supported yet: the shim cannot hold a pty")
         container_spec.capabilities(host_config)
         container_spec.seccomp_option(host_config)
-        joins = self.network.plan(host_config, body.get("NetworkingConfig"))
+        joins = self.network.plan(config, host_config, body.get("NetworkingConfig"))
         record = ContainerRecord(
             id=container_id,
             name=name or self._generated_name(),
@@ -254,17 +254,19 @@ class ContainerService:
         os.makedirs(rootfs, mode=0o755)
         mount_all(self.images.rootfs_mounts(record.id), rootfs)
         try:
-            sandbox = self.network.setup(record)
+            image = self.images.get(record.image_id)
+            image_config = image.config.get("config") or {}
+            exposed = [*(image_config.get("ExposedPorts") or {}), *(record.config.get("ExposedPorts") or {})]
+            sandbox = self.network.setup(record, list(dict.fromkeys(exposed)))
             container_spec.write_container_files(
                 self.files_dir(record.id),
                 {"hostname": f"{sandbox.hostname}\n", "hosts": sandbox.hosts, "resolv.conf": sandbox.resolv_conf},
             )
-            image = self.images.get(record.image_id)
             spec = container_spec.build(
                 container_id=record.id,
                 container_dir=self.files_dir(record.id),
                 rootfs=rootfs,
-                image_config=image.config.get("config") or {},
+                image_config=image_config,
                 config=record.config,
                 host_config=record.host_config,
                 hostname=sandbox.hostname,

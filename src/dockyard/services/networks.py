@@ -6,10 +6,9 @@
                allocated when the container starts and released when it stops
 
 What happens in the kernel when a container starts and stops is the sandbox
-service's (dockyard.services.sandboxes); this one keeps the records and the
-bridges. Hooks for the layers built beside it: on_network_created / on_network_removed
-(isolation and NAT rules), and the sandbox service's on_endpoint_up / on_endpoint_down
-(DNS records, published ports).
+service's (dockyard.services.sandboxes); this one keeps the records, the bridges
+and each bridge network's rules in Dockyard's nftables table (egress NAT,
+isolation, internal networks: dockyard.network.nftables).
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from dockyard.errors import Conflict, InvalidParameter, NotFound, PermissionDeni
 from dockyard.metadata.db import Database
 from dockyard.metadata.networks import EndpointRecord, EndpointTable, NetworkRecord, NetworkTable
 from dockyard.network import bridge, ipam
+from dockyard.network.nftables import Firewall, NetworkRules
 from dockyard.services.events import EventBus
 
 PREDEFINED = ("bridge", "host", "none")
@@ -54,13 +54,11 @@ class NetworkConfig:
 class NetworkService:
     db: Database
     config: NetworkConfig
+    firewall: Firewall
     events: EventBus = field(default_factory=EventBus)
     networks: NetworkTable = field(init=False)
     endpoints: EndpointTable = field(init=False)
     lock: threading.RLock = field(init=False, default_factory=threading.RLock)
-    # Called with the NetworkRecord after a network is created (or found at start) and before one is removed.
-    on_network_created: list[Callable] = field(init=False, default_factory=list)
-    on_network_removed: list[Callable] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.networks = NetworkTable(self.db)
@@ -88,7 +86,8 @@ class NetworkService:
     # -- start-up ---------------------------------------------------------------------------
 
     def ensure_predefined(self) -> None:
-        """bridge, host and none exist, and every bridge network's bridge is up (after a reboot too)."""
+        """bridge, host and none exist, and every bridge network's bridge and rules are up (after a reboot too)."""
+        self.firewall.setup()
         for name, driver in (("host", "host"), ("none", "null")):
             if self.networks.by_name(name) is None:
                 self._add(name, {"Driver": driver, "Options": {}, "Labels": {}, "IPAM": {"Driver": "default",
@@ -172,6 +171,7 @@ class NetworkService:
             try:
                 self._bring_up(record)
             except BaseException:
+                self.firewall.remove_network(record.id)
                 bridge.delete_bridge(bridge_name)
                 self.networks.delete(record.id)
                 raise
@@ -196,14 +196,14 @@ class NetworkService:
         spec = {"Scope": "local", "Internal": False, "Attachable": False, "EnableIPv6": False, **spec}
         record = NetworkRecord(network_id or secrets.token_hex(32), name, timestamps.now(), spec)
         self.networks.add(record)
-        if spec["Driver"] == "bridge":
-            for hook in self.on_network_created:
-                hook(record)
         return record
 
     def _bring_up(self, record: NetworkRecord) -> None:
-        bridge.ensure_bridge(record.spec["Bridge"], self.address_space(record).gateway_cidr, record.spec["Mtu"],
-                             owner=self.config.owner)  # fmt: skip
+        space = self.address_space(record)
+        bridge.ensure_bridge(record.spec["Bridge"], space.gateway_cidr, record.spec["Mtu"], owner=self.config.owner)
+        self.firewall.add_network(
+            NetworkRules(record.id, record.spec["Bridge"], space.subnet, internal=record.spec["Internal"])
+        )
 
     def address_space(self, record: NetworkRecord) -> ipam.AddressSpace:
         config = record.spec["IPAM"]["Config"][0]
@@ -232,8 +232,7 @@ class NetworkService:
             if active:
                 raise PermissionDenied(f"error while removing network: network {record.name} id {record.id} has "
                                        "active endpoints")  # fmt: skip
-            for hook in self.on_network_removed:
-                hook(record)
+            self.firewall.remove_network(record.id)
             bridge.delete_bridge(record.spec["Bridge"])
             self.networks.delete(record.id)
         self._event(record, "destroy")

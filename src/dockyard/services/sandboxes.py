@@ -3,9 +3,10 @@
     create   NetworkMode and NetworkingConfig checked, endpoints recorded (no kernel work)
     start    setup(): netns handle <exec root>/netns/dy-<id>; per endpoint an address, a veth
              into the network's bridge (eth0, eth1...), the default route via the first
-             non-internal one; then hosts and resolv.conf for the container's files
+             non-internal one, published ports (-p, -P) DNATed to that first endpoint's
+             address; then hosts and resolv.conf for the container's files
     connect  the same for one more endpoint, on a running container at once
-    exit     teardown(): veths deleted, addresses released, the handle unmounted and removed
+    exit     teardown(): ports unpublished, veths deleted, addresses released, the handle unmounted and removed
     rm       the endpoints deleted
 
 Network modes: default/bridge (the default bridge network), a user network by name
@@ -34,7 +35,8 @@ from dockyard.errors import Conflict, InvalidParameter, NotFound, PermissionDeni
 from dockyard.kernel import netns
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.metadata.networks import EndpointRecord, NetworkRecord
-from dockyard.network import bridge, etc_files, ipam, resolvconf
+from dockyard.network import bridge, etc_files, ipam, ports, resolvconf
+from dockyard.network.nftables import Firewall
 from dockyard.services.networks import NetworkService
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ def network_mode(host_config: dict) -> str:
 @dataclass
 class SandboxService:
     networks: NetworkService
+    firewall: Firewall
     exec_root: str
     container: Callable[[str], ContainerRecord]  # by name or id; NotFound if none
     files_dir: Callable[[str], str]  # a container's directory of hostname, hosts, resolv.conf
@@ -76,8 +79,11 @@ class SandboxService:
 
     # -- create and remove ------------------------------------------------------------------
 
-    def plan(self, host_config: dict, networking_config: dict | None) -> list[tuple[NetworkRecord, dict]]:
+    def plan(self, config: dict, host_config: dict, networking_config: dict | None) -> list[tuple[NetworkRecord, dict]]:
         """Check a create request's networking; the networks to join with their EndpointSettings."""
+        # Bad port specifications are refused now rather than at the start.
+        bindings, publish_all = host_config.get("PortBindings"), bool(host_config.get("PublishAllPorts"))
+        ports.port_requests(bindings, config.get("ExposedPorts") or {}, publish_all)
         mode = network_mode(host_config)
         wanted = dict((networking_config or {}).get("EndpointsConfig") or {})
         if mode.startswith(CONTAINER):
@@ -118,7 +124,8 @@ class SandboxService:
 
     # -- start and stop -----------------------------------------------------------------------
 
-    def setup(self, record: ContainerRecord) -> Sandbox:
+    def setup(self, record: ContainerRecord, exposed_ports: list[str]) -> Sandbox:
+        """The container's namespace, endpoints and published ports (exposed_ports: the image's and its own)."""
         mode = network_mode(record.host_config)
         hostname = record.config.get("Hostname") or record.id[:12]
         if mode.startswith(CONTAINER):
@@ -132,8 +139,11 @@ class SandboxService:
         try:
             bridge.bring_up_loopback(path)
             addresses = []
-            for index, (network, endpoint) in enumerate(self._bridge_endpoints(record.id)):
+            endpoints = self._bridge_endpoints(record.id)
+            for index, (network, endpoint) in enumerate(endpoints):
                 addresses.append(self._plug(record, network, endpoint, f"eth{index}", default_route=index == 0))
+            if endpoints:
+                self._publish(record, endpoints[0], exposed_ports)
             resolv = self.container_dns(record).resolv_conf
             return Sandbox(path, hostname, self._hosts(record, hostname, addresses), resolv)
         except BaseException:
@@ -191,6 +201,17 @@ class SandboxService:
         self._call(self.on_endpoint_up, record, network, endpoint)
         return str(address)
 
+    def _publish(
+        self, record: ContainerRecord, primary: tuple[NetworkRecord, EndpointRecord], exposed: list[str]
+    ) -> None:
+        """-p and -P on the address of the endpoint with the default route; none on an internal network (docker)."""
+        network, endpoint = primary
+        hc = record.host_config
+        requests = ports.port_requests(hc.get("PortBindings"), exposed, bool(hc.get("PublishAllPorts")))
+        mappings = [] if network.spec.get("Internal") else self.firewall.publish(record.id, endpoint.address, requests)
+        endpoint.ports = ports.api_ports(mappings, exposed)
+        self.networks.endpoints.set_ports(endpoint.id, endpoint.ports)
+
     def _unplug(self, container_id: str, network: NetworkRecord, endpoint: EndpointRecord) -> None:
         with contextlib.suppress(NotFound):
             self._call(self.on_endpoint_down, self.container(container_id), network, endpoint)
@@ -200,7 +221,10 @@ class SandboxService:
 
     def teardown(self, container_id: str) -> None:
         """Undo setup (what of it was done): idempotent."""
+        self.firewall.unpublish(container_id)
         for network, endpoint in self._bridge_endpoints(container_id):
+            if endpoint.ports:
+                self.networks.endpoints.set_ports(endpoint.id, {})
             if endpoint.address:
                 self._unplug(container_id, network, endpoint)
         netns.remove(self.netns_path(container_id))
@@ -280,6 +304,7 @@ class SandboxService:
         path = self._namespace_of(record) if running and not network_mode(record.host_config).startswith(
             CONTAINER) else None  # fmt: skip
         networks = {}
+        published: dict = {}
         legacy = {"EndpointID": "", "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
                   "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": ""}  # fmt: skip
         for endpoint in self.networks.endpoints.of_container(record.id):
@@ -288,12 +313,14 @@ class SandboxService:
                 continue
             entry = self.endpoint_settings(record, network, endpoint)
             networks[network.name] = entry
+            if running:
+                published |= endpoint.ports
             if network.name == "bridge":
                 legacy = {key: entry[key] for key in legacy}
         return {
             "Bridge": "", "SandboxID": record.id if path else "", "SandboxKey": path or "",
             "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-            "Ports": {}, "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+            "Ports": published, "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
             **legacy, "Networks": networks,
         }  # fmt: skip
 
@@ -347,7 +374,10 @@ class SandboxService:
 
     def reconcile(self, running: Callable[[str], bool]) -> None:
         """Drop what no running container explains: addresses, namespace handles, this daemon's links."""
-        wanted_links = {r.spec["Bridge"] for r in self.networks.list() if r.spec["Driver"] == "bridge"}
+        bridges = [r for r in self.networks.list() if r.spec["Driver"] == "bridge"]
+        live = {e.container_id for e in self.networks.endpoints.all() if e.address and running(e.container_id)}
+        self.firewall.reconcile([r.id for r in bridges], live)
+        wanted_links = {r.spec["Bridge"] for r in bridges}
         for endpoint in self.networks.endpoints.all():
             if endpoint.address and not running(endpoint.container_id):
                 bridge.detach(endpoint.id)
@@ -364,7 +394,10 @@ class SandboxService:
                 bridge.delete_link(name)
 
     def _restore_endpoint(self, endpoint: EndpointRecord) -> None:
-        """The hooks' view of a live endpoint after a restart: they rebuild what lived in the old daemon."""
+        """A live endpoint after a restart: its host ports held again, and the hooks rebuild what lived in the
+        old daemon."""
+        if endpoint.ports:
+            self.firewall.restore(endpoint.container_id, endpoint.address, ports.mappings_from_api(endpoint.ports))
         network = self.networks.networks.get(endpoint.network_id)
         if network is not None:
             self._call(self.on_endpoint_up, self.container(endpoint.container_id), network, endpoint)

@@ -1,0 +1,192 @@
+"""The nftables firewall with real traffic between network namespaces of this machine.
+
+The topology, built once for the module (all names carry dy-pt, everything is removed even on failure):
+
+    bridge A (network "a")    c1 (serves tcp/udp 80 as "c1"), c2
+    bridge B (network "b")    c4
+    bridge I (internal "i")   c3
+    bridge O (no network)     out (serves tcp 80 as "out"): stands for the world beyond the host
+
+Each test gets a Firewall with a table of its own, torn down afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+
+import pytest
+
+from dockyard.errors import Conflict
+from dockyard.network.nftables import Firewall, NetworkRules
+from dockyard.network.ports import PortAllocator, PortMapping, PortRequest, Proto
+from support.nettopo import Topology, ask, host_address, sh
+
+pytestmark = pytest.mark.integration
+
+
+def nft_ruleset_except(prefixes: tuple[str, ...]) -> str:
+    """The ruleset without the tables named like ours (other helpers' Dockyards may come and go meanwhile)."""
+    kept = []
+    for item in json.loads(sh("nft", "-j", "list", "ruleset"))["nftables"]:
+        [(kind, body)] = item.items()
+        table = body["name"] if kind == "table" else body.get("table", "")
+        if kind != "metainfo" and not table.startswith(prefixes):
+            kept.append(item)
+    return json.dumps(kept, sort_keys=True)
+
+
+@pytest.fixture(scope="module")
+def net():
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    host = host_address()
+    if host is None:
+        pytest.skip("the host has no default route, so no address other hosts would use")
+    with contextlib.ExitStack() as stack:
+        topo = Topology(stack)
+        topo.host = host
+        topo.a, topo.a_net = topo.bridge("a", 1)
+        topo.b, topo.b_net = topo.bridge("b", 2)
+        topo.i, topo.i_net = topo.bridge("i", 3)
+        topo.o, topo.o_net = topo.bridge("o", 4)
+        topo.c1 = topo.namespace("c1", topo.a, topo.a_net[2])
+        topo.c2 = topo.namespace("c2", topo.a, topo.a_net[3])
+        topo.c4 = topo.namespace("c4", topo.b, topo.b_net[2])
+        topo.c3 = topo.namespace("c3", topo.i, topo.i_net[2])
+        # "out" has no route back to the containers: only masquerading lets it answer them.
+        topo.out = topo.namespace("out", topo.o, topo.o_net[2], gateway=False)
+        topo.serve(topo.c1, "serve", "tcp", "80", "c1")
+        topo.serve(topo.c1, "serve", "udp", "80", "c1")
+        topo.serve(topo.c4, "serve", "tcp", "80", "c4")
+        topo.serve(topo.out, "serve", "tcp", "80", "out")
+        yield topo
+
+
+@pytest.fixture
+def firewall(net):
+    before = nft_ruleset_except(("dockyard", "dy-"))
+    fw = Firewall(PortAllocator(), table=f"dockyard-test-{os.getpid()}")
+    try:
+        fw.setup()
+        fw.add_network(NetworkRules("a", net.a, net.a_net))
+        fw.add_network(NetworkRules("b", net.b, net.b_net))
+        fw.add_network(NetworkRules("i", net.i, net.i_net, internal=True))
+        yield fw
+    finally:
+        for owner in ("c1", "c4"):
+            fw.allocator.release(owner)
+        fw.teardown()
+    assert fw.table not in sh("nft", "list", "tables")
+    assert nft_ruleset_except(("dockyard", "dy-")) == before
+
+
+def c1_ip(net) -> str:
+    return str(net.a_net[2])
+
+
+def test_published_tcp_port_answers_on_host_address_loopback_and_hairpin(net, firewall):
+    [mapping] = firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP)])
+    low, high = firewall.allocator.range
+    assert mapping.host_ip == "0.0.0.0" and low <= mapping.host_port <= high
+    port = mapping.host_port
+    gateway = str(net.a_net[1])
+    # From the host itself: its own address arrives with that source, 127.0.0.1 masqueraded to the gateway.
+    assert ask("tcp", net.host, port) == f"c1 {net.host}"
+    assert ask("tcp", "127.0.0.1", port) == f"c1 {gateway}"
+    # Hairpin: another container of the network, and the container itself, through the host's address.
+    assert ask("tcp", net.host, port, ns=net.c2) == f"c1 {gateway}"
+    assert ask("tcp", net.host, port, ns=net.c1) == f"c1 {gateway}"
+    # A container of another network reaches published ports too (the host's address is public to it).
+    assert ask("tcp", net.host, port, ns=net.c4) == f"c1 {gateway}"
+
+
+def test_published_udp_port_answers(net, firewall):
+    [mapping] = firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.UDP, host_low=40123, host_high=40123)])
+    assert mapping == PortMapping(80, Proto.UDP, "0.0.0.0", 40123)
+    assert ask("udp", net.host, 40123) == f"c1 {net.host}"
+    assert ask("udp", net.host, 40123, ns=net.c2) == f"c1 {net.a_net[1]}"
+
+
+def test_host_ip_binding_serves_only_that_address(net, firewall):
+    firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP, "127.0.0.1", 40124, 40124)])
+    assert ask("tcp", "127.0.0.1", 40124) == f"c1 {net.a_net[1]}"
+    assert ask("tcp", net.host, 40124) is None
+
+
+def test_unpublish_closes_the_port_and_frees_it(net, firewall):
+    firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP, "", 40125, 40125)])
+    assert firewall.unpublish("c1") == [PortMapping(80, Proto.TCP, "0.0.0.0", 40125)]
+    assert ask("tcp", net.host, 40125) is None
+    assert firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP, "", 40125, 40125)])
+
+
+def test_same_host_port_twice_is_refused_and_leaves_nothing(net, firewall):
+    firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP, "", 40126, 40126)])
+    rules_before = sh("nft", "list", "chain", "ip", firewall.table, "published")
+    with pytest.raises(Conflict, match=r"^Bind for 0\.0\.0\.0:40126 failed: port is already allocated$"):
+        firewall.publish(
+            "c4", str(net.b_net[2]), [PortRequest(81, Proto.TCP), PortRequest(80, Proto.TCP, "", 40126, 40126)]
+        )
+    assert sh("nft", "list", "chain", "ip", firewall.table, "published") == rules_before
+    assert firewall.allocator.held("c4") == []
+    assert ask("tcp", net.host, 40126) == f"c1 {net.host}"
+
+
+def test_port_used_by_a_host_process_is_refused(net, firewall):
+    with socket.socket() as listener:
+        listener.bind(("0.0.0.0", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        message = re.escape(f"failed to bind host port for 0.0.0.0:{port}:80/tcp: address already in use")
+        with pytest.raises(Conflict, match=f"^{message}$"):
+            firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP, "", port, port)])
+
+
+def test_egress_is_masqueraded_and_internal_networks_have_no_way_out(net, firewall):
+    out = str(net.o_net[2])
+    assert ask("tcp", out, 80, ns=net.c1) == f"out {net.o_net[1]}"
+    assert ask("tcp", out, 80, ns=net.c3) is None
+
+
+def test_networks_are_isolated_from_each_other(net, firewall):
+    assert ask("tcp", str(net.a_net[2]), 80, ns=net.c2) == f"c1 {net.a_net[3]}"  # same network: allowed
+    assert ask("tcp", str(net.a_net[2]), 80, ns=net.c4) is None
+    assert ask("tcp", str(net.b_net[2]), 80, ns=net.c1) is None
+    assert ask("tcp", str(net.a_net[2]), 80, ns=net.c3) is None
+
+
+def test_reconcile_removes_what_is_not_live_and_setup_is_idempotent(net, firewall):
+    firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP, "", 40127, 40127)])
+    firewall.publish("c4", str(net.b_net[2]), [PortRequest(80, Proto.TCP, "", 40128, 40128)])
+    firewall.setup()
+    assert ask("tcp", net.host, 40127) == f"c1 {net.host}"
+    removed = firewall.reconcile(live_networks=["a", "i"], live_containers=["c1"])
+    assert removed == ["ctr:c4", "net:b"]
+    listing = sh("nft", "list", "table", "ip", firewall.table)
+    assert "ctr:c4" not in listing and "net:b" not in listing and "ctr:c1" in listing and "net:a" in listing
+    assert ask("tcp", net.host, 40127) == f"c1 {net.host}"
+    assert ask("tcp", net.host, 40128) is None
+    firewall.add_network(NetworkRules("b", net.b, net.b_net))
+
+
+def test_restore_after_restart_is_idempotent(net, firewall):
+    mappings = firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP, "", 40129, 40129)])
+    # As after a daemon restart: the allocator holds nothing, the kernel's rules are still there.
+    firewall.allocator.release("c1")
+    firewall.restore("c1", c1_ip(net), mappings)
+    firewall.restore("c1", c1_ip(net), mappings)
+    assert sh("nft", "list", "chain", "ip", firewall.table, "published").count("ctr:c1") == 1
+    assert ask("tcp", net.host, 40129) == f"c1 {net.host}"
+
+
+def test_sctp_ports_are_published(net, firewall):
+    [mapping] = firewall.publish("c1", c1_ip(net), [PortRequest(132, Proto.SCTP, "", 40130, 40130)])
+    assert mapping == PortMapping(132, Proto.SCTP, "0.0.0.0", 40130)
+    rules = sh("nft", "list", "chain", "ip", firewall.table, "published")
+    assert f"sctp dport 40130 dnat to {c1_ip(net)}:132" in rules
+    with pytest.raises(Conflict, match="port is already allocated"):
+        firewall.publish("c4", str(net.b_net[2]), [PortRequest(132, Proto.SCTP, "", 40130, 40130)])

@@ -1,0 +1,309 @@
+"""Port specs parse as the docker CLI and dockerd parse them; host ports are allocated as dockerd's portallocator does.
+
+The allocator's reservations are replaced by a recorder here (the real bound sockets are exercised in
+tests/integration/test_firewall.py), so these tests hold no host port.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dockyard.errors import Conflict, InvalidParameter
+from dockyard.network.ports import (
+    PortAllocator,
+    PortMapping,
+    PortRequest,
+    Proto,
+    api_ports,
+    kernel_port_range,
+    mappings_from_api,
+    parse_publish,
+    port_requests,
+)
+
+# docker run -p value -> the PortBindings the docker CLI 28 sends (go-connections nat.ParsePortSpecs).
+PUBLISH = {
+    "80": {"80/tcp": [{"HostIp": "", "HostPort": ""}]},
+    "8080:80": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]},
+    "127.0.0.1:8080:80/udp": {"80/udp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]},
+    "127.0.0.1::80": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]},
+    "[::1]:8080:80": {"80/tcp": [{"HostIp": "::1", "HostPort": "8080"}]},
+    "8000-8001:80-81/sctp": {
+        "80/sctp": [{"HostIp": "", "HostPort": "8000"}],
+        "81/sctp": [{"HostIp": "", "HostPort": "8001"}],
+    },
+    "8000-8010:80": {"80/tcp": [{"HostIp": "", "HostPort": "8000-8010"}]},
+    "80-81": {"80/tcp": [{"HostIp": "", "HostPort": ""}], "81/tcp": [{"HostIp": "", "HostPort": ""}]},
+    "53/UDP": {"53/udp": [{"HostIp": "", "HostPort": ""}]},
+}
+
+BAD_PUBLISH = {
+    "80/icmp": "invalid proto: icmp",
+    "x:80": "invalid hostPort: x",
+    "8080:0": "invalid containerPort: 0",
+    "8080:70000": "invalid containerPort: 70000",
+    "1.2.3:80:80": "invalid IP address: 1.2.3",
+    "8000-8002:80-81": "invalid ranges specified for container and host Ports: 80-81 and 8000-8002",
+    "81-80": "invalid containerPort: 81-80",
+}
+
+
+@pytest.mark.parametrize("spec", PUBLISH)
+def test_parse_publish_matches_the_docker_cli(spec):
+    exposed, bindings = parse_publish([spec])
+    assert bindings == PUBLISH[spec]
+    assert exposed == {key: {} for key in PUBLISH[spec]}
+
+
+@pytest.mark.parametrize("spec", BAD_PUBLISH)
+def test_parse_publish_refuses_what_the_docker_cli_refuses(spec):
+    with pytest.raises(InvalidParameter, match=f"^{re.escape(BAD_PUBLISH[spec])}$"):
+        parse_publish([spec])
+
+
+def test_two_publishes_of_one_container_port_are_two_bindings():
+    _, bindings = parse_publish(["8080:80", "127.0.0.1:9090:80"])
+    assert bindings == {"80/tcp": [{"HostIp": "", "HostPort": "8080"}, {"HostIp": "127.0.0.1", "HostPort": "9090"}]}
+
+
+ports = st.integers(1, 65535)
+protos = st.sampled_from(list(Proto))
+host_ips = st.sampled_from(["", "127.0.0.1", "10.1.2.3", "::1"])
+
+
+@st.composite
+def specs(draw):
+    """(spec text, expected requests) for docker run -p values built from the grammar."""
+    low = draw(st.integers(1, 65500))
+    count = draw(st.integers(1, 4))
+    proto = draw(protos)
+    host_ip = draw(host_ips)
+    host_low = draw(st.one_of(st.none(), st.integers(1, 65500)))
+    container = f"{low}" if count == 1 else f"{low}-{low + count - 1}"
+    text = container
+    if host_low is not None:
+        host = f"{host_low}" if count == 1 else f"{host_low}-{host_low + count - 1}"
+        text = f"{host}:{container}"
+    if host_ip:
+        text = f"{f'[{host_ip}]' if ':' in host_ip else host_ip}:{'' if host_low is None else host}:{container}"
+    text += f"/{proto}"
+    expected = [
+        PortRequest(low + i, proto, host_ip, host_low + i if host_low else 0, host_low + i if host_low else 0)
+        for i in range(count)
+    ]
+    return text, expected
+
+
+@given(specs())
+@settings(max_examples=300)
+def test_a_parsed_spec_asks_for_what_it_says(case):
+    text, expected = case
+    _, bindings = parse_publish([text])
+    assert sorted(port_requests(bindings), key=lambda r: r.container_port) == expected
+
+
+@given(st.text(max_size=30))
+def test_parse_publish_never_fails_other_than_invalid_parameter(text):
+    try:
+        parse_publish([text])
+    except InvalidParameter:
+        pass
+
+
+def test_port_requests_from_the_api_shapes():
+    bindings = {
+        "80/tcp": [{"HostIp": "", "HostPort": "8080"}, {"HostIp": "127.0.0.1", "HostPort": ""}],
+        "53/udp": [{"HostIp": "", "HostPort": "0"}],
+        "90": [{"HostPort": "9000-9010"}],
+        "443/tcp": [],
+    }
+    assert port_requests(bindings, ["22/tcp"], publish_all=False) == [
+        PortRequest(53, Proto.UDP, "", 0, 0),
+        PortRequest(80, Proto.TCP, "", 8080, 8080),
+        PortRequest(80, Proto.TCP, "127.0.0.1", 0, 0),
+        PortRequest(90, Proto.TCP, "", 9000, 9010),
+    ]
+
+
+def test_publish_all_adds_every_exposed_port_without_a_binding():
+    requests = port_requests({"80/tcp": [{"HostPort": "8080"}], "443/tcp": None}, ["22/tcp", "80/tcp", "53/udp"], True)
+    assert requests == [
+        PortRequest(80, Proto.TCP, "", 8080, 8080),
+        PortRequest(22, Proto.TCP),
+        PortRequest(53, Proto.UDP),
+        PortRequest(443, Proto.TCP),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bindings", "message"),
+    [
+        ({"80/tcpx": []}, "invalid port specification: '80/tcpx'"),
+        ({"x/tcp": []}, "invalid port specification: 'x/tcp'"),
+        ({"80/tcp": [{"HostPort": "99999"}]}, "invalid port specification: '99999'"),
+        ({"80/tcp": [{"HostIp": "nowhere", "HostPort": "1"}]}, "invalid IP address: nowhere"),
+        ({"80-81/tcp": [{"HostPort": "1-3"}]}, "invalid ranges specified for container and host Ports: 80-81 and 1-3"),
+    ],
+)
+def test_bad_port_bindings_are_invalid_parameters(bindings, message):
+    with pytest.raises(InvalidParameter, match=f"^{re.escape(message)}$"):
+        port_requests(bindings)
+
+
+def test_api_ports_lists_exposed_ports_as_null_and_published_ones_as_docker_shows_them():
+    mappings = [PortMapping(80, Proto.TCP, "0.0.0.0", 32768), PortMapping(80, Proto.TCP, "127.0.0.1", 8080)]
+    assert api_ports(mappings, ["80/tcp", "53/udp"]) == {
+        "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "32768"}, {"HostIp": "127.0.0.1", "HostPort": "8080"}],
+        "53/udp": None,
+    }
+
+
+mappings = st.builds(PortMapping, ports, protos, st.sampled_from(["0.0.0.0", "127.0.0.1", "::", "::1"]), ports)
+
+
+@given(st.lists(mappings, max_size=6))
+def test_api_ports_read_back_give_the_mappings(published):
+    assert sorted(mappings_from_api(api_ports(published, ["1/tcp"])), key=repr) == sorted(published, key=repr)
+
+
+def test_kernel_port_range_is_read_and_falls_back_like_dockerd(tmp_path):
+    path = tmp_path / "range"
+    path.write_text("32768\t60999\n")
+    assert kernel_port_range(str(path)) == (32768, 60999)
+    assert kernel_port_range(str(tmp_path / "missing")) == (49153, 65535)
+
+
+class Recorder:
+    """Stands in for the bound sockets; refuses the ports in `busy` as a host process holding them would."""
+
+    def __init__(self, busy=()):
+        self.busy = set(busy)
+        self.open: set[PortMapping] = set()
+
+    def __call__(self, mapping):
+        if mapping.host_port in self.busy:
+            raise OSError(errno.EADDRINUSE, "Address already in use")
+        self.open.add(mapping)
+        recorder = self
+
+        class Held:
+            def close(self):
+                recorder.open.discard(mapping)
+
+        return Held()
+
+
+def allocator(low=100, high=104, busy=()):
+    reserve = Recorder(busy)
+    return PortAllocator((low, high), reserve), reserve
+
+
+def test_random_ports_count_on_from_the_last_and_wrap():
+    ports, _ = allocator()
+    assert [m.host_port for m in ports.allocate("a", [PortRequest(80, Proto.TCP)] * 3)] == [100, 101, 102]
+    ports.release("a")
+    assert [m.host_port for m in ports.allocate("b", [PortRequest(80, Proto.TCP)] * 3)] == [103, 104, 100]
+
+
+def test_random_ports_skip_what_the_host_holds():
+    ports, _ = allocator(busy={100, 101})
+    assert ports.allocate("a", [PortRequest(80, Proto.TCP)])[0].host_port == 102
+
+
+def test_the_same_host_port_is_refused_with_dockers_message_and_nothing_is_held():
+    ports, reserve = allocator()
+    ports.allocate("a", [PortRequest(80, Proto.TCP, "", 8080, 8080)])
+    with pytest.raises(Conflict, match=r"^Bind for 0\.0\.0\.0:8080 failed: port is already allocated$"):
+        ports.allocate("b", [PortRequest(81, Proto.TCP, "", 8081, 8081), PortRequest(80, Proto.TCP, "", 8080, 8080)])
+    assert ports.held("b") == []
+    assert {m.host_port for m in reserve.open} == {8080}
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "conflict"),
+    [
+        ("", "127.0.0.1", True),
+        ("127.0.0.1", "", True),
+        ("127.0.0.1", "127.0.0.1", True),
+        ("127.0.0.1", "10.0.0.1", False),
+        ("", "::", False),
+        ("::", "::1", True),
+    ],
+)
+def test_any_address_overlaps_every_address_of_its_family(first, second, conflict):
+    ports, _ = allocator()
+    ports.allocate("a", [PortRequest(80, Proto.TCP, first, 8080, 8080)])
+    request = PortRequest(80, Proto.TCP, second, 8080, 8080)
+    if conflict:
+        with pytest.raises(Conflict, match="port is already allocated"):
+            ports.allocate("b", [request])
+    else:
+        assert ports.allocate("b", [request])[0].host_port == 8080
+
+
+def test_protocols_have_separate_ports():
+    ports, _ = allocator()
+    ports.allocate("a", [PortRequest(53, Proto.TCP, "", 5353, 5353)])
+    assert ports.allocate("b", [PortRequest(53, Proto.UDP, "", 5353, 5353)])[0].proto == Proto.UDP
+
+
+def test_a_host_range_gives_its_first_free_port_and_names_the_range_when_full():
+    ports, _ = allocator()
+    got = [ports.allocate(str(i), [PortRequest(80, Proto.TCP, "", 9000, 9001)])[0].host_port for i in range(2)]
+    assert got == [9000, 9001]
+    with pytest.raises(Conflict, match=r"^Bind for 0\.0\.0\.0:9000-9001 failed: port is already allocated$"):
+        ports.allocate("c", [PortRequest(80, Proto.TCP, "", 9000, 9001)])
+
+
+def test_a_pinned_port_the_host_uses_is_refused_with_the_reason():
+    ports, _ = allocator(busy={8080})
+    message = r"^failed to bind host port for 0\.0\.0\.0:8080:80/tcp: address already in use$"
+    with pytest.raises(Conflict, match=message):
+        ports.allocate("a", [PortRequest(80, Proto.TCP, "", 8080, 8080)])
+
+
+def test_restore_replaces_what_the_owner_held_and_refuses_ports_of_others():
+    ports, _ = allocator()
+    mapping = PortMapping(80, Proto.TCP, "0.0.0.0", 8080)
+    ports.restore("a", [mapping])
+    ports.restore("a", [mapping])
+    assert ports.held("a") == [mapping]
+    with pytest.raises(Conflict):
+        ports.restore("b", [mapping])
+    assert ports.held("b") == []
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["alloc", "release"]),
+            st.sampled_from("abcd"),
+            st.lists(st.tuples(protos, st.sampled_from(["", "127.0.0.1", "10.0.0.1"]), st.integers(0, 8)), max_size=3),
+        ),
+        max_size=25,
+    )
+)
+@settings(max_examples=200)
+def test_live_mappings_never_overlap(operations):
+    ports, reserve = allocator(low=100, high=103)
+    for operation, owner, wanted in operations:
+        if operation == "release":
+            ports.release(owner)
+            continue
+        requests = [PortRequest(80, proto, ip, 200 + p if p else 0, 200 + p if p else 0) for proto, ip, p in wanted]
+        try:
+            ports.allocate(owner, requests)
+        except Conflict:
+            pass
+    live = [m for owner in "abcd" for m in ports.held(owner)]
+    assert set(live) == reserve.open
+    for i, x in enumerate(live):
+        for y in live[i + 1 :]:
+            same = (x.proto, x.host_port) == (y.proto, y.host_port)
+            assert not (same and "0.0.0.0" in (x.host_ip, y.host_ip)) and not (same and x.host_ip == y.host_ip)
+        assert x.host_port >= 200 or 100 <= x.host_port <= 103
