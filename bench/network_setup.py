@@ -1,0 +1,91 @@
+"""Benchmark: what network setup adds to `docker run --rm busybox true`, Dockyard beside docker.
+
+The same run with --network none (a namespace with lo only), on the default
+bridge and on a user-defined network (embedded DNS too), interleaved run by run;
+the differences of the medians to `none` are the cost of the network. The
+issue's target: under 15 ms. Starts a `dockyard daemon` of its own (tests/support/daemon.py:
+temporary roots, a bridge and nftables table of its own, all removed afterwards).
+With --docker, the dockerd at $DOCKER_HOST (a private one: run this under
+tests/support/dockerd.py) gets the same busybox image and the same runs.
+
+    .venv/bin/python bench/network_setup.py [--runs 20]
+    .venv/bin/python tests/support/dockerd.py -- .venv/bin/python bench/network_setup.py --docker
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests"))
+
+from benchlib import timed
+
+from support.daemon import DockyardDaemon
+
+NETWORK = "dy-bench-net"
+SUBNET = "10.250.0.0/24"
+MODES = {"none": ("--network", "none"), "bridge": (), "user network": ("--network", NETWORK)}
+
+
+def bootstrap_busybox(data_root: str) -> None:
+    run = [sys.executable, "-c", "from dockyard.cli.main import main; raise SystemExit(main())"]
+    env = dict(os.environ, DOCKYARD_BOOTSTRAP_CACHE=os.environ.get("DOCKYARD_TEST_CACHE",
+                                                                   "/var/tmp/dockyard-test-cache"))  # fmt: skip
+    subprocess.run([*run, "bootstrap", "busybox", "--data-root", data_root], env=env, check=True, capture_output=True)
+
+
+def docker(host: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", "-H", host, *args], check=True, capture_output=True, **kwargs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--docker", action="store_true", help="also measure the dockerd at $DOCKER_HOST")
+    args = parser.parse_args()
+    base = tempfile.mkdtemp(prefix="dy-bench-net-", dir="/var/tmp")
+    daemon = DockyardDaemon(base)
+    bootstrap_busybox(daemon.data_root)
+    hosts = {"dockyard": daemon.host}
+    times: dict[tuple[str, str], list[float]] = {}
+    try:
+        daemon.start()
+        if args.docker:
+            hosts["docker"] = os.environ["DOCKER_HOST"]
+            docker(hosts["docker"], "load", input=docker(daemon.host, "save", "busybox").stdout)
+        for host in hosts.values():
+            docker(host, "network", "create", "--subnet", SUBNET, NETWORK)
+        for _ in range(args.runs):
+            for name, host in hosts.items():
+                for mode, flags in MODES.items():
+                    elapsed = timed(lambda h=host, f=flags: docker(h, "run", "--rm", *f, "busybox", "true"))
+                    times.setdefault((name, mode), []).append(elapsed)
+    finally:
+        for host in hosts.values():
+            subprocess.run(["docker", "-H", host, "network", "rm", NETWORK], capture_output=True, check=False)
+        daemon.stop()
+        daemon.remove_network_objects()  # its bridges, veths, namespace handles and nftables table
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"network setup, {args.runs} runs of `docker run --rm busybox true` per mode, "
+          f"{time.strftime('%Y-%m-%d')}, {os.uname().release}, {os.cpu_count()} CPUs")  # fmt: skip
+    for name in hosts:
+        base_ms = statistics.median(times[(name, "none")]) * 1000
+        for mode in MODES:
+            median = statistics.median(times[(name, mode)]) * 1000
+            extra = f"   network adds {median - base_ms:+5.1f} ms" if mode != "none" else ""
+            print(f"  {name:9s} {mode:13s} median {median:6.1f} ms{extra}")
+    if "docker" in hosts:
+        for mode in MODES:
+            ratio = statistics.median(times[("dockyard", mode)]) / statistics.median(times[("docker", mode)])
+            print(f"  ratio dockyard/docker {mode:13s} {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
