@@ -42,7 +42,6 @@ def net(busybox_daemon):
     yield network
     for name in made:
         ids = d.docker("ps", "-aq", "--filter", f"network={name}", check=False).stdout.split()
-        ids = ids or d.docker("ps", "-aq", check=False).stdout.split()
         if ids:
             d.docker("rm", "-f", *ids, check=False)
         d.docker("network", "rm", name, check=False)
@@ -60,6 +59,8 @@ def test_two_containers_on_a_user_network_talk_over_tcp(busybox_daemon, net):
              "sh", "-c", "echo hello-over-tcp | nc -l -p 7000")  # fmt: skip
     address = ip_of(d, "dy-server", "dy-talk")
     assert address == "10.231.0.2"
+    listed = d.docker("ps", "--filter", "network=dy-talk", "--format", "{{.Names}} {{.Networks}}").stdout
+    assert listed.split() == ["dy-server", "dy-talk"]
     time.sleep(0.3)
     got = d.docker("run", "--rm", "--network", "dy-talk", "busybox", "nc", "-w", "3", address, "7000").stdout
     assert got.strip() == "hello-over-tcp"

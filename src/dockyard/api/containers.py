@@ -23,7 +23,9 @@ from dockyard.services.containers import ContainerService
 from dockyard.services.filters import check as check_filters
 from dockyard.services.filters import label_matches
 
-_LIST_FILTERS = frozenset({"id", "name", "status", "label", "ancestor", "exited", "before", "since", "health"})
+_LIST_FILTERS = frozenset(
+    {"id", "name", "status", "label", "ancestor", "exited", "before", "since", "health", "network"}
+)
 
 
 async def _blocking(func, *args, **kwargs):
@@ -177,7 +179,7 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
     }
 
 
-def _matches(record: ContainerRecord, wanted: dict[str, list[str]]) -> bool:
+def _matches(request: web.Request, record: ContainerRecord, wanted: dict[str, list[str]]) -> bool:
     state = record.state
     for key, values in wanted.items():
         if key == "id" and not any(record.id.startswith(v) for v in values):
@@ -194,7 +196,16 @@ def _matches(record: ContainerRecord, wanted: dict[str, list[str]]) -> bool:
             return False
         if key == "label" and not all(label_matches(record.config.get("Labels") or {}, v) for v in values):
             return False
+        if key == "network" and not _on_network(request, record, values):
+            return False
     return True
+
+
+def _on_network(request: web.Request, record: ContainerRecord, values: list[str]) -> bool:
+    """docker ps --filter network=: by network name or ID (prefix)."""
+    networks = services_of(request).networks
+    joined = [networks.networks.get(e.network_id) for e in networks.endpoints.of_container(record.id)]
+    return any(n is not None and (n.name in values or any(n.id.startswith(v) for v in values)) for n in joined)
 
 
 async def create(request: web.Request) -> web.Response:
@@ -209,7 +220,7 @@ async def list_containers(request: web.Request) -> web.Response:
     records = await _blocking(_containers(request).list)
     if not boolean(request, "all") and "status" not in wanted and "exited" not in wanted:
         records = [r for r in records if r.state["Running"]]
-    records = [r for r in reversed(records) if _matches(r, wanted)]
+    records = await _blocking(lambda: [r for r in reversed(records) if _matches(request, r, wanted)])
     limit = int(request.query.get("limit", "-1") or -1)
     if limit > 0:
         records = records[:limit]
