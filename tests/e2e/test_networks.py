@@ -133,6 +133,7 @@ HTTPD = "mkdir /www && echo published-$HOSTNAME > /www/index.html && exec httpd 
 
 
 def test_published_ports_answer_on_the_host_and_from_other_containers(busybox_daemon, net):
+    import urllib.parse
     import urllib.request
 
     d = busybox_daemon
@@ -153,6 +154,12 @@ def test_published_ports_answer_on_the_host_and_from_other_containers(busybox_da
     assert got.splitlines()[-1].strip() == "published-webhost"
     summary = d.docker("ps", "--filter", "name=dy-web", "--format", "{{.Ports}}").stdout
     assert "0.0.0.0:18093->7100/tcp" in summary
+    _, _, body = d.request("GET", "/v1.50/containers/json?filters=" + urllib.parse.quote('{"name":["dy-web"]}'))
+    (listed,) = json.loads(body)
+    validate(listed, "ContainerSummary", version="1.50")
+    assert {"IP": "0.0.0.0", "PrivatePort": 7100, "PublicPort": 18093, "Type": "tcp"} in listed["Ports"]
+    _, _, body = d.request("GET", "/v1.50/containers/dy-web/json")
+    validate(json.loads(body), "ContainerInspectResponse", version="1.50")
     taken = d.docker("run", "-d", "--name", "dy-web2", "-p", "18093:7100", "busybox", "sleep", "60", check=False)
     assert taken.returncode != 0 and "port is already allocated" in taken.stderr
     d.docker("rm", "-f", "dy-web", "dy-web2")
@@ -222,6 +229,10 @@ def test_network_commands_and_their_api_shapes(busybox_daemon):
         mtu = d.docker("exec", "dy-inner", "cat", "/sys/class/net/eth0/mtu").stdout.strip()
         assert mtu == "1400"
         assert "default" not in d.docker("exec", "dy-inner", "ip", "route").stdout  # internal: no way out
+        status, _, body = d.request("GET", "/v1.50/networks")
+        assert status == 200
+        for listed in json.loads(body):
+            validate(listed, "Network", version="1.50")
         containers = json.loads(d.docker("network", "inspect", "dy-cmd").stdout)[0]["Containers"]
         assert [c["Name"] for c in containers.values()] == ["dy-inner"]
         refused = d.docker("network", "rm", "dy-cmd", check=False)
@@ -314,6 +325,52 @@ def test_nothing_remains_after_rm_and_after_kill_9_and_restart(tmp_path):
         assert {name for name in links() - before if name.startswith("dy-v")} == set()
         mounts = subprocess.run(["cat", "/proc/self/mountinfo"], capture_output=True, text=True).stdout
         assert os.path.join(daemon.exec_root, "netns") not in mounts
+    finally:
+        if daemon.process is not None:
+            leftover = daemon.docker("ps", "-aq", check=False).stdout.split()
+            if leftover:
+                daemon.docker("rm", "-f", *leftover, check=False)
+            daemon.docker("network", "prune", "-f", check=False)
+        daemon.stop()
+        daemon.remove_network_objects()
+
+
+def test_daemon_json_pools_and_bip_shape_the_networks(tmp_path):
+    from conftest import bootstrap_busybox  # the e2e conftest
+
+    daemon = DockyardDaemon(str(tmp_path / "dy-netconfig"))
+    os.makedirs(daemon.base, exist_ok=True)
+    config = {"default-address-pools": [{"base": "10.246.0.0/16", "size": 24}], "bip": "10.247.0.1/24"}
+    with open(os.path.join(daemon.base, "daemon.json"), "w") as f:
+        json.dump(config, f)
+    bootstrap_busybox(daemon.data_root)
+    try:
+        daemon.start()
+
+        def ipam_of(name: str) -> dict:
+            return json.loads(daemon.docker("network", "inspect", name).stdout)[0]["IPAM"]["Config"][0]
+
+        default_id = daemon.docker("network", "inspect", "-f", "{{.Id}}", "bridge").stdout.strip()
+        assert ipam_of("bridge") == {"Subnet": "10.247.0.0/24", "Gateway": "10.247.0.1"}
+        daemon.docker("network", "create", "dy-pool1")
+        daemon.docker("network", "create", "dy-pool2")
+        assert ipam_of("dy-pool1")["Subnet"] == "10.246.0.0/24"
+        assert ipam_of("dy-pool2")["Subnet"] == "10.246.1.0/24"
+        static = daemon.docker("run", "--rm", "--ip", "10.247.0.9", "busybox", "true", check=False)
+        assert "user specified IP address is supported on user defined networks only" in static.stderr
+        out = daemon.docker("run", "--rm", "busybox", "ip", "addr").stdout
+        assert "10.247.0.2/24" in out
+        daemon.stop()
+        config["bip"] = "10.247.5.1/24"
+        with open(os.path.join(daemon.base, "daemon.json"), "w") as f:
+            json.dump(config, f)
+        daemon.start()
+        assert ipam_of("bridge") == {"Subnet": "10.247.5.0/24", "Gateway": "10.247.5.1"}
+        assert daemon.docker("network", "inspect", "-f", "{{.Id}}", "bridge").stdout.strip() == default_id
+        addresses = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", daemon.bridge], capture_output=True,
+                                   text=True).stdout  # fmt: skip
+        assert "10.247.5.1/24" in addresses and "10.247.0.1" not in addresses
+        assert "10.247.5.2/24" in daemon.docker("run", "--rm", "busybox", "ip", "addr").stdout
     finally:
         if daemon.process is not None:
             leftover = daemon.docker("ps", "-aq", check=False).stdout.split()

@@ -65,6 +65,10 @@ class NetworkTable:
     def all(self) -> list[NetworkRecord]:
         return self._select()
 
+    def set_spec(self, network_id: str, spec: dict) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE networks SET spec = ? WHERE id = ?", (json.dumps(spec), network_id))
+
     def delete(self, network_id: str) -> None:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM endpoints WHERE network_id = ?", (network_id,))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import socket
 from dataclasses import dataclass
 
 from pyroute2 import IPRoute
@@ -61,8 +62,14 @@ def ensure_bridge(name: str, gateway_cidr: str, mtu: int, *, owner: str) -> None
                 raise Internal(f"creating bridge {name}: {exc}") from exc
         index = ipr.link_lookup(ifname=name)[0]
         ipr.link("set", index=index, ifalias=owner)  # the kernel takes no alias in the creating message
-        have = {a.get("IFA_ADDRESS") for a in ipr.get_addr(index=index)}
-        if address not in have:
+        have = set()
+        for entry in ipr.get_addr(index=index, family=socket.AF_INET):
+            found = (entry.get("IFA_ADDRESS"), entry["prefixlen"])
+            if found == (address, int(prefix)):
+                have.add(found)
+            else:  # a gateway of an earlier --bip
+                ipr.addr("del", index=index, address=found[0], prefixlen=found[1])
+        if not have:
             ipr.addr("add", index=index, address=address, prefixlen=int(prefix))
         ipr.link("set", index=index, state="up")
 

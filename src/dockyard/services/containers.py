@@ -172,7 +172,7 @@ class ContainerService:
             try:
                 self.records.add(record)
                 try:
-                    self.network.add_endpoints(container_id, joins)
+                    self.network.add_endpoints(container_id, record.name, joins)
                 except BaseException:
                     self.network.remove_container(container_id)
                     self.records.delete(container_id)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import secrets
 import threading
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from dockyard.network import bridge, ipam
 from dockyard.network.nftables import Firewall, NetworkRules
 from dockyard.services.events import EventBus
 
+log = logging.getLogger(__name__)
 PREDEFINED = ("bridge", "host", "none")
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 MTU_OPTION = "com.docker.network.driver.mtu"
@@ -92,24 +94,40 @@ class NetworkService:
             if self.networks.by_name(name) is None:
                 self._add(name, {"Driver": driver, "Options": {}, "Labels": {}, "IPAM": {"Driver": "default",
                           "Options": None, "Config": None}})  # fmt: skip
-        default = self.networks.by_name("bridge")
-        if default is not None and default.spec["Bridge"] != self.config.bridge:
-            # The daemon was started with another --bridge: the old default network goes, the new one comes.
-            self.networks.delete(default.id)
-            default = None
-        if default is None:
-            self._create_default_bridge()
+        self._ensure_default_bridge()
         for record in self.networks.all():
             if record.spec["Driver"] == "bridge":
                 self._bring_up(record)
 
-    def _create_default_bridge(self) -> None:
+    def _ensure_default_bridge(self) -> None:
+        """The default network as --bridge and --bip say; a daemon started with other values changes it in
+        place (its id and its containers' endpoints stay) unless a container runs on it."""
+        default = self.networks.by_name("bridge")
+        wanted_subnet = str(ipaddress.ip_interface(self.config.bip).network) if self.config.bip else None
+        if default is not None:
+            config = default.spec["IPAM"]["Config"][0]
+            same_bip = wanted_subnet is None or (config["Subnet"], config["Gateway"]) == (
+                wanted_subnet, str(ipaddress.ip_interface(self.config.bip).ip))  # fmt: skip
+            if default.spec["Bridge"] == self.config.bridge and same_bip:
+                return
+            if any(e.address for e in self.endpoints.of_network(default.id)):
+                log.warning("the default bridge network keeps bridge %s and subnet %s while containers run on it",
+                            default.spec["Bridge"], config["Subnet"])  # fmt: skip
+                return
+            self.firewall.remove_network(default.id)  # the old bridge goes at the reconcile (an owned link)
+        spec = self._default_bridge_spec(exclude={default.spec["Bridge"]} if default else set())
+        if default is None:
+            self._add("bridge", spec)
+        else:
+            self.networks.set_spec(default.id, {**default.spec, **spec})
+
+    def _default_bridge_spec(self, exclude: set[str]) -> dict:
         if self.config.bip:
             interface = ipaddress.ip_interface(self.config.bip)
             subnet, gateway = interface.network, str(interface.ip)
         else:
-            subnet = ipam.choose_subnet(self.config.pools, self._used_subnets(exclude_bridge=self.config.bridge))
-            gateway = ""
+            used = self._used_subnets(exclude_bridges={self.config.bridge, *exclude}, exclude_network="bridge")
+            subnet, gateway = ipam.choose_subnet(self.config.pools, used), ""
         space = ipam.AddressSpace.build(subnet, gateway, user_configured=bool(self.config.bip))
         options = {
             "com.docker.network.bridge.default_bridge": "true", "com.docker.network.bridge.enable_icc": "true",
@@ -117,7 +135,7 @@ class NetworkService:
             "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0", BRIDGE_NAME_OPTION: self.config.bridge,
             MTU_OPTION: str(self.config.mtu),
         }  # fmt: skip
-        self._add("bridge", self._bridge_spec(space, self.config.bridge, options, {}, user_subnet=False, dns=False))
+        return self._bridge_spec(space, self.config.bridge, options, {}, user_subnet=bool(self.config.bip), dns=False)
 
     # -- create ------------------------------------------------------------------------------
 
@@ -212,12 +230,12 @@ class NetworkService:
             subnet, config["Gateway"], config.get("IPRange", ""), user_configured=record.spec["UserSubnet"]
         )
 
-    def _used_subnets(self, exclude_bridge: str = "") -> dict:
+    def _used_subnets(self, exclude_bridges: set[str] = frozenset(), exclude_network: str = "") -> dict:
         """What a new network's subnet must not overlap: the host's routes and addresses, and our networks."""
         ours = {r.spec["Bridge"] for r in self.networks.all() if r.spec["Driver"] == "bridge"}
-        used = bridge.host_subnets(ignore_links=ours | {exclude_bridge})
+        used = bridge.host_subnets(ignore_links=ours | set(exclude_bridges))
         for record in self.networks.all():
-            if record.spec["Driver"] == "bridge":
+            if record.spec["Driver"] == "bridge" and record.name != exclude_network:
                 used[self.address_space(record).subnet] = f"network {record.name}"
         return used
 
@@ -250,15 +268,14 @@ class NetworkService:
 
     # -- endpoints ---------------------------------------------------------------------------
 
-    def add_endpoint(self, network: NetworkRecord, container_id: str, settings: dict) -> EndpointRecord:
-        """Join a container to a network in the store (the kernel side comes when it runs)."""
+    def add_endpoint(self, network: NetworkRecord, container_id: str, name: str, settings: dict) -> EndpointRecord:
+        """Join a container (id, name) to a network in the store (the kernel side comes when it runs)."""
         wanted = ((settings.get("IPAMConfig") or {}).get("IPv4Address")) or ""
         if wanted:
             self.address_space(network).allocate(set(), wanted)  # validate it now: subnet, user-configured
         with self.lock:
             if any(e.container_id == container_id for e in self.endpoints.of_network(network.id)):
-                raise PermissionDenied(f"endpoint with name {container_id[:12]} already exists in network "
-                                       f"{network.name}")  # fmt: skip
+                raise PermissionDenied(f"endpoint with name {name} already exists in network {network.name}")
             endpoint = EndpointRecord(secrets.token_hex(32), network.id, container_id, settings)
             self.endpoints.add(endpoint)
         return endpoint

@@ -37,7 +37,7 @@ from dockyard.metadata.containers import ContainerRecord
 from dockyard.metadata.networks import EndpointRecord, NetworkRecord
 from dockyard.network import bridge, etc_files, ipam, ports, resolvconf
 from dockyard.network.nftables import Firewall
-from dockyard.services.networks import NetworkService
+from dockyard.services.networks import PREDEFINED, NetworkService
 
 log = logging.getLogger(__name__)
 HOST, NONE, CONTAINER = "host", "none", "container:"
@@ -105,18 +105,18 @@ class SandboxService:
         return joins
 
     def _check_settings(self, network: NetworkRecord, settings: dict) -> None:
-        user_defined = network.spec.get("DNS")
+        user_defined = network.name not in PREDEFINED
         if settings.get("Aliases") and not user_defined:
             raise InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
         static = (settings.get("IPAMConfig") or {}).get("IPv4Address")
-        if static and network.spec["Driver"] != "bridge":
+        if static and not user_defined:
             raise InvalidParameter("user specified IP address is supported on user defined networks only")
         if static:
             self.networks.address_space(network).allocate(set(), static)
 
-    def add_endpoints(self, container_id: str, joins: list[tuple[NetworkRecord, dict]]) -> None:
+    def add_endpoints(self, container_id: str, name: str, joins: list[tuple[NetworkRecord, dict]]) -> None:
         for network, settings in joins:
-            self.networks.add_endpoint(network, container_id, settings)
+            self.networks.add_endpoint(network, container_id, name, settings)
 
     def remove_container(self, container_id: str) -> None:
         self.teardown(container_id)
@@ -264,7 +264,7 @@ class SandboxService:
                 "other network"
             )
         self._check_settings(network, settings)
-        endpoint = self.networks.add_endpoint(network, record.id, settings)
+        endpoint = self.networks.add_endpoint(network, record.id, record.name, settings)
         if not record.state.get("Running"):
             return
         try:
