@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 
 import pytest
@@ -15,6 +16,7 @@ from dnslib import QTYPE, RCODE, DNSRecord
 
 from dockyard.errors import NotFound
 from dockyard.network.dns import EmbeddedDns
+from dockyard.network.resolvconf import ResolvConf, Upstream, container_dns
 from support.dns import FakeBackend, FakeUpstream, LoopThread, ask, scratch_netns
 
 pytestmark = pytest.mark.integration
@@ -95,6 +97,16 @@ def test_busybox_nslookup_inside_the_namespace(loop, dns, netns, backend):
     assert "172.30.0.2" in result.stdout
 
 
+def test_many_addresses_are_cut_over_udp_and_complete_over_tcp(loop, dns, netns, backend):
+    everyone = [f"172.30.2.{n}" for n in range(1, 81)]
+    backend.add("c1", "pool", *everyone)
+    loop.run(dns.serve("c1", netns))
+    cut = ask(netns, DNSRecord.question("pool"))
+    assert cut is not None and cut.header.tc == 1 and 0 < len(cut.rr) < len(everyone)
+    whole = ask(netns, DNSRecord.question("pool"), tcp=True)
+    assert a_records(whole) == sorted(everyone) and whole.header.tc == 0
+
+
 def test_ptr_for_a_container_address(loop, dns, netns):
     loop.run(dns.serve("c1", netns))
     reply = ask(netns, DNSRecord.question("2.0.30.172.in-addr.arpa", "PTR"))
@@ -108,6 +120,19 @@ def test_unknown_names_are_forwarded_to_the_upstream(loop, dns, netns, backend, 
     missing = ask(netns, DNSRecord.question("missing.test"))
     assert missing is not None and missing.header.rcode == RCODE.NXDOMAIN
     assert upstream.queries == [("udp", "outside.test"), ("udp", "missing.test")]
+
+
+def test_an_ipv6_upstream_is_reached_over_udp_and_tcp(loop, dns, netns, backend):
+    if not os.path.exists("/proc/net/if_inet6"):
+        pytest.skip("no IPv6 on this host")
+    v6 = loop.run(FakeUpstream("::1", {"outside.test": ["192.0.2.8"]}, mode="truncate").start())
+    try:
+        backend.upstream_servers["c1"] = [v6.upstream]
+        loop.run(dns.serve("c1", netns))
+        assert a_records(ask(netns, DNSRecord.question("outside.test"))) == ["192.0.2.8"]
+        assert v6.queries == [("udp", "outside.test"), ("tcp", "outside.test")]
+    finally:
+        loop.run(v6.close())
 
 
 def test_a_query_over_tcp_is_forwarded_over_tcp(loop, dns, netns, backend, upstream):
@@ -126,6 +151,15 @@ def test_a_truncated_upstream_reply_is_fetched_again_over_tcp(loop, dns, netns, 
     assert upstream.queries == [("udp", "outside.test"), ("tcp", "outside.test")]
 
 
+def test_when_the_tcp_retry_fails_the_client_gets_the_truncated_reply(loop, dns, netns, backend, upstream):
+    upstream.mode = "truncate-no-tcp"
+    backend.upstream_servers["c1"] = [upstream.upstream]
+    loop.run(dns.serve("c1", netns))
+    reply = ask(netns, DNSRecord.question("outside.test"))
+    assert reply is not None and reply.header.tc == 1 and reply.header.rcode == RCODE.NOERROR
+    assert upstream.queries == [("udp", "outside.test"), ("tcp", "outside.test")]
+
+
 def test_a_failing_upstream_is_skipped_for_the_next(loop, dns, netns, backend, upstream):
     broken = loop.run(FakeUpstream("127.0.0.22", {}, mode="servfail").start())
     silent = loop.run(FakeUpstream("127.0.0.23", {}, mode="silent").start())
@@ -137,6 +171,21 @@ def test_a_failing_upstream_is_skipped_for_the_next(loop, dns, netns, backend, u
     finally:
         loop.run(broken.close())
         loop.run(silent.close())
+
+
+def test_an_upstream_nobody_listens_on_is_skipped_without_waiting(loop, backend, netns, upstream):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.25", 0))
+        closed_port = probe.getsockname()[1]  # free again once the probe is closed
+    patient = EmbeddedDns(backend, timeout=60)
+    try:
+        backend.upstream_servers["c1"] = [Upstream("127.0.0.25", closed_port), upstream.upstream]
+        loop.run(patient.serve("c1", netns))
+        # The ICMP "port unreachable" moves on at once: the answer comes long before the
+        # 60 s upstream timeout (the client gives up after 10 s).
+        assert a_records(ask(netns, DNSRecord.question("outside.test"), timeout=10)) == ["192.0.2.7"]
+    finally:
+        loop.run(patient.close())
 
 
 def test_servfail_when_no_upstream_answers(loop, dns, netns, backend):
@@ -188,3 +237,22 @@ def test_the_daemon_thread_stays_in_its_own_namespace(loop, dns, netns):
     before = os.readlink("/proc/thread-self/ns/net")
     loop.run(dns.serve("c1", netns))
     assert os.readlink("/proc/thread-self/ns/net") == before
+
+
+def test_a_real_container_resolves_through_its_resolv_conf(loop, dns, netns, backend, upstream, make_bundle, run):
+    # A busybox container run by dockyard-runtime in the served namespace, with the
+    # resolv.conf Dockyard writes for user networks: libc-style lookups by name, ours
+    # answered, others forwarded, nothing but the file telling it where to ask.
+    backend.upstream_servers["c1"] = [upstream.upstream]
+    loop.run(dns.serve("c1", netns))
+    bundle = make_bundle(["sh", "-c", "nslookup web; nslookup outside.test"])
+    namespaces = [ns for ns in bundle.config["linux"]["namespaces"] if ns["type"] != "network"]
+    bundle.config["linux"]["namespaces"] = [*namespaces, {"type": "network", "path": netns}]
+    # No search domain: busybox's nslookup tries only "name.<search>" for a bare name, so
+    # with one it would ask for web.example.test (so it would under docker too).
+    conf = container_dns(ResolvConf.parse("nameserver 10.9.9.9\noptions edns0\n"), embedded=True)
+    with open(os.path.join(bundle.rootfs, "etc", "resolv.conf"), "w") as f:
+        f.write(conf.resolv_conf)
+    code, out, err = run(bundle)
+    assert code == 0, out + err
+    assert "127.0.0.11" in out and "172.30.0.2" in out and "192.0.2.7" in out, out

@@ -82,8 +82,9 @@ class FakeBackend:
 class FakeUpstream:
     """A nameserver on host:port (UDP and TCP) that answers A queries from records.
 
-    mode: "answer", "servfail", "refused", "silent" (never replies), or "truncate"
-    (over UDP replies with TC and no answers, over TCP with everything)."""
+    mode: "answer", "servfail", "refused", "silent" (never replies), "truncate" (over
+    UDP replies with TC and no answers, over TCP with everything) or "truncate-no-tcp"
+    (the same, but TCP connections are closed unanswered)."""
 
     def __init__(self, host: str, records: dict[str, list[str]], mode: str = "answer") -> None:
         self.host = host
@@ -101,7 +102,7 @@ class FakeUpstream:
     async def start(self) -> FakeUpstream:
         loop = asyncio.get_running_loop()
         for _ in range(20):  # find a port free for both protocols
-            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_DGRAM)
             udp.bind((self.host, 0))
             port = udp.getsockname()[1]
             try:
@@ -125,14 +126,14 @@ class FakeUpstream:
         query = DNSRecord.parse(packet)
         name = str(query.q.qname).rstrip(".").lower()
         self.queries.append(("tcp" if tcp else "udp", name))
-        if self.mode == "silent":
+        if self.mode == "silent" or (self.mode == "truncate-no-tcp" and tcp):
             return None
         reply = query.reply(ra=1, aa=0)
         if self.mode in ("servfail", "refused"):
             reply.header.rcode = RCODE.SERVFAIL if self.mode == "servfail" else RCODE.REFUSED
         elif name not in self.records:
             reply.header.rcode = RCODE.NXDOMAIN
-        elif self.mode == "truncate" and not tcp:
+        elif self.mode.startswith("truncate") and not tcp:
             reply.header.tc = 1
         elif query.q.qtype == QTYPE.A:
             for address in self.records[name]:

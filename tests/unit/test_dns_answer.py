@@ -48,6 +48,16 @@ def test_a_record_of_a_container_name_with_docker_ttl():
     assert reply.header.ra == 1 and reply.header.aa == 0 and reply.header.qr == 1
 
 
+def test_a_backend_may_give_addresses_as_text():
+    class TextBackend(FakeBackend):
+        def addresses(self, container_id, name):
+            return [str(address) for address in super().addresses(container_id, name)]
+
+    text = TextBackend()
+    text.add("c1", "db", "172.30.0.3", "fd00::3")
+    assert rdata(local_answer(DNSRecord.question("db", "AAAA"), "c1", text)) == ["fd00::3"]
+
+
 def test_names_match_case_insensitively_with_or_without_trailing_dot_and_echo_the_question():
     for spelling in ("WeB", "web.", "WEB."):
         reply = answer(spelling)

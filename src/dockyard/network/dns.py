@@ -13,6 +13,14 @@ looking at source addresses.
     await dns.stop(container_id)                 # when it leaves its last user network
     await dns.close()                            # daemon shutdown
 
+From a worker thread, run these coroutines on the daemon's loop
+(asyncio.run_coroutine_threadsafe) and wait for them.
+
+A socket holds a reference to its namespace: while served, a container's
+namespace outlives its handle and its last process. stop() must come with the
+teardown of the container's sandbox, or the namespace (with lo, and any
+interface still in it) lingers until the daemon exits.
+
 serve() on a container already served replaces its sockets, which is also how a
 restarted daemon takes over running containers: the old sockets died with the
 old daemon, new ones are created from the netns handle.
@@ -228,6 +236,9 @@ class _Listener:
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if len(self._tasks) >= MAX_IN_FLIGHT:
+            writer.close()
+            return
         self._tasks.add(task)
         try:
             # RFC 7766: several queries may come on one connection, each behind a 2-byte length.

@@ -38,11 +38,11 @@ class DnsBackend(Protocol):
     """What the embedded DNS server asks the network layer. Called on the event loop
     for every query: answer from memory, never block."""
 
-    def addresses(self, container_id: str, name: str) -> Sequence[IPAddress]:
-        """Every IPv4 and IPv6 address that name has on the networks of container_id
-        (container names, --network-alias, compose service names; "name.network" too if
-        the backend wants). name is lower-case, without the trailing dot. Empty when the
-        name is not Dockyard's: the query then goes to the upstreams."""
+    def addresses(self, container_id: str, name: str) -> Sequence[IPAddress | str]:
+        """Every IPv4 and IPv6 address (objects or their text) that name has on the
+        networks of container_id (container names, --network-alias, compose service names;
+        "name.network" too if the backend wants). name is lower-case, without the trailing
+        dot. Empty when the name is not Dockyard's: the query then goes to the upstreams."""
         ...
 
     def hostnames(self, container_id: str, address: IPAddress) -> Sequence[str]:
@@ -83,7 +83,7 @@ def local_answer(query: DNSRecord, container_id: str, backend: DnsBackend) -> DN
         if question.qtype == QTYPE.MX:
             return reply
         version, rdata = (4, A) if question.qtype == QTYPE.A else (6, AAAA)
-        chosen = [address for address in addresses if address.version == version]
+        chosen = [address for address in map(ipaddress.ip_address, addresses) if address.version == version]
         random.shuffle(chosen)
         for address in chosen:
             reply.add_answer(RR(question.qname, question.qtype, rdata=rdata(str(address)), ttl=TTL))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import struct
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from dnslib import RCODE, DNSRecord
 
@@ -54,13 +54,24 @@ async def _ask(
     upstream: Upstream, query: DNSRecord, packet: bytes, tcp: bool, timeout: float
 ) -> tuple[bytes, DNSRecord] | None:
     exchange = _exchange_tcp if tcp else _exchange_udp
+    reply = await _attempt(exchange, upstream, packet, query, timeout)
+    if reply is not None and not tcp and reply[1].header.tc:
+        # Should the TCP retry fail, the truncated reply still tells the client what fits.
+        reply = await _attempt(_exchange_tcp, upstream, packet, query, timeout) or reply
+    return reply
+
+
+_Reply = tuple[bytes, DNSRecord]
+_Exchange = Callable[[Upstream, bytes, DNSRecord], Awaitable[_Reply | None]]
+
+
+async def _attempt(
+    exchange: _Exchange, upstream: Upstream, packet: bytes, query: DNSRecord, timeout: float
+) -> _Reply | None:
     try:
-        reply = await asyncio.wait_for(exchange(upstream, packet, query), timeout)
-        if reply is not None and not tcp and reply[1].header.tc:
-            reply = await asyncio.wait_for(_exchange_tcp(upstream, packet, query), timeout) or reply
+        return await asyncio.wait_for(exchange(upstream, packet, query), timeout)
     except (OSError, TimeoutError, asyncio.IncompleteReadError):
         return None
-    return reply
 
 
 def _conclusive(reply: DNSRecord) -> bool:
