@@ -66,20 +66,28 @@ def net():
         yield topo
 
 
+IPV6_FORWARDING = "/proc/sys/net/ipv6/conf/all/forwarding"
+
+
 @pytest.fixture
 def firewall(net):
     before = nft_ruleset_except(("dockyard", "dy-"))
+    with open(IPV6_FORWARDING) as f:
+        forwarding = f.read()
     fw = Firewall(PortAllocator(), table=f"dockyard-test-{os.getpid()}")
     try:
         fw.setup()
-        fw.add_network(NetworkRules("a", net.a, net.a_net))
-        fw.add_network(NetworkRules("b", net.b, net.b_net))
-        fw.add_network(NetworkRules("i", net.i, net.i_net, internal=True))
+        fw.add_network(NetworkRules("a", net.a, net.a_net, subnet6=net.subnet6(1)))
+        fw.add_network(NetworkRules("b", net.b, net.b_net, subnet6=net.subnet6(2)))
+        fw.add_network(NetworkRules("i", net.i, net.i_net, internal=True, subnet6=net.subnet6(3)))
         yield fw
     finally:
         for owner in ("c1", "c4"):
             fw.allocator.release(owner)
         fw.teardown()
+        # Dockyard, like dockerd, leaves IPv6 forwarding on; the test puts the machine back as it found it.
+        with open(IPV6_FORWARDING, "w") as f:
+            f.write(forwarding)
     assert fw.table not in sh("nft", "list", "tables")
     assert nft_ruleset_except(("dockyard", "dy-")) == before
 
@@ -190,3 +198,27 @@ def test_sctp_ports_are_published(net, firewall):
     assert f"sctp dport 40130 dnat to {c1_ip(net)}:132" in rules
     with pytest.raises(Conflict, match="port is already allocated"):
         firewall.publish("c4", str(net.b_net[2]), [PortRequest(132, Proto.SCTP, "", 40130, 40130)])
+
+
+def test_a_dual_stack_container_is_published_on_both_families_with_one_port(net, firewall):
+    host6 = host_address("-6")
+    if host6 is None:
+        pytest.skip("the host has no global IPv6 address on its default route's interface")
+    c1_ip6, gateway6 = str(net.subnet6(1)[2]), str(net.subnet6(1)[1])
+    mappings = firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP)], container_ip6=c1_ip6)
+    port = mappings[0].host_port
+    assert mappings == [PortMapping(80, Proto.TCP, "0.0.0.0", port), PortMapping(80, Proto.TCP, "::", port)]
+    assert ask("tcp", host6, port) == f"c1 {host6}"
+    assert ask("tcp", host6, port, ns=net.c2) == f"c1 {gateway6}"
+    assert ask("tcp", host6, port, ns=net.c1) == f"c1 {gateway6}"
+    assert ask("tcp", host6, port, ns=net.c4) == f"c1 {gateway6}"
+    assert ask("tcp", net.host, port) == f"c1 {net.host}"
+
+
+def test_ipv6_egress_is_masqueraded_isolated_and_closed_for_internal_networks(net, firewall):
+    out6 = str(net.subnet6(4)[2])
+    assert ask("tcp", out6, 80, ns=net.c1) == f"out {net.subnet6(4)[1]}"
+    assert ask("tcp", out6, 80, ns=net.c3) is None
+    assert ask("tcp", str(net.subnet6(1)[2]), 80, ns=net.c2) == f"c1 {net.subnet6(1)[3]}"
+    assert ask("tcp", str(net.subnet6(1)[2]), 80, ns=net.c4) is None
+    assert ask("tcp", str(net.subnet6(2)[2]), 80, ns=net.c1) is None

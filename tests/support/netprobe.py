@@ -1,6 +1,6 @@
 """A tiny traffic probe run inside test network namespaces (`ip netns exec NS python netprobe.py ...`).
 
-    netprobe.py serve tcp|udp PORT NAME   answer every connection/datagram with "NAME <peer address>"
+    netprobe.py serve tcp|udp PORT NAME   answer every connection/datagram with "NAME <peer address>" (IPv4 and 6)
     netprobe.py ask tcp|udp HOST PORT     print the answer; exit 1 when none comes within 2 seconds
     netprobe.py sink PORT                 accept TCP connections and read them to the end
     netprobe.py blast HOST PORT MIB       send MIB mebibytes over one TCP connection; print the seconds
@@ -18,11 +18,17 @@ TIMEOUT = 2.0
 CHUNK = 1 << 20
 
 
+def plain(address: str) -> str:
+    """The peer as the client addressed it: IPv4 peers of the dual-stack socket come as ::ffff:a.b.c.d."""
+    return address.removeprefix("::ffff:")
+
+
 def serve(proto: str, port: int, name: str) -> None:
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(socket.AF_INET, kind) as server:
+    with socket.socket(socket.AF_INET6, kind) as server:
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("0.0.0.0", port))
+        server.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        server.bind(("::", port))
         if proto == "tcp":
             server.listen(16)
         print("ready", flush=True)
@@ -30,15 +36,16 @@ def serve(proto: str, port: int, name: str) -> None:
             if proto == "tcp":
                 conn, peer = server.accept()
                 with conn:
-                    conn.sendall(f"{name} {peer[0]}".encode())
+                    conn.sendall(f"{name} {plain(peer[0])}".encode())
             else:
                 _, peer = server.recvfrom(64)
-                server.sendto(f"{name} {peer[0]}".encode(), peer)
+                server.sendto(f"{name} {plain(peer[0])}".encode(), peer)
 
 
 def ask(proto: str, host: str, port: int) -> str | None:
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(socket.AF_INET, kind) as client:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, kind) as client:
         client.settimeout(TIMEOUT)
         try:
             if proto == "tcp":

@@ -27,13 +27,15 @@ def sh(*args: str) -> str:
     return subprocess.run(args, check=True, capture_output=True, text=True).stdout
 
 
-def host_address() -> str | None:
-    """The IPv4 address of the interface carrying the default route (the host as other hosts see it)."""
-    routes = json.loads(sh("ip", "-j", "-4", "route", "show", "default"))
+def host_address(family: str = "-4") -> str | None:
+    """The address ("-4" or "-6", global scope) of the interface carrying the default route: the host as
+    other hosts see it."""
+    routes = json.loads(sh("ip", "-j", family, "route", "show", "default"))
     if not routes:
         return None
-    info = json.loads(sh("ip", "-j", "-4", "addr", "show", "dev", routes[0]["dev"]))
-    return info[0]["addr_info"][0]["local"]
+    info = json.loads(sh("ip", "-j", family, "addr", "show", "dev", routes[0]["dev"], "scope", "global"))
+    addresses = [a["local"] for entry in info for a in entry["addr_info"] if "local" in a]
+    return addresses[0] if addresses else None
 
 
 def free_subnet_base() -> int:
@@ -65,17 +67,23 @@ class Topology:
         self.links = 0
 
     def bridge(self, letter: str, third: int) -> tuple[str, ipaddress.IPv4Network]:
-        """A bridge with the first address of 10.x.<third>.0/24, up."""
+        """A bridge with the first addresses of 10.x.<third>.0/24 and of subnet6(third), up."""
         name = f"{self.tag}{letter}"
         subnet = ipaddress.ip_network(f"10.{self.x}.{third}.0/24")
         sh("ip", "link", "add", "name", name, "type", "bridge")
         self.stack.callback(subprocess.run, ["ip", "link", "del", name], check=False)
         sh("ip", "addr", "add", f"{subnet[1]}/24", "dev", name)
+        sh("ip", "addr", "add", f"{self.subnet6(third)[1]}/64", "dev", name, "nodad")
         sh("ip", "link", "set", name, "up")
         return name, subnet
 
+    def subnet6(self, third: int) -> ipaddress.IPv6Network:
+        """The IPv6 subnet of the bridge made with `third`: a ULA /64 named after 10.x.<third>.0/24."""
+        return ipaddress.ip_network(f"fdd0:{self.x:x}:{third}::/64")
+
     def namespace(self, name: str, bridge: str, address: ipaddress.IPv4Address, gateway: bool = True) -> str:
-        """A network namespace with a veth on bridge at address; its default route via the bridge's address."""
+        """A network namespace with a veth on bridge at address and at the same host number of the bridge's
+        IPv6 subnet; its default routes via the bridge's addresses."""
         self.links += 1
         ns = f"{self.tag}-{name}"
         host_end, peer = f"{self.tag}v{self.links}", f"{self.tag}p{self.links}"
@@ -89,10 +97,13 @@ class Topology:
         # port is DNATed on the bridge and must go back out of the port it came in by.
         sh("ip", "link", "set", host_end, "type", "bridge_slave", "hairpin", "on")
         sh("ip", "-n", ns, "link", "set", "lo", "up")
+        third, host = (int(address) >> 8) & 0xFF, int(address) & 0xFF
         sh("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", peer)
+        sh("ip", "-n", ns, "addr", "add", f"{self.subnet6(third)[host]}/64", "dev", peer, "nodad")
         sh("ip", "-n", ns, "link", "set", peer, "up")
         if gateway:
-            sh("ip", "-n", ns, "route", "add", "default", "via", str(address - (int(address) & 0xFF) + 1))
+            sh("ip", "-n", ns, "route", "add", "default", "via", str(address - host + 1))
+            sh("ip", "-n", ns, "-6", "route", "add", "default", "via", str(self.subnet6(third)[1]))
         return ns
 
     def serve(self, ns: str | None, *probe_args: str) -> None:

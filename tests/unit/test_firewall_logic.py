@@ -10,27 +10,49 @@ import ipaddress
 
 import pytest
 
-from dockyard.errors import Internal, Unavailable
+from dockyard.errors import Internal, Unavailable, Unsupported
 from dockyard.network.nftables import Firewall, NetworkRules
 from dockyard.network.ports import PortAllocator, PortRequest, Proto
 
 
 class RecordingNft:
+    """Keeps (family, chain, handle, comment) rules as the kernel would, applying batches all or nothing."""
+
     def __init__(self, rules=(), chains=(), fail=False):
-        self.rules = list(rules)  # (chain, handle, comment)
+        self.rules = list(rules)
         self.chains = list(chains)
         self.fail = fail
         self.batches: list[list[str]] = []
+        self.next_handle = 100
+        self.listings = 0
 
     def apply(self, batch):
         if self.fail:
-            raise Internal("nft -f -: Error: Could not process rule")
+            raise Internal("nftables: Error: Could not process rule")
+        rules, added = list(self.rules), []
+        for command in batch:
+            words = command.split()
+            if command.startswith("delete rule "):
+                family, chain, handle = words[2], words[4], int(words[6])
+                doomed = [r for r in rules if r[:3] == (family, chain, handle)]
+                if not doomed:
+                    raise Internal("nftables: Error: Could not process rule: No such file or directory")
+                rules.remove(doomed[0])
+            elif command.startswith("add rule "):
+                self.next_handle += 1
+                _, _, comment = command.partition(' comment "')
+                rules.append((words[2], words[4], self.next_handle, comment.rstrip('"')))
+                added.append(self.next_handle)
+        self.rules = rules
         self.batches.append(list(batch))
+        return added
 
-    def list_table(self, table):
-        items = [{"table": {"family": "ip", "name": table}}]
-        items += [{"rule": {"chain": c, "handle": h, "comment": m}} for c, h, m in self.rules]
-        items.append({"rule": {"chain": "prerouting", "handle": 1, "expr": []}})
+    def list_table(self, family, table):
+        self.listings += 1
+        items = [{"table": {"family": family, "name": table}}]
+        for f, chain, handle, comment in self.rules:
+            if f == family:
+                items.append({"rule": {"chain": chain, "handle": handle, **({"comment": comment} if comment else {})}})
         return items
 
     def list_chains(self):
@@ -60,29 +82,56 @@ def firewall(tmp_path):
 def test_reconcile_deletes_the_rules_of_everything_not_live(firewall):
     nft = RecordingNft(
         rules=[
-            ("nat_out", 7, "net:a"),
-            ("nat_out", 8, "net:gone"),
-            ("published", 9, "ctr:c1"),
-            ("published", 10, "ctr:x"),
+            ("ip", "nat_out", 7, "net:a"),
+            ("ip", "nat_out", 8, "net:gone"),
+            ("ip6", "nat_out", 8, "net:gone"),
+            ("ip", "published", 9, "ctr:c1"),
+            ("ip6", "published", 10, "ctr:x"),
         ]
     )
     removed = firewall(nft).reconcile(live_networks=["a"], live_containers=["c1"])
     assert removed == ["ctr:x", "net:gone"]
     assert nft.batches[-1] == [
+        "delete rule ip6 dockyard-unit published handle 10",
         "delete rule ip dockyard-unit nat_out handle 8",
-        "delete rule ip dockyard-unit published handle 10",
+        "delete rule ip6 dockyard-unit nat_out handle 8",
     ]
+    assert sorted(rule[3] for rule in nft.rules if rule[3]) == ["ctr:c1", "net:a"]
 
 
 def test_adding_a_network_again_replaces_its_rules_in_one_transaction(firewall):
-    nft = RecordingNft(rules=[("isolation", 4, "net:i"), ("isolation", 5, "net:i"), ("isolation", 6, "net:j")])
+    rules = [("ip", "isolation", 4, "net:i"), ("ip6", "isolation", 5, "net:i"), ("ip", "isolation", 6, "net:j")]
+    nft = RecordingNft(rules=rules)
     firewall(nft).add_network(NetworkRules("i", "dy-i", ipaddress.ip_network("10.9.0.0/24"), internal=True))
     [batch] = nft.batches
     assert batch[:2] == [
         "delete rule ip dockyard-unit isolation handle 4",
-        "delete rule ip dockyard-unit isolation handle 5",
+        "delete rule ip6 dockyard-unit isolation handle 5",
     ]
-    assert len(batch) == 4 and all('comment "net:i"' in command for command in batch[2:])
+    added = batch[2:]
+    assert len(added) == 4 and all(command.endswith('comment "net:i"') for command in added)
+    assert {command.split()[2] for command in added} == {"ip", "ip6"}
+
+
+def test_after_the_first_read_changes_need_no_listing(firewall):
+    nft = RecordingNft()
+    fw = firewall(nft)
+    fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP), PortRequest(53, Proto.UDP)])
+    fw.publish("c1", "10.9.0.2", [PortRequest(81, Proto.TCP)])
+    fw.publish("c2", "10.9.0.3", [PortRequest(80, Proto.TCP)])
+    assert nft.listings == 2  # the ip and ip6 tables, once
+    fw.unpublish("c1")
+    assert nft.listings == 2
+    assert [rule[3] for rule in nft.rules] == ["ctr:c2"]
+
+
+def test_a_rule_gone_behind_its_back_makes_it_read_the_kernel_again(firewall):
+    nft = RecordingNft()
+    fw = firewall(nft)
+    fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP)])
+    nft.rules = [(family, chain, handle + 1000, comment) for family, chain, handle, comment in nft.rules]
+    fw.unpublish("c1")
+    assert nft.rules == [] and nft.listings == 4
 
 
 def test_a_failed_publish_gives_the_host_ports_back(firewall):
@@ -94,9 +143,18 @@ def test_a_failed_publish_gives_the_host_ports_back(firewall):
 
 def test_changes_without_setup_say_so(firewall):
     nft = RecordingNft()
-    nft.list_table = lambda table: None
+    nft.list_table = lambda family, table: None
     with pytest.raises(Unavailable, match="setup"):
         firewall(nft).unpublish("c1")
+
+
+def test_ipv6_mappings_need_an_ipv6_address_and_never_bind_loopback(firewall):
+    fw = firewall(RecordingNft())
+    with pytest.raises(Unsupported, match="needs the container to have an IPv6 address"):
+        fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP, "fd00::2", 8080, 8080)])
+    with pytest.raises(Unsupported, match="::1"):
+        fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP, "::1", 8080, 8080)], container_ip6="fd01::2")
+    assert fw.allocator.held("c1") == []
 
 
 def test_foreign_forward_chains_that_drop_are_named(firewall):

@@ -179,13 +179,16 @@ def test_kernel_port_range_is_read_and_falls_back_like_dockerd(tmp_path):
 
 
 class Recorder:
-    """Stands in for the bound sockets; refuses the ports in `busy` as a host process holding them would."""
+    """Stands in for the bound sockets; refuses the ports in `busy` as a host process holding them would,
+    and addresses other than loopback, 0.0.0.0 and :: as a host without them would."""
 
     def __init__(self, busy=()):
         self.busy = set(busy)
         self.open: set[PortMapping] = set()
 
     def __call__(self, mapping):
+        if mapping.host_ip not in ("0.0.0.0", "::", "127.0.0.1", "::1", "10.0.0.1"):
+            raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
         if mapping.host_port in self.busy:
             raise OSError(errno.EADDRINUSE, "Address already in use")
         self.open.add(mapping)
@@ -267,6 +270,14 @@ def test_a_pinned_port_the_host_uses_is_refused_with_the_reason():
         ports.allocate("a", [PortRequest(80, Proto.TCP, "", 8080, 8080)])
 
 
+def test_an_address_the_host_does_not_have_is_refused_at_once():
+    ports, reserve = allocator()
+    message = r"^failed to bind host port for 192\.0\.2\.99:100:80/tcp: cannot assign requested address$"
+    with pytest.raises(InvalidParameter, match=message):
+        ports.allocate("a", [PortRequest(80, Proto.TCP, "192.0.2.99")])
+    assert reserve.open == set()
+
+
 def test_restore_replaces_what_the_owner_held_and_refuses_ports_of_others():
     ports, _ = allocator()
     mapping = PortMapping(80, Proto.TCP, "0.0.0.0", 8080)
@@ -307,3 +318,19 @@ def test_live_mappings_never_overlap(operations):
             same = (x.proto, x.host_port) == (y.proto, y.host_port)
             assert not (same and "0.0.0.0" in (x.host_ip, y.host_ip)) and not (same and x.host_ip == y.host_ip)
         assert x.host_port >= 200 or 100 <= x.host_port <= 103
+
+
+def test_a_dual_stack_container_gets_one_host_port_on_both_any_addresses():
+    ports, reserve = allocator()
+    ports.allocate("a", [PortRequest(80, Proto.TCP, "::1", 100, 100)])
+    got = ports.allocate("b", [PortRequest(80, Proto.TCP)], any_addresses=("0.0.0.0", "::"))
+    assert got == [PortMapping(80, Proto.TCP, "0.0.0.0", 101), PortMapping(80, Proto.TCP, "::", 101)]
+    assert ports.release("b") == got
+    assert {m.host_port for m in reserve.open} == {100}
+
+
+def test_a_dual_stack_port_the_host_holds_on_one_family_is_refused_whole():
+    ports, reserve = allocator(busy={8080})
+    with pytest.raises(Conflict, match="address already in use"):
+        ports.allocate("a", [PortRequest(80, Proto.TCP, "", 8080, 8080)], any_addresses=("0.0.0.0", "::"))
+    assert reserve.open == set()

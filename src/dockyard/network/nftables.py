@@ -1,17 +1,17 @@
-"""Dockyard's own nftables table: egress NAT, isolation, internal networks and published ports.
+"""Dockyard's own nftables tables: egress NAT, isolation, internal networks and published ports.
 
-Everything Dockyard does to the packet path lives in one table of its own,
-``table ip dockyard`` (the name is configurable so that test daemons keep to
-theirs). No other table is read for changing, the ruleset is never flushed, and
-``teardown`` deletes exactly that table. Base chains hold one fixed jump each;
-what varies lives in regular chains, one rule set per network and per container,
-each rule carrying a comment ``net:<id>`` or ``ctr:<id>`` so that it can be
-removed by handle, and so that after a crash ``reconcile`` can delete what
-belongs to no live network or container::
+Everything Dockyard does to the packet path lives in two tables of its own,
+``table ip dockyard`` and ``table ip6 dockyard`` (the name is configurable so
+that test daemons keep to theirs). No other table is changed, the ruleset is
+never flushed, and ``teardown`` deletes exactly these tables. Base chains hold
+one fixed jump each; what varies lives in regular chains, one rule set per
+network and per container, each rule carrying a comment ``net:<id>`` or
+``ctr:<id>`` so that it can be removed by handle, and so that after a crash
+``reconcile`` can delete what belongs to no live network or container::
 
-    table ip dockyard
+    table ip dockyard                        (ip6: the same for IPv6 subnets and addresses, no localnet)
       prerouting  nat    dstnat  fib daddr type local jump published   (from other hosts and containers)
-      output      nat    dstnat  fib daddr type local jump published   (from the host itself, 127.0.0.1 too)
+      output      nat    -100    fib daddr type local jump published   (from the host itself, 127.0.0.1 too)
       postrouting nat    srcnat  jump nat_out
       forward     filter filter  jump isolation
       localnet    filter raw     jump loopback_guard
@@ -23,7 +23,7 @@ belongs to no live network or container::
                                  (internal: nothing in or out of <bridge> at all)
       loopback_guard   net:<id>  iifname <bridge> ip daddr 127.0.0.0/8 drop
 
-Published ports are served by the kernel alone, from every path docker's
+Published ports are served by the kernel alone, from the paths docker's
 userland proxy serves: another host (prerouting), the host itself on any of its
 addresses including 127.0.0.1 (output chain; the bridge gets ``route_localnet``
 so that a packet from 127.0.0.1 may leave through it, and it is masqueraded to
@@ -31,7 +31,8 @@ the bridge's address), and a container reaching its own or another container's
 published port through the host's address (hairpin: masqueraded so that the
 reply comes back through the host). ``route_localnet`` would also let a
 container send packets to the host's 127.0.0.1 services; ``loopback_guard``
-drops those before routing (docker's CVE-2020-8558 fix).
+drops those before routing (docker's CVE-2020-8558 fix). IPv6 has no
+``route_localnet``: ``[::1]`` is the one address the kernel cannot serve.
 
 Our chains accept by policy and only drop; an ``accept`` here cannot overrule a
 ``drop`` in another table (nftables runs every base chain of a hook). A host
@@ -43,19 +44,21 @@ chains so that the daemon can warn, and docs/networking.md shows the rule to add
 API (for NetworkService; every method is idempotent and thread-safe)::
 
     firewall = Firewall(PortAllocator())
-    firewall.setup()                                   # the table and its fixed chains; ip_forward on
-    firewall.add_network(NetworkRules(id, bridge, subnet, internal))
-    mappings = firewall.publish(container_id, container_ip, port_requests(...))  # -> [PortMapping]
-    firewall.restore(container_id, container_ip, mappings)   # after a daemon restart
+    firewall.setup()                                   # the tables and their fixed chains; ip_forward on
+    firewall.add_network(NetworkRules(id, bridge, subnet, internal, subnet6))
+    mappings = firewall.publish(container_id, container_ip, port_requests(...), container_ip6)
+    firewall.restore(container_id, container_ip, mappings, container_ip6)   # after a daemon restart
     firewall.unpublish(container_id)
     firewall.remove_network(id)
     firewall.reconcile(live_network_ids, live_container_ids)  # drop everything else of ours
-    firewall.teardown()                                # the whole table (tests, uninstall)
+    firewall.teardown()                                # both tables (tests, uninstall)
 
-The ``nft`` command is the interface, not libnftables through ctypes: it is the
-tool netfilter maintains for this (``-f -`` applies a batch atomically, ``-j``
-lists as JSON), it costs a few milliseconds a call, and its Python binding is a
-Debian package outside our virtualenv, not a PyPI distribution.
+Commands are nft's own syntax, run by libnftables (the library behind the nft
+command, netfilter's maintained interface) in-process through
+``kernel/libnftables.py``: a batch is one atomic transaction, listings come as
+JSON, and a call costs well under a millisecond where starting ``nft`` costs
+5-10 ms. The nft syntax is what ``nft list table ip dockyard`` prints back, so
+the rules read the same in the code and on the host.
 """
 
 from __future__ import annotations
@@ -64,17 +67,17 @@ import contextlib
 import ipaddress
 import json
 import os
-import shutil
-import subprocess
+import re
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from dockyard.errors import Internal, Unavailable, Unsupported
+from dockyard.kernel.libnftables import OUTPUT_ECHO, OUTPUT_HANDLE, OUTPUT_JSON, NftContext, NftError
 from dockyard.network.ports import PortAllocator, PortMapping, PortRequest
 
-FAMILY = "ip"
 DEFAULT_TABLE = "dockyard"
+FAMILIES = ("ip", "ip6")
 
 # base chain -> (type, hook, priority, the one rule it holds)
 _BASE_CHAINS = {
@@ -86,36 +89,46 @@ _BASE_CHAINS = {
     "localnet": ("filter", "prerouting", "raw", "jump loopback_guard"),
 }
 _REGULAR_CHAINS = ("published", "nat_out", "isolation", "loopback_guard")
+# IPv6 has no route_localnet: ::1 never leaves lo, so there is nothing to guard.
+_IPV4_ONLY = ("localnet", "loopback_guard")
+
+Rule = tuple[str, str, str]  # (family, chain, rule)
+Handle = tuple[str, str, int]  # (family, chain, the kernel's number for the rule)
+# How nft echoes a rule it added: the command, then "# handle <n>".
+_ADDED_RULE = re.compile(r"^add rule .* # handle (\d+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class NetworkRules:
-    """What the firewall needs to know of a bridge network."""
+    """What the firewall needs to know of a bridge network; subnet6 for one created with --ipv6."""
 
     id: str
     bridge: str
     subnet: ipaddress.IPv4Network
     internal: bool = False
+    subnet6: ipaddress.IPv6Network | None = None
 
 
 class Nft:
-    """The nft command: atomic batches in, JSON listings out."""
+    """nftables commands in nft's syntax: atomic batches in, JSON listings out (libnftables, in-process)."""
 
-    def __init__(self, binary: str | None = None) -> None:
-        found = binary or shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin:/bin")
-        if found is None:
-            raise Unavailable("the nft command is not installed (apt-get install nftables)")
-        self.binary = found
+    def __init__(self, library: str = "libnftables.so.1") -> None:
+        try:
+            self._context = NftContext(library)
+        except OSError as exc:
+            raise Unavailable(f"libnftables is not installed (apt-get install nftables): {exc}") from None
 
-    def apply(self, batch: Sequence[str]) -> None:
-        """Run the commands as one transaction: all of them take effect or none."""
-        if batch:
-            self._run(["-f", "-"], "\n".join(batch) + "\n")
+    def apply(self, batch: Sequence[str]) -> list[int]:
+        """Run the commands as one transaction (all take effect or none); the handles of the rules it added."""
+        if not batch:
+            return []
+        echoed = self._run("\n".join(batch) + "\n", OUTPUT_ECHO | OUTPUT_HANDLE)
+        return [int(m.group(1)) for m in _ADDED_RULE.finditer(echoed)]
 
-    def list_table(self, table: str) -> list[dict] | None:
+    def list_table(self, family: str, table: str) -> list[dict] | None:
         """The table's objects as nft's JSON items, or None when it does not exist."""
         try:
-            out = self._run(["-j", "list", "table", FAMILY, table])
+            out = self._run(f"list table {family} {table}", OUTPUT_JSON)
         except Internal as exc:
             if "No such file or directory" in str(exc):
                 return None
@@ -124,55 +137,75 @@ class Nft:
 
     def list_chains(self) -> list[dict]:
         """Every base and regular chain of every table (read only)."""
-        items = json.loads(self._run(["-j", "list", "chains"]))["nftables"]
+        items = json.loads(self._run("list chains", OUTPUT_JSON))["nftables"]
         return [item["chain"] for item in items if "chain" in item]
 
-    def _run(self, args: list[str], stdin: str | None = None) -> str:
-        result = subprocess.run([self.binary, *args], input=stdin, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise Internal(f"nft {' '.join(args)}: {result.stderr.strip()}")
-        return result.stdout
+    def close(self) -> None:
+        self._context.close()
+
+    def _run(self, commands: str, flags: int = 0) -> str:
+        try:
+            return self._context.run(commands, flags)
+        except NftError as exc:
+            raise Internal(f"nftables: {exc}") from None
 
 
 def _quote(name: str) -> str:
     return json.dumps(name)
 
 
-def network_rules(net: NetworkRules) -> list[tuple[str, str]]:
-    """(chain, rule) pairs for one network, each commented net:<id>."""
-    bridge, subnet = _quote(net.bridge), str(net.subnet)
-    if net.internal:
-        rules = [
-            ("isolation", f"iifname {bridge} oifname != {bridge} drop"),
-            ("isolation", f"oifname {bridge} iifname != {bridge} drop"),
-        ]
-    else:
-        rules = [
-            ("nat_out", f"ip saddr {subnet} oifname != {bridge} masquerade"),
-            ("nat_out", f"oifname {bridge} ip saddr {subnet} ct status dnat masquerade"),
-            ("nat_out", f"oifname {bridge} ip saddr 127.0.0.0/8 masquerade"),
+def network_rules(net: NetworkRules) -> list[Rule]:
+    """(family, chain, rule) for one network, each commented net:<id>."""
+    bridge = _quote(net.bridge)
+    rules: list[Rule] = []
+    # Isolation in both families whatever the subnets: a container that gives itself an
+    # address of the other family must not get through either.
+    for family in FAMILIES:
+        if net.internal:
+            rules += [
+                (family, "isolation", f"iifname {bridge} oifname != {bridge} drop"),
+                (family, "isolation", f"oifname {bridge} iifname != {bridge} drop"),
+            ]
+        else:
             # Docker 28 too: from outside the bridge, only published ports (DNATed) open connections.
-            ("isolation", f"oifname {bridge} iifname != {bridge} ct state new ct status ! dnat drop"),
-            ("loopback_guard", f"iifname {bridge} ip daddr 127.0.0.0/8 drop"),
+            rule = f"oifname {bridge} iifname != {bridge} ct state new ct status ! dnat drop"
+            rules.append((family, "isolation", rule))
+    if not net.internal:
+        for family, subnet in (("ip", net.subnet), ("ip6", net.subnet6)):
+            if subnet is not None:
+                rules += [
+                    (family, "nat_out", f"{family} saddr {subnet} oifname != {bridge} masquerade"),
+                    (family, "nat_out", f"oifname {bridge} {family} saddr {subnet} ct status dnat masquerade"),
+                ]
+        rules += [
+            ("ip", "nat_out", f"oifname {bridge} ip saddr 127.0.0.0/8 masquerade"),
+            ("ip", "loopback_guard", f"iifname {bridge} ip daddr 127.0.0.0/8 drop"),
         ]
-    return [(chain, f'{rule} comment "net:{net.id}"') for chain, rule in rules]
+    return [(family, chain, f'{rule} comment "net:{net.id}"') for family, chain, rule in rules]
 
 
-def publish_rules(container_id: str, container_ip: str, mappings: Sequence[PortMapping]) -> list[tuple[str, str]]:
-    """(chain, rule) pairs DNATing each mapping to the container, each commented ctr:<id>."""
-    address = ipaddress.IPv4Address(container_ip)
-    rules = []
+def publish_rules(
+    container_id: str, container_ip: str, mappings: Sequence[PortMapping], container_ip6: str | None = None
+) -> list[Rule]:
+    """(family, chain, rule) DNATing each mapping to the container, each commented ctr:<id>."""
+    rules: list[Rule] = []
     for m in mappings:
-        if ":" in m.host_ip:
-            raise Unsupported(f"publishing on IPv6 address {m.host_ip} is not supported yet")
-        match = "" if m.host_ip == "0.0.0.0" else f"ip daddr {m.host_ip} "
-        rule = f"{match}meta l4proto {m.proto} th dport {m.host_port} dnat to {address}:{m.container_port}"
-        rules.append(("published", f'{rule} comment "ctr:{container_id}"'))
+        if ":" not in m.host_ip:
+            family, target = "ip", str(ipaddress.IPv4Address(container_ip))
+        elif m.host_ip == "::1":
+            raise Unsupported("publishing on ::1 is not supported: IPv6 never routes ::1 off the host's lo")
+        elif container_ip6 is None:
+            raise Unsupported(f"publishing on {m.host_ip} needs the container to have an IPv6 address")
+        else:
+            family, target = "ip6", f"[{ipaddress.IPv6Address(container_ip6)}]"
+        match = "" if m.host_ip in ("0.0.0.0", "::") else f"{family} daddr {m.host_ip} "
+        rule = f"{match}meta l4proto {m.proto} th dport {m.host_port} dnat to {target}:{m.container_port}"
+        rules.append((family, "published", f'{rule} comment "ctr:{container_id}"'))
     return rules
 
 
 class Firewall:
-    """Dockyard's nftables table and the host ports it publishes (see the module docstring)."""
+    """Dockyard's nftables tables and the host ports it publishes (see the module docstring)."""
 
     def __init__(
         self,
@@ -186,29 +219,39 @@ class Firewall:
         self._nft = nft or Nft()
         self._proc_net = proc_net
         self._lock = threading.Lock()
+        # comment -> handles of its rules, so that a change needs no listing (a JSON listing costs
+        # tens of milliseconds per hundred rules). None until the tables are first read.
+        self._handles: dict[str, list[Handle]] | None = None
 
     def setup(self) -> None:
-        """Create the table and its fixed chains, or bring them back to shape; keeps every network's rules."""
-        prefix = f"{FAMILY} {self.table}"
-        batch = [f"add table {prefix}"]
-        batch += [f"add chain {prefix} {chain}" for chain in _REGULAR_CHAINS]
-        for chain, (kind, hook, priority, rule) in _BASE_CHAINS.items():
-            batch += [
-                f"add chain {prefix} {chain} {{ type {kind} hook {hook} priority {priority}; policy accept; }}",
-                f"flush chain {prefix} {chain}",
-                f"add rule {prefix} {chain} {rule}",
-            ]
+        """Create the tables and their fixed chains, or bring them back to shape; keeps every network's rules."""
+        batch = []
+        for family in FAMILIES:
+            prefix = f"{family} {self.table}"
+            batch.append(f"add table {prefix}")
+            batch += [f"add chain {prefix} {chain}" for chain in _REGULAR_CHAINS if self._has(family, chain)]
+            for chain, (kind, hook, priority, rule) in _BASE_CHAINS.items():
+                if self._has(family, chain):
+                    batch += [
+                        f"add chain {prefix} {chain} {{ type {kind} hook {hook} priority {priority}; policy accept; }}",
+                        f"flush chain {prefix} {chain}",
+                        f"add rule {prefix} {chain} {rule}",
+                    ]
         with self._lock:
             self._nft.apply(batch)
+            self._handles = None  # the tables may have been made afresh
         # Routing between the bridges and the host's interfaces, as dockerd switches it on.
         self._write_sysctl("ipv4/ip_forward", "1")
 
     def teardown(self) -> None:
-        """Delete the whole table (nothing else); the allocator's reservations are the owners' to release."""
-        prefix = f"{FAMILY} {self.table}"
-        with self._lock:
+        """Delete both tables (nothing else); the allocator's reservations are the owners' to release."""
+        batch = []
+        for family in FAMILIES:
             # "add" first makes the delete succeed whether or not the table exists.
-            self._nft.apply([f"add table {prefix}", f"delete table {prefix}"])
+            batch += [f"add table {family} {self.table}", f"delete table {family} {self.table}"]
+        with self._lock:
+            self._nft.apply(batch)
+            self._handles = None
 
     def add_network(self, net: NetworkRules) -> None:
         """Egress NAT, isolation and published-port support for a bridge network (replacing any earlier rules)."""
@@ -216,32 +259,53 @@ class Firewall:
             if not net.internal:
                 # Lets the host's own 127.0.0.1 reach published ports (docker does it without its proxy).
                 self._write_sysctl(f"ipv4/conf/{net.bridge}/route_localnet", "1")
+            if net.subnet6 is not None:
+                # As dockerd for IPv6 networks. Interfaces whose accept_ra is 1 stop taking
+                # router advertisements while forwarding is on; 2 keeps them.
+                self._write_sysctl("ipv6/conf/all/forwarding", "1")
             self._replace(f"net:{net.id}", network_rules(net))
 
     def remove_network(self, network_id: str) -> None:
         with self._lock:
             self._replace(f"net:{network_id}", [])
 
-    def publish(self, container_id: str, container_ip: str, requests: Sequence[PortRequest]) -> list[PortMapping]:
-        """Allocate host ports for the requests and DNAT them to container_ip; the mappings, in request order.
+    def publish(
+        self,
+        container_id: str,
+        container_ip: str,
+        requests: Sequence[PortRequest],
+        container_ip6: str | None = None,
+    ) -> list[PortMapping]:
+        """Allocate host ports for the requests and DNAT them to the container; the mappings, in request order.
 
-        Conflict (docker's "port is already allocated") or InvalidParameter leave nothing allocated.
+        A request without HostIp is published on 0.0.0.0, and on :: too with the same
+        port when the container has an IPv6 address. Conflict (docker's "port is already
+        allocated"), InvalidParameter or Unsupported leave nothing allocated.
         """
-        mappings = self.allocator.allocate(container_id, requests)
+        any_addresses = ("0.0.0.0", "::") if container_ip6 else ("0.0.0.0",)
+        mappings = self.allocator.allocate(container_id, requests, any_addresses)
         try:
+            rules = publish_rules(container_id, container_ip, mappings, container_ip6)
             with self._lock:
-                self._nft.apply(self._add_commands(publish_rules(container_id, container_ip, mappings)))
+                self._change(f"ctr:{container_id}", rules, replace=False)
         except BaseException:
             self.allocator.release(container_id)
             raise
         return mappings
 
-    def restore(self, container_id: str, container_ip: str, mappings: Sequence[PortMapping]) -> None:
+    def restore(
+        self,
+        container_id: str,
+        container_ip: str,
+        mappings: Sequence[PortMapping],
+        container_ip6: str | None = None,
+    ) -> None:
         """After a daemon restart: hold these host ports again and make sure their rules are in place."""
         self.allocator.restore(container_id, mappings)
         try:
+            rules = publish_rules(container_id, container_ip, mappings, container_ip6)
             with self._lock:
-                self._replace(f"ctr:{container_id}", publish_rules(container_id, container_ip, mappings))
+                self._replace(f"ctr:{container_id}", rules)
         except BaseException:
             self.allocator.release(container_id)
             raise
@@ -260,7 +324,11 @@ class Firewall:
         self.setup()
         live = {f"net:{i}" for i in live_networks} | {f"ctr:{i}" for i in live_containers}
         with self._lock:
-            return self._delete_where(lambda comment: comment not in live)
+            doomed = sorted(comment for comment in self._known() if comment not in live)
+            self._nft.apply([command for comment in doomed for command in self._delete_commands(comment)])
+            for comment in doomed:
+                del self._known()[comment]
+            return doomed
 
     def foreign_forward_drops(self) -> list[str]:
         """Other tables' forward chains that drop by default ("ip filter FORWARD"): they drop our traffic too."""
@@ -269,29 +337,54 @@ class Firewall:
             for chain in self._nft.list_chains()
             if chain.get("hook") == "forward"
             and chain.get("policy") == "drop"
-            and (chain["family"], chain["table"]) != (FAMILY, self.table)
+            and not (chain["family"] in FAMILIES and chain["table"] == self.table)
         ]
 
-    def _replace(self, comment: str, rules: list[tuple[str, str]]) -> None:
+    @staticmethod
+    def _has(family: str, chain: str) -> bool:
+        return family == "ip" or chain not in _IPV4_ONLY
+
+    def _replace(self, comment: str, rules: list[Rule]) -> None:
         """Atomically swap every rule commented `comment` for `rules`."""
-        self._delete_where(lambda found: found == comment, then=self._add_commands(rules))
+        self._change(comment, rules, replace=True)
 
-    def _delete_where(self, doomed: Callable[[str], bool], then: Sequence[str] = ()) -> list[str]:
-        items = self._nft.list_table(self.table)
-        if items is None:
-            raise Unavailable(f"nftables table {FAMILY} {self.table} is missing: Firewall.setup() was not run")
-        batch, removed = [], set()
-        for item in items:
-            rule = item.get("rule")
-            comment = rule.get("comment", "") if rule else ""
-            if comment and doomed(comment):
-                batch.append(f"delete rule {FAMILY} {self.table} {rule['chain']} handle {rule['handle']}")
-                removed.add(comment)
-        self._nft.apply([*batch, *then])
-        return sorted(removed)
+    def _change(self, comment: str, rules: list[Rule], replace: bool) -> None:
+        """Add rules under comment, after deleting its present ones when replace; one transaction."""
+        try:
+            self._apply_change(comment, rules, replace)
+        except Internal:
+            # A rule we knew is gone (our table was changed behind our back): read the kernel and retry.
+            self._handles = None
+            self._apply_change(comment, rules, replace)
 
-    def _add_commands(self, rules: list[tuple[str, str]]) -> list[str]:
-        return [f"add rule {FAMILY} {self.table} {chain} {rule}" for chain, rule in rules]
+    def _apply_change(self, comment: str, rules: list[Rule], replace: bool) -> None:
+        known = self._known()
+        deletes = self._delete_commands(comment) if replace else []
+        added = self._nft.apply([*deletes, *(f"add rule {f} {self.table} {c} {r}" for f, c, r in rules)])
+        kept = [] if replace else known.get(comment, [])
+        handles = kept + [(family, chain, handle) for (family, chain, _), handle in zip(rules, added, strict=True)]
+        if handles:
+            known[comment] = handles
+        else:
+            known.pop(comment, None)
+
+    def _delete_commands(self, comment: str) -> list[str]:
+        return [f"delete rule {f} {self.table} {c} handle {h}" for f, c, h in self._known().get(comment, [])]
+
+    def _known(self) -> dict[str, list[Handle]]:
+        """Every commented rule of our tables by comment, read from the kernel the first time."""
+        if self._handles is None:
+            handles: dict[str, list[Handle]] = {}
+            for family in FAMILIES:
+                items = self._nft.list_table(family, self.table)
+                if items is None:
+                    raise Unavailable(f"nftables table {family} {self.table} is missing: Firewall.setup() was not run")
+                for item in items:
+                    rule = item.get("rule")
+                    if rule and rule.get("comment"):
+                        handles.setdefault(rule["comment"], []).append((family, rule["chain"], rule["handle"]))
+            self._handles = handles
+        return self._handles
 
     def _write_sysctl(self, name: str, value: str) -> None:
         path = os.path.join(self._proc_net, name)

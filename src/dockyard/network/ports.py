@@ -325,10 +325,16 @@ class PortAllocator:
         self._taken: dict[tuple[Proto, int], dict[str, str]] = {}  # (proto, port) -> host_ip -> owner
         self._last: dict[Proto, int] = {}
 
-    def allocate(self, owner: str, requests: Sequence[PortRequest]) -> list[PortMapping]:
-        """Mappings for every request, or Conflict/InvalidParameter and nothing held. Adds to what owner holds."""
+    def allocate(
+        self, owner: str, requests: Sequence[PortRequest], any_addresses: Sequence[str] = (ANY_V4,)
+    ) -> list[PortMapping]:
+        """Mappings for every request, or Conflict/InvalidParameter and nothing held. Adds to what owner holds.
+
+        A request without HostIp is published on each of any_addresses ("0.0.0.0", and "::"
+        for a container with an IPv6 address) with one host port, as dockerd does.
+        """
         with self._lock:
-            return self._allocate(owner, requests)
+            return self._allocate(owner, requests, any_addresses)
 
     def restore(self, owner: str, mappings: Sequence[PortMapping]) -> None:
         """Hold exactly these mappings for owner, instead of what it held (after a daemon restart).
@@ -338,7 +344,7 @@ class PortAllocator:
         pinned = [PortRequest(m.container_port, m.proto, m.host_ip, m.host_port, m.host_port) for m in mappings]
         with self._lock:
             self._drop(owner, self._owners.pop(owner, []))
-            self._allocate(owner, pinned)
+            self._allocate(owner, pinned, (ANY_V4,))
 
     def release(self, owner: str) -> list[PortMapping]:
         """Give back everything owner holds; what it held (empty if nothing)."""
@@ -351,47 +357,58 @@ class PortAllocator:
         with self._lock:
             return [mapping for mapping, _ in self._owners.get(owner, [])]
 
-    def _allocate(self, owner: str, requests: Sequence[PortRequest]) -> list[PortMapping]:
+    def _allocate(self, owner: str, requests: Sequence[PortRequest], any_addresses: Sequence[str]) -> list[PortMapping]:
         held: list[tuple[PortMapping, HostPortSocket]] = []
         try:
             for request in requests:
-                held.append(self._allocate_one(owner, request))
+                held += self._allocate_one(owner, request, any_addresses)
         except BaseException:
             self._drop(owner, held)
             raise
         self._owners.setdefault(owner, []).extend(held)
         return [mapping for mapping, _ in held]
 
-    def _allocate_one(self, owner: str, request: PortRequest) -> tuple[PortMapping, HostPortSocket]:
-        host_ip = request.host_ip or ANY_V4
+    def _allocate_one(
+        self, owner: str, request: PortRequest, any_addresses: Sequence[str]
+    ) -> list[tuple[PortMapping, HostPortSocket]]:
+        host_ips = [request.host_ip] if request.host_ip else list(any_addresses)
         if request.host_low:
-            candidates = range(request.host_low, request.host_high + 1)
+            candidates: Sequence[int] = range(request.host_low, request.host_high + 1)
         else:
             low, high = self.range
             start = self._last.get(request.proto, high) + 1
             start = low if not low <= start <= high else start
             candidates = [*range(start, high + 1), *range(low, start)]
         for port in candidates:
-            mapping = PortMapping(request.container_port, request.proto, host_ip, port)
-            if self._holder(mapping) is not None:
+            mappings = [PortMapping(request.container_port, request.proto, ip, port) for ip in host_ips]
+            if any(self._holder(mapping) is not None for mapping in mappings):
                 continue
+            held: list[tuple[PortMapping, HostPortSocket]] = []
             try:
-                reservation = self._reserve(mapping)
+                for mapping in mappings:
+                    held.append((mapping, self._reserve(mapping)))
             except OSError as exc:
-                if request.host_low and len(candidates) == 1:
-                    reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-                    target = f"{mapping}:{request.container_port}/{request.proto}"
-                    raise Conflict(f"failed to bind host port for {target}: {reason}") from None
-                continue
+                for _, reservation in held:
+                    reservation.close()
+                in_use = exc.errno == errno.EADDRINUSE
+                if in_use and len(candidates) > 1:
+                    continue  # a host process has this one: try the next
+                # Go's wording, as dockerd prints it ("cannot assign requested address" for a HostIp
+                # that is not the host's).
+                reason = (exc.strerror or str(exc)).lower()
+                target = f"{mappings[len(held)]}:{request.container_port}/{request.proto}"
+                kind = Conflict if in_use else InvalidParameter
+                raise kind(f"failed to bind host port for {target}: {reason}") from None
             if not request.host_low:
                 self._last[request.proto] = port
-            self._taken.setdefault((request.proto, port), {})[host_ip] = owner
-            return mapping, reservation
+            for mapping in mappings:
+                self._taken.setdefault((request.proto, port), {})[mapping.host_ip] = owner
+            return held
         if request.host_low:
             ports = str(request.host_low)
             if request.host_high != request.host_low:
                 ports += f"-{request.host_high}"
-            shown = f"[{host_ip}]" if ":" in host_ip else host_ip
+            shown = f"[{host_ips[0]}]" if ":" in host_ips[0] else host_ips[0]
             raise Conflict(f"Bind for {shown}:{ports} failed: port is already allocated")
         raise Conflict(f"all ports are allocated for {request.proto} in {self.range[0]}-{self.range[1]}")
 
