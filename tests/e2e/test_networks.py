@@ -168,6 +168,25 @@ def test_published_ports_answer_on_the_host_and_from_other_containers(busybox_da
     d.docker("rm", "-f", "dy-web3")
 
 
+def test_ipv6_networks_give_both_families(busybox_daemon, net):
+    d = busybox_daemon
+    net("dy-six", "10.248.0.0/24", "--ipv6", "--subnet", "fd42:d0c:6::/64")
+    d.docker("run", "-d", "--name", "dy-six1", "--network", "dy-six", "busybox", "sleep", "60")
+    settings = json.loads(d.docker("inspect", "dy-six1").stdout)[0]["NetworkSettings"]["Networks"]["dy-six"]
+    assert settings["GlobalIPv6Address"] == "fd42:d0c:6::2" and settings["GlobalIPv6PrefixLen"] == 64
+    assert settings["IPv6Gateway"] == "fd42:d0c:6::1" and settings["IPAddress"] == "10.248.0.2"
+    network = json.loads(d.docker("network", "inspect", "dy-six").stdout)[0]
+    assert (
+        network["EnableIPv6"] and {"Subnet": "fd42:d0c:6::/64", "Gateway": "fd42:d0c:6::1"} in network["IPAM"]["Config"]
+    )
+    assert [c["IPv6Address"] for c in network["Containers"].values()] == ["fd42:d0c:6::2/64"]
+    script = (
+        "ping -6 -c1 -W2 fd42:d0c:6::2 && ping -6 -c1 -W2 fd42:d0c:6::1 && ip -6 route && nslookup -type=aaaa dy-six1"
+    )
+    out = d.docker("run", "--rm", "--network", "dy-six", "busybox", "sh", "-c", script).stdout
+    assert "default via fd42:d0c:6::1" in out and "Address: fd42:d0c:6::2" in out
+
+
 def test_host_mode_sees_the_hosts_interfaces_and_none_only_lo(busybox_daemon):
     d = busybox_daemon
     host_side = d.docker("run", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net").stdout.split()

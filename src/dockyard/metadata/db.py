@@ -68,6 +68,7 @@ MIGRATIONS: Sequence[str] = (
         container_id TEXT NOT NULL,
         config       TEXT NOT NULL,         -- JSON: the EndpointSettings asked for (Aliases, IPAMConfig...)
         address      TEXT NOT NULL DEFAULT '',  -- the IPv4 address held while the container runs, "" otherwise
+        address6     TEXT NOT NULL DEFAULT '',  -- its IPv6 address, on a network with IPv6
         ports        TEXT NOT NULL DEFAULT '{}',  -- JSON: NetworkSettings.Ports published through this endpoint
         UNIQUE (network_id, container_id)
     );

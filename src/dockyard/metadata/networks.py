@@ -30,6 +30,7 @@ class EndpointRecord:
     container_id: str
     config: dict = field(default_factory=dict)  # the EndpointSettings the client sent
     address: str = ""
+    address6: str = ""
     ports: dict = field(default_factory=dict)  # NetworkSettings.Ports published through it while it runs
 
 
@@ -75,11 +76,11 @@ class NetworkTable:
             conn.execute("DELETE FROM networks WHERE id = ?", (network_id,))
 
 
-_ENDPOINT_COLUMNS = "id, network_id, container_id, config, address, ports"
+_ENDPOINT_COLUMNS = "id, network_id, container_id, config, address, address6, ports"
 
 
 def _endpoint(row: sqlite3.Row) -> EndpointRecord:
-    return EndpointRecord(row[0], row[1], row[2], json.loads(row[3]), row[4], json.loads(row[5]))
+    return EndpointRecord(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], json.loads(row[6]))
 
 
 class EndpointTable:
@@ -89,9 +90,10 @@ class EndpointTable:
     def add(self, record: EndpointRecord) -> None:
         try:
             with self.db.transaction() as conn:
-                row = (record.id, record.network_id, record.container_id, json.dumps(record.config), record.address)
+                row = (record.id, record.network_id, record.container_id, json.dumps(record.config), record.address,
+                       record.address6)  # fmt: skip
                 conn.execute(
-                    f"INSERT INTO endpoints ({_ENDPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO endpoints ({_ENDPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (*row, json.dumps(record.ports)),
                 )
         except sqlite3.IntegrityError:
@@ -110,9 +112,11 @@ class EndpointTable:
     def all(self) -> list[EndpointRecord]:
         return self._select("", ())
 
-    def set_address(self, endpoint_id: str, address: str) -> None:
+    def set_address(self, endpoint_id: str, address: str, address6: str) -> None:
         with self.db.transaction() as conn:
-            conn.execute("UPDATE endpoints SET address = ? WHERE id = ?", (address, endpoint_id))
+            conn.execute(
+                "UPDATE endpoints SET address = ?, address6 = ? WHERE id = ?", (address, address6, endpoint_id)
+            )
 
     def set_ports(self, endpoint_id: str, ports: dict) -> None:
         with self.db.transaction() as conn:

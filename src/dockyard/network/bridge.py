@@ -28,6 +28,7 @@ from dockyard.errors import Conflict, Internal
 from dockyard.kernel import netns
 
 _EEXIST, _ENODEV = 17, 19
+_IFA_F_NODAD = 0x02
 HOST_PREFIX = "dy-v"
 
 
@@ -46,14 +47,16 @@ class Attachment:
     mac: str
     mtu: int
     default_route: bool  # whether this endpoint carries the container's default route
+    address6: str = ""  # with its prefix, on a network with IPv6
+    gateway6: str = ""
 
 
-def ensure_bridge(name: str, gateway_cidr: str, mtu: int, *, owner: str) -> None:
-    """The bridge up with the gateway's address (created if absent; what exists is kept).
+def ensure_bridge(name: str, gateway_cidr: str, mtu: int, *, owner: str, gateway6: str = "") -> None:
+    """The bridge up with the gateway's address, and gateway6 (IPv6, with its prefix) if given; created if
+    absent, other global addresses (gateways of an earlier --bip) removed.
 
     owner goes in the link's alias: reconciliation removes only the links of its own daemon.
     """
-    address, _, prefix = gateway_cidr.partition("/")
     with IPRoute() as ipr:
         try:
             ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
@@ -62,16 +65,35 @@ def ensure_bridge(name: str, gateway_cidr: str, mtu: int, *, owner: str) -> None
                 raise Internal(f"creating bridge {name}: {exc}") from exc
         index = ipr.link_lookup(ifname=name)[0]
         ipr.link("set", index=index, ifalias=owner)  # the kernel takes no alias in the creating message
-        have = set()
-        for entry in ipr.get_addr(index=index, family=socket.AF_INET):
-            found = (entry.get("IFA_ADDRESS"), entry["prefixlen"])
-            if found == (address, int(prefix)):
-                have.add(found)
-            else:  # a gateway of an earlier --bip
-                ipr.addr("del", index=index, address=found[0], prefixlen=found[1])
-        if not have:
-            ipr.addr("add", index=index, address=address, prefixlen=int(prefix))
+        _only_address(ipr, index, socket.AF_INET, gateway_cidr)
+        _only_address(ipr, index, socket.AF_INET6, gateway6)
         ipr.link("set", index=index, state="up")
+
+
+def _only_address(ipr: IPRoute, index: int, family: int, cidr: str) -> None:
+    """cidr the only global address of the family on the link ("": none); link-local ones are the kernel's."""
+    wanted = None
+    if cidr:
+        address, _, prefix = cidr.partition("/")
+        wanted = (str(ipaddress.ip_address(address)), int(prefix))
+    present = False
+    for entry in ipr.get_addr(index=index, family=family):
+        found = (entry.get("IFA_ADDRESS"), entry["prefixlen"])
+        if entry["scope"] != 0:  # RT_SCOPE_UNIVERSE only: fe80:: stays
+            continue
+        if found == wanted:
+            present = True
+        else:
+            ipr.addr("del", index=index, address=found[0], prefixlen=found[1])
+    if wanted and not present:
+        _add_address(ipr, index, *wanted)
+
+
+def _add_address(ipr: IPRoute, index: int, address: str, prefix: int) -> None:
+    # IPv6 without duplicate address detection: the address is ours by allocation, and a tentative one
+    # cannot be used for the first seconds of a container's life.
+    flags = {"flags": _IFA_F_NODAD} if ":" in address else {}
+    ipr.addr("add", index=index, address=address, prefixlen=prefix, **flags)
 
 
 def delete_bridge(name: str) -> None:
@@ -107,15 +129,18 @@ def attach(bridge: str, netns_path: str, attachment: Attachment, *, owner: str) 
 
 
 def _configure_inside(peer: str, attachment: Attachment) -> None:
-    address, _, prefix = attachment.address.partition("/")
     with IPRoute() as ipr:
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
         index = ipr.link_lookup(ifname=peer)[0]
         ipr.link("set", index=index, ifname=attachment.ifname, address=attachment.mac)
-        ipr.addr("add", index=index, address=address, prefixlen=int(prefix))
+        for cidr in filter(None, (attachment.address, attachment.address6)):
+            address, _, prefix = cidr.partition("/")
+            _add_address(ipr, index, address, int(prefix))
         ipr.link("set", index=index, state="up")
         if attachment.default_route and attachment.gateway:
             ipr.route("add", dst="0.0.0.0/0", gateway=attachment.gateway, oif=index)
+        if attachment.default_route and attachment.gateway6:
+            ipr.route("add", dst="::/0", gateway=attachment.gateway6, oif=index, family=socket.AF_INET6)
 
 
 def detach(endpoint_id: str) -> None:
@@ -150,17 +175,26 @@ def bring_up_loopback(netns_path: str) -> None:
 
 
 def host_subnets(ignore_links: set[str]) -> dict:
-    """The subnets the host already routes or holds addresses in (not counting ignore_links): subnet -> owner."""
+    """The subnets the host already routes or holds addresses in (not counting ignore_links): subnet -> owner.
+
+    Both families; link-local and multicast ranges are every link's and never in the way.
+    """
     used: dict = {}
     with IPRoute() as ipr:
         names = {link["index"]: link.get("IFLA_IFNAME") for link in ipr.get_links()}
-        for route in ipr.get_routes(family=2, table=254):
-            dst, oif = route.get("RTA_DST"), route.get("RTA_OIF")
-            if dst and names.get(oif) not in ignore_links:
-                used[ipaddress.ip_network(f"{dst}/{route['dst_len']}", strict=False)] = f"route on {names.get(oif)}"
-        for addr in ipr.get_addr(family=2):
-            name = names.get(addr["index"])
-            if name not in ignore_links and name != "lo":
-                network = ipaddress.ip_network(f"{addr.get('IFA_ADDRESS')}/{addr['prefixlen']}", strict=False)
-                used.setdefault(network, f"address on {name}")
+        for family in (socket.AF_INET, socket.AF_INET6):
+            for route in ipr.get_routes(family=family, table=254):
+                dst, oif = route.get("RTA_DST"), route.get("RTA_OIF")
+                if dst and names.get(oif) not in ignore_links:
+                    _note(used, f"{dst}/{route['dst_len']}", f"route on {names.get(oif)}")
+            for addr in ipr.get_addr(family=family):
+                name = names.get(addr["index"])
+                if name not in ignore_links and name != "lo":
+                    _note(used, f"{addr.get('IFA_ADDRESS')}/{addr['prefixlen']}", f"address on {name}")
     return used
+
+
+def _note(used: dict, cidr: str, owner: str) -> None:
+    network = ipaddress.ip_network(cidr, strict=False)
+    if not (network.is_link_local or network.is_multicast):
+        used.setdefault(network, owner)

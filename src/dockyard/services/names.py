@@ -34,7 +34,7 @@ class _Entry:
     container_name: str
     network_name: str
     names: frozenset[str]  # lower-case
-    address: ipaddress.IPv4Address
+    addresses: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]
 
 
 class ContainerNames:
@@ -59,7 +59,7 @@ class ContainerNames:
         upstreams = self.sandboxes.container_dns(record).upstreams
         entry = _Entry(record.id, record.name, network.name,
                        frozenset(n.lower() for n in self.sandboxes.dns_names(record, endpoint)),
-                       ipaddress.IPv4Address(endpoint.address))  # fmt: skip
+                       tuple(ipaddress.ip_address(a) for a in (endpoint.address, endpoint.address6) if a))  # fmt: skip
         with self._lock:
             first = not self._networks_of.get(record.id)
             self._by_network.setdefault(network.id, {})[endpoint.id] = entry
@@ -109,11 +109,13 @@ class ContainerNames:
             return [entry for network_id in self._networks_of.get(container_id, ())
                     for entry in self._by_network.get(network_id, {}).values()]  # fmt: skip
 
-    def addresses(self, container_id: str, name: str) -> Sequence[ipaddress.IPv4Address]:
-        return list(dict.fromkeys(e.address for e in self._visible(container_id) if name in e.names))
+    def addresses(self, container_id: str, name: str) -> Sequence[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        found = [a for e in self._visible(container_id) if name in e.names for a in e.addresses]
+        return list(dict.fromkeys(found))
 
     def hostnames(self, container_id: str, address) -> Sequence[str]:
-        return [f"{e.container_name}.{e.network_name}" for e in self._visible(container_id) if e.address == address]
+        visible = self._visible(container_id)
+        return [f"{e.container_name}.{e.network_name}" for e in visible if address in e.addresses]
 
     def upstreams(self, container_id: str) -> Sequence[Upstream]:
         with self._lock:

@@ -149,8 +149,6 @@ class NetworkService:
         driver = body.get("Driver") or "bridge"
         if driver != "bridge":
             raise InvalidParameter(f"could not find plugin {driver} in v1 plugin registry: plugin not found")
-        if body.get("EnableIPv6"):
-            raise InvalidParameter("IPv6 networks are not supported yet")
         options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
         unknown = sorted(set(options) - _KNOWN_OPTIONS)
         if unknown:
@@ -158,9 +156,16 @@ class NetworkService:
         ipam_body = body.get("IPAM") or {}
         if (ipam_body.get("Driver") or "default") != "default":
             raise InvalidParameter(f"IPAM driver {ipam_body['Driver']!r} is not supported (default is)")
-        configs = [c for c in ipam_body.get("Config") or [] if c]
-        if len(configs) > 1:
-            raise InvalidParameter("only one IPv4 IPAM config per network is supported")
+        configs = {4: [], 6: []}
+        for config in ipam_body.get("Config") or []:
+            if config:
+                version = ipam.parse_network(config["Subnet"]).version if config.get("Subnet") else 4
+                configs[version].append(config)
+        if len(configs[4]) > 1 or len(configs[6]) > 1:
+            raise InvalidParameter("only one IPAM config per address family is supported")
+        ipv6 = bool(body.get("EnableIPv6"))
+        if configs[6] and not ipv6:
+            raise InvalidParameter("an IPv6 subnet needs IPv6 enabled on the network (--ipv6)")
         with self.lock:
             if self.networks.by_name(name) is not None:
                 raise Conflict(f"network with name {name} already exists")
@@ -171,18 +176,13 @@ class NetworkService:
             if any(r.spec.get("Bridge") == bridge_name for r in self.networks.all()):
                 raise Conflict(f"bridge name {bridge_name} is already used by another network")
             used = self._used_subnets()
-            config = configs[0] if configs else {}
-            if config.get("Subnet"):
-                subnet = ipam.parse_network(config["Subnet"])
-                ipam.check_subnet(subnet, used)
-            else:
-                if config.get("Gateway") or config.get("IPRange"):
-                    raise InvalidParameter("a gateway or an ip-range needs a subnet")
-                subnet = ipam.choose_subnet(self.config.pools, used)
-            space = ipam.AddressSpace.build(subnet, config.get("Gateway", ""), config.get("IPRange", ""),
-                                            user_configured=bool(config.get("Subnet")))  # fmt: skip
+            space = self._requested_space(configs[4][0] if configs[4] else {}, used, 4)
             spec = self._bridge_spec(space, bridge_name, options, body.get("Labels") or {},
-                                     user_subnet=bool(config.get("Subnet")), dns=True)  # fmt: skip
+                                     user_subnet=space.user_configured, dns=True)  # fmt: skip
+            if ipv6:
+                space6 = self._requested_space(configs[6][0] if configs[6] else {}, used, 6)
+                spec["EnableIPv6"], spec["UserSubnet6"] = True, space6.user_configured
+                spec["IPAM"]["Config"].append(_ipam_config(space6))
             spec["Internal"] = bool(body.get("Internal"))
             spec["Attachable"] = bool(body.get("Attachable"))
             record = self._add(name, spec, network_id)
@@ -196,14 +196,24 @@ class NetworkService:
         self._event(record, "create")
         return record, ""
 
+    def _requested_space(self, config: dict, used: dict, version: int) -> ipam.AddressSpace:
+        """A network's subnet as its IPAM config asks (checked against what is in use), or one from the pools."""
+        if config.get("Subnet"):
+            subnet = ipam.parse_network(config["Subnet"])
+            ipam.check_subnet(subnet, used)
+        else:
+            if config.get("Gateway") or config.get("IPRange"):
+                raise InvalidParameter("a gateway or an ip-range needs a subnet")
+            subnet = ipam.choose_subnet(self.config.pools, used, version)
+        return ipam.AddressSpace.build(subnet, config.get("Gateway", ""), config.get("IPRange", ""),
+                                       user_configured=bool(config.get("Subnet")))  # fmt: skip
+
     def _bridge_spec(self, space: ipam.AddressSpace, bridge_name: str, options: dict, labels: dict, *,
                      user_subnet: bool, dns: bool) -> dict:  # fmt: skip
         mtu = int(options.get(MTU_OPTION) or self.config.mtu)
         if not 68 <= mtu <= 65535:
             raise InvalidParameter(f"invalid MTU {mtu}")
-        ipam_config = {"Subnet": str(space.subnet), "Gateway": str(space.gateway)}
-        if space.ip_range != space.subnet:
-            ipam_config["IPRange"] = str(space.ip_range)
+        ipam_config = _ipam_config(space)
         return {
             "Driver": "bridge", "Internal": False, "Attachable": False, "EnableIPv6": False,
             "Options": options, "Labels": labels, "IPAM": {"Driver": "default", "Options": {}, "Config": [ipam_config]},
@@ -217,18 +227,31 @@ class NetworkService:
         return record
 
     def _bring_up(self, record: NetworkRecord) -> None:
-        space = self.address_space(record)
-        bridge.ensure_bridge(record.spec["Bridge"], space.gateway_cidr, record.spec["Mtu"], owner=self.config.owner)
-        self.firewall.add_network(
-            NetworkRules(record.id, record.spec["Bridge"], space.subnet, internal=record.spec["Internal"])
-        )
+        space, space6 = self.address_space(record), self.address_space6(record)
+        bridge.ensure_bridge(record.spec["Bridge"], space.gateway_cidr, record.spec["Mtu"], owner=self.config.owner,
+                             gateway6=space6.gateway_cidr if space6 else "")  # fmt: skip
+        self.firewall.add_network(NetworkRules(record.id, record.spec["Bridge"], space.subnet,
+                                               internal=record.spec["Internal"],
+                                               subnet6=space6.subnet if space6 else None))  # fmt: skip
+
+    def _space(self, record: NetworkRecord, version: int) -> ipam.AddressSpace | None:
+        for config in record.spec["IPAM"]["Config"] or []:
+            subnet = ipam.parse_network(config["Subnet"])
+            if subnet.version == version:
+                user = record.spec["UserSubnet"] if version == 4 else record.spec.get("UserSubnet6", True)
+                return ipam.AddressSpace.build(subnet, config["Gateway"], config.get("IPRange", ""),
+                                               user_configured=user)  # fmt: skip
+        return None
 
     def address_space(self, record: NetworkRecord) -> ipam.AddressSpace:
-        config = record.spec["IPAM"]["Config"][0]
-        subnet = ipam.parse_network(config["Subnet"])
-        return ipam.AddressSpace.build(
-            subnet, config["Gateway"], config.get("IPRange", ""), user_configured=record.spec["UserSubnet"]
-        )
+        """The IPv4 address space of a bridge network."""
+        space = self._space(record, 4)
+        assert space is not None, "every bridge network has an IPv4 subnet"
+        return space
+
+    def address_space6(self, record: NetworkRecord) -> ipam.AddressSpace | None:
+        """The IPv6 address space of a network created with --ipv6."""
+        return self._space(record, 6) if record.spec.get("EnableIPv6") else None
 
     def _used_subnets(self, exclude_bridges: set[str] = frozenset(), exclude_network: str = "") -> dict:
         """What a new network's subnet must not overlap: the host's routes and addresses, and our networks."""
@@ -236,7 +259,9 @@ class NetworkService:
         used = bridge.host_subnets(ignore_links=ours | set(exclude_bridges))
         for record in self.networks.all():
             if record.spec["Driver"] == "bridge" and record.name != exclude_network:
-                used[self.address_space(record).subnet] = f"network {record.name}"
+                for space in (self.address_space(record), self.address_space6(record)):
+                    if space is not None:
+                        used[space.subnet] = f"network {record.name}"
         return used
 
     # -- remove ------------------------------------------------------------------------------
@@ -270,9 +295,13 @@ class NetworkService:
 
     def add_endpoint(self, network: NetworkRecord, container_id: str, name: str, settings: dict) -> EndpointRecord:
         """Join a container (id, name) to a network in the store (the kernel side comes when it runs)."""
-        wanted = ((settings.get("IPAMConfig") or {}).get("IPv4Address")) or ""
-        if wanted:
-            self.address_space(network).allocate(set(), wanted)  # validate it now: subnet, user-configured
+        asked = settings.get("IPAMConfig") or {}
+        for key, version in (("IPv4Address", 4), ("IPv6Address", 6)):
+            if asked.get(key):  # validate it now: in the subnet, which the user configured
+                space = self._space(network, version) if version == 4 or network.spec.get("EnableIPv6") else None
+                if space is None:
+                    raise InvalidParameter(f"network {network.name} has no IPv{version} subnet for {asked[key]}")
+                space.allocate(set(), asked[key])
         with self.lock:
             if any(e.container_id == container_id for e in self.endpoints.of_network(network.id)):
                 raise PermissionDenied(f"endpoint with name {name} already exists in network {network.name}")
@@ -280,21 +309,32 @@ class NetworkService:
             self.endpoints.add(endpoint)
         return endpoint
 
-    def allocate(self, network: NetworkRecord, endpoint: EndpointRecord) -> str:
-        """An address for the endpoint of a starting container, recorded; "address/prefix"."""
-        space = self.address_space(network)
+    def allocate(self, network: NetworkRecord, endpoint: EndpointRecord) -> tuple[str, str]:
+        """Addresses for the endpoint of a starting container, recorded: ("address/prefix", IPv6 one or "")."""
+        space, space6 = self.address_space(network), self.address_space6(network)
+        asked = endpoint.config.get("IPAMConfig") or {}
         with self.lock:
-            taken = {ipaddress.ip_address(e.address) for e in self.endpoints.of_network(network.id) if e.address}
-            wanted = (endpoint.config.get("IPAMConfig") or {}).get("IPv4Address") or ""
-            address = space.allocate(taken, wanted)
-            self.endpoints.set_address(endpoint.id, str(address))
-        return f"{address}/{space.subnet.prefixlen}"
+            others = self.endpoints.of_network(network.id)
+            address = space.allocate({ipaddress.ip_address(e.address) for e in others if e.address},
+                                     asked.get("IPv4Address") or "")  # fmt: skip
+            address6 = space6.allocate({ipaddress.ip_address(e.address6) for e in others if e.address6},
+                                       asked.get("IPv6Address") or "") if space6 else None  # fmt: skip
+            self.endpoints.set_address(endpoint.id, str(address), str(address6 or ""))
+        cidr6 = f"{address6}/{space6.subnet.prefixlen}" if space6 and address6 else ""
+        return f"{address}/{space.subnet.prefixlen}", cidr6
 
     def release(self, endpoint: EndpointRecord) -> None:
-        self.endpoints.set_address(endpoint.id, "")
+        self.endpoints.set_address(endpoint.id, "", "")
 
     def _event(self, record: NetworkRecord, action: str, **extra: str) -> None:
         self.events.emit("network", action, record.id, {"name": record.name, "type": record.spec["Driver"], **extra})
 
     def event(self, record: NetworkRecord, action: str, container_id: str) -> None:
         self._event(record, action, container=container_id)
+
+
+def _ipam_config(space: ipam.AddressSpace) -> dict:
+    config = {"Subnet": str(space.subnet), "Gateway": str(space.gateway)}
+    if space.ip_range != space.subnet:
+        config["IPRange"] = str(space.ip_range)
+    return config

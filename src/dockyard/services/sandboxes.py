@@ -109,10 +109,9 @@ class SandboxService:
         if settings.get("Aliases") and not user_defined:
             raise InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
         static = (settings.get("IPAMConfig") or {}).get("IPv4Address")
-        if static and not user_defined:
+        static6 = (settings.get("IPAMConfig") or {}).get("IPv6Address")
+        if (static or static6) and not user_defined:
             raise InvalidParameter("user specified IP address is supported on user defined networks only")
-        if static:
-            self.networks.address_space(network).allocate(set(), static)
 
     def add_endpoints(self, container_id: str, name: str, joins: list[tuple[NetworkRecord, dict]]) -> None:
         for network, settings in joins:
@@ -138,10 +137,10 @@ class SandboxService:
         netns.create(path)
         try:
             bridge.bring_up_loopback(path)
-            addresses = []
             endpoints = self._bridge_endpoints(record.id)
             for index, (network, endpoint) in enumerate(endpoints):
-                addresses.append(self._plug(record, network, endpoint, f"eth{index}", default_route=index == 0))
+                self._plug(record, network, endpoint, f"eth{index}", default_route=index == 0)
+            addresses = [a for e in endpoints[:1] for a in (e[1].address, e[1].address6) if a]
             if endpoints:
                 self._publish(record, endpoints[0], exposed_ports)
             resolv = self.container_dns(record).resolv_conf
@@ -177,10 +176,11 @@ class SandboxService:
         return found
 
     def _plug(self, record: ContainerRecord, network: NetworkRecord, endpoint: EndpointRecord, ifname: str, *,
-              default_route: bool) -> str:  # fmt: skip
-        """Give the endpoint an address and its veth; the address."""
-        cidr = self.networks.allocate(network, endpoint)
+              default_route: bool) -> None:  # fmt: skip
+        """Give the endpoint its addresses and its veth."""
+        cidr, cidr6 = self.networks.allocate(network, endpoint)
         address = ipaddress.ip_interface(cidr).ip
+        space6 = self.networks.address_space6(network)
         try:
             bridge.attach(
                 network.spec["Bridge"],
@@ -190,16 +190,16 @@ class SandboxService:
                     gateway=str(self.networks.address_space(network).gateway),
                     mac=endpoint.config.get("MacAddress") or ipam.mac_address(address), mtu=network.spec["Mtu"],
                     default_route=default_route and not network.spec.get("Internal"),
+                    address6=cidr6, gateway6=str(space6.gateway) if space6 else "",
                 ),
                 owner=self.networks.config.owner,
             )  # fmt: skip
         except BaseException:
             self.networks.release(endpoint)
             raise
-        endpoint.address = str(address)
+        endpoint.address, endpoint.address6 = str(address), str(ipaddress.ip_interface(cidr6).ip) if cidr6 else ""
         self.networks.event(network, "connect", record.id)
         self._call(self.on_endpoint_up, record, network, endpoint)
-        return str(address)
 
     def _publish(
         self, record: ContainerRecord, primary: tuple[NetworkRecord, EndpointRecord], exposed: list[str]
@@ -208,7 +208,11 @@ class SandboxService:
         network, endpoint = primary
         hc = record.host_config
         requests = ports.port_requests(hc.get("PortBindings"), exposed, bool(hc.get("PublishAllPorts")))
-        mappings = [] if network.spec.get("Internal") else self.firewall.publish(record.id, endpoint.address, requests)
+        mappings = (
+            []
+            if network.spec.get("Internal")
+            else self.firewall.publish(record.id, endpoint.address, requests, endpoint.address6 or None)
+        )
         endpoint.ports = ports.api_ports(mappings, exposed)
         self.networks.endpoints.set_ports(endpoint.id, endpoint.ports)
 
@@ -233,7 +237,7 @@ class SandboxService:
         default = self.networks.get("bridge")
         gateway = str(self.networks.address_space(default).gateway)
         extra = [etc_files.parse_extra_host(e, gateway) for e in record.host_config.get("ExtraHosts") or []]
-        return etc_files.hosts(hostname, record.config.get("Domainname") or "", addresses[:1], extra)
+        return etc_files.hosts(hostname, record.config.get("Domainname") or "", addresses, extra)
 
     def container_dns(self, record: ContainerRecord) -> resolvconf.ContainerDns:
         """The container's resolv.conf and where its embedded DNS server forwards (nowhere if it is only on
@@ -244,6 +248,7 @@ class SandboxService:
         dns = resolvconf.container_dns(
             host, embedded=any(n.spec.get("DNS") for n in networks), host_network=network_mode(hc) == HOST,
             dns=hc.get("Dns") or (), dns_search=hc.get("DnsSearch") or (), dns_options=hc.get("DnsOptions") or (),
+            ipv6=any(n.spec.get("EnableIPv6") for n in networks),
         )  # fmt: skip
         if networks and all(n.spec.get("Internal") for n in networks):
             return resolvconf.ContainerDns(dns.resolv_conf)
@@ -342,6 +347,10 @@ class SandboxService:
                 "IPPrefixLen": space.subnet.prefixlen,
                 "MacAddress": asked.get("MacAddress") or ipam.mac_address(address),
             }  # fmt: skip
+            space6 = self.networks.address_space6(network)
+            if space6 and endpoint.address6:
+                entry |= {"IPv6Gateway": str(space6.gateway), "GlobalIPv6Address": endpoint.address6,
+                          "GlobalIPv6PrefixLen": space6.subnet.prefixlen}  # fmt: skip
         if network.spec.get("DNS"):
             entry["DNSNames"] = self.dns_names(record, endpoint)
         return entry
@@ -366,8 +375,9 @@ class SandboxService:
                 continue
             entry = self.endpoint_settings(record, network, endpoint)
             prefix = f"/{entry['IPPrefixLen']}" if entry["IPAddress"] else ""
+            ipv6 = f"{entry['GlobalIPv6Address']}/{entry['GlobalIPv6PrefixLen']}" if entry["GlobalIPv6Address"] else ""
             found[record.id] = {"Name": record.name, "EndpointID": endpoint.id, "MacAddress": entry["MacAddress"],
-                                "IPv4Address": entry["IPAddress"] + prefix, "IPv6Address": ""}  # fmt: skip
+                                "IPv4Address": entry["IPAddress"] + prefix, "IPv6Address": ipv6}  # fmt: skip
         return found
 
     # -- after a daemon restart ------------------------------------------------------------------
@@ -397,7 +407,8 @@ class SandboxService:
         """A live endpoint after a restart: its host ports held again, and the hooks rebuild what lived in the
         old daemon."""
         if endpoint.ports:
-            self.firewall.restore(endpoint.container_id, endpoint.address, ports.mappings_from_api(endpoint.ports))
+            mappings = ports.mappings_from_api(endpoint.ports)
+            self.firewall.restore(endpoint.container_id, endpoint.address, mappings, endpoint.address6 or None)
         network = self.networks.networks.get(endpoint.network_id)
         if network is not None:
             self._call(self.on_endpoint_up, self.container(endpoint.container_id), network, endpoint)
