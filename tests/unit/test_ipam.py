@@ -82,6 +82,15 @@ def test_ip_range_limits_dynamic_addresses_but_not_static_ones():
     assert space.allocate(set(), "10.5.0.9") == addr("10.5.0.9")
 
 
+def test_auxiliary_addresses_are_never_handed_out():
+    space = ipam.AddressSpace.build(net("10.5.0.0/24"), user_configured=True, auxiliary={"router": "10.5.0.2"})
+    assert space.allocate(set()) == addr("10.5.0.3")
+    with pytest.raises(Conflict):
+        space.allocate(set(), "10.5.0.2")
+    with pytest.raises(InvalidParameter, match="auxiliary address"):
+        ipam.AddressSpace.build(net("10.5.0.0/24"), user_configured=True, auxiliary={"x": "10.6.0.1"})
+
+
 def test_a_full_range_is_refused():
     space = ipam.AddressSpace.build(net("10.5.0.0/30"), user_configured=True)
     with pytest.raises(Conflict, match="no available IP addresses"):

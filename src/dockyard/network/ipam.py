@@ -106,23 +106,36 @@ class AddressSpace:
     gateway: Address
     ip_range: Network
     user_configured: bool  # the user gave the subnet: static addresses are allowed
+    auxiliary: tuple[tuple[str, Address], ...] = ()  # --aux-address: (name, address) never handed out
 
     @classmethod
-    def build(cls, subnet: Network, gateway: str = "", ip_range: str = "", *, user_configured: bool) -> AddressSpace:
+    def build(
+        cls,
+        subnet: Network,
+        gateway: str = "",
+        ip_range: str = "",
+        *,
+        user_configured: bool,
+        auxiliary: dict[str, str] | None = None,
+    ) -> AddressSpace:
         gw = parse_address(gateway, "gateway") if gateway else next(subnet.hosts())
         if gw not in subnet:
             raise InvalidParameter(f"gateway {gw} is not in subnet {subnet}")
         rng = parse_network(ip_range, "ip-range") if ip_range else subnet
         if not rng.subnet_of(subnet):  # type: ignore[arg-type]
             raise InvalidParameter(f"ip-range {rng} is not in subnet {subnet}")
-        return cls(subnet, gw, rng, user_configured)
+        aux = tuple((name, parse_address(text, "auxiliary address")) for name, text in (auxiliary or {}).items())
+        for name, address in aux:
+            if address not in subnet:
+                raise InvalidParameter(f"auxiliary address {name}={address} is not in subnet {subnet}")
+        return cls(subnet, gw, rng, user_configured, aux)
 
     @property
     def gateway_cidr(self) -> str:
         return f"{self.gateway}/{self.subnet.prefixlen}"
 
     def _reserved(self, address: Address) -> bool:
-        if address == self.gateway or address == self.subnet.network_address:
+        if address in (self.gateway, self.subnet.network_address) or any(address == a for _, a in self.auxiliary):
             return True
         return self.subnet.version == 4 and address == self.subnet.broadcast_address and self.subnet.prefixlen < 31
 

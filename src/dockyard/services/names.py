@@ -46,6 +46,7 @@ class ContainerNames:
         self._by_network: dict[str, dict[str, _Entry]] = {}  # network id -> endpoint id -> entry
         self._networks_of: dict[str, set[str]] = {}  # container id -> ids of its user networks
         self._upstreams: dict[str, tuple[Upstream, ...]] = {}
+        self._links: dict[str, dict[str, str]] = {}  # container id -> legacy link alias -> the linked name
         self._loop: asyncio.AbstractEventLoop | None = None
         self.dns = EmbeddedDns(self)
         sandboxes.on_endpoint_up.append(self.endpoint_up)
@@ -65,6 +66,7 @@ class ContainerNames:
             self._by_network.setdefault(network.id, {})[endpoint.id] = entry
             self._networks_of.setdefault(record.id, set()).add(network.id)
             self._upstreams[record.id] = upstreams
+            self._links.setdefault(record.id, {}).update(_links(endpoint))
         if first:
             self._run(self.dns.serve(record.id, self.sandboxes.netns_path(record.id)))
 
@@ -78,6 +80,7 @@ class ContainerNames:
             if last:
                 self._networks_of.pop(record.id, None)
                 self._upstreams.pop(record.id, None)
+                self._links.pop(record.id, None)
         if last:
             self._run(self.dns.stop(record.id))
 
@@ -110,6 +113,8 @@ class ContainerNames:
                     for entry in self._by_network.get(network_id, {}).values()]  # fmt: skip
 
     def addresses(self, container_id: str, name: str) -> Sequence[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        with self._lock:
+            name = self._links.get(container_id, {}).get(name, name)
         found = [a for e in self._visible(container_id) if name in e.names for a in e.addresses]
         return list(dict.fromkeys(found))
 
@@ -120,3 +125,13 @@ class ContainerNames:
     def upstreams(self, container_id: str) -> Sequence[Upstream]:
         with self._lock:
             return self._upstreams.get(container_id, ())
+
+
+def _links(endpoint: EndpointRecord) -> dict[str, str]:
+    """EndpointSettings.Links ("container:alias"): on a user network docker resolves the alias, for this
+    container only, to the linked container."""
+    found = {}
+    for link in endpoint.config.get("Links") or []:
+        target, _, alias = link.partition(":")
+        found[(alias or target).lower()] = target.removeprefix("/").lower()
+    return found

@@ -179,6 +179,7 @@ class NetworkService:
             space = self._requested_space(configs[4][0] if configs[4] else {}, used, 4)
             spec = self._bridge_spec(space, bridge_name, options, body.get("Labels") or {},
                                      user_subnet=space.user_configured, dns=True)  # fmt: skip
+            spec["IPAM"]["Options"] = ipam_body.get("Options") or None
             if ipv6:
                 space6 = self._requested_space(configs[6][0] if configs[6] else {}, used, 6)
                 spec["EnableIPv6"], spec["UserSubnet6"] = True, space6.user_configured
@@ -206,7 +207,8 @@ class NetworkService:
                 raise InvalidParameter("a gateway or an ip-range needs a subnet")
             subnet = ipam.choose_subnet(self.config.pools, used, version)
         return ipam.AddressSpace.build(subnet, config.get("Gateway", ""), config.get("IPRange", ""),
-                                       user_configured=bool(config.get("Subnet")))  # fmt: skip
+                                       user_configured=bool(config.get("Subnet")),
+                                       auxiliary=config.get("AuxiliaryAddresses") or {})  # fmt: skip
 
     def _bridge_spec(self, space: ipam.AddressSpace, bridge_name: str, options: dict, labels: dict, *,
                      user_subnet: bool, dns: bool) -> dict:  # fmt: skip
@@ -216,7 +218,8 @@ class NetworkService:
         ipam_config = _ipam_config(space)
         return {
             "Driver": "bridge", "Internal": False, "Attachable": False, "EnableIPv6": False,
-            "Options": options, "Labels": labels, "IPAM": {"Driver": "default", "Options": {}, "Config": [ipam_config]},
+            "Options": options, "Labels": labels,
+            "IPAM": {"Driver": "default", "Options": None, "Config": [ipam_config]},
             "Bridge": bridge_name, "Mtu": mtu, "UserSubnet": user_subnet, "DNS": dns,
         }  # fmt: skip
 
@@ -240,7 +243,8 @@ class NetworkService:
             if subnet.version == version:
                 user = record.spec["UserSubnet"] if version == 4 else record.spec.get("UserSubnet6", True)
                 return ipam.AddressSpace.build(subnet, config["Gateway"], config.get("IPRange", ""),
-                                               user_configured=user)  # fmt: skip
+                                               user_configured=user,
+                                               auxiliary=config.get("AuxiliaryAddresses") or {})  # fmt: skip
         return None
 
     def address_space(self, record: NetworkRecord) -> ipam.AddressSpace:
@@ -337,4 +341,6 @@ def _ipam_config(space: ipam.AddressSpace) -> dict:
     config = {"Subnet": str(space.subnet), "Gateway": str(space.gateway)}
     if space.ip_range != space.subnet:
         config["IPRange"] = str(space.ip_range)
+    if space.auxiliary:
+        config["AuxiliaryAddresses"] = {name: str(address) for name, address in space.auxiliary}
     return config

@@ -334,7 +334,8 @@ class SandboxService:
         asked = endpoint.config
         entry = {
             "IPAMConfig": asked.get("IPAMConfig") or None, "Links": asked.get("Links") or None,
-            "Aliases": asked.get("Aliases") or None, "MacAddress": "", "DriverOpts": asked.get("DriverOpts") or None,
+            "Aliases": asked.get("Aliases") or None, "MacAddress": asked.get("MacAddress") or "",
+            "DriverOpts": asked.get("DriverOpts") or None,
             "GwPriority": asked.get("GwPriority") or 0, "NetworkID": network.id, "EndpointID": "", "Gateway": "",
             "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "DNSNames": None,
