@@ -94,7 +94,11 @@ class SandboxService:
         primary = self.networks.get(mode)
         # The CLI names the primary network as --network gave it ("default" when none was given).
         settings = [wanted.pop(key) for key in {mode, primary.name, primary.id, "default"} if key in wanted]
-        joins = [(primary, next((entry for entry in settings if entry), {}))]
+        joins = [(primary, dict(next((entry for entry in settings if entry), {})))]
+        if config.get("MacAddress") and not joins[0][1].get("MacAddress"):
+            joins[0][1]["MacAddress"] = config[
+                "MacAddress"
+            ]  # before API 1.44 it was the container's, not the endpoint's
         if primary.name in (HOST, NONE) and wanted:
             raise InvalidParameter("conflicting options: cannot attach both user-defined and non-user-defined "
                                    "network-modes")  # fmt: skip
