@@ -398,3 +398,30 @@ def test_daemon_json_pools_and_bip_shape_the_networks(tmp_path):
             daemon.docker("network", "prune", "-f", check=False)
         daemon.stop()
         daemon.remove_network_objects()
+
+
+def test_macvlan_networks_on_a_parent_interface(busybox_daemon, net):
+    from pyroute2 import IPRoute
+
+    d = busybox_daemon
+    parent = f"dy-e{os.getpid() % 0xFFFF:04x}"
+    with IPRoute() as ipr:  # a veth pair stands for the host's parent interface (no dummy module here)
+        ipr.link("add", ifname=parent, kind="veth", peer={"ifname": parent + "p"})
+        for name in (parent, parent + "p"):
+            ipr.link("set", index=ipr.link_lookup(ifname=name)[0], state="up")
+    try:
+        net("dy-mac", "10.251.0.0/24", "-d", "macvlan", "-o", f"parent={parent}")
+        d.docker("run", "-d", "--name", "dy-mac1", "--network", "dy-mac", "busybox", "sleep", "60")
+        out = d.docker("run", "--rm", "--network", "dy-mac", "busybox", "sh", "-c",
+                       "ping -c1 -W2 dy-mac1 && ip -o link show eth0").stdout  # fmt: skip
+        assert "1 packets received" in out and "02:42:0a:fb:00:03" in out  # by name, with docker's MAC
+        network = json.loads(d.docker("network", "inspect", "dy-mac").stdout)[0]
+        assert network["Driver"] == "macvlan" and network["Options"] == {"parent": parent}
+        refused = d.docker("network", "create", "-d", "macvlan", "-o", "parent=dy-nosuch", "dy-mac2", check=False)
+        assert "parent interface was not found on the host: dy-nosuch" in refused.stderr
+    finally:
+        d.docker("rm", "-f", "dy-mac1", check=False)
+        d.docker("network", "rm", "dy-mac", check=False)
+        with IPRoute() as ipr:
+            assert ipr.link_lookup(ifname=parent), "the user's parent interface is left alone"
+            ipr.link("del", ifname=parent)

@@ -22,15 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dockyard import timestamps
+from dockyard.core.network import NetworkDriver, NetworkLinks
 from dockyard.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 from dockyard.metadata.db import Database
 from dockyard.metadata.networks import EndpointRecord, EndpointTable, NetworkRecord, NetworkTable
-from dockyard.network import bridge, ipam
+from dockyard.network import interfaces, ipam, macvlan
+from dockyard.network.bridge import BridgeDriver
 from dockyard.network.nftables import Firewall, NetworkRules
 from dockyard.services.events import EventBus
 
 log = logging.getLogger(__name__)
 PREDEFINED = ("bridge", "host", "none")
+LINK_DRIVERS = ("bridge", "macvlan", "ipvlan")  # the drivers whose endpoints are interfaces in the container
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 MTU_OPTION = "com.docker.network.driver.mtu"
 _KNOWN_OPTIONS = frozenset(
@@ -61,6 +64,10 @@ class NetworkService:
     networks: NetworkTable = field(init=False)
     endpoints: EndpointTable = field(init=False)
     lock: threading.RLock = field(init=False, default_factory=threading.RLock)
+    drivers: dict[str, NetworkDriver] = field(init=False, default_factory=lambda: {
+        "bridge": BridgeDriver(), "macvlan": macvlan.SubInterfaceDriver("macvlan"),
+        "ipvlan": macvlan.SubInterfaceDriver("ipvlan"),
+    })  # fmt: skip
 
     def __post_init__(self) -> None:
         self.networks = NetworkTable(self.db)
@@ -96,7 +103,7 @@ class NetworkService:
                           "Options": None, "Config": None}})  # fmt: skip
         self._ensure_default_bridge()
         for record in self.networks.all():
-            if record.spec["Driver"] == "bridge":
+            if record.spec["Driver"] in LINK_DRIVERS:
                 self._bring_up(record)
 
     def _ensure_default_bridge(self) -> None:
@@ -147,12 +154,13 @@ class NetworkService:
         if name in PREDEFINED:
             raise PermissionDenied(f"{name} is a pre-defined network and cannot be created")
         driver = body.get("Driver") or "bridge"
-        if driver != "bridge":
+        if driver not in LINK_DRIVERS:
             raise InvalidParameter(f"could not find plugin {driver} in v1 plugin registry: plugin not found")
         options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
-        unknown = sorted(set(options) - _KNOWN_OPTIONS)
+        known = _KNOWN_OPTIONS if driver == "bridge" else {"parent", f"{driver}_mode", MTU_OPTION}
+        unknown = sorted(set(options) - known)
         if unknown:
-            raise InvalidParameter(f"unknown bridge driver option: {unknown[0]}")
+            raise InvalidParameter(f"unknown {driver} driver option: {unknown[0]}")
         ipam_body = body.get("IPAM") or {}
         if (ipam_body.get("Driver") or "default") != "default":
             raise InvalidParameter(f"IPAM driver {ipam_body['Driver']!r} is not supported (default is)")
@@ -170,32 +178,55 @@ class NetworkService:
             if self.networks.by_name(name) is not None:
                 raise Conflict(f"network with name {name} already exists")
             network_id = secrets.token_hex(32)
-            bridge_name = options.get(BRIDGE_NAME_OPTION) or f"dy-{network_id[:12]}"
-            if len(bridge_name) > 15:
-                raise InvalidParameter(f"bridge name {bridge_name!r} is longer than 15 characters")
-            if any(r.spec.get("Bridge") == bridge_name for r in self.networks.all()):
-                raise Conflict(f"bridge name {bridge_name} is already used by another network")
+            device = self._device(network_id, driver, options)
             used = self._used_subnets()
             space = self._requested_space(configs[4][0] if configs[4] else {}, used, 4)
-            spec = self._bridge_spec(space, bridge_name, options, body.get("Labels") or {},
+            spec = self._bridge_spec(space, device, options, body.get("Labels") or {},
                                      user_subnet=space.user_configured, dns=True)  # fmt: skip
+            parent = ""
+            if driver != "bridge":
+                parent, mode = macvlan.check_options(driver, options)
+                spec = {**spec, "Driver": driver, "Bridge": "", "Parent": device, "Mode": mode}
             spec["IPAM"]["Options"] = ipam_body.get("Options") or None
             if ipv6:
                 space6 = self._requested_space(configs[6][0] if configs[6] else {}, used, 6)
                 spec["EnableIPv6"], spec["UserSubnet6"] = True, space6.user_configured
                 spec["IPAM"]["Config"].append(_ipam_config(space6))
-            spec["Internal"] = bool(body.get("Internal"))
+            # Without a parent a sub-interface network hangs on a dummy: internal, as docker makes it.
+            spec["Internal"] = bool(body.get("Internal")) or (driver != "bridge" and not parent)
             spec["Attachable"] = bool(body.get("Attachable"))
             record = self._add(name, spec, network_id)
             try:
                 self._bring_up(record)
             except BaseException:
                 self.firewall.remove_network(record.id)
-                bridge.delete_bridge(bridge_name)
+                self.drivers[driver].delete(self.links(record))
                 self.networks.delete(record.id)
                 raise
         self._event(record, "create")
         return record, ""
+
+    def _device(self, network_id: str, driver: str, options: dict[str, str]) -> str:
+        """The new network's bridge, or its parent interface (a dummy of its own if none is given)."""
+        if driver == "bridge":
+            device = options.get(BRIDGE_NAME_OPTION) or f"dy-{network_id[:12]}"
+            if len(device) > 15:
+                raise InvalidParameter(f"bridge name {device!r} is longer than 15 characters")
+            if any(r.spec.get("Bridge") == device for r in self.networks.all()):
+                raise Conflict(f"bridge name {device} is already used by another network")
+            return device
+        parent, _ = macvlan.check_options(driver, options)
+        return parent or macvlan.dummy_parent(network_id)
+
+    def links(self, record: NetworkRecord) -> NetworkLinks:
+        """What the network's driver needs of it."""
+        space, space6 = self.address_space(record), self.address_space6(record)
+        spec = record.spec
+        return NetworkLinks(
+            id=record.id, driver=spec["Driver"], device=spec.get("Parent") or spec["Bridge"],
+            gateway=space.gateway_cidr, gateway6=space6.gateway_cidr if space6 else "", mtu=spec["Mtu"],
+            mode=spec.get("Mode", ""), owner=self.config.owner,
+        )  # fmt: skip
 
     def _requested_space(self, config: dict, used: dict, version: int) -> ipam.AddressSpace:
         """A network's subnet as its IPAM config asks (checked against what is in use), or one from the pools."""
@@ -230,12 +261,13 @@ class NetworkService:
         return record
 
     def _bring_up(self, record: NetworkRecord) -> None:
-        space, space6 = self.address_space(record), self.address_space6(record)
-        bridge.ensure_bridge(record.spec["Bridge"], space.gateway_cidr, record.spec["Mtu"], owner=self.config.owner,
-                             gateway6=space6.gateway_cidr if space6 else "")  # fmt: skip
-        self.firewall.add_network(NetworkRules(record.id, record.spec["Bridge"], space.subnet,
-                                               internal=record.spec["Internal"],
-                                               subnet6=space6.subnet if space6 else None))  # fmt: skip
+        links = self.links(record)
+        self.drivers[links.driver].create(links)
+        if links.driver == "bridge":  # sub-interface networks get no NAT nor isolation, as in docker
+            space, space6 = self.address_space(record), self.address_space6(record)
+            self.firewall.add_network(NetworkRules(record.id, links.device, space.subnet,
+                                                   internal=record.spec["Internal"],
+                                                   subnet6=space6.subnet if space6 else None))  # fmt: skip
 
     def _space(self, record: NetworkRecord, version: int) -> ipam.AddressSpace | None:
         for config in record.spec["IPAM"]["Config"] or []:
@@ -260,9 +292,9 @@ class NetworkService:
     def _used_subnets(self, exclude_bridges: set[str] = frozenset(), exclude_network: str = "") -> dict:
         """What a new network's subnet must not overlap: the host's routes and addresses, and our networks."""
         ours = {r.spec["Bridge"] for r in self.networks.all() if r.spec["Driver"] == "bridge"}
-        used = bridge.host_subnets(ignore_links=ours | set(exclude_bridges))
+        used = interfaces.host_subnets(ignore_links=ours | set(exclude_bridges))
         for record in self.networks.all():
-            if record.spec["Driver"] == "bridge" and record.name != exclude_network:
+            if record.spec["Driver"] in LINK_DRIVERS and record.name != exclude_network:
                 for space in (self.address_space(record), self.address_space6(record)):
                     if space is not None:
                         used[space.subnet] = f"network {record.name}"
@@ -280,7 +312,8 @@ class NetworkService:
                 raise PermissionDenied(f"error while removing network: network {record.name} id {record.id} has "
                                        "active endpoints")  # fmt: skip
             self.firewall.remove_network(record.id)
-            bridge.delete_bridge(record.spec["Bridge"])
+            if record.spec["Driver"] in LINK_DRIVERS:
+                self.drivers[record.spec["Driver"]].delete(self.links(record))
             self.networks.delete(record.id)
         self._event(record, "destroy")
 

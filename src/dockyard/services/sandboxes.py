@@ -31,13 +31,14 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dockyard.core.network import Attachment
 from dockyard.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 from dockyard.kernel import netns
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.metadata.networks import EndpointRecord, NetworkRecord
-from dockyard.network import bridge, etc_files, ipam, ports, resolvconf
+from dockyard.network import bridge, etc_files, interfaces, ipam, ports, resolvconf
 from dockyard.network.nftables import Firewall
-from dockyard.services.networks import PREDEFINED, NetworkService
+from dockyard.services.networks import LINK_DRIVERS, PREDEFINED, NetworkService
 
 log = logging.getLogger(__name__)
 HOST, NONE, CONTAINER = "host", "none", "container:"
@@ -140,8 +141,8 @@ class SandboxService:
         netns.remove(path)  # what a run that died with the host may have left
         netns.create(path)
         try:
-            bridge.bring_up_loopback(path)
-            endpoints = self._bridge_endpoints(record.id)
+            interfaces.bring_up_loopback(path)
+            endpoints = self._link_endpoints(record.id)
             for index, (network, endpoint) in enumerate(endpoints):
                 self._plug(record, network, endpoint, f"eth{index}", default_route=index == 0)
             addresses = [a for e in endpoints[:1] for a in (e[1].address, e[1].address6) if a]
@@ -171,11 +172,11 @@ class SandboxService:
             return self._namespace_of(self.container(mode.removeprefix(CONTAINER)))
         return None if mode == HOST else self.netns_path(record.id)
 
-    def _bridge_endpoints(self, container_id: str) -> list[tuple[NetworkRecord, EndpointRecord]]:
+    def _link_endpoints(self, container_id: str) -> list[tuple[NetworkRecord, EndpointRecord]]:
         found = []
         for endpoint in self.networks.endpoints.of_container(container_id):
             network = self.networks.networks.get(endpoint.network_id)
-            if network is not None and network.spec["Driver"] == "bridge":
+            if network is not None and network.spec["Driver"] in LINK_DRIVERS:
                 found.append((network, endpoint))
         return found
 
@@ -186,17 +187,17 @@ class SandboxService:
         address = ipaddress.ip_interface(cidr).ip
         space6 = self.networks.address_space6(network)
         try:
-            bridge.attach(
-                network.spec["Bridge"],
+            links = self.networks.links(network)
+            self.networks.drivers[links.driver].attach(
+                links,
                 self.netns_path(record.id),
-                bridge.Attachment(
+                Attachment(
                     endpoint_id=endpoint.id, ifname=ifname, address=cidr,
                     gateway=str(self.networks.address_space(network).gateway),
                     mac=endpoint.config.get("MacAddress") or ipam.mac_address(address), mtu=network.spec["Mtu"],
                     default_route=default_route and not network.spec.get("Internal"),
                     address6=cidr6, gateway6=str(space6.gateway) if space6 else "",
                 ),
-                owner=self.networks.config.owner,
             )  # fmt: skip
         except BaseException:
             self.networks.release(endpoint)
@@ -208,29 +209,32 @@ class SandboxService:
     def _publish(
         self, record: ContainerRecord, primary: tuple[NetworkRecord, EndpointRecord], exposed: list[str]
     ) -> None:
-        """-p and -P on the address of the endpoint with the default route; none on an internal network (docker)."""
+        """-p and -P on the address of the endpoint with the default route; as docker, none on an internal
+        network, nor on a macvlan or ipvlan one (its addresses are reachable as they are)."""
         network, endpoint = primary
         hc = record.host_config
         requests = ports.port_requests(hc.get("PortBindings"), exposed, bool(hc.get("PublishAllPorts")))
-        mappings = (
-            []
-            if network.spec.get("Internal")
-            else self.firewall.publish(record.id, endpoint.address, requests, endpoint.address6 or None)
-        )
+        mappings = []
+        if network.spec["Driver"] == "bridge" and not network.spec.get("Internal"):
+            mappings = self.firewall.publish(record.id, endpoint.address, requests, endpoint.address6 or None)
         endpoint.ports = ports.api_ports(mappings, exposed)
         self.networks.endpoints.set_ports(endpoint.id, endpoint.ports)
 
     def _unplug(self, container_id: str, network: NetworkRecord, endpoint: EndpointRecord) -> None:
         with contextlib.suppress(NotFound):
             self._call(self.on_endpoint_down, self.container(container_id), network, endpoint)
-        bridge.detach(endpoint.id)
+        self._detach(network, endpoint)
         self.networks.release(endpoint)
         self.networks.event(network, "disconnect", container_id)
+
+    def _detach(self, network: NetworkRecord, endpoint: EndpointRecord) -> None:
+        links = self.networks.links(network)
+        self.networks.drivers[links.driver].detach(links, self.netns_path(endpoint.container_id), endpoint.id)
 
     def teardown(self, container_id: str) -> None:
         """Undo setup (what of it was done): idempotent."""
         self.firewall.unpublish(container_id)
-        for network, endpoint in self._bridge_endpoints(container_id):
+        for network, endpoint in self._link_endpoints(container_id):
             if endpoint.ports:
                 self.networks.endpoints.set_ports(endpoint.id, {})
             if endpoint.address:
@@ -247,7 +251,7 @@ class SandboxService:
         """The container's resolv.conf and where its embedded DNS server forwards (nowhere if it is only on
         internal networks: docker's SERVFAIL for outside names)."""
         host = resolvconf.ResolvConf.parse(_read(self.resolv_conf_path))
-        networks = [n for n, _ in self._bridge_endpoints(record.id)]
+        networks = [n for n, _ in self._link_endpoints(record.id)]
         hc = record.host_config
         dns = resolvconf.container_dns(
             host, embedded=any(n.spec.get("DNS") for n in networks), host_network=network_mode(hc) == HOST,
@@ -277,7 +281,7 @@ class SandboxService:
         if not record.state.get("Running"):
             return
         try:
-            used = [e for _, e in self._bridge_endpoints(record.id) if e.address]
+            used = [e for _, e in self._link_endpoints(record.id) if e.address]
             self._plug(record, network, endpoint, _free_ifname(self.netns_path(record.id), len(used)),
                        default_route=not used)  # fmt: skip
         except BaseException:
@@ -376,7 +380,7 @@ class SandboxService:
                 record = self.container(endpoint.container_id)
             except NotFound:
                 continue
-            if not record.state.get("Running") or (network.spec["Driver"] == "bridge" and not endpoint.address):
+            if not record.state.get("Running") or (network.spec["Driver"] in LINK_DRIVERS and not endpoint.address):
                 continue
             entry = self.endpoint_settings(record, network, endpoint)
             prefix = f"/{entry['IPPrefixLen']}" if entry["IPAddress"] else ""
@@ -389,13 +393,13 @@ class SandboxService:
 
     def reconcile(self, running: Callable[[str], bool]) -> None:
         """Drop what no running container explains: addresses, namespace handles, this daemon's links."""
-        bridges = [r for r in self.networks.list() if r.spec["Driver"] == "bridge"]
+        networks = {r.id: r for r in self.networks.list() if r.spec["Driver"] in LINK_DRIVERS}
         live = {e.container_id for e in self.networks.endpoints.all() if e.address and running(e.container_id)}
-        self.firewall.reconcile([r.id for r in bridges], live)
-        wanted_links = {r.spec["Bridge"] for r in bridges}
+        self.firewall.reconcile([i for i, r in networks.items() if r.spec["Driver"] == "bridge"], live)
+        wanted_links = {self.networks.links(r).device for r in networks.values()}
         for endpoint in self.networks.endpoints.all():
             if endpoint.address and not running(endpoint.container_id):
-                bridge.detach(endpoint.id)
+                self._detach(networks[endpoint.network_id], endpoint)
                 self.networks.release(endpoint)
             elif endpoint.address:
                 wanted_links.add(bridge.host_end(endpoint.id))
@@ -403,10 +407,10 @@ class SandboxService:
         for name in os.listdir(self.netns_dir):
             if not (name.startswith("dy-") and running(name.removeprefix("dy-"))):
                 netns.remove(os.path.join(self.netns_dir, name))
-        for name in bridge.owned_links(self.networks.config.owner):
+        for name in interfaces.owned_links(self.networks.config.owner):
             if name not in wanted_links:
                 log.info("reconcile: removing stale link %s", name)
-                bridge.delete_link(name)
+                interfaces.delete_link(name)
 
     def _restore_endpoint(self, endpoint: EndpointRecord) -> None:
         """A live endpoint after a restart: its host ports held again, and the hooks rebuild what lived in the
