@@ -22,7 +22,8 @@ import pytest
 
 from dockyard.errors import Conflict
 from dockyard.network.nftables import Firewall, NetworkRules
-from dockyard.network.ports import PortAllocator, PortMapping, PortRequest, Proto
+from dockyard.network.port_allocator import PortAllocator
+from dockyard.network.ports import PortMapping, PortRequest, Proto
 from support.nettopo import Topology, ask, host_address, sh
 
 pytestmark = pytest.mark.integration
@@ -83,8 +84,9 @@ def firewall(net):
         yield fw
     finally:
         for owner in ("c1", "c4"):
-            fw.allocator.release(owner)
+            fw.unpublish(owner)
         fw.teardown()
+        fw.close()
         # Dockyard, like dockerd, leaves IPv6 forwarding on; the test puts the machine back as it found it.
         with open(IPV6_FORWARDING, "w") as f:
             f.write(forwarding)
@@ -97,10 +99,11 @@ def c1_ip(net) -> str:
 
 
 def test_published_tcp_port_answers_on_host_address_loopback_and_hairpin(net, firewall):
-    [mapping] = firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP)])
+    mappings = firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP)])
+    port = mappings[0].host_port
     low, high = firewall.allocator.range
-    assert mapping.host_ip == "0.0.0.0" and low <= mapping.host_port <= high
-    port = mapping.host_port
+    assert mappings == [PortMapping(80, Proto.TCP, "0.0.0.0", port), PortMapping(80, Proto.TCP, "::", port)]
+    assert low <= port <= high
     gateway = str(net.a_net[1])
     # From the host itself: its own address arrives with that source, 127.0.0.1 masqueraded to the gateway.
     assert ask("tcp", net.host, port) == f"c1 {net.host}"
@@ -110,13 +113,23 @@ def test_published_tcp_port_answers_on_host_address_loopback_and_hairpin(net, fi
     assert ask("tcp", net.host, port, ns=net.c1) == f"c1 {gateway}"
     # A container of another network reaches published ports too (the host's address is public to it).
     assert ask("tcp", net.host, port, ns=net.c4) == f"c1 {gateway}"
+    # IPv6 towards an IPv4-only container: the userland proxy connects from the host's side of the bridge.
+    assert ask("tcp", "::1", port) == f"c1 {gateway}"
+    host6 = host_address("-6")
+    if host6:
+        assert ask("tcp", host6, port) == f"c1 {gateway}"
 
 
 def test_published_udp_port_answers(net, firewall):
-    [mapping] = firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.UDP, host_low=40123, host_high=40123)])
-    assert mapping == PortMapping(80, Proto.UDP, "0.0.0.0", 40123)
+    mapping, mapping6 = firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.UDP, "", 40123, 40123)])
+    assert (mapping, mapping6) == (
+        PortMapping(80, Proto.UDP, "0.0.0.0", 40123),
+        PortMapping(80, Proto.UDP, "::", 40123),
+    )
     assert ask("udp", net.host, 40123) == f"c1 {net.host}"
     assert ask("udp", net.host, 40123, ns=net.c2) == f"c1 {net.a_net[1]}"
+    assert ask("udp", "::1", 40123) == f"c1 {net.a_net[1]}"
+    assert ask("udp", "::1", 40123) == f"c1 {net.a_net[1]}"  # the same flow, relayed again
 
 
 def test_host_ip_binding_serves_only_that_address(net, firewall):
@@ -127,8 +140,12 @@ def test_host_ip_binding_serves_only_that_address(net, firewall):
 
 def test_unpublish_closes_the_port_and_frees_it(net, firewall):
     firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP, "", 40125, 40125)])
-    assert firewall.unpublish("c1") == [PortMapping(80, Proto.TCP, "0.0.0.0", 40125)]
+    assert firewall.unpublish("c1") == [
+        PortMapping(80, Proto.TCP, "0.0.0.0", 40125),
+        PortMapping(80, Proto.TCP, "::", 40125),
+    ]
     assert ask("tcp", net.host, 40125) is None
+    assert ask("tcp", "::1", 40125) is None
     assert firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP, "", 40125, 40125)])
 
 
@@ -182,13 +199,17 @@ def test_reconcile_removes_what_is_not_live_and_setup_is_idempotent(net, firewal
 
 
 def test_restore_after_restart_is_idempotent(net, firewall):
-    mappings = firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP, "", 40129, 40129)])
-    # As after a daemon restart: the allocator holds nothing, the kernel's rules are still there.
-    firewall.allocator.release("c1")
+    # The daemon that published, gone: its proxy and sockets closed, the kernel's rules still there.
+    before = Firewall(PortAllocator(), table=firewall.table)
+    mappings = before.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP, "", 40129, 40129)])
+    before.close()
+    before.allocator.release("c1")
+    firewall.reconcile(["a", "b", "i"], ["c1"])
     firewall.restore("c1", c1_ip(net), mappings)
     firewall.restore("c1", c1_ip(net), mappings)
     assert sh("nft", "list", "chain", "ip", firewall.table, "published").count("ctr:c1") == 1
     assert ask("tcp", net.host, 40129) == f"c1 {net.host}"
+    assert ask("tcp", "::1", 40129) == f"c1 {net.a_net[1]}"
 
 
 def test_sctp_ports_are_published(net, firewall):
@@ -213,6 +234,8 @@ def test_a_dual_stack_container_is_published_on_both_families_with_one_port(net,
     assert ask("tcp", host6, port, ns=net.c1) == f"c1 {gateway6}"
     assert ask("tcp", host6, port, ns=net.c4) == f"c1 {gateway6}"
     assert ask("tcp", net.host, port) == f"c1 {net.host}"
+    # [::1] is relayed by the userland proxy, to the container's IPv6 address.
+    assert ask("tcp", "::1", port) == f"c1 {gateway6}"
 
 
 def test_ipv6_egress_is_masqueraded_isolated_and_closed_for_internal_networks(net, firewall):
@@ -222,3 +245,12 @@ def test_ipv6_egress_is_masqueraded_isolated_and_closed_for_internal_networks(ne
     assert ask("tcp", str(net.subnet6(1)[2]), 80, ns=net.c2) == f"c1 {net.subnet6(1)[3]}"
     assert ask("tcp", str(net.subnet6(1)[2]), 80, ns=net.c4) is None
     assert ask("tcp", str(net.subnet6(2)[2]), 80, ns=net.c1) is None
+
+
+def test_no_host_process_can_take_a_published_port(net, firewall):
+    firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP, "", 40131, 40131)])
+    for address in ("0.0.0.0", "127.0.0.1", net.host):
+        with socket.socket() as intruder:
+            intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            with pytest.raises(OSError, match="Address already in use"):
+                intruder.bind((address, 40131))

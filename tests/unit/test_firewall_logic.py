@@ -7,12 +7,15 @@ rules a change deletes, that a failed transaction gives the host ports back, whi
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import pytest
 
 from dockyard.errors import Internal, Unavailable, Unsupported
-from dockyard.network.nftables import Firewall, NetworkRules
-from dockyard.network.ports import PortAllocator, PortRequest, Proto
+from dockyard.network.firewall_rules import NetworkRules, publish_rules
+from dockyard.network.nftables import Firewall
+from dockyard.network.port_allocator import PortAllocator
+from dockyard.network.ports import PortMapping, PortRequest, Proto
 
 
 class RecordingNft:
@@ -58,8 +61,13 @@ class RecordingNft:
     def list_chains(self):
         return self.chains
 
+    def close(self):
+        pass
+
 
 class NoSocket:
+    socket = None
+
     def __init__(self, mapping):
         pass
 
@@ -74,7 +82,8 @@ def firewall(tmp_path):
     (tmp_path / "ipv4" / "ip_forward").write_text("1\n")
 
     def make(nft) -> Firewall:
-        return Firewall(PortAllocator((100, 200), NoSocket), nft=nft, table="dockyard-unit", proc_net=str(tmp_path))
+        allocator = PortAllocator((100, 200), NoSocket)
+        return Firewall(allocator, nft=nft, table="dockyard-unit", proc_net=str(tmp_path), ipv6=False)
 
     return make
 
@@ -148,12 +157,25 @@ def test_changes_without_setup_say_so(firewall):
         firewall(nft).unpublish("c1")
 
 
-def test_ipv6_mappings_need_an_ipv6_address_and_never_bind_loopback(firewall):
+def test_the_kernel_serves_what_it_can_and_leaves_loopback_and_family_changes_to_the_proxy():
+    mappings = [
+        PortMapping(80, Proto.TCP, "0.0.0.0", 8080),
+        PortMapping(80, Proto.TCP, "::", 8080),
+        PortMapping(80, Proto.TCP, "::1", 8081),
+        PortMapping(80, Proto.UDP, "fd00::2", 8082),
+    ]
+    assert [rule for _, _, rule in publish_rules("c", "10.9.0.2", mappings, container_ip6="fd09::2")] == [
+        'meta l4proto tcp th dport 8080 dnat to 10.9.0.2:80 comment "ctr:c"',
+        'ip6 daddr != ::1 meta l4proto tcp th dport 8080 dnat to [fd09::2]:80 comment "ctr:c"',
+        'ip6 daddr fd00::2 meta l4proto udp th dport 8082 dnat to [fd09::2]:80 comment "ctr:c"',
+    ]
+    assert [family for family, _, _ in publish_rules("c", "10.9.0.2", mappings)] == ["ip"]
+
+
+def test_a_proxied_port_without_a_socket_to_listen_on_is_refused(firewall):
     fw = firewall(RecordingNft())
-    with pytest.raises(Unsupported, match="needs the container to have an IPv6 address"):
-        fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP, "fd00::2", 8080, 8080)])
-    with pytest.raises(Unsupported, match="::1"):
-        fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP, "::1", 8080, 8080)], container_ip6="fd01::2")
+    with pytest.raises(Unsupported, match="needs the userland proxy"):
+        fw.publish("c1", "10.9.0.2", [PortRequest(132, Proto.SCTP, "::1", 8080, 8080)])
     assert fw.allocator.held("c1") == []
 
 
@@ -166,3 +188,28 @@ def test_foreign_forward_chains_that_drop_are_named(firewall):
         {"family": "ip", "table": "dockyard-unit", "name": "forward", "hook": "forward", "policy": "drop"},
     ]
     assert firewall(RecordingNft(chains=chains)).foreign_forward_drops() == ["ip filter FORWARD"]
+
+
+class ClosedSocket:
+    """A reservation whose socket the proxy cannot use (closed)."""
+
+    def __init__(self, mapping):
+        self.socket = socket.socket(socket.AF_INET6 if ":" in mapping.host_ip else socket.AF_INET)
+        self.socket.close()
+
+    def close(self):
+        pass
+
+
+def test_a_publish_failing_after_its_rules_went_in_takes_them_out_again(tmp_path):
+    nft = RecordingNft()
+    fw = Firewall(
+        PortAllocator((100, 200), ClosedSocket), nft=nft, table="dockyard-unit", proc_net=str(tmp_path), ipv6=True
+    )
+    try:
+        with pytest.raises(OSError):
+            fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP)])
+        assert [rule for rule in nft.rules if rule[3]] == []
+        assert fw.allocator.held("c1") == []
+    finally:
+        fw.close()

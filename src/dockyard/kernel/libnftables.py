@@ -75,6 +75,8 @@ class NftContext:
     def run(self, commands: str, flags: int = 0) -> str:
         """Run commands (one transaction); their output. NftError with nft's message when refused."""
         with self._lock:
+            if not self._ctx:
+                raise NftError("the libnftables context is closed")
             self._lib.nft_ctx_output_set_flags(self._ctx, flags)
             status = self._lib.nft_run_cmd_from_buffer(self._ctx, commands.encode())
             # Reading a buffer also empties it for the next command.

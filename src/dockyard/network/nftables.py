@@ -31,8 +31,9 @@ the bridge's address), and a container reaching its own or another container's
 published port through the host's address (hairpin: masqueraded so that the
 reply comes back through the host). ``route_localnet`` would also let a
 container send packets to the host's 127.0.0.1 services; ``loopback_guard``
-drops those before routing (docker's CVE-2020-8558 fix). IPv6 has no
-``route_localnet``: ``[::1]`` is the one address the kernel cannot serve.
+drops those before routing (docker's CVE-2020-8558 fix). What no NAT can serve
+(``[::1]``, which never leaves lo, and IPv6 host addresses of an IPv4-only
+container) the userland proxy relays (proxy.py).
 
 Our chains accept by policy and only drop; an ``accept`` here cannot overrule a
 ``drop`` in another table (nftables runs every base chain of a hook). A host
@@ -51,6 +52,7 @@ API (for NetworkService; every method is idempotent and thread-safe)::
     firewall.unpublish(container_id)
     firewall.remove_network(id)
     firewall.reconcile(live_network_ids, live_container_ids)  # drop everything else of ours
+    firewall.close()                                   # daemon shutdown: proxy stopped, rules kept
     firewall.teardown()                                # both tables (tests, uninstall)
 
 Commands are nft's own syntax, run by libnftables (the library behind the nft
@@ -64,49 +66,32 @@ the rules read the same in the code and on the host.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
 import re
+import socket
 import threading
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 
 from dockyard.errors import Internal, Unavailable, Unsupported
 from dockyard.kernel.libnftables import OUTPUT_ECHO, OUTPUT_HANDLE, OUTPUT_JSON, NftContext, NftError
-from dockyard.network.ports import PortAllocator, PortMapping, PortRequest
+from dockyard.network.firewall_rules import (
+    FAMILIES,
+    NetworkRules,
+    Rule,
+    network_rules,
+    proxy_serves,
+    publish_rules,
+    skeleton,
+)
+from dockyard.network.port_allocator import PortAllocator
+from dockyard.network.ports import PortMapping, PortRequest, Proto
+from dockyard.network.proxy import UserlandProxy
 
 DEFAULT_TABLE = "dockyard"
-FAMILIES = ("ip", "ip6")
-
-# base chain -> (type, hook, priority, the one rule it holds)
-_BASE_CHAINS = {
-    "prerouting": ("nat", "prerouting", "dstnat", "fib daddr type local jump published"),
-    # nft 1.0 knows the name "dstnat" only at the prerouting hook; -100 is its value.
-    "output": ("nat", "output", "-100", "fib daddr type local jump published"),
-    "postrouting": ("nat", "postrouting", "srcnat", "jump nat_out"),
-    "forward": ("filter", "forward", "filter", "jump isolation"),
-    "localnet": ("filter", "prerouting", "raw", "jump loopback_guard"),
-}
-_REGULAR_CHAINS = ("published", "nat_out", "isolation", "loopback_guard")
-# IPv6 has no route_localnet: ::1 never leaves lo, so there is nothing to guard.
-_IPV4_ONLY = ("localnet", "loopback_guard")
-
-Rule = tuple[str, str, str]  # (family, chain, rule)
 Handle = tuple[str, str, int]  # (family, chain, the kernel's number for the rule)
 # How nft echoes a rule it added: the command, then "# handle <n>".
 _ADDED_RULE = re.compile(r"^add rule .* # handle (\d+)$", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class NetworkRules:
-    """What the firewall needs to know of a bridge network; subnet6 for one created with --ipv6."""
-
-    id: str
-    bridge: str
-    subnet: ipaddress.IPv4Network
-    internal: bool = False
-    subnet6: ipaddress.IPv6Network | None = None
 
 
 class Nft:
@@ -150,60 +135,6 @@ class Nft:
             raise Internal(f"nftables: {exc}") from None
 
 
-def _quote(name: str) -> str:
-    return json.dumps(name)
-
-
-def network_rules(net: NetworkRules) -> list[Rule]:
-    """(family, chain, rule) for one network, each commented net:<id>."""
-    bridge = _quote(net.bridge)
-    rules: list[Rule] = []
-    # Isolation in both families whatever the subnets: a container that gives itself an
-    # address of the other family must not get through either.
-    for family in FAMILIES:
-        if net.internal:
-            rules += [
-                (family, "isolation", f"iifname {bridge} oifname != {bridge} drop"),
-                (family, "isolation", f"oifname {bridge} iifname != {bridge} drop"),
-            ]
-        else:
-            # Docker 28 too: from outside the bridge, only published ports (DNATed) open connections.
-            rule = f"oifname {bridge} iifname != {bridge} ct state new ct status ! dnat drop"
-            rules.append((family, "isolation", rule))
-    if not net.internal:
-        for family, subnet in (("ip", net.subnet), ("ip6", net.subnet6)):
-            if subnet is not None:
-                rules += [
-                    (family, "nat_out", f"{family} saddr {subnet} oifname != {bridge} masquerade"),
-                    (family, "nat_out", f"oifname {bridge} {family} saddr {subnet} ct status dnat masquerade"),
-                ]
-        rules += [
-            ("ip", "nat_out", f"oifname {bridge} ip saddr 127.0.0.0/8 masquerade"),
-            ("ip", "loopback_guard", f"iifname {bridge} ip daddr 127.0.0.0/8 drop"),
-        ]
-    return [(family, chain, f'{rule} comment "net:{net.id}"') for family, chain, rule in rules]
-
-
-def publish_rules(
-    container_id: str, container_ip: str, mappings: Sequence[PortMapping], container_ip6: str | None = None
-) -> list[Rule]:
-    """(family, chain, rule) DNATing each mapping to the container, each commented ctr:<id>."""
-    rules: list[Rule] = []
-    for m in mappings:
-        if ":" not in m.host_ip:
-            family, target = "ip", str(ipaddress.IPv4Address(container_ip))
-        elif m.host_ip == "::1":
-            raise Unsupported("publishing on ::1 is not supported: IPv6 never routes ::1 off the host's lo")
-        elif container_ip6 is None:
-            raise Unsupported(f"publishing on {m.host_ip} needs the container to have an IPv6 address")
-        else:
-            family, target = "ip6", f"[{ipaddress.IPv6Address(container_ip6)}]"
-        match = "" if m.host_ip in ("0.0.0.0", "::") else f"{family} daddr {m.host_ip} "
-        rule = f"{match}meta l4proto {m.proto} th dport {m.host_port} dnat to {target}:{m.container_port}"
-        rules.append((family, "published", f'{rule} comment "ctr:{container_id}"'))
-    return rules
-
-
 class Firewall:
     """Dockyard's nftables tables and the host ports it publishes (see the module docstring)."""
 
@@ -213,30 +144,24 @@ class Firewall:
         nft: Nft | None = None,
         table: str = DEFAULT_TABLE,
         proc_net: str = "/proc/sys/net",
+        ipv6: bool | None = None,
     ) -> None:
+        """ipv6: whether the host has IPv6 (published on :: too); None finds out."""
         self.allocator = allocator
         self.table = table
         self._nft = nft or Nft()
         self._proc_net = proc_net
         self._lock = threading.Lock()
+        self._ipv6 = os.path.exists("/proc/net/if_inet6") if ipv6 is None else ipv6
+        self._proxy: UserlandProxy | None = None
+        self._relays: dict[str, list[socket.socket]] = {}  # container -> host sockets the proxy listens on
         # comment -> handles of its rules, so that a change needs no listing (a JSON listing costs
         # tens of milliseconds per hundred rules). None until the tables are first read.
         self._handles: dict[str, list[Handle]] | None = None
 
     def setup(self) -> None:
         """Create the tables and their fixed chains, or bring them back to shape; keeps every network's rules."""
-        batch = []
-        for family in FAMILIES:
-            prefix = f"{family} {self.table}"
-            batch.append(f"add table {prefix}")
-            batch += [f"add chain {prefix} {chain}" for chain in _REGULAR_CHAINS if self._has(family, chain)]
-            for chain, (kind, hook, priority, rule) in _BASE_CHAINS.items():
-                if self._has(family, chain):
-                    batch += [
-                        f"add chain {prefix} {chain} {{ type {kind} hook {hook} priority {priority}; policy accept; }}",
-                        f"flush chain {prefix} {chain}",
-                        f"add rule {prefix} {chain} {rule}",
-                    ]
+        batch = skeleton(self.table)
         with self._lock:
             self._nft.apply(batch)
             self._handles = None  # the tables may have been made afresh
@@ -276,21 +201,21 @@ class Firewall:
         requests: Sequence[PortRequest],
         container_ip6: str | None = None,
     ) -> list[PortMapping]:
-        """Allocate host ports for the requests and DNAT them to the container; the mappings, in request order.
+        """Allocate host ports for the requests and publish them on the container; the mappings, in request order.
 
-        A request without HostIp is published on 0.0.0.0, and on :: too with the same
-        port when the container has an IPv6 address. Conflict (docker's "port is already
-        allocated"), InvalidParameter or Unsupported leave nothing allocated.
+        A request without HostIp is published on 0.0.0.0 and, where the host has IPv6, on ::
+        with the same port, as dockerd does. Conflict (docker's "port is already allocated"),
+        InvalidParameter or Unsupported leave nothing allocated. Publish once per container
+        start; unpublish before publishing again.
         """
-        any_addresses = ("0.0.0.0", "::") if container_ip6 else ("0.0.0.0",)
-        mappings = self.allocator.allocate(container_id, requests, any_addresses)
-        try:
-            rules = publish_rules(container_id, container_ip, mappings, container_ip6)
-            with self._lock:
-                self._change(f"ctr:{container_id}", rules, replace=False)
-        except BaseException:
-            self.allocator.release(container_id)
-            raise
+
+        def wildcards(request: PortRequest) -> tuple[str, ...]:
+            # SCTP towards an IPv4 address from :: would need a proxy with SCTP sockets.
+            v6 = self._ipv6 and (container_ip6 is not None or request.proto != Proto.SCTP)
+            return ("0.0.0.0", "::") if v6 else ("0.0.0.0",)
+
+        mappings = self.allocator.allocate(container_id, requests, wildcards)
+        self._program(container_id, container_ip, mappings, container_ip6, replace=False)
         return mappings
 
     def restore(
@@ -300,21 +225,67 @@ class Firewall:
         mappings: Sequence[PortMapping],
         container_ip6: str | None = None,
     ) -> None:
-        """After a daemon restart: hold these host ports again and make sure their rules are in place."""
+        """After a daemon restart: hold these host ports again and make sure their rules and relays are in place.
+
+        Call reconcile() (or setup()) first, as the daemon does at start: they read the rules that the
+        daemon before made, which restore then replaces by handle.
+        """
+        self._stop_relays(container_id)  # they hold the ports, which restore binds anew
         self.allocator.restore(container_id, mappings)
-        try:
-            rules = publish_rules(container_id, container_ip, mappings, container_ip6)
-            with self._lock:
-                self._replace(f"ctr:{container_id}", rules)
-        except BaseException:
-            self.allocator.release(container_id)
-            raise
+        self._program(container_id, container_ip, mappings, container_ip6, replace=True)
 
     def unpublish(self, container_id: str) -> list[PortMapping]:
-        """Remove the container's DNAT rules and give its host ports back; what it had published."""
+        """Remove the container's DNAT rules and relays and give its host ports back; what it had published."""
+        self._stop_relays(container_id)
         with self._lock:
             self._replace(f"ctr:{container_id}", [])
         return self.allocator.release(container_id)
+
+    def close(self) -> None:
+        """Stop the userland proxy and free the nftables context; the rules stay (daemon shutdown)."""
+        if self._proxy is not None:
+            self._proxy.close()
+            self._proxy = None
+        self._relays.clear()
+        self._nft.close()
+
+    def _program(
+        self,
+        container_id: str,
+        container_ip: str,
+        mappings: Sequence[PortMapping],
+        container_ip6: str | None,
+        replace: bool,
+    ) -> None:
+        """Rules for what the kernel serves, relays for the rest; on failure, nothing held."""
+        try:
+            relays = []
+            for m in mappings:
+                if proxy_serves(m, container_ip6):
+                    host = self.allocator.reservation(container_id, m).socket
+                    if host is None:
+                        reason = f"needs the userland proxy, and this kernel has no {m.proto} sockets"
+                        raise Unsupported(f"publishing {m.proto} on {m.host_ip} {reason}")
+                    relays.append((host, (container_ip6 or container_ip, m.container_port)))
+            rules = publish_rules(container_id, container_ip, mappings, container_ip6)
+            with self._lock:
+                self._change(f"ctr:{container_id}", rules, replace=replace)
+                if relays and self._proxy is None:
+                    self._proxy = UserlandProxy()
+            for host, target in relays:
+                self._proxy.start(host, target)
+                self._relays.setdefault(container_id, []).append(host)
+        except BaseException:
+            self._stop_relays(container_id)
+            # The original error is the one to report; a rule left behind goes at the next reconcile.
+            with self._lock, contextlib.suppress(Internal, Unavailable):
+                self._replace(f"ctr:{container_id}", [])
+            self.allocator.release(container_id)
+            raise
+
+    def _stop_relays(self, container_id: str) -> None:
+        for host in self._relays.pop(container_id, []):
+            self._proxy.stop(host)
 
     def reconcile(self, live_networks: Collection[str], live_containers: Collection[str]) -> list[str]:
         """Repair the fixed chains and delete the rules of every network and container not listed.
@@ -339,10 +310,6 @@ class Firewall:
             and chain.get("policy") == "drop"
             and not (chain["family"] in FAMILIES and chain["table"] == self.table)
         ]
-
-    @staticmethod
-    def _has(family: str, chain: str) -> bool:
-        return family == "ip" or chain not in _IPV4_ONLY
 
     def _replace(self, comment: str, rules: list[Rule]) -> None:
         """Atomically swap every rule commented `comment` for `rules`."""
