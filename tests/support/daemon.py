@@ -105,9 +105,11 @@ class DockyardDaemon:
 
         from dockyard.daemon.config import DaemonConfig
         from dockyard.network.nftables import Firewall
-        from dockyard.network.ports import PortAllocator
+        from dockyard.network.port_allocator import PortAllocator
 
-        Firewall(PortAllocator(), table=DaemonConfig(exec_root=self.exec_root).firewall_table).teardown()
+        firewall = Firewall(PortAllocator(), table=DaemonConfig(exec_root=self.exec_root).firewall_table)
+        firewall.teardown()
+        firewall.close()
 
         with IPRoute() as ipr:
             for link in ipr.get_links():

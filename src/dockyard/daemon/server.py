@@ -19,7 +19,7 @@ from dockyard.daemon.facts import HostFacts
 from dockyard.errors import Conflict
 from dockyard.network.ipam import DEFAULT_POOLS, Pool
 from dockyard.network.nftables import Firewall
-from dockyard.network.ports import PortAllocator
+from dockyard.network.port_allocator import PortAllocator
 from dockyard.services.archive import ArchiveService
 from dockyard.services.containers import ContainerService
 from dockyard.services.execs import ExecService
@@ -93,6 +93,7 @@ def run(config: DaemonConfig) -> None:
                 asyncio.run(_serve(app, config))
             finally:
                 shims.close()
+                firewall.close()  # the userland proxy's relays end; rules and bridges stay, as dockerd leaves them
         finally:
             images.close()
 
