@@ -100,6 +100,20 @@ def test_a_container_on_both_networks_reaches_both(busybox_daemon, net):
     d.docker("network", "disconnect", "dy-right", "dy-both")
     out = d.docker("exec", "dy-both", "ip", "addr").stdout
     assert "10.233.0.50" not in out and "10.232.0." in out
+    assert "10.233.0.50" not in d.docker("exec", "dy-both", "cat", "/etc/hosts").stdout
+
+
+def test_connecting_a_running_container_updates_its_hosts_and_resolv_conf(busybox_daemon, net):
+    d = busybox_daemon
+    net("dy-late", "10.252.0.0/24")
+    d.docker("run", "-d", "--name", "dy-peer", "--network", "dy-late", "busybox", "sleep", "60")
+    d.docker("run", "-d", "--name", "dy-latecomer", "busybox", "sleep", "60")  # the default bridge: no DNS
+    assert "127.0.0.11" not in d.docker("exec", "dy-latecomer", "cat", "/etc/resolv.conf").stdout
+    d.docker("network", "connect", "--ip", "10.252.0.77", "dy-late", "dy-latecomer")
+    assert "10.252.0.77\t" in d.docker("exec", "dy-latecomer", "cat", "/etc/hosts").stdout
+    assert "nameserver 127.0.0.11" in d.docker("exec", "dy-latecomer", "cat", "/etc/resolv.conf").stdout
+    assert d.docker("exec", "dy-latecomer", "ping", "-c1", "-W2", "dy-peer", check=False).returncode == 0
+    d.docker("rm", "-f", "dy-latecomer")
 
 
 def test_a_container_on_another_network_cannot_reach_them(busybox_daemon, net):

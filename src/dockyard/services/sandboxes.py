@@ -94,17 +94,16 @@ class SandboxService:
             return []
         primary = self.networks.get(mode)
         # The CLI names the primary network as --network gave it ("default" when none was given).
-        settings = [wanted.pop(key) for key in {mode, primary.name, primary.id, "default"} if key in wanted]
-        joins = [(primary, dict(next((entry for entry in settings if entry), {})))]
-        if config.get("MacAddress") and not joins[0][1].get("MacAddress"):
-            joins[0][1]["MacAddress"] = config[
-                "MacAddress"
-            ]  # before API 1.44 it was the container's, not the endpoint's
+        given = [wanted.pop(key) for key in {mode, primary.name, primary.id, "default"} if key in wanted]
+        primary_settings = dict(next((entry for entry in given if entry), {}))
+        if config.get("MacAddress") and not primary_settings.get("MacAddress"):
+            # Before API 1.44 the MAC address was the container's, not an endpoint's.
+            primary_settings["MacAddress"] = config["MacAddress"]
+        joins = [(primary, primary_settings)]
         if primary.name in (HOST, NONE) and wanted:
             raise InvalidParameter("conflicting options: cannot attach both user-defined and non-user-defined "
                                    "network-modes")  # fmt: skip
-        for name, settings in wanted.items():
-            joins.append((self.networks.get(name), settings or {}))
+        joins += [(self.networks.get(name), settings or {}) for name, settings in wanted.items()]
         for network, settings in joins:
             self._check_settings(network, settings)
         return joins
@@ -145,11 +144,9 @@ class SandboxService:
             endpoints = self._link_endpoints(record.id)
             for index, (network, endpoint) in enumerate(endpoints):
                 self._plug(record, network, endpoint, f"eth{index}", default_route=index == 0)
-            addresses = [a for e in endpoints[:1] for a in (e[1].address, e[1].address6) if a]
             if endpoints:
                 self._publish(record, endpoints[0], exposed_ports)
-            resolv = self.container_dns(record).resolv_conf
-            return Sandbox(path, hostname, self._hosts(record, hostname, addresses), resolv)
+            return Sandbox(path, hostname, self._hosts(record, hostname), self.container_dns(record).resolv_conf)
         except BaseException:
             self.teardown(record.id)
             raise
@@ -241,7 +238,9 @@ class SandboxService:
                 self._unplug(container_id, network, endpoint)
         netns.remove(self.netns_path(container_id))
 
-    def _hosts(self, record: ContainerRecord, hostname: str, addresses: list[str]) -> str:
+    def _hosts(self, record: ContainerRecord, hostname: str) -> str:
+        """/etc/hosts: localhost, --add-host entries, and the container's name on each of its addresses."""
+        addresses = [a for _, e in self._link_endpoints(record.id) for a in (e.address, e.address6) if a]
         default = self.networks.get("bridge")
         gateway = str(self.networks.address_space(default).gateway)
         extra = [etc_files.parse_extra_host(e, gateway) for e in record.host_config.get("ExtraHosts") or []]
@@ -287,6 +286,7 @@ class SandboxService:
         except BaseException:
             self.networks.endpoints.delete(endpoint.id)
             raise
+        self._rewrite_files(record)
 
     def disconnect(self, network_name: str, container_name: str, *, force: bool = False) -> None:
         network = self.networks.get(network_name)
@@ -308,6 +308,19 @@ class SandboxService:
         if endpoint.address:
             self._unplug(record.id, network, endpoint)
         self.networks.endpoints.delete(endpoint.id)
+        if record.state.get("Running"):
+            self._rewrite_files(record)
+
+    def _rewrite_files(self, record: ContainerRecord) -> None:
+        """hosts and resolv.conf of a running container after connect or disconnect, as docker updates them.
+
+        Written in place: the container sees them through bind mounts of these very files (inodes)."""
+        files = self.files_dir(record.id)
+        hostname = _read(os.path.join(files, "hostname")).strip() or record.id[:12]
+        for name, text in (("hosts", self._hosts(record, hostname)),
+                           ("resolv.conf", self.container_dns(record).resolv_conf)):  # fmt: skip
+            with open(os.path.join(files, name), "w") as f:
+                f.write(text)
 
     # -- what clients see ----------------------------------------------------------------------
 
