@@ -3,7 +3,9 @@
 The same run with --network none (a namespace with lo only), on the default
 bridge and on a user-defined network (embedded DNS too), interleaved run by run;
 the differences of the medians to `none` are the cost of the network. The
-issue's target: under 15 ms. Starts a `dockyard daemon` of its own (tests/support/daemon.py:
+issue's target: under 15 ms. Then the kernel work of one endpoint alone, in-process
+(namespace handle, veth into a bridge, addresses, routes; and its removal), which
+is that cost without the noise of whole runs. Starts a `dockyard daemon` of its own (tests/support/daemon.py:
 temporary roots, a bridge and nftables table of its own, all removed afterwards).
 With --docker, the dockerd at $DOCKER_HOST (a private one: run this under
 tests/support/dockerd.py) gets the same busybox image and the same runs.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -27,6 +30,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.p
 
 from benchlib import timed
 
+from dockyard.core.network import Attachment, NetworkLinks
+from dockyard.kernel import netns
+from dockyard.network import interfaces
+from dockyard.network.bridge import BridgeDriver, host_end
 from support.daemon import DockyardDaemon
 
 NETWORK = "dy-bench-net"
@@ -39,6 +46,50 @@ def bootstrap_busybox(data_root: str) -> None:
     env = dict(os.environ, DOCKYARD_BOOTSTRAP_CACHE=os.environ.get("DOCKYARD_TEST_CACHE",
                                                                    "/var/tmp/dockyard-test-cache"))  # fmt: skip
     subprocess.run([*run, "bootstrap", "busybox", "--data-root", data_root], env=env, check=True, capture_output=True)
+
+
+def kernel_setup_ms(runs: int) -> tuple[float, float]:
+    """Medians (ms) of the kernel work of one endpoint, in-process: namespace handle, veth into a bridge,
+    addresses and routes, then dropping the handle; the daemon's share of a start and a stop without the
+    noise of a CLI run. Each run's host end is gone (the kernel's background cleanup) before the bridge is."""
+    links = NetworkLinks(id=secrets.token_hex(32), driver="bridge", device=f"dy-bb{secrets.token_hex(3)}",
+                         gateway="10.250.1.1/24", gateway6="", mtu=1500, mode="", owner="dockyard:bench")  # fmt: skip
+    driver = BridgeDriver()
+    driver.create(links)
+    base = tempfile.mkdtemp(prefix="dy-bench-netns-", dir="/run")
+    up, down, hosts = [], [], []
+    try:
+        for run in range(runs):
+            path = os.path.join(base, f"dy-{run}")
+            endpoint = Attachment(
+                endpoint_id=secrets.token_hex(32),
+                ifname="eth0",
+                address="10.250.1.2/24",
+                gateway="10.250.1.1",
+                mac="02:42:0a:fa:01:02",
+                mtu=1500,
+                default_route=True,
+            )
+
+            def setup(path=path, endpoint=endpoint) -> None:
+                netns.create(path)
+                interfaces.bring_up_loopback(path)
+                driver.attach(links, path, endpoint)
+
+            def teardown(path=path) -> None:
+                netns.remove(path)  # as the daemon stops a container: the kernel deletes the veth pair
+
+            up.append(timed(setup))
+            hosts.append(host_end(endpoint.endpoint_id))
+            down.append(timed(teardown))
+    finally:
+        for _ in range(100):  # the veth pairs of dropped namespaces go in the background
+            if not any(name.startswith("dy-v") and name in os.listdir("/sys/class/net") for name in hosts):
+                break
+            time.sleep(0.05)
+        driver.delete(links)
+        shutil.rmtree(base, ignore_errors=True)
+    return statistics.median(up) * 1000, statistics.median(down) * 1000
 
 
 def docker(host: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -81,6 +132,9 @@ def main() -> None:
             median = statistics.median(times[(name, mode)]) * 1000
             extra = f"   network adds {median - base_ms:+5.1f} ms" if mode != "none" else ""
             print(f"  {name:9s} {mode:13s} median {median:6.1f} ms{extra}")
+    setup, teardown = kernel_setup_ms(args.runs)
+    print(f"  kernel work of one bridge endpoint (in-process): setup median {setup:.1f} ms, "
+          f"teardown {teardown:.1f} ms")  # fmt: skip
     if "docker" in hosts:
         for mode in MODES:
             ratio = statistics.median(times[("dockyard", mode)]) / statistics.median(times[("docker", mode)])

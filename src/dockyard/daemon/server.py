@@ -55,8 +55,12 @@ def run(config: DaemonConfig) -> None:
                 assert containers is not None
                 return containers.get(ref)
 
+            def all_containers():
+                assert containers is not None
+                return containers.list()
+
             sandboxes = SandboxService(
-                networks, firewall, config.exec_root, container=container,
+                networks, firewall, config.exec_root, container=container, containers=all_containers,
                 files_dir=lambda container_id: os.path.join(config.data_root, "containers", container_id),
             )  # fmt: skip
             containers = ContainerService(

@@ -5,9 +5,11 @@
       └─ dy-v<endpoint>  ◀── veth ──▶  eth0 (address/prefix, 02:42:<ip> MAC, default route via gateway)
 
 Names carry dy- so leaks are easy to find: user networks' bridges are dy-<12 hex of
-the network>, host ends dy-v<11 hex of the endpoint>; the peer is created as
-dy-p<11 hex> in the host namespace, then moved into the container's namespace and
-renamed there.
+the network>, host ends dy-v<11 hex of the endpoint>; the peer is created directly in
+the container's namespace under its name there, with its MAC. When a container's
+namespace goes, the kernel deletes its veth pairs with it (in the background): a
+stopping container need not wait for that, and a host end still there from the
+endpoint's previous run is deleted before the next attach.
 
 The host end's bridge port is in hairpin mode, so a container reaches its own
 published ports through the host's address (what docker does without its userland proxy).
@@ -53,22 +55,26 @@ class BridgeDriver:
         interfaces.delete_link(links.device)
 
     def attach(self, links: NetworkLinks, netns_path: str, attachment: Attachment) -> None:
-        host, peer = host_end(attachment.endpoint_id), "dy-p" + attachment.endpoint_id[:11]
-        with IPRoute() as ipr:
+        host = host_end(attachment.endpoint_id)
+        with IPRoute() as ipr, interfaces.namespace_fd(netns_path) as fd:
             bridge_index = ipr.link_lookup(ifname=links.device)
             if not bridge_index:
                 raise Internal(f"bridge {links.device} does not exist")
-            try:
-                ipr.link("add", ifname=host, kind="veth", peer={"ifname": peer, "mtu": attachment.mtu},
-                         mtu=attachment.mtu)  # fmt: skip
-            except NetlinkError as exc:
-                raise Conflict(f"creating veth {host}: {exc}") from exc
+            peer = {"ifname": attachment.ifname, "net_ns_fd": fd, "mtu": attachment.mtu, "address": attachment.mac}
+            for retry in (True, False):
+                try:
+                    ipr.link("add", ifname=host, kind="veth", peer=peer, mtu=attachment.mtu)
+                    break
+                except NetlinkError as exc:
+                    if not (retry and exc.code == _EEXIST):
+                        raise Conflict(f"creating veth {host}: {exc}") from exc
+                    interfaces.delete_link(host)  # the previous run's, its namespace not yet cleaned up
             try:
                 index = interfaces.tag(ipr, host, links.owner)
                 ipr.link("set", index=index, master=bridge_index[0])
                 ipr.brport("set", index=index, mode=1)  # hairpin
                 ipr.link("set", index=index, state="up")
-                interfaces.move_and_configure(ipr, peer, netns_path, attachment, set_mac=True)
+                interfaces.configure_inside(netns_path, attachment)
             except BaseException:
                 with contextlib.suppress(NetlinkError):
                     ipr.link("del", ifname=host)  # the peer goes with it, wherever it is

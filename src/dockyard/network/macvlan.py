@@ -12,14 +12,11 @@ Modes: macvlan_mode bridge (default), private, vepa, passthru; ipvlan_mode l2
 (default), l3, l3s. The host itself cannot reach macvlan containers through the
 parent (the kernel's rule): containers on one parent reach each other.
 
-The sub-interface is created as dy-p<11 hex of the endpoint> in the host namespace
-and moved into the container's at once; from then on it lives and dies with that
-namespace, so detach deletes it there.
+The sub-interface is created directly in the container's namespace (under its name
+there, with its MAC); it lives and dies with that namespace, so detach deletes it there.
 """
 
 from __future__ import annotations
-
-import contextlib
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -75,29 +72,26 @@ class SubInterfaceDriver:
             interfaces.delete_link(links.device)
 
     def attach(self, links: NetworkLinks, netns_path: str, attachment: Attachment) -> None:
-        name = "dy-p" + attachment.endpoint_id[:11]
-        mode = (
-            {"macvlan_mode": links.mode}
-            if self.kind == "macvlan"
-            else {"ipvlan_mode": MODES["ipvlan"].index(links.mode)}
-        )
-        with IPRoute() as ipr:
+        if self.kind == "macvlan":
+            extra = {"macvlan_mode": links.mode, "address": attachment.mac}
+        else:  # an ipvlan interface shares its parent's MAC
+            extra = {"ipvlan_mode": MODES["ipvlan"].index(links.mode)}
+        with IPRoute() as ipr, interfaces.namespace_fd(netns_path) as fd:
             parent = ipr.link_lookup(ifname=links.device)
             if not parent:
                 raise NotFound(f"-o parent interface was not found on the host: {links.device}")
             try:
-                ipr.link("add", ifname=name, kind=self.kind, link=parent[0], mtu=attachment.mtu, **mode)
+                ipr.link("add", ifname=attachment.ifname, kind=self.kind, link=parent[0], mtu=attachment.mtu,
+                         net_ns_fd=fd, **extra)  # fmt: skip
             except NetlinkError as exc:
                 if exc.code == _EOPNOTSUPP:
                     raise Unsupported(f"this kernel has no {self.kind} interfaces") from None
                 raise
-            try:
-                interfaces.move_and_configure(ipr, name, netns_path, attachment, set_mac=self.kind == "macvlan")
-            except BaseException:
-                with contextlib.suppress(NetlinkError):
-                    ipr.link("del", ifname=name)  # still on the host if the move failed
-                interfaces.delete_inside(netns_path, attachment.endpoint_id)
-                raise
+        try:
+            interfaces.configure_inside(netns_path, attachment)
+        except BaseException:
+            interfaces.delete_inside(netns_path, ifname=attachment.ifname)
+            raise
 
     def detach(self, links: NetworkLinks, netns_path: str, endpoint_id: str) -> None:
         interfaces.delete_inside(netns_path, endpoint_id)

@@ -66,6 +66,7 @@ class SandboxService:
     firewall: Firewall
     exec_root: str
     container: Callable[[str], ContainerRecord]  # by name or id; NotFound if none
+    containers: Callable[[], list[ContainerRecord]]  # all of them
     files_dir: Callable[[str], str]  # a container's directory of hostname, hosts, resolv.conf
     resolv_conf_path: str = "/etc/resolv.conf"
     on_endpoint_up: list[EndpointHook] = field(default_factory=list)
@@ -140,8 +141,9 @@ class SandboxService:
         netns.remove(path)  # what a run that died with the host may have left
         netns.create(path)
         try:
-            interfaces.bring_up_loopback(path)
             endpoints = self._link_endpoints(record.id)
+            if not endpoints:  # attaching an endpoint brings lo up too
+                interfaces.bring_up_loopback(path)
             for index, (network, endpoint) in enumerate(endpoints):
                 self._plug(record, network, endpoint, f"eth{index}", default_route=index == 0)
             if endpoints:
@@ -217,10 +219,11 @@ class SandboxService:
         endpoint.ports = ports.api_ports(mappings, exposed)
         self.networks.endpoints.set_ports(endpoint.id, endpoint.ports)
 
-    def _unplug(self, container_id: str, network: NetworkRecord, endpoint: EndpointRecord) -> None:
+    def _unplug(self, container_id: str, network: NetworkRecord, endpoint: EndpointRecord, *, detach: bool) -> None:
         with contextlib.suppress(NotFound):
             self._call(self.on_endpoint_down, self.container(container_id), network, endpoint)
-        self._detach(network, endpoint)
+        if detach:
+            self._detach(network, endpoint)
         self.networks.release(endpoint)
         self.networks.event(network, "disconnect", container_id)
 
@@ -229,14 +232,30 @@ class SandboxService:
         self.networks.drivers[links.driver].detach(links, self.netns_path(endpoint.container_id), endpoint.id)
 
     def teardown(self, container_id: str) -> None:
-        """Undo setup (what of it was done): idempotent."""
+        """Undo setup (what of it was done): idempotent.
+
+        The interfaces go with the namespace: the kernel deletes them in the background once
+        the handle is dropped (deleting a veth pair ourselves costs a stopping container ~20 ms).
+        Only when other containers share the namespace (container:<id>) and keep it alive are
+        they deleted here, so the released addresses are really free."""
         self.firewall.unpublish(container_id)
+        shared = any(self._joins(r, container_id) for r in self.containers() if r.state.get("Running"))
         for network, endpoint in self._link_endpoints(container_id):
             if endpoint.ports:
                 self.networks.endpoints.set_ports(endpoint.id, {})
             if endpoint.address:
-                self._unplug(container_id, network, endpoint)
+                self._unplug(container_id, network, endpoint, detach=shared)
         netns.remove(self.netns_path(container_id))
+
+    def _joins(self, record: ContainerRecord, container_id: str) -> bool:
+        """Whether record runs in container_id's namespace (--network container:<name or id>)."""
+        mode = network_mode(record.host_config)
+        if not mode.startswith(CONTAINER):
+            return False
+        try:
+            return self.container(mode.removeprefix(CONTAINER)).id == container_id
+        except NotFound:
+            return False
 
     def _hosts(self, record: ContainerRecord, hostname: str) -> str:
         """/etc/hosts: localhost, --add-host entries, and the container's name on each of its addresses."""
@@ -306,7 +325,7 @@ class SandboxService:
         if endpoint is None:
             raise PermissionDenied(f"container {record.id} is not connected to network {network.name}")
         if endpoint.address:
-            self._unplug(record.id, network, endpoint)
+            self._unplug(record.id, network, endpoint, detach=True)
         self.networks.endpoints.delete(endpoint.id)
         if record.state.get("Running"):
             self._rewrite_files(record)
