@@ -84,8 +84,16 @@ def test_containers_on_a_user_network_find_each_other_by_name_and_alias(busybox_
     assert "10.240.0.2" in lookup
     got = d.docker("run", "--rm", "--network", "dy-names", "busybox", "nc", "-w", "3", "dy-named", "7001").stdout
     assert got.strip() == "by-name"  # the server answers once, then exits: its name goes with it
-    missing = d.docker("run", "--rm", "--network", "dy-names", "busybox", "nslookup", "web", check=False)
+    # Names that are not ours are forwarded: --dns keeps that on this machine (nothing answers on the gateway).
+    local = ("--network", "dy-names", "--dns", "10.240.0.1")
+    missing = d.docker("run", "--rm", *local, "busybox", "nslookup", "web", check=False)
     assert "10.240.0.2" not in missing.stdout
+    d.docker("run", "-d", "--name", "dy-before", "--network", "dy-names", "busybox", "sleep", "60")
+    d.docker("rename", "dy-before", "dy-after")
+    renamed = d.docker("run", "--rm", "--network", "dy-names", "busybox", "nslookup", "dy-after", check=False)
+    assert "10.240.0." in renamed.stdout
+    old_name = d.docker("run", "--rm", *local, "busybox", "nslookup", "dy-before", check=False)
+    assert "10.240.0." not in old_name.stdout.split("Address:\t127.0.0.11:53")[-1]
     resolv = d.docker("run", "--rm", "--network", "dy-names", "busybox", "cat", "/etc/resolv.conf").stdout
     assert "nameserver 127.0.0.11" in resolv
 

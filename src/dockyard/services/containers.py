@@ -408,6 +408,7 @@ class ContainerService:
         if new_name == record.name:
             raise InvalidParameter("Renaming a container with the same name as its current name")
         self.records.rename(record.id, new_name)
+        self.network.renamed(record.id)
         self._event(self.get(record.id), "rename", oldName=f"/{record.name}")
 
     def top(self, name_or_id: str, ps_args: str = "-ef") -> dict:

@@ -341,6 +341,14 @@ class SandboxService:
             with open(os.path.join(files, name), "w") as f:
                 f.write(text)
 
+    def renamed(self, container_id: str) -> None:
+        """docker rename: the embedded DNS answers the new name (the hooks see the endpoints again)."""
+        record = self.container(container_id)
+        if record.state.get("Running"):
+            for network, endpoint in self._link_endpoints(container_id):
+                if endpoint.address:
+                    self._call(self.on_endpoint_up, record, network, endpoint)
+
     # -- what clients see ----------------------------------------------------------------------
 
     def settings(self, record: ContainerRecord) -> dict:
