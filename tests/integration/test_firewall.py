@@ -133,9 +133,16 @@ def test_published_udp_port_answers(net, firewall):
 
 
 def test_host_ip_binding_serves_only_that_address(net, firewall):
-    firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP, "127.0.0.1", 40124, 40124)])
+    requests = [
+        PortRequest(80, Proto.TCP, "127.0.0.1", 40124, 40124),
+        PortRequest(80, Proto.TCP, net.host, 40132, 40132),
+    ]
+    firewall.publish("c1", c1_ip(net), requests)
     assert ask("tcp", "127.0.0.1", 40124) == f"c1 {net.a_net[1]}"
     assert ask("tcp", net.host, 40124) is None
+    assert ask("tcp", net.host, 40132) == f"c1 {net.host}"
+    assert ask("tcp", net.host, 40132, ns=net.c2) == f"c1 {net.a_net[1]}"
+    assert ask("tcp", "127.0.0.1", 40132) is None
 
 
 def test_unpublish_closes_the_port_and_frees_it(net, firewall):
@@ -151,12 +158,12 @@ def test_unpublish_closes_the_port_and_frees_it(net, firewall):
 
 def test_same_host_port_twice_is_refused_and_leaves_nothing(net, firewall):
     firewall.publish("c1", c1_ip(net), [PortRequest(80, Proto.TCP, "", 40126, 40126)])
-    rules_before = sh("nft", "list", "chain", "ip", firewall.table, "published")
+    elements_before = sh("nft", "list", "map", "ip", firewall.table, "published")
     with pytest.raises(Conflict, match=r"^Bind for 0\.0\.0\.0:40126 failed: port is already allocated$"):
         firewall.publish(
             "c4", str(net.b_net[2]), [PortRequest(81, Proto.TCP), PortRequest(80, Proto.TCP, "", 40126, 40126)]
         )
-    assert sh("nft", "list", "chain", "ip", firewall.table, "published") == rules_before
+    assert sh("nft", "list", "map", "ip", firewall.table, "published") == elements_before
     assert firewall.allocator.held("c4") == []
     assert ask("tcp", net.host, 40126) == f"c1 {net.host}"
 
@@ -207,7 +214,7 @@ def test_restore_after_restart_is_idempotent(net, firewall):
     firewall.reconcile(["a", "b", "i"], ["c1"])
     firewall.restore("c1", c1_ip(net), mappings)
     firewall.restore("c1", c1_ip(net), mappings)
-    assert sh("nft", "list", "chain", "ip", firewall.table, "published").count("ctr:c1") == 1
+    assert sh("nft", "list", "map", "ip", firewall.table, "published").count("ctr:c1") == 1
     assert ask("tcp", net.host, 40129) == f"c1 {net.host}"
     assert ask("tcp", "::1", 40129) == f"c1 {net.a_net[1]}"
 
@@ -215,8 +222,8 @@ def test_restore_after_restart_is_idempotent(net, firewall):
 def test_sctp_ports_are_published(net, firewall):
     [mapping] = firewall.publish("c1", c1_ip(net), [PortRequest(132, Proto.SCTP, "", 40130, 40130)])
     assert mapping == PortMapping(132, Proto.SCTP, "0.0.0.0", 40130)
-    rules = sh("nft", "list", "chain", "ip", firewall.table, "published")
-    assert f"sctp dport 40130 dnat to {c1_ip(net)}:132" in rules
+    elements = sh("nft", "list", "map", "ip", firewall.table, "published")
+    assert f'0.0.0.0/0 . sctp . 40130 comment "ctr:c1" : {c1_ip(net)} . 132' in elements
     with pytest.raises(Conflict, match="port is already allocated"):
         firewall.publish("c4", str(net.b_net[2]), [PortRequest(132, Proto.SCTP, "", 40130, 40130)])
 

@@ -1,7 +1,8 @@
-"""The Firewall's bookkeeping against a recording stand-in for the nft command.
+"""The Firewall's bookkeeping against a stand-in for nftables that keeps rules and map elements as the kernel would.
 
 What the rules do to packets is proved with real traffic in tests/integration/test_firewall.py; here: which
-rules a change deletes, that a failed transaction gives the host ports back, which foreign chains are reported.
+rules and elements a change deletes, what needs a listing, that a failed transaction gives the host ports back,
+which foreign chains are reported.
 """
 
 from __future__ import annotations
@@ -12,17 +13,19 @@ import socket
 import pytest
 
 from dockyard.errors import Internal, Unavailable, Unsupported
-from dockyard.network.firewall_rules import NetworkRules, publish_rules
+from dockyard.network.firewall_rules import NetworkRules, key_from_json, publish_elements
 from dockyard.network.nftables import Firewall
 from dockyard.network.port_allocator import PortAllocator
 from dockyard.network.ports import PortMapping, PortRequest, Proto
 
 
 class RecordingNft:
-    """Keeps (family, chain, handle, comment) rules as the kernel would, applying batches all or nothing."""
+    """Rules (family, chain, handle, comment) and published-map elements {(family, key): comment}, changed
+    by batches all or nothing; counts the listings."""
 
-    def __init__(self, rules=(), chains=(), fail=False):
+    def __init__(self, rules=(), elements=None, chains=(), fail=False):
         self.rules = list(rules)
+        self.elements = dict(elements or {})
         self.chains = list(chains)
         self.fail = fail
         self.batches: list[list[str]] = []
@@ -30,14 +33,16 @@ class RecordingNft:
         self.listings = 0
 
     def apply(self, batch):
+        self.apply_rules(batch)
+
+    def apply_rules(self, batch):
         if self.fail:
             raise Internal("nftables: Error: Could not process rule")
-        rules, added = list(self.rules), []
+        rules, elements, added = list(self.rules), dict(self.elements), []
         for command in batch:
             words = command.split()
             if command.startswith("delete rule "):
-                family, chain, handle = words[2], words[4], int(words[6])
-                doomed = [r for r in rules if r[:3] == (family, chain, handle)]
+                doomed = [r for r in rules if r[:3] == (words[2], words[4], int(words[6]))]
                 if not doomed:
                     raise Internal("nftables: Error: Could not process rule: No such file or directory")
                 rules.remove(doomed[0])
@@ -46,7 +51,14 @@ class RecordingNft:
                 _, _, comment = command.partition(' comment "')
                 rules.append((words[2], words[4], self.next_handle, comment.rstrip('"')))
                 added.append(self.next_handle)
-        self.rules = rules
+            elif command.startswith("add element "):
+                key, _, rest = command.split("{ ", 1)[1].partition(" comment ")
+                elements[(words[2], key)] = rest.split('"')[1]
+            elif command.startswith("delete element "):
+                key = command.split("{ ", 1)[1].removesuffix(" }")
+                if elements.pop((words[2], key), None) is None:
+                    raise Internal("nftables: Error: Could not process rule: No such file or directory")
+        self.rules, self.elements = rules, elements
         self.batches.append(list(batch))
         return added
 
@@ -57,6 +69,10 @@ class RecordingNft:
             if f == family:
                 items.append({"rule": {"chain": chain, "handle": handle, **({"comment": comment} if comment else {})}})
         return items
+
+    def list_elements(self, family, table, name):
+        self.listings += 1
+        return [(key, comment) for (f, key), comment in self.elements.items() if f == family]
 
     def list_chains(self):
         return self.chains
@@ -88,24 +104,30 @@ def firewall(tmp_path):
     return make
 
 
-def test_reconcile_deletes_the_rules_of_everything_not_live(firewall):
+def test_reconcile_deletes_the_rules_and_elements_of_everything_not_live(firewall):
     nft = RecordingNft(
-        rules=[
-            ("ip", "nat_out", 7, "net:a"),
-            ("ip", "nat_out", 8, "net:gone"),
-            ("ip6", "nat_out", 8, "net:gone"),
-            ("ip", "published", 9, "ctr:c1"),
-            ("ip6", "published", 10, "ctr:x"),
-        ]
+        rules=[("ip", "nat_out", 7, "net:a"), ("ip", "nat_out", 8, "net:gone"), ("ip6", "nat_out", 8, "net:gone")],
+        elements={
+            ("ip", "0.0.0.0/0 . tcp . 8080"): "ctr:c1",
+            ("ip6", "::/0 . tcp . 8081"): "ctr:x",
+            ("ip", "127.0.0.1 . udp . 53"): "ctr:x",
+        },
     )
-    removed = firewall(nft).reconcile(live_networks=["a"], live_containers=["c1"])
+    fw = firewall(nft)
+    removed = fw.reconcile(live_networks=["a"], live_containers=["c1"])
     assert removed == ["ctr:x", "net:gone"]
     assert nft.batches[-1] == [
-        "delete rule ip6 dockyard-unit published handle 10",
         "delete rule ip dockyard-unit nat_out handle 8",
         "delete rule ip6 dockyard-unit nat_out handle 8",
+        "delete element ip dockyard-unit published { 127.0.0.1 . udp . 53 }",
+        "delete element ip6 dockyard-unit published { ::/0 . tcp . 8081 }",
     ]
-    assert sorted(rule[3] for rule in nft.rules if rule[3]) == ["ctr:c1", "net:a"]
+    assert [rule[3] for rule in nft.rules if rule[3]] == ["net:a"]
+    assert nft.elements == {("ip", "0.0.0.0/0 . tcp . 8080"): "ctr:c1"}
+    # What reconcile read is what the live container's unpublish deletes, with no listing of its own.
+    listings = nft.listings
+    fw.unpublish("c1")
+    assert nft.elements == {} and nft.listings == listings
 
 
 def test_adding_a_network_again_replaces_its_rules_in_one_transaction(firewall):
@@ -122,24 +144,37 @@ def test_adding_a_network_again_replaces_its_rules_in_one_transaction(firewall):
     assert {command.split()[2] for command in added} == {"ip", "ip6"}
 
 
-def test_after_the_first_read_changes_need_no_listing(firewall):
+def test_publishing_and_unpublishing_need_no_listing(firewall):
     nft = RecordingNft()
     fw = firewall(nft)
     fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP), PortRequest(53, Proto.UDP)])
-    fw.publish("c1", "10.9.0.2", [PortRequest(81, Proto.TCP)])
-    fw.publish("c2", "10.9.0.3", [PortRequest(80, Proto.TCP)])
-    assert nft.listings == 2  # the ip and ip6 tables, once
+    fw.publish("c2", "10.9.0.3", [PortRequest(80, Proto.TCP, "127.0.0.1", 8080, 8080)])
+    assert nft.elements == {
+        ("ip", "0.0.0.0/0 . tcp . 100"): "ctr:c1",
+        ("ip", "0.0.0.0/0 . udp . 100"): "ctr:c1",
+        ("ip", "127.0.0.1 . tcp . 8080"): "ctr:c2",
+    }
     fw.unpublish("c1")
-    assert nft.listings == 2
-    assert [rule[3] for rule in nft.rules] == ["ctr:c2"]
+    fw.unpublish("never-published")
+    assert nft.elements == {("ip", "127.0.0.1 . tcp . 8080"): "ctr:c2"} and nft.listings == 0
 
 
-def test_a_rule_gone_behind_its_back_makes_it_read_the_kernel_again(firewall):
+def test_an_element_gone_behind_its_back_makes_it_read_the_maps(firewall):
     nft = RecordingNft()
     fw = firewall(nft)
-    fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP)])
-    nft.rules = [(family, chain, handle + 1000, comment) for family, chain, handle, comment in nft.rules]
+    fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP), PortRequest(81, Proto.TCP)])
+    del nft.elements[("ip", "0.0.0.0/0 . tcp . 100")]
     fw.unpublish("c1")
+    assert nft.elements == {} and nft.listings == 2 and fw.allocator.held("c1") == []
+
+
+def test_a_rule_gone_behind_its_back_makes_it_read_the_tables(firewall):
+    nft = RecordingNft()
+    fw = firewall(nft)
+    fw.add_network(NetworkRules("i", "dy-i", ipaddress.ip_network("10.9.0.0/24"), internal=True))
+    assert nft.listings == 2  # the ip and ip6 tables, once
+    nft.rules = [(family, chain, handle + 1000, comment) for family, chain, handle, comment in nft.rules]
+    fw.remove_network("i")
     assert nft.rules == [] and nft.listings == 4
 
 
@@ -154,7 +189,7 @@ def test_changes_without_setup_say_so(firewall):
     nft = RecordingNft()
     nft.list_table = lambda family, table: None
     with pytest.raises(Unavailable, match="setup"):
-        firewall(nft).unpublish("c1")
+        firewall(nft).remove_network("n")
 
 
 def test_the_kernel_serves_what_it_can_and_leaves_loopback_and_family_changes_to_the_proxy():
@@ -164,12 +199,12 @@ def test_the_kernel_serves_what_it_can_and_leaves_loopback_and_family_changes_to
         PortMapping(80, Proto.TCP, "::1", 8081),
         PortMapping(80, Proto.UDP, "fd00::2", 8082),
     ]
-    assert [rule for _, _, rule in publish_rules("c", "10.9.0.2", mappings, container_ip6="fd09::2")] == [
-        'meta l4proto tcp th dport 8080 dnat to 10.9.0.2:80 comment "ctr:c"',
-        'ip6 daddr != ::1 meta l4proto tcp th dport 8080 dnat to [fd09::2]:80 comment "ctr:c"',
-        'ip6 daddr fd00::2 meta l4proto udp th dport 8082 dnat to [fd09::2]:80 comment "ctr:c"',
+    assert publish_elements("c", "10.9.0.2", mappings, container_ip6="fd09::2") == [
+        ("ip", "0.0.0.0/0 . tcp . 8080", 'comment "ctr:c" : 10.9.0.2 . 80'),
+        ("ip6", "::/0 . tcp . 8080", 'comment "ctr:c" : fd09::2 . 80'),
+        ("ip6", "fd00::2 . udp . 8082", 'comment "ctr:c" : fd09::2 . 80'),
     ]
-    assert [family for family, _, _ in publish_rules("c", "10.9.0.2", mappings)] == ["ip"]
+    assert [family for family, _, _ in publish_elements("c", "10.9.0.2", mappings)] == ["ip"]
 
 
 def test_a_proxied_port_without_a_socket_to_listen_on_is_refused(firewall):
@@ -201,7 +236,7 @@ class ClosedSocket:
         pass
 
 
-def test_a_publish_failing_after_its_rules_went_in_takes_them_out_again(tmp_path):
+def test_a_publish_failing_after_its_elements_went_in_takes_them_out_again(tmp_path):
     nft = RecordingNft()
     fw = Firewall(
         PortAllocator((100, 200), ClosedSocket), nft=nft, table="dockyard-unit", proc_net=str(tmp_path), ipv6=True
@@ -209,7 +244,13 @@ def test_a_publish_failing_after_its_rules_went_in_takes_them_out_again(tmp_path
     try:
         with pytest.raises(OSError):
             fw.publish("c1", "10.9.0.2", [PortRequest(80, Proto.TCP)])
-        assert [rule for rule in nft.rules if rule[3]] == []
+        assert nft.elements == {}
         assert fw.allocator.held("c1") == []
     finally:
         fw.close()
+
+
+def test_keys_read_back_from_nft_json_are_written_as_nft_takes_them():
+    assert key_from_json([{"prefix": {"addr": "0.0.0.0", "len": 0}}, "tcp", 8080]) == "0.0.0.0/0 . tcp . 8080"
+    assert key_from_json(["fd00::2", "udp", 53]) == "fd00::2 . udp . 53"
+    assert key_from_json([{"range": ["::2", "::5"]}, "sctp", 9]) == "::2-::5 . sctp . 9"

@@ -7,6 +7,7 @@ tests/integration/test_firewall.py), so these tests hold no host port.
 from __future__ import annotations
 
 import errno
+import threading
 
 import pytest
 from hypothesis import given, settings
@@ -182,3 +183,20 @@ def test_a_dual_stack_port_the_host_holds_on_one_family_is_refused_whole():
     with pytest.raises(Conflict, match="address already in use"):
         ports.allocate("a", [PortRequest(80, Proto.TCP, "", 8080, 8080)], wildcards=lambda request: ("0.0.0.0", "::"))
     assert reserve.open == set()
+
+
+def test_concurrent_allocations_never_share_a_port():
+    ports, reserve = allocator(low=1000, high=1199)
+    results: dict[str, list[PortMapping]] = {}
+
+    def take(owner: str) -> None:
+        results[owner] = ports.allocate(owner, [PortRequest(80, Proto.TCP)] * 20)
+
+    threads = [threading.Thread(target=take, args=(f"c{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    taken = [m.host_port for mappings in results.values() for m in mappings]
+    assert len(taken) == 160 and len(set(taken)) == 160
+    assert len(reserve.open) == 160

@@ -14,20 +14,32 @@ from dockyard.network.ports import PortMapping
 
 FAMILIES = ("ip", "ip6")
 
-# base chain -> (type, hook, priority, the one rule it holds)
+# One rule per family DNATs every published port: a lookup of (destination, protocol, port) in the
+# published map, whose elements are the containers' mappings.
+_DNAT = {
+    "ip": "fib daddr type local meta l4proto { tcp, udp, sctp }"
+    " dnat ip to ip daddr . meta l4proto . th dport map @published",
+    # [::1] is the userland proxy's: a DNATed packet from ::1 could not leave lo.
+    "ip6": "fib daddr type local ip6 daddr != ::1 meta l4proto { tcp, udp, sctp }"
+    " dnat ip6 to ip6 daddr . meta l4proto . th dport map @published",
+}
+_ADDRESS_TYPE = {"ip": "ipv4_addr", "ip6": "ipv6_addr"}
+# base chain -> (type, hook, priority, the one rule it holds; None: the family's DNAT)
 _BASE_CHAINS = {
-    "prerouting": ("nat", "prerouting", "dstnat", "fib daddr type local jump published"),
+    "prerouting": ("nat", "prerouting", "dstnat", None),
     # nft 1.0 knows the name "dstnat" only at the prerouting hook; -100 is its value.
-    "output": ("nat", "output", "-100", "fib daddr type local jump published"),
+    "output": ("nat", "output", "-100", None),
     "postrouting": ("nat", "postrouting", "srcnat", "jump nat_out"),
     "forward": ("filter", "forward", "filter", "jump isolation"),
     "localnet": ("filter", "prerouting", "raw", "jump loopback_guard"),
 }
-_REGULAR_CHAINS = ("published", "nat_out", "isolation", "loopback_guard")
+_REGULAR_CHAINS = ("nat_out", "isolation", "loopback_guard")
 # IPv6 has no route_localnet: ::1 never leaves lo, so there is nothing to guard.
 _IPV4_ONLY = ("localnet", "loopback_guard")
+_ANY_KEYS = {"0.0.0.0": "0.0.0.0/0", "::": "::/0"}
 
 Rule = tuple[str, str, str]  # (family, chain, rule)
+Element = tuple[str, str, str]  # (family, key, "comment ... : value") of the published map
 
 
 @dataclass(frozen=True)
@@ -46,14 +58,19 @@ def skeleton(table: str) -> list[str]:
     batch = []
     for family in FAMILIES:
         prefix = f"{family} {table}"
+        address = _ADDRESS_TYPE[family]
         batch.append(f"add table {prefix}")
+        batch.append(
+            f"add map {prefix} published {{ type {address} . inet_proto . inet_service : {address} . inet_service;"
+            " flags interval; }"
+        )
         batch += [f"add chain {prefix} {chain}" for chain in _REGULAR_CHAINS if _has(family, chain)]
         for chain, (kind, hook, priority, rule) in _BASE_CHAINS.items():
             if _has(family, chain):
                 batch += [
                     f"add chain {prefix} {chain} {{ type {kind} hook {hook} priority {priority}; policy accept; }}",
                     f"flush chain {prefix} {chain}",
-                    f"add rule {prefix} {chain} {rule}",
+                    f"add rule {prefix} {chain} {rule or _DNAT[family]}",
                 ]
     return batch
 
@@ -106,21 +123,39 @@ def proxy_serves(mapping: PortMapping, container_ip6: str | None) -> bool:
     return ":" in mapping.host_ip and (container_ip6 is None or mapping.host_ip in ("::", "::1"))
 
 
-def publish_rules(
+def publish_elements(
     container_id: str, container_ip: str, mappings: Sequence[PortMapping], container_ip6: str | None = None
-) -> list[Rule]:
-    """(family, chain, rule) DNATing each mapping the kernel can serve to the container, commented ctr:<id>."""
-    rules: list[Rule] = []
+) -> list[Element]:
+    """The published map's elements for each mapping the kernel can serve, commented ctr:<id>.
+
+    The map has interval keys, so 0.0.0.0 and :: become /0 prefixes; the kernel refuses an
+    element that overlaps another (a second safeguard behind the allocator).
+    """
+    elements: list[Element] = []
     for m in mappings:
         if not kernel_serves(m, container_ip6):
             continue
         if ":" in m.host_ip:
-            family, target = "ip6", f"[{ipaddress.IPv6Address(container_ip6)}]"
-            # [::1] is the proxy's: a DNATed packet from ::1 could not leave lo.
-            match = "ip6 daddr != ::1 " if m.host_ip == "::" else f"ip6 daddr {m.host_ip} "
+            family, target = "ip6", str(ipaddress.IPv6Address(container_ip6))
         else:
             family, target = "ip", str(ipaddress.IPv4Address(container_ip))
-            match = "" if m.host_ip == "0.0.0.0" else f"ip daddr {m.host_ip} "
-        rule = f"{match}meta l4proto {m.proto} th dport {m.host_port} dnat to {target}:{m.container_port}"
-        rules.append((family, "published", f'{rule} comment "ctr:{container_id}"'))
-    return rules
+        value = f'comment "ctr:{container_id}" : {target} . {m.container_port}'
+        elements.append((family, element_key(m), value))
+    return elements
+
+
+def element_key(m: PortMapping) -> str:
+    return f"{_ANY_KEYS.get(m.host_ip, m.host_ip)} . {m.proto} . {m.host_port}"
+
+
+def key_from_json(key: list) -> str:
+    """A key of the published map as nft's JSON lists it (concat of address, proto, port) -> nft's syntax."""
+    parts = []
+    for part in key:
+        if isinstance(part, dict) and "prefix" in part:
+            parts.append(f"{part['prefix']['addr']}/{part['prefix']['len']}")
+        elif isinstance(part, dict) and "range" in part:
+            parts.append("-".join(str(bound) for bound in part["range"]))
+        else:
+            parts.append(str(part))
+    return " . ".join(parts)

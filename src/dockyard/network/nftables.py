@@ -4,18 +4,21 @@ Everything Dockyard does to the packet path lives in two tables of its own,
 ``table ip dockyard`` and ``table ip6 dockyard`` (the name is configurable so
 that test daemons keep to theirs). No other table is changed, the ruleset is
 never flushed, and ``teardown`` deletes exactly these tables. Base chains hold
-one fixed jump each; what varies lives in regular chains, one rule set per
-network and per container, each rule carrying a comment ``net:<id>`` or
-``ctr:<id>`` so that it can be removed by handle, and so that after a crash
-``reconcile`` can delete what belongs to no live network or container::
+one fixed rule each. What varies is of two kinds, both labelled so that they
+can be removed one by one, and so that after a crash ``reconcile`` can delete
+what belongs to no live network or container: per network, rules commented
+``net:<id>`` in regular chains (removed by handle); per container, elements of
+the ``published`` map commented ``ctr:<id>`` (removed by key)::
 
     table ip dockyard                        (ip6: the same for IPv6 subnets and addresses, no localnet)
-      prerouting  nat    dstnat  fib daddr type local jump published   (from other hosts and containers)
-      output      nat    -100    fib daddr type local jump published   (from the host itself, 127.0.0.1 too)
+      map published    (HostIp . proto . HostPort : container address . port), interval keys:
+                       0.0.0.0/0 . tcp . 8080 comment "ctr:<id>" : 172.18.0.2 . 80
+      prerouting  nat    dstnat  fib daddr type local meta l4proto { tcp, udp, sctp }
+                                   dnat ip to ip daddr . meta l4proto . th dport map @published
+      output      nat    -100    the same, for the host itself (127.0.0.1 too)
       postrouting nat    srcnat  jump nat_out
       forward     filter filter  jump isolation
       localnet    filter raw     jump loopback_guard
-      published        ctr:<id>  [ip daddr <HostIp>] <proto> dport <HostPort> dnat to <ip>:<port>
       nat_out          net:<id>  ip saddr <subnet> oifname != <bridge> masquerade   egress
                        net:<id>  oifname <bridge> ip saddr <subnet> ct status dnat masquerade   hairpin
                        net:<id>  oifname <bridge> ip saddr 127.0.0.0/8 masquerade   localhost
@@ -23,8 +26,13 @@ network and per container, each rule carrying a comment ``net:<id>`` or
                                  (internal: nothing in or out of <bridge> at all)
       loopback_guard   net:<id>  iifname <bridge> ip daddr 127.0.0.0/8 drop
 
-Published ports are served by the kernel alone, from the paths docker's
-userland proxy serves: another host (prerouting), the host itself on any of its
+A map lookup costs the same for one published port as for thousands (docker's
+iptables DNAT chain grows by a rule per port), publishing and unpublishing need
+neither a listing nor the kernel's rule handles, and the kernel refuses an
+element that overlaps another, behind the allocator's own check.
+
+Published ports are served by the kernel, from the paths docker's userland
+proxy serves: another host (prerouting), the host itself on any of its
 addresses including 127.0.0.1 (output chain; the bridge gets ``route_localnet``
 so that a packet from 127.0.0.1 may leave through it, and it is masqueraded to
 the bridge's address), and a container reaching its own or another container's
@@ -46,12 +54,12 @@ API (for NetworkService; every method is idempotent and thread-safe)::
 
     firewall = Firewall(PortAllocator())
     firewall.setup()                                   # the tables and their fixed chains; ip_forward on
+    firewall.reconcile(live_network_ids, live_container_ids)  # at start: drop everything else of ours
+    firewall.restore(container_id, container_ip, mappings, container_ip6)   # then: each running container
     firewall.add_network(NetworkRules(id, bridge, subnet, internal, subnet6))
     mappings = firewall.publish(container_id, container_ip, port_requests(...), container_ip6)
-    firewall.restore(container_id, container_ip, mappings, container_ip6)   # after a daemon restart
     firewall.unpublish(container_id)
     firewall.remove_network(id)
-    firewall.reconcile(live_network_ids, live_container_ids)  # drop everything else of ours
     firewall.close()                                   # daemon shutdown: proxy stopped, rules kept
     firewall.teardown()                                # both tables (tests, uninstall)
 
@@ -79,9 +87,10 @@ from dockyard.network.firewall_rules import (
     FAMILIES,
     NetworkRules,
     Rule,
+    key_from_json,
     network_rules,
     proxy_serves,
-    publish_rules,
+    publish_elements,
     skeleton,
 )
 from dockyard.network.port_allocator import PortAllocator
@@ -103,8 +112,13 @@ class Nft:
         except OSError as exc:
             raise Unavailable(f"libnftables is not installed (apt-get install nftables): {exc}") from None
 
-    def apply(self, batch: Sequence[str]) -> list[int]:
-        """Run the commands as one transaction (all take effect or none); the handles of the rules it added."""
+    def apply(self, batch: Sequence[str]) -> None:
+        """Run the commands as one transaction: all of them take effect or none."""
+        if batch:
+            self._run("\n".join(batch) + "\n")
+
+    def apply_rules(self, batch: Sequence[str]) -> list[int]:
+        """apply(), returning the handles of the rules it added (nft's echo, which reads the table first)."""
         if not batch:
             return []
         echoed = self._run("\n".join(batch) + "\n", OUTPUT_ECHO | OUTPUT_HANDLE)
@@ -119,6 +133,23 @@ class Nft:
                 return None
             raise
         return json.loads(out)["nftables"]
+
+    def list_elements(self, family: str, table: str, name: str) -> list[tuple[str, str]]:
+        """(key in nft's syntax, comment) of every element of a map; empty when there is no such map."""
+        try:
+            items = json.loads(self._run(f"list map {family} {table} {name}", OUTPUT_JSON))["nftables"]
+        except Internal as exc:
+            if "No such file or directory" in str(exc):
+                return []
+            raise
+        found = []
+        for item in items:
+            for key, _value in item.get("map", {}).get("elem", []):
+                elem = key.get("elem", {}) if isinstance(key, dict) else {}
+                val = elem.get("val", key)
+                concat = val["concat"] if isinstance(val, dict) and "concat" in val else [val]
+                found.append((key_from_json(concat), elem.get("comment", "")))
+        return found
 
     def list_chains(self) -> list[dict]:
         """Every base and regular chain of every table (read only)."""
@@ -155,6 +186,7 @@ class Firewall:
         self._ipv6 = os.path.exists("/proc/net/if_inet6") if ipv6 is None else ipv6
         self._proxy: UserlandProxy | None = None
         self._relays: dict[str, list[socket.socket]] = {}  # container -> host sockets the proxy listens on
+        self._elements: dict[str, list[tuple[str, str]]] = {}  # container -> (family, key) in the published maps
         # comment -> handles of its rules, so that a change needs no listing (a JSON listing costs
         # tens of milliseconds per hundred rules). None until the tables are first read.
         self._handles: dict[str, list[Handle]] | None = None
@@ -177,6 +209,7 @@ class Firewall:
         with self._lock:
             self._nft.apply(batch)
             self._handles = None
+            self._elements = {}
 
     def add_network(self, net: NetworkRules) -> None:
         """Egress NAT, isolation and published-port support for a bridge network (replacing any earlier rules)."""
@@ -215,7 +248,7 @@ class Firewall:
             return ("0.0.0.0", "::") if v6 else ("0.0.0.0",)
 
         mappings = self.allocator.allocate(container_id, requests, wildcards)
-        self._program(container_id, container_ip, mappings, container_ip6, replace=False)
+        self._program(container_id, container_ip, mappings, container_ip6)
         return mappings
 
     def restore(
@@ -227,18 +260,18 @@ class Firewall:
     ) -> None:
         """After a daemon restart: hold these host ports again and make sure their rules and relays are in place.
 
-        Call reconcile() (or setup()) first, as the daemon does at start: they read the rules that the
-        daemon before made, which restore then replaces by handle.
+        Call reconcile() first, as the daemon does at start: it reads what the daemon before made,
+        so that unpublish later knows the container's elements.
         """
         self._stop_relays(container_id)  # they hold the ports, which restore binds anew
         self.allocator.restore(container_id, mappings)
-        self._program(container_id, container_ip, mappings, container_ip6, replace=True)
+        self._program(container_id, container_ip, mappings, container_ip6)
 
     def unpublish(self, container_id: str) -> list[PortMapping]:
-        """Remove the container's DNAT rules and relays and give its host ports back; what it had published."""
+        """Remove the container's DNAT and relays and give its host ports back; what it had published."""
         self._stop_relays(container_id)
         with self._lock:
-            self._replace(f"ctr:{container_id}", [])
+            self._remove_elements(container_id)
         return self.allocator.release(container_id)
 
     def close(self) -> None:
@@ -255,9 +288,8 @@ class Firewall:
         container_ip: str,
         mappings: Sequence[PortMapping],
         container_ip6: str | None,
-        replace: bool,
     ) -> None:
-        """Rules for what the kernel serves, relays for the rest; on failure, nothing held."""
+        """Map elements for what the kernel serves, relays for the rest; on failure, nothing held."""
         try:
             relays = []
             for m in mappings:
@@ -267,9 +299,11 @@ class Firewall:
                         reason = f"needs the userland proxy, and this kernel has no {m.proto} sockets"
                         raise Unsupported(f"publishing {m.proto} on {m.host_ip} {reason}")
                     relays.append((host, (container_ip6 or container_ip, m.container_port)))
-            rules = publish_rules(container_id, container_ip, mappings, container_ip6)
+            elements = publish_elements(container_id, container_ip, mappings, container_ip6)
             with self._lock:
-                self._change(f"ctr:{container_id}", rules, replace=replace)
+                self._nft.apply([self._add_element(*element) for element in elements])
+                known = self._elements.setdefault(container_id, [])
+                known += [(family, key) for family, key, _ in elements if (family, key) not in known]
                 if relays and self._proxy is None:
                     self._proxy = UserlandProxy()
             for host, target in relays:
@@ -277,9 +311,9 @@ class Firewall:
                 self._relays.setdefault(container_id, []).append(host)
         except BaseException:
             self._stop_relays(container_id)
-            # The original error is the one to report; a rule left behind goes at the next reconcile.
+            # The original error is the one to report; an element left behind goes at the next reconcile.
             with self._lock, contextlib.suppress(Internal, Unavailable):
-                self._replace(f"ctr:{container_id}", [])
+                self._remove_elements(container_id)
             self.allocator.release(container_id)
             raise
 
@@ -288,18 +322,23 @@ class Firewall:
             self._proxy.stop(host)
 
     def reconcile(self, live_networks: Collection[str], live_containers: Collection[str]) -> list[str]:
-        """Repair the fixed chains and delete the rules of every network and container not listed.
+        """Repair the fixed chains and delete the rules and published ports of every network and container not listed.
 
-        Returns the comments (net:<id>, ctr:<id>) whose rules were removed.
+        Returns the comments (net:<id>, ctr:<id>) whose rules or elements were removed.
         """
         self.setup()
         live = {f"net:{i}" for i in live_networks} | {f"ctr:{i}" for i in live_containers}
         with self._lock:
-            doomed = sorted(comment for comment in self._known() if comment not in live)
-            self._nft.apply([command for comment in doomed for command in self._delete_commands(comment)])
-            for comment in doomed:
+            elements = self._read_elements()
+            doomed_rules = [comment for comment in self._known() if comment not in live]
+            doomed_elements = [comment for comment in elements if comment not in live]
+            batch = [command for comment in doomed_rules for command in self._delete_commands(comment)]
+            batch += [self._delete_element(*key) for comment in doomed_elements for key in elements[comment]]
+            self._nft.apply(batch)
+            for comment in doomed_rules:
                 del self._known()[comment]
-            return doomed
+            self._elements = {c.removeprefix("ctr:"): keys for c, keys in elements.items() if c in live}
+            return sorted({*doomed_rules, *doomed_elements})
 
     def foreign_forward_drops(self) -> list[str]:
         """Other tables' forward chains that drop by default ("ip filter FORWARD"): they drop our traffic too."""
@@ -313,27 +352,48 @@ class Firewall:
 
     def _replace(self, comment: str, rules: list[Rule]) -> None:
         """Atomically swap every rule commented `comment` for `rules`."""
-        self._change(comment, rules, replace=True)
-
-    def _change(self, comment: str, rules: list[Rule], replace: bool) -> None:
-        """Add rules under comment, after deleting its present ones when replace; one transaction."""
         try:
-            self._apply_change(comment, rules, replace)
+            self._apply_replace(comment, rules)
         except Internal:
             # A rule we knew is gone (our table was changed behind our back): read the kernel and retry.
             self._handles = None
-            self._apply_change(comment, rules, replace)
+            self._apply_replace(comment, rules)
 
-    def _apply_change(self, comment: str, rules: list[Rule], replace: bool) -> None:
+    def _apply_replace(self, comment: str, rules: list[Rule]) -> None:
         known = self._known()
-        deletes = self._delete_commands(comment) if replace else []
-        added = self._nft.apply([*deletes, *(f"add rule {f} {self.table} {c} {r}" for f, c, r in rules)])
-        kept = [] if replace else known.get(comment, [])
-        handles = kept + [(family, chain, handle) for (family, chain, _), handle in zip(rules, added, strict=True)]
+        added = self._nft.apply_rules(
+            [*self._delete_commands(comment), *(f"add rule {f} {self.table} {c} {r}" for f, c, r in rules)]
+        )
+        handles = [(family, chain, handle) for (family, chain, _), handle in zip(rules, added, strict=True)]
         if handles:
             known[comment] = handles
         else:
             known.pop(comment, None)
+
+    def _remove_elements(self, container_id: str) -> None:
+        """Delete the container's published-map elements by key; read the maps if one was gone already."""
+        keys = self._elements.pop(container_id, [])
+        if not keys:
+            return
+        try:
+            self._nft.apply([self._delete_element(family, key) for family, key in keys])
+        except Internal:
+            keys = self._read_elements().get(f"ctr:{container_id}", [])
+            self._nft.apply([self._delete_element(family, key) for family, key in keys])
+
+    def _read_elements(self) -> dict[str, list[tuple[str, str]]]:
+        """The published maps' keys by comment (ctr:<id>)."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        for family in FAMILIES:
+            for key, comment in self._nft.list_elements(family, self.table, "published"):
+                found.setdefault(comment, []).append((family, key))
+        return found
+
+    def _add_element(self, family: str, key: str, value: str) -> str:
+        return f"add element {family} {self.table} published {{ {key} {value} }}"
+
+    def _delete_element(self, family: str, key: str) -> str:
+        return f"delete element {family} {self.table} published {{ {key} }}"
 
     def _delete_commands(self, comment: str) -> list[str]:
         return [f"delete rule {f} {self.table} {c} handle {h}" for f, c, h in self._known().get(comment, [])]
