@@ -1,14 +1,15 @@
 """The network service: docker's networks (create, list, inspect, remove, prune, connect, disconnect).
 
     networks   bridge (the default, its own bridge name, no name resolution), host, none (predefined),
-               and user-defined bridge networks (bridge dy-<12 hex>, embedded DNS)
+               and user-defined networks with embedded DNS: bridge (a bridge dy-<12 hex>), macvlan and
+               ipvlan (sub-interfaces of a parent); each driver behind dockyard.core.network's contract
     endpoints  one per (network, container), made at create or connect; the address is
                allocated when the container starts and released when it stops
 
 What happens in the kernel when a container starts and stops is the sandbox
-service's (dockyard.services.sandboxes); this one keeps the records, the bridges
-and each bridge network's rules in Dockyard's nftables table (egress NAT,
-isolation, internal networks: dockyard.network.nftables).
+service's (dockyard.services.sandboxes); this one keeps the records, the networks'
+links (through their drivers) and each bridge network's rules in Dockyard's
+nftables table (egress NAT, isolation, internal networks: dockyard.network.nftables).
 """
 
 from __future__ import annotations
