@@ -258,6 +258,20 @@ def test_the_default_bridge_gives_docker_shaped_settings_and_files(busybox_daemo
         d.docker("rm", "-f", "dy-plain", check=False)
 
 
+def test_legacy_links_on_the_default_bridge_name_the_target(busybox_daemon):
+    d = busybox_daemon
+    d.docker("run", "-d", "--name", "dy-linked", "busybox", "sleep", "60")
+    try:
+        target_ip = d.docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "dy-linked").stdout.strip()
+        out = d.docker("run", "--rm", "--link", "dy-linked:db", "busybox", "sh", "-c",
+                       "cat /etc/hosts && ping -c1 -W2 db").stdout  # fmt: skip
+        assert f"{target_ip}\tdb dy-linked " in out and "1 packets received" in out
+        missing = d.docker("run", "--rm", "--link", "dy-nosuch:x", "busybox", "true", check=False)
+        assert "could not get container for dy-nosuch" in missing.stderr
+    finally:
+        d.docker("rm", "-f", "dy-linked", check=False)
+
+
 def test_network_commands_and_their_api_shapes(busybox_daemon):
     d = busybox_daemon
     created = d.docker("network", "create", "--subnet", "10.235.0.0/24", "--gateway", "10.235.0.254",

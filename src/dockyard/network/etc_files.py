@@ -20,7 +20,9 @@ def hosts(hostname: str, domainname: str, addresses: list[str], extra_hosts: lis
 
 
 def parse_extra_host(entry: str, host_gateway: str) -> tuple[str, str]:
-    """--add-host "name:address" (also "name=address"); "host-gateway" is the default bridge's gateway."""
+    """--add-host "name:address" (also "name=address"); "host-gateway" is the default bridge's gateway.
+
+    The name may be several, space-separated (a legacy link's "alias name id" line)."""
     separator = "=" if "=" in entry else ":"
     name, sep, address = entry.partition(separator)
     if not sep or not name or not address:
@@ -28,3 +30,10 @@ def parse_extra_host(entry: str, host_gateway: str) -> tuple[str, str]:
     if address == "host-gateway":
         address = host_gateway
     return name, address.strip("[]")
+
+
+def parse_link(link: str) -> tuple[str, str]:
+    """A legacy link as the API carries it, "/db:/web/alias" or "db:alias" or "db": (target, alias)."""
+    target, _, alias = link.partition(":")
+    target = target.strip("/")
+    return target, (alias.rstrip("/").rpartition("/")[2] or target)

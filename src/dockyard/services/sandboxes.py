@@ -86,6 +86,12 @@ class SandboxService:
         # Bad port specifications are refused now rather than at the start.
         bindings, publish_all = host_config.get("PortBindings"), bool(host_config.get("PublishAllPorts"))
         ports.port_requests(bindings, config.get("ExposedPorts") or {}, publish_all)
+        for link in host_config.get("Links") or []:  # docker refuses a link to a container that does not exist
+            target, _ = etc_files.parse_link(link)
+            try:
+                self.container(target)
+            except NotFound:
+                raise InvalidParameter(f"could not get container for {target}") from None
         mode = network_mode(host_config)
         wanted = dict((networking_config or {}).get("EndpointsConfig") or {})
         if mode.startswith(CONTAINER):
@@ -263,7 +269,22 @@ class SandboxService:
         default = self.networks.get("bridge")
         gateway = str(self.networks.address_space(default).gateway)
         extra = [etc_files.parse_extra_host(e, gateway) for e in record.host_config.get("ExtraHosts") or []]
+        extra += self._linked_hosts(record)
         return etc_files.hosts(hostname, record.config.get("Domainname") or "", addresses, extra)
+
+    def _linked_hosts(self, record: ContainerRecord) -> list[tuple[str, str]]:
+        """Legacy --link on the default bridge: "alias name id" on the linked container's address there, as
+        docker writes them (on user networks the embedded DNS answers links instead)."""
+        default = self.networks.get("bridge")
+        found = []
+        for link in record.host_config.get("Links") or []:
+            target_name, alias = etc_files.parse_link(link)
+            with contextlib.suppress(NotFound):
+                target = self.container(target_name)
+                for endpoint in self.networks.endpoints.of_container(target.id):
+                    if endpoint.network_id == default.id and endpoint.address:
+                        found.append((f"{alias} {target.name} {target.id[:12]}", endpoint.address))
+        return found
 
     def container_dns(self, record: ContainerRecord) -> resolvconf.ContainerDns:
         """The container's resolv.conf and where its embedded DNS server forwards (nowhere if it is only on
