@@ -435,6 +435,28 @@ def test_daemon_json_pools_and_bip_shape_the_networks(tmp_path):
                                    text=True).stdout  # fmt: skip
         assert "10.247.5.1/24" in addresses and "10.247.0.1" not in addresses
         assert "10.247.5.2/24" in daemon.docker("run", "--rm", "busybox", "ip", "addr").stdout
+        # IPv6 on the default bridge (dockerd's ipv6 and fixed-cidr-v6)
+        daemon.stop()
+        config |= {"ipv6": True, "fixed-cidr-v6": "fd42:d0c:247::/64"}
+        with open(os.path.join(daemon.base, "daemon.json"), "w") as f:
+            json.dump(config, f)
+        daemon.start()
+        bridge = json.loads(daemon.docker("network", "inspect", "bridge").stdout)[0]
+        assert bridge["EnableIPv6"]
+        assert {"Subnet": "fd42:d0c:247::/64", "Gateway": "fd42:d0c:247::1"} in bridge["IPAM"]["Config"]
+        out = daemon.docker("run", "--rm", "busybox", "sh", "-c", "ip addr && ping -6 -c1 -W2 fd42:d0c:247::1").stdout
+        assert "fd42:d0c:247::2/64" in out and "1 packets received" in out
+        # IPv6 on the default bridge (dockerd's ipv6 and fixed-cidr-v6)
+        daemon.stop()
+        config |= {"ipv6": True, "fixed-cidr-v6": "fd42:d0c:247::/64"}
+        with open(os.path.join(daemon.base, "daemon.json"), "w") as f:
+            json.dump(config, f)
+        daemon.start()
+        bridge = json.loads(daemon.docker("network", "inspect", "bridge").stdout)[0]
+        assert bridge["EnableIPv6"] and {"Subnet": "fd42:d0c:247::/64", "Gateway": "fd42:d0c:247::1"} in (
+            bridge["IPAM"]["Config"])  # fmt: skip
+        out = daemon.docker("run", "--rm", "busybox", "sh", "-c", "ip addr && ping -6 -c1 -W2 fd42:d0c:247::1").stdout
+        assert "fd42:d0c:247::2/64" in out and "1 packets received" in out
     finally:
         if daemon.process is not None:
             leftover = daemon.docker("ps", "-aq", check=False).stdout.split()

@@ -31,6 +31,8 @@ class DaemonConfig:
     bridge: str = "dockyard0"
     bip: str = ""
     mtu: int = 1500
+    ipv6: bool = False  # IPv6 on the default bridge, in fixed_cidr_v6
+    fixed_cidr_v6: str = ""
     default_address_pools: list[dict] = field(default_factory=list)
 
     @property
@@ -58,6 +60,8 @@ _FILE_KEYS = {
     "bridge": "bridge",
     "bip": "bip",
     "mtu": "mtu",
+    "ipv6": "ipv6",
+    "fixed-cidr-v6": "fixed_cidr_v6",
     "default-address-pools": "default_address_pools",
 }
 _LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
@@ -75,6 +79,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-b", "--bridge", help="bridge of the default bridge network (default dockyard0)")
     p.add_argument("--bip", help="the default bridge's address with its prefix, e.g. 172.30.0.1/16")
     p.add_argument("--mtu", type=int, help="MTU of the containers' interfaces (default 1500)")
+    p.add_argument("--ipv6", action="store_true", default=None, help="IPv6 on the default bridge network")
+    p.add_argument("--fixed-cidr-v6", help="the default bridge's IPv6 subnet, e.g. fd00:d0c::/64 (with --ipv6)")
     p.add_argument("--config-file", default="/etc/dockyard/daemon.json", help="daemon.json (default %(default)s)")
     return p
 
@@ -86,7 +92,7 @@ def load(argv: list[str]) -> DaemonConfig:
     for key, value in from_file.items():
         setattr(config, _FILE_KEYS[key], value)
     for name in ("hosts", "data_root", "exec_root", "pidfile", "log_level", "storage_driver", "group", "bridge", "bip",
-                 "mtu"):  # fmt: skip
+                 "mtu", "ipv6", "fixed_cidr_v6"):  # fmt: skip
         value = getattr(args, name)
         if value is not None:
             if name == "hosts" and "hosts" in from_file:
@@ -95,6 +101,8 @@ def load(argv: list[str]) -> DaemonConfig:
                     f"hosts: (from flag: {value}, from file: {from_file['hosts']})"
                 )
             setattr(config, name, value)
+    if config.ipv6 != bool(config.fixed_cidr_v6):
+        raise InvalidParameter("IPv6 on the default bridge needs both --ipv6 and --fixed-cidr-v6")
     if not 0 < len(config.bridge) <= 15:
         raise InvalidParameter(f"invalid bridge name {config.bridge!r}: 1 to 15 characters")
     for host in config.hosts:

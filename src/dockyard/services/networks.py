@@ -52,6 +52,7 @@ class NetworkConfig:
     bip: str = ""  # the default bridge's gateway with its prefix, e.g. 172.30.0.1/16
     mtu: int = 1500
     pools: tuple[ipam.Pool, ...] = ipam.DEFAULT_POOLS
+    fixed_cidr_v6: str = ""  # the default bridge's IPv6 subnet (dockerd's --ipv6 --fixed-cidr-v6), "" for none
     # The owner tag on the links this daemon makes, so reconciliation never touches another daemon's.
     owner: str = "dockyard"
 
@@ -108,15 +109,20 @@ class NetworkService:
                 self._bring_up(record)
 
     def _ensure_default_bridge(self) -> None:
-        """The default network as --bridge and --bip say; a daemon started with other values changes it in
-        place (its id and its containers' endpoints stay) unless a container runs on it."""
+        """The default network as --bridge, --bip and --fixed-cidr-v6 say; a daemon started with other values
+        changes it in place (its id and its containers' endpoints stay) unless a container runs on it."""
         default = self.networks.by_name("bridge")
         wanted_subnet = str(ipaddress.ip_interface(self.config.bip).network) if self.config.bip else None
+        wanted6 = (
+            str(ipam.parse_network(self.config.fixed_cidr_v6, "fixed-cidr-v6")) if self.config.fixed_cidr_v6 else ""
+        )
         if default is not None:
             config = default.spec["IPAM"]["Config"][0]
             same_bip = wanted_subnet is None or (config["Subnet"], config["Gateway"]) == (
                 wanted_subnet, str(ipaddress.ip_interface(self.config.bip).ip))  # fmt: skip
-            if default.spec["Bridge"] == self.config.bridge and same_bip:
+            space6 = self.address_space6(default)
+            same6 = (str(space6.subnet) if space6 else "") == wanted6
+            if default.spec["Bridge"] == self.config.bridge and same_bip and same6:
                 return
             if any(e.address for e in self.endpoints.of_network(default.id)):
                 log.warning("the default bridge network keeps bridge %s and subnet %s while containers run on it",
@@ -143,7 +149,13 @@ class NetworkService:
             "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0", BRIDGE_NAME_OPTION: self.config.bridge,
             MTU_OPTION: str(self.config.mtu),
         }  # fmt: skip
-        return self._bridge_spec(space, self.config.bridge, options, {}, user_subnet=bool(self.config.bip), dns=False)
+        spec = self._bridge_spec(space, self.config.bridge, options, {}, user_subnet=bool(self.config.bip), dns=False)
+        if self.config.fixed_cidr_v6:
+            space6 = ipam.AddressSpace.build(ipam.parse_network(self.config.fixed_cidr_v6, "fixed-cidr-v6"),
+                                             user_configured=True)  # fmt: skip
+            spec["EnableIPv6"], spec["UserSubnet6"] = True, True
+            spec["IPAM"]["Config"].append(_ipam_config(space6))
+        return spec
 
     # -- create ------------------------------------------------------------------------------
 
