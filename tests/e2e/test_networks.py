@@ -260,12 +260,14 @@ def test_the_default_bridge_gives_docker_shaped_settings_and_files(busybox_daemo
 
 def test_legacy_links_on_the_default_bridge_name_the_target(busybox_daemon):
     d = busybox_daemon
-    d.docker("run", "-d", "--name", "dy-linked", "busybox", "sleep", "60")
+    d.docker("run", "-d", "--name", "dy-linked", "-e", "FOO=1", "--expose", "6379", "busybox", "sleep", "60")
     try:
         target_ip = d.docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "dy-linked").stdout.strip()
-        out = d.docker("run", "--rm", "--link", "dy-linked:db", "busybox", "sh", "-c",
-                       "cat /etc/hosts && ping -c1 -W2 db").stdout  # fmt: skip
+        out = d.docker("run", "--rm", "--name", "dy-linker", "--link", "dy-linked:db", "busybox", "sh", "-c",
+                       "cat /etc/hosts && ping -c1 -W2 db && env").stdout  # fmt: skip
         assert f"{target_ip}\tdb dy-linked " in out and "1 packets received" in out
+        assert "DB_NAME=/dy-linker/db" in out and "DB_ENV_FOO=1" in out
+        assert f"DB_PORT=tcp://{target_ip}:6379" in out
         missing = d.docker("run", "--rm", "--link", "dy-nosuch:x", "busybox", "true", check=False)
         assert "could not get container for dy-nosuch" in missing.stderr
     finally:

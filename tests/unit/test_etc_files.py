@@ -23,9 +23,3 @@ def test_add_host_accepts_host_gateway_and_both_separators():
     assert etc_files.parse_extra_host("v6=[::1]", "x") == ("v6", "::1")
     with pytest.raises(InvalidParameter):
         etc_files.parse_extra_host("nocolon", "x")
-
-
-def test_legacy_links_name_target_and_alias():
-    assert etc_files.parse_link("/db:/web/database") == ("db", "database")
-    assert etc_files.parse_link("db:database") == ("db", "database")
-    assert etc_files.parse_link("db") == ("db", "db")

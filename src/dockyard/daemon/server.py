@@ -61,6 +61,7 @@ def run(config: DaemonConfig) -> None:
 
             sandboxes = SandboxService(
                 networks, firewall, config.exec_root, container=container, containers=all_containers,
+                image_config=lambda record: containers.image_config(record),
                 files_dir=lambda container_id: os.path.join(config.data_root, "containers", container_id),
             )  # fmt: skip
             containers = ContainerService(

@@ -30,10 +30,3 @@ def parse_extra_host(entry: str, host_gateway: str) -> tuple[str, str]:
     if address == "host-gateway":
         address = host_gateway
     return name, address.strip("[]")
-
-
-def parse_link(link: str) -> tuple[str, str]:
-    """A legacy link as the API carries it, "/db:/web/alias" or "db:alias" or "db": (target, alias)."""
-    target, _, alias = link.partition(":")
-    target = target.strip("/")
-    return target, (alias.rstrip("/").rpartition("/")[2] or target)

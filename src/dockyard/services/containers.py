@@ -267,7 +267,8 @@ class ContainerService:
                 container_dir=self.files_dir(record.id),
                 rootfs=rootfs,
                 image_config=image_config,
-                config=record.config,
+                # Legacy links' variables come first: the container's own override them.
+                config={**record.config, "Env": [*sandbox.env, *(record.config.get("Env") or [])]},
                 host_config=record.host_config,
                 hostname=sandbox.hostname,
                 netns_path=sandbox.netns_path,

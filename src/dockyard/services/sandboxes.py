@@ -36,7 +36,7 @@ from dockyard.errors import Conflict, InvalidParameter, NotFound, PermissionDeni
 from dockyard.kernel import netns
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.metadata.networks import EndpointRecord, NetworkRecord
-from dockyard.network import bridge, etc_files, interfaces, ipam, ports, resolvconf
+from dockyard.network import bridge, etc_files, interfaces, ipam, links, ports, resolvconf
 from dockyard.network.nftables import Firewall
 from dockyard.services.networks import LINK_DRIVERS, PREDEFINED, NetworkService
 
@@ -53,6 +53,7 @@ class Sandbox:
     hostname: str
     hosts: str
     resolv_conf: str
+    env: list[str] = field(default_factory=list)  # what legacy links add to the container's environment
 
 
 def network_mode(host_config: dict) -> str:
@@ -67,6 +68,7 @@ class SandboxService:
     exec_root: str
     container: Callable[[str], ContainerRecord]  # by name or id; NotFound if none
     containers: Callable[[], list[ContainerRecord]]  # all of them
+    image_config: Callable[[ContainerRecord], dict]  # a container's image's config (legacy links read it)
     files_dir: Callable[[str], str]  # a container's directory of hostname, hosts, resolv.conf
     resolv_conf_path: str = "/etc/resolv.conf"
     on_endpoint_up: list[EndpointHook] = field(default_factory=list)
@@ -87,7 +89,7 @@ class SandboxService:
         bindings, publish_all = host_config.get("PortBindings"), bool(host_config.get("PublishAllPorts"))
         ports.port_requests(bindings, config.get("ExposedPorts") or {}, publish_all)
         for link in host_config.get("Links") or []:  # docker refuses a link to a container that does not exist
-            target, _ = etc_files.parse_link(link)
+            target, _ = links.parse_link(link)
             try:
                 self.container(target)
             except NotFound:
@@ -154,7 +156,8 @@ class SandboxService:
                 self._plug(record, network, endpoint, f"eth{index}", default_route=index == 0)
             if endpoints:
                 self._publish(record, endpoints[0], exposed_ports)
-            return Sandbox(path, hostname, self._hosts(record, hostname), self.container_dns(record).resolv_conf)
+            resolv = self.container_dns(record).resolv_conf
+            return Sandbox(path, hostname, self._hosts(record, hostname), resolv, self._link_environment(record))
         except BaseException:
             self.teardown(record.id)
             raise
@@ -272,18 +275,38 @@ class SandboxService:
         extra += self._linked_hosts(record)
         return etc_files.hosts(hostname, record.config.get("Domainname") or "", addresses, extra)
 
+    def _link_environment(self, record: ContainerRecord) -> list[str]:
+        """ALIAS_NAME, ALIAS_PORT..., ALIAS_ENV_... of each legacy link to a running container on the default
+        bridge (dockyard.network.links)."""
+        env: list[str] = []
+        for link in record.host_config.get("Links") or []:
+            target_name, alias = links.parse_link(link)
+            with contextlib.suppress(NotFound):
+                target = self.container(target_name)
+                address = self._default_bridge_address(target)
+                if address:
+                    image = self.image_config(target)
+                    exposed = [*(image.get("ExposedPorts") or {}), *(target.config.get("ExposedPorts") or {})]
+                    target_env = [*(image.get("Env") or []), *(target.config.get("Env") or [])]
+                    env += links.environment(alias, record.name, address, exposed, target_env)
+        return env
+
+    def _default_bridge_address(self, record: ContainerRecord) -> str:
+        default = self.networks.get("bridge")
+        found = [e.address for e in self.networks.endpoints.of_container(record.id) if e.network_id == default.id]
+        return found[0] if found and record.state.get("Running") else ""
+
     def _linked_hosts(self, record: ContainerRecord) -> list[tuple[str, str]]:
         """Legacy --link on the default bridge: "alias name id" on the linked container's address there, as
         docker writes them (on user networks the embedded DNS answers links instead)."""
-        default = self.networks.get("bridge")
         found = []
         for link in record.host_config.get("Links") or []:
-            target_name, alias = etc_files.parse_link(link)
+            target_name, alias = links.parse_link(link)
             with contextlib.suppress(NotFound):
                 target = self.container(target_name)
-                for endpoint in self.networks.endpoints.of_container(target.id):
-                    if endpoint.network_id == default.id and endpoint.address:
-                        found.append((f"{alias} {target.name} {target.id[:12]}", endpoint.address))
+                address = self._default_bridge_address(target)
+                if address:
+                    found.append((f"{alias} {target.name} {target.id[:12]}", address))
         return found
 
     def container_dns(self, record: ContainerRecord) -> resolvconf.ContainerDns:
