@@ -25,6 +25,7 @@ import tempfile
 import time
 
 CACHE = os.environ.get("DOCKYARD_TEST_CACHE", "/var/tmp/dockyard-test-cache")
+BRIDGE = "dy-bench-c0"  # the daemon's default bridge, removed with its nftables table afterwards
 
 
 def pss_kib(pid: int) -> int:
@@ -51,7 +52,7 @@ def start_dockyard(base: str) -> tuple[subprocess.Popen, str]:
                    capture_output=True)  # fmt: skip
     daemon = subprocess.Popen(
         [*run, "daemon", "-H", f"unix://{socket_path}", "--data-root", f"{base}/root", "--exec-root", f"{base}/run",
-         "--config-file", f"{base}/daemon.json"],
+         "--config-file", f"{base}/daemon.json", "--bridge", BRIDGE],
         stdout=subprocess.DEVNULL, stderr=open(f"{base}/daemon.log", "wb"),  # noqa: SIM115 the child keeps it
     )  # fmt: skip
     for _ in range(300):
@@ -59,6 +60,20 @@ def start_dockyard(base: str) -> tuple[subprocess.Popen, str]:
             return daemon, f"unix://{socket_path}"
         time.sleep(0.05)
     raise SystemExit(f"dockyard daemon did not start; see {base}/daemon.log")
+
+
+def remove_network_objects(exec_root: str) -> None:
+    """The daemon keeps its bridge and rules when it stops, as dockerd does: the bench removes them."""
+    from dockyard.daemon.config import DaemonConfig
+    from dockyard.network import interfaces
+    from dockyard.network.nftables import Firewall
+    from dockyard.network.port_allocator import PortAllocator
+
+    for name in interfaces.owned_links(f"dockyard:{exec_root}"):
+        interfaces.delete_link(name)
+    firewall = Firewall(PortAllocator(), table=DaemonConfig(exec_root=exec_root).firewall_table)
+    firewall.teardown()
+    firewall.close()
 
 
 def docker(host: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -114,6 +129,7 @@ def main() -> None:
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(30)
+        remove_network_objects(f"{base}/run")
         shutil.rmtree(base, ignore_errors=True)
     print(f"containers, {args.runs} runs of `docker run --rm busybox true`, {args.idle} idle containers, "
           f"{time.strftime('%Y-%m-%d')}, {os.uname().release}, {os.cpu_count()} CPUs")  # fmt: skip
