@@ -62,6 +62,14 @@ def start_dockyard(base: str) -> tuple[subprocess.Popen, str]:
     raise SystemExit(f"dockyard daemon did not start; see {base}/daemon.log")
 
 
+def stop_dockyard(daemon: subprocess.Popen, base: str) -> None:
+    """Stop what start_dockyard started and remove all it left: its bridge, its rules, its data."""
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(30)
+    remove_network_objects(f"{base}/run")
+    shutil.rmtree(base, ignore_errors=True)
+
+
 def remove_network_objects(exec_root: str) -> None:
     """The daemon keeps its bridge and rules when it stops, as dockerd does: the bench removes them."""
     from dockyard.daemon.config import DaemonConfig
@@ -127,10 +135,7 @@ def main() -> None:
                 times[name].append(timed_run(host))
         memory = {name: idle_memory(host, args.idle, shims[name]) for name, host in hosts.items()}
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(30)
-        remove_network_objects(f"{base}/run")
-        shutil.rmtree(base, ignore_errors=True)
+        stop_dockyard(daemon, base)
     print(f"containers, {args.runs} runs of `docker run --rm busybox true`, {args.idle} idle containers, "
           f"{time.strftime('%Y-%m-%d')}, {os.uname().release}, {os.cpu_count()} CPUs")  # fmt: skip
     for name in hosts:
