@@ -16,76 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
-CACHE = os.environ.get("DOCKYARD_TEST_CACHE", "/var/tmp/dockyard-test-cache")
-BRIDGE = "dy-bench-c0"  # the daemon's default bridge, removed with its nftables table afterwards
-
-
-def pss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    return 0
-
-
-def cmdline(pid: str) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def start_dockyard(base: str) -> tuple[subprocess.Popen, str]:
-    socket_path = os.path.join(base, "dy.sock")
-    run = [sys.executable, "-c", "from dockyard.cli.main import main; raise SystemExit(main())"]
-    env = dict(os.environ, DOCKYARD_BOOTSTRAP_CACHE=CACHE)
-    subprocess.run([*run, "bootstrap", "busybox", "--data-root", f"{base}/root"], env=env, check=True,
-                   capture_output=True)  # fmt: skip
-    daemon = subprocess.Popen(
-        [*run, "daemon", "-H", f"unix://{socket_path}", "--data-root", f"{base}/root", "--exec-root", f"{base}/run",
-         "--config-file", f"{base}/daemon.json", "--bridge", BRIDGE],
-        stdout=subprocess.DEVNULL, stderr=open(f"{base}/daemon.log", "wb"),  # noqa: SIM115 the child keeps it
-    )  # fmt: skip
-    for _ in range(300):
-        if subprocess.run(["docker", "-H", f"unix://{socket_path}", "version"], capture_output=True).returncode == 0:
-            return daemon, f"unix://{socket_path}"
-        time.sleep(0.05)
-    raise SystemExit(f"dockyard daemon did not start; see {base}/daemon.log")
-
-
-def stop_dockyard(daemon: subprocess.Popen, base: str) -> None:
-    """Stop what start_dockyard started and remove all it left: its bridge, its rules, its data."""
-    daemon.send_signal(signal.SIGTERM)
-    daemon.wait(30)
-    remove_network_objects(f"{base}/run")
-    shutil.rmtree(base, ignore_errors=True)
-
-
-def remove_network_objects(exec_root: str) -> None:
-    """The daemon keeps its bridge and rules when it stops, as dockerd does: the bench removes them."""
-    from dockyard.daemon.config import DaemonConfig
-    from dockyard.network import interfaces
-    from dockyard.network.nftables import Firewall
-    from dockyard.network.port_allocator import PortAllocator
-
-    for name in interfaces.owned_links(f"dockyard:{exec_root}"):
-        interfaces.delete_link(name)
-    firewall = Firewall(PortAllocator(), table=DaemonConfig(exec_root=exec_root).firewall_table)
-    firewall.teardown()
-    firewall.close()
-
-
-def docker(host: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", "-H", host, *args], check=True, capture_output=True, **kwargs)
+from benchlib import cmdline, docker, pss_kib, start_dockyard, stop_dockyard
 
 
 def timed_run(host: str) -> float:

@@ -19,8 +19,7 @@ import statistics
 import tempfile
 import time
 
-from benchlib import timed
-from containers import docker, start_dockyard, stop_dockyard
+from benchlib import docker, start_dockyard, stop_dockyard, timed
 
 from dockyard.kernel import libc
 from dockyard.kernel.constants import PR_SET_NO_NEW_PRIVS

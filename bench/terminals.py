@@ -18,8 +18,7 @@ import statistics
 import tempfile
 import time
 
-from benchlib import timed
-from containers import docker, start_dockyard, stop_dockyard
+from benchlib import docker, start_dockyard, stop_dockyard, timed
 
 _INPUT = b"x" * (32 << 20)
 

@@ -12,7 +12,8 @@ fi
 
 packages=(python3 python3-venv python3-pip busybox-static debootstrap runc skopeo procps iproute2 util-linux dpkg tmux
   nftables dnsmasq-base  # dnsmasq: the peer of bench/dns.py (no service, only the binary)
-  gcc python3-dev)  # pip install builds kernel/_native.c, the C extension of kernel/libc.py
+  gcc python3-dev  # pip install builds kernel/_native.c, the C extension of kernel/libc.py
+  tini)  # tini-static: what --init runs as the container's PID 1 (docker's docker-init)
 # docker.io (dockerd 20.10) is the real engine the tests compare with; they start a private
 # dockerd of their own (tests/support/dockerd.py). Its recommends (apparmor, cgroupfs-mount,
 # needrestart, criu, git) are left out: needrestart hooks every later apt run and

@@ -23,11 +23,15 @@ def seconds(stamp: str) -> float:
     """Seconds since the epoch; 0 for docker's zero time, an empty string or an unreadable one."""
     if not stamp or stamp.startswith("0001-"):
         return 0.0
-    import calendar  # only the daemon parses times; the runtime's start-up does not pay for it
+    # Only the daemon parses times (the runtime's start-up does not pay for the import). fromisoformat
+    # (3.11: "Z" and more than six fractional digits) is 20 times faster than strptime, which showed in
+    # `ps -a` over 100 containers; its microseconds are as precise as a float of the epoch anyway.
+    import datetime
 
     try:
-        whole = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+        moment = datetime.datetime.fromisoformat(stamp)
     except ValueError:
         return 0.0
-    fraction = stamp[20:].rstrip("Z") if stamp[19:20] == "." else ""
-    return whole + (float("0." + fraction) if fraction.isdigit() else 0.0)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()

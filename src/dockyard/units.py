@@ -6,6 +6,7 @@
     human_duration(90)           "About a minute"
     ram_in_bytes("512m")         536870912   (--memory, --shm-size)
     from_human_size("1.5GB")     1500000000
+    go_duration_ns("1m30s")      90000000000  (--health-interval, --since 10m, HEALTHCHECK --interval)
 
 The daemon writes "Up 3 minutes" with these and the CLI "3 weeks ago"; both
 import this module, which imports nothing.
@@ -64,6 +65,31 @@ def human_duration(seconds: float) -> str:
     if hours < 24 * 365 * 2:
         return f"{hours // 24 // 30} months"
     return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+
+
+def go_duration_ns(text: str) -> int:
+    """Go's time.ParseDuration ("30s", "1m30s", "500ms", "0") in nanoseconds; ValueError with Go's message."""
+    if text == "0":
+        return 0
+    if not text:
+        raise ValueError(f'time: invalid duration "{text}"')
+    total, number, i = 0, "", 0
+    while i < len(text):
+        if text[i].isdigit() or text[i] == ".":
+            number += text[i]
+            i += 1
+            continue
+        unit = next((u for u in ("ns", "us", "µs", "ms", "s", "m", "h") if text.startswith(u, i)), None)
+        if unit is None or not number:
+            raise ValueError(f'time: invalid duration "{text}"')
+        total += int(float(number) * _DURATION_UNITS[unit])
+        number, i = "", i + len(unit)
+    if number:
+        raise ValueError(f'time: missing unit in duration "{text}"')
+    return total
 
 
 _DECIMAL_MULTIPLIERS = {"k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4, "p": 1000**5}

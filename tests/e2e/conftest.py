@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from support.cli import CLI
 from support.daemon import DockyardDaemon
 
 
@@ -48,3 +49,9 @@ def busybox_daemon(tmp_path_factory):
             if ids:
                 running.docker("rm", "-f", *ids, check=False)
             running.docker("network", "prune", "-f", check=False)
+
+
+@pytest.fixture(params=["docker", "dockyard"])
+def cli(request, busybox_daemon) -> CLI:
+    """The scenario once with the docker CLI, once with dockyard's, on the same daemon."""
+    return CLI(request.param, busybox_daemon)

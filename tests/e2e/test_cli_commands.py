@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
-import sys
 import tarfile
 
 import pytest
 
-DOCKYARD = os.path.join(os.path.dirname(sys.executable), "dockyard")
+from support.cli import CLI, DOCKYARD
 
 
-def dockyard(daemon, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    kwargs.setdefault("capture_output", True)
-    kwargs.setdefault("text", True)
-    env = dict(daemon.env)
-    env.pop("DOCKYARD_HOST", None)
-    result = subprocess.run([DOCKYARD, *args], env=env, timeout=120, **kwargs)
-    if check and result.returncode != 0:
-        raise AssertionError(f"dockyard {' '.join(args)} exited {result.returncode}: {result.stderr}")
-    return result
+def dockyard(daemon, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return CLI("dockyard", daemon)(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +59,7 @@ def test_ps_images_and_inspect_print_what_docker_prints(engine):
         ["ps", "-a", "--format", "json"],
         ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"],
         ["system", "df"],
+        ["system", "df", "-v"],
     ):
         # CREATED and STATUS say "1 second ago": two runs may straddle a second, so a difference gets two retries.
         for _ in range(3):
@@ -158,3 +152,44 @@ def test_help_reads_like_docker_s():
     assert "  -p, --publish list" in result.stdout
     top = subprocess.run([DOCKYARD, "--help"], capture_output=True, text=True, timeout=30)
     assert "Management Commands:" in top.stdout and "  ps " in top.stdout
+
+
+@pytest.mark.parametrize("command", [["attach"], ["stop"], ["logs"], ["exec"], ["system", "prune"], ["wait"]])
+def test_help_is_docker_s_word_for_word_and_wrapped_as_pflag_wraps(command):
+    # Not a terminal (stdin from /dev/null): both wrap the flags' help to 79 columns.
+    ours = subprocess.run([DOCKYARD, *command, "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    theirs = subprocess.run(["docker", *command, "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert ours.stdout.replace("dockyard", "docker") == theirs.stdout
+
+
+def test_volume_commands_and_mounts_say_what_docker_says(engine, cli):
+    volume = f"dy-cli-vol-{cli}"
+    assert cli("volume", "create", "--label", f"dy-cli={cli}", volume).stdout == f"{volume}\n"
+    cli("run", "--rm", "-v", f"{volume}:/data", "busybox", "sh", "-c", "echo kept > /data/f")
+    mount = f"type=volume,source={volume},target=/data,readonly"
+    assert cli("run", "--rm", "--mount", mount, "busybox", "cat", "/data/f").stdout == "kept\n"
+    refused = cli("run", "--rm", "--mount", mount, "busybox", "sh", "-c", "echo x > /data/g", check=False)
+    assert refused.returncode == 1 and "Read-only file system" in refused.stderr
+    listed = cli("volume", "ls", "--filter", f"label=dy-cli={cli}", "--format", "{{.Name}} {{.Driver}}").stdout
+    assert listed == f"{volume} local\n"
+    inspected = cli("volume", "inspect", "--format", "{{.Name}} {{.Labels}} {{.Mountpoint}}", volume).stdout
+    assert inspected.startswith(f"{volume} map[dy-cli:{cli}] /")
+    assert cli("volume", "rm", volume).stdout == f"{volume}\n"
+    missing = cli("volume", "rm", volume, check=False)
+    assert (missing.returncode, missing.stderr) == (1, f"Error response from daemon: get {volume}: no such volume\n")
+    cli("volume", "create", "--label", f"dy-cli={cli}", volume)
+    pruned = cli("volume", "prune", "--all", "--force", "--filter", f"label=dy-cli={cli}").stdout
+    # The figure is the daemon's (it counts the volume's blocks, docker its files' sizes): not the CLI's business.
+    assert re.fullmatch(rf"Deleted Volumes:\n{volume}\n\nTotal reclaimed space: [\d.]+k?B\n", pruned)
+
+
+def test_prune_reports_what_went_as_docker_does(engine, cli):
+    container = cli("create", "busybox", "true").stdout.strip()
+    pruned = cli("container", "prune", "--force").stdout  # the daemon's prune takes no filters yet: all stopped
+    assert re.fullmatch(r"Deleted Containers:\n([0-9a-f]{64}\n)+\nTotal reclaimed space: [\d.]+k?B\n", pruned)
+    assert f"\n{container}\n" in pruned
+    assert cli("container", "prune", "--force").stdout == "Total reclaimed space: 0B\n"
+    cli("tag", "busybox", f"dy-prune-{cli}:1")
+    image = cli("image", "prune", "--all", "--force", "--filter", "label=dy-none").stdout
+    assert image == "Total reclaimed space: 0B\n"  # busybox has no such label: nothing goes
+    cli("rmi", f"dy-prune-{cli}:1")

@@ -11,17 +11,24 @@ import time
 import docker.errors
 import pytest
 
+from support.cli import Driven
 from support.daemon import DockyardDaemon
 from support.swagger import validate
 
 TRAP_TERM = 'trap "echo got TERM; exit 3" TERM; echo up; while true; do sleep 0.1; done'
 
 
-def test_run_prints_the_output_and_exits_with_the_container_s_code(busybox_daemon):
-    result = busybox_daemon.docker("run", "--rm", "busybox", "sh", "-c", "echo to-out; echo to-err >&2; exit 7",
+@pytest.fixture
+def dy(busybox_daemon, cli):
+    """The module's daemon driven by the docker CLI or dockyard's."""
+    return Driven(busybox_daemon, cli)
+
+
+def test_run_prints_the_output_and_exits_with_the_container_s_code(dy):
+    result = dy.docker("run", "--rm", "busybox", "sh", "-c", "echo to-out; echo to-err >&2; exit 7",
                                    check=False)  # fmt: skip
     assert (result.returncode, result.stdout, result.stderr) == (7, "to-out\n", "to-err\n")
-    assert busybox_daemon.docker("ps", "-aq").stdout == ""  # --rm removed it
+    assert dy.docker("ps", "-aq").stdout == ""  # --rm removed it
 
 
 @pytest.mark.parametrize(
@@ -31,78 +38,78 @@ def test_run_prints_the_output_and_exits_with_the_container_s_code(busybox_daemo
         (["/etc/passwd"], 126, "permission denied"),
     ],
 )
-def test_a_command_that_cannot_run_gives_docker_s_exit_codes(busybox_daemon, command, code, message):
-    result = busybox_daemon.docker("run", "--rm", "busybox", *command, check=False)
+def test_a_command_that_cannot_run_gives_docker_s_exit_codes(dy, command, code, message):
+    result = dy.docker("run", "--rm", "busybox", *command, check=False)
     assert result.returncode == code
     assert message in result.stderr
 
 
-def test_detached_logs_stop_and_inspect(busybox_daemon):
-    container = busybox_daemon.docker("run", "-d", "--name", "dy-long", "busybox", "sh", "-c", TRAP_TERM).stdout.strip()
+def test_detached_logs_stop_and_inspect(dy):
+    container = dy.docker("run", "-d", "--name", "dy-long", "busybox", "sh", "-c", TRAP_TERM).stdout.strip()
     assert len(container) == 64
     deadline = time.monotonic() + 10
-    while "up" not in busybox_daemon.docker("logs", "dy-long").stdout and time.monotonic() < deadline:
+    while "up" not in dy.docker("logs", "dy-long").stdout and time.monotonic() < deadline:
         time.sleep(0.05)
-    listed = busybox_daemon.docker("ps", "--format", "{{.Names}} {{.Status}}").stdout
+    listed = dy.docker("ps", "--format", "{{.Names}} {{.Status}}").stdout
     assert listed.startswith("dy-long Up ")
-    inspected = json.loads(busybox_daemon.docker("inspect", "dy-long").stdout)[0]
+    inspected = json.loads(dy.docker("inspect", "dy-long").stdout)[0]
     assert inspected["State"]["Running"] and inspected["State"]["Pid"] > 0
     assert os.path.exists(f"/proc/{inspected['State']['Pid']}")
-    busybox_daemon.docker("stop", "dy-long")
-    state = json.loads(busybox_daemon.docker("inspect", "dy-long").stdout)[0]["State"]
+    dy.docker("stop", "dy-long")
+    state = json.loads(dy.docker("inspect", "dy-long").stdout)[0]["State"]
     assert (state["Status"], state["ExitCode"], state["Running"]) == ("exited", 3, False)
-    assert busybox_daemon.docker("logs", "dy-long").stdout == "up\ngot TERM\n"
-    assert busybox_daemon.docker("logs", "--tail", "1", "dy-long").stdout == "got TERM\n"
-    stamped = busybox_daemon.docker("logs", "-t", "dy-long").stdout.splitlines()[0]
+    assert dy.docker("logs", "dy-long").stdout == "up\ngot TERM\n"
+    assert dy.docker("logs", "--tail", "1", "dy-long").stdout == "got TERM\n"
+    stamped = dy.docker("logs", "-t", "dy-long").stdout.splitlines()[0]
     assert stamped.endswith(" up") and stamped[:4].isdigit()
-    busybox_daemon.docker("rm", "dy-long")
+    dy.docker("rm", "dy-long")
 
 
-def test_kill_wait_and_rm(busybox_daemon):
-    busybox_daemon.docker("run", "-d", "--name", "dy-victim", "busybox", "sleep", "60")
-    refused = busybox_daemon.docker("rm", "dy-victim", check=False)
+def test_kill_wait_and_rm(dy):
+    dy.docker("run", "-d", "--name", "dy-victim", "busybox", "sleep", "60")
+    refused = dy.docker("rm", "dy-victim", check=False)
     assert refused.returncode == 1 and "container is running" in refused.stderr
-    busybox_daemon.docker("kill", "--signal", "KILL", "dy-victim")
-    assert busybox_daemon.docker("wait", "dy-victim").stdout.strip() == "137"
-    again = busybox_daemon.docker("kill", "dy-victim", check=False)
+    dy.docker("kill", "--signal", "KILL", "dy-victim")
+    assert dy.docker("wait", "dy-victim").stdout.strip() == "137"
+    again = dy.docker("kill", "dy-victim", check=False)
     assert again.returncode == 1 and "is not running" in again.stderr
-    busybox_daemon.docker("rm", "dy-victim")
-    missing = busybox_daemon.docker("rm", "dy-victim", check=False)
+    dy.docker("rm", "dy-victim")
+    missing = dy.docker("rm", "dy-victim", check=False)
     assert missing.returncode == 1 and "No such container: dy-victim" in missing.stderr
 
 
-def test_the_inspect_and_list_shapes_follow_the_swagger(busybox_daemon):
-    busybox_daemon.docker("create", "--name", "dy-shape", "--label", "tier=web", "busybox", "true")
-    status, _, body = busybox_daemon.request("GET", "/v1.50/containers/dy-shape/json")
+def test_the_inspect_and_list_shapes_follow_the_swagger(dy):
+    dy.docker("create", "--name", "dy-shape", "--label", "tier=web", "busybox", "true")
+    status, _, body = dy.request("GET", "/v1.50/containers/dy-shape/json")
     assert status == 200
     validate(json.loads(body), "ContainerInspectResponse", version="1.50")
-    status, _, body = busybox_daemon.request("GET", "/v1.50/containers/json?all=1")
+    status, _, body = dy.request("GET", "/v1.50/containers/json?all=1")
     for summary in json.loads(body):
         validate(summary, "ContainerSummary", version="1.50")
-    labelled = busybox_daemon.docker("ps", "-a", "--filter", "label=tier=web", "--format", "{{.Names}}").stdout
+    labelled = dy.docker("ps", "-a", "--filter", "label=tier=web", "--format", "{{.Names}}").stdout
     assert labelled.split() == ["dy-shape"]
-    busybox_daemon.docker("rm", "dy-shape")
+    dy.docker("rm", "dy-shape")
 
 
-def test_bad_input_is_refused_and_creates_nothing(busybox_daemon):
-    before = busybox_daemon.docker("ps", "-aq").stdout
+def test_bad_input_is_refused_and_creates_nothing(dy):
+    before = dy.docker("ps", "-aq").stdout
     cases = [
         (["create", "no-such-image:1"], "Unable to find image 'no-such-image:1' locally"),
         (["create", "--name", "bad name!", "busybox"], "Invalid container name"),
         (["create", "--cap-add", "CAP_FLYING", "busybox"], "unknown capability"),
     ]
     for args, message in cases:
-        result = busybox_daemon.docker(*args, check=False)
+        result = dy.docker(*args, check=False)
         assert result.returncode != 0 and message in result.stderr, result.stderr
-    busybox_daemon.docker("create", "--name", "dy-taken", "busybox")
-    taken = busybox_daemon.docker("create", "--name", "dy-taken", "busybox", check=False)
+    dy.docker("create", "--name", "dy-taken", "busybox")
+    taken = dy.docker("create", "--name", "dy-taken", "busybox", check=False)
     assert 'The container name "/dy-taken" is already in use' in taken.stderr
-    busybox_daemon.docker("rm", "dy-taken")
-    assert busybox_daemon.docker("ps", "-aq").stdout == before
+    dy.docker("rm", "dy-taken")
+    assert dy.docker("ps", "-aq").stdout == before
 
 
-def test_docker_py_runs_containers(busybox_daemon):
-    client = busybox_daemon.client()
+def test_docker_py_runs_containers(dy):
+    client = dy.client()
     try:
         assert client.containers.run("busybox", ["echo", "hi from docker-py"], remove=True) == b"hi from docker-py\n"
         container = client.containers.run("busybox", ["sh", "-c", "echo bye; exit 4"], detach=True)
@@ -150,8 +157,8 @@ def test_live_restore_after_kill_9(tmp_path):
         first.remove_network_objects()
 
 
-def test_pause_rename_top_diff_commit_export_and_prune(busybox_daemon, tmp_path):
-    d = busybox_daemon
+def test_pause_rename_top_diff_commit_export_and_prune(dy, tmp_path):
+    d = dy
     d.docker("run", "-d", "--name", "dy-work", "busybox", "sh", "-c",
              "echo hi > /greeting; rm /bin/ls; while true; do sleep 0.1; done")  # fmt: skip
     deadline = time.monotonic() + 10
@@ -186,8 +193,8 @@ def test_pause_rename_top_diff_commit_export_and_prune(busybox_daemon, tmp_path)
     d.docker("rmi", "dy-committed:1")
 
 
-def test_exec_runs_in_the_container_with_its_environment_and_exit_codes(busybox_daemon):
-    d = busybox_daemon
+def test_exec_runs_in_the_container_with_its_environment_and_exit_codes(dy):
+    d = dy
     d.docker("run", "-d", "--name", "dy-exec", "-e", "FROM_RUN=1", "busybox", "sleep", "60")
     result = d.docker("exec", "dy-exec", "sh", "-c", "echo out; echo err >&2; exit 4", check=False)
     assert (result.returncode, result.stdout, result.stderr) == (4, "out\n", "err\n")
@@ -214,8 +221,8 @@ def test_exec_runs_in_the_container_with_its_environment_and_exit_codes(busybox_
     assert stopped.returncode == 1 and "No such container" in stopped.stderr
 
 
-def test_shims_come_from_the_template_and_starts_survive_its_death(busybox_daemon):
-    d = busybox_daemon
+def test_shims_come_from_the_template_and_starts_survive_its_death(dy):
+    d = dy
     marker = f"-m dockyard.runtime.shim_template {d.exec_root}/"
     template = [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and marker in _cmdline(pid)]
     assert len(template) == 1, "the daemon runs one shim template"
@@ -232,8 +239,8 @@ def _cmdline(pid: str) -> str:
         return ""
 
 
-def test_docker_cp_both_ways_running_and_stopped(busybox_daemon, tmp_path):
-    d = busybox_daemon
+def test_docker_cp_both_ways_running_and_stopped(dy, tmp_path):
+    d = dy
     source = tmp_path / "in"
     (source / "sub").mkdir(parents=True)
     (source / "sub" / "f.txt").write_text("hello\n")
@@ -264,8 +271,8 @@ def _wait_for(condition, timeout: float = 20) -> None:
         time.sleep(0.1)
 
 
-def test_restart_policies(busybox_daemon):
-    d = busybox_daemon
+def test_restart_policies(dy):
+    d = dy
 
     def state(name: str) -> dict:
         return json.loads(d.docker("inspect", name).stdout)[0]
@@ -287,8 +294,8 @@ def test_restart_policies(busybox_daemon):
     d.docker("rm", "-f", "dy-flaky", "dy-always")
 
 
-def test_logs_rotate_and_read_across_the_files(busybox_daemon):
-    d = busybox_daemon
+def test_logs_rotate_and_read_across_the_files(dy):
+    d = dy
     d.docker("run", "--name", "dy-chatty", "--log-opt", "max-size=2k", "--log-opt", "max-file=3", "busybox",
              "sh", "-c", "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done")  # fmt: skip
     log_path = json.loads(d.docker("inspect", "dy-chatty").stdout)[0]["LogPath"]
@@ -303,8 +310,8 @@ def test_logs_rotate_and_read_across_the_files(busybox_daemon):
     assert bad.returncode != 0 and "invalid size: 'lots'" in bad.stderr
 
 
-def test_health_checks_go_from_starting_to_unhealthy_to_healthy(busybox_daemon):
-    d = busybox_daemon
+def test_health_checks_go_from_starting_to_unhealthy_to_healthy(dy):
+    d = dy
     d.docker("run", "-d", "--name", "dy-health", "--health-cmd", "test -e /tmp/ok", "--health-interval", "300ms",
              "--health-retries", "2", "busybox", "sh", "-c", "sleep 2; touch /tmp/ok; sleep 60")  # fmt: skip
 
@@ -325,9 +332,9 @@ def test_health_checks_go_from_starting_to_unhealthy_to_healthy(busybox_daemon):
     d.docker("rm", "-f", "dy-health")
 
 
-def test_what_docker_py_s_own_suite_expects(busybox_daemon):
+def test_what_docker_py_s_own_suite_expects(dy):
     """Behaviours docker-py's integration suite relies on (see the note in docs/engine.md)."""
-    d = busybox_daemon
+    d = dy
     client = d.client()
     try:
         # -i without attach: stdin stays open, so `cat` waits instead of exiting at once.
@@ -348,13 +355,13 @@ def test_what_docker_py_s_own_suite_expects(busybox_daemon):
     assert (status, json.loads(body)) == (404, {"message": "page not found"})
 
 
-def test_stats_one_shot_and_streamed(busybox_daemon):
-    d = busybox_daemon
+def test_stats_one_shot_and_streamed(dy):
+    d = dy
     d.docker("run", "-d", "--name", "dy-stats", "-m", "64m", "busybox", "sleep", "60")
     status, _, body = d.request("GET", "/v1.50/containers/dy-stats/stats?stream=false")
     assert status == 200
     sample = json.loads(body)
-    validate(sample, "ContainerStatsResponse", version="1.50", strict=False)
+    validate(sample, "ContainerStatsResponse", version="1.50")
     assert sample["memory_stats"]["limit"] == 64 * 1024 * 1024 and sample["pids_stats"]["current"] == 1
     again = json.loads(d.request("GET", "/v1.50/containers/dy-stats/stats?stream=false")[2])
     assert again["preread"] == sample["read"]  # the previous sample is kept: no second-long wait
@@ -363,8 +370,8 @@ def test_stats_one_shot_and_streamed(busybox_daemon):
     d.docker("rm", "-f", "dy-stats")
 
 
-def test_update_changes_limits_live_and_the_restart_policy(busybox_daemon):
-    d = busybox_daemon
+def test_update_changes_limits_live_and_the_restart_policy(dy):
+    d = dy
     d.docker("run", "-d", "--name", "dy-update", "-m", "64m", "busybox", "sleep", "60")
     d.docker("update", "-m", "96m", "--memory-swap", "-1", "--pids-limit", "50", "--restart", "on-failure:3",
              "dy-update")  # fmt: skip
@@ -378,8 +385,10 @@ def test_update_changes_limits_live_and_the_restart_policy(busybox_daemon):
     d.docker("rm", "-f", "dy-update")
 
 
-def test_events_replay_and_filter(busybox_daemon):
-    d = busybox_daemon
+def test_events_replay_and_filter(dy):
+    d = dy
+    # The scenario runs once per CLI on one daemon: the other run's events must fall before the window.
+    time.sleep(2.1)
     since = str(int(time.time()) - 1)
     d.docker("run", "--name", "dy-events", "--label", "watch=me", "busybox", "true")
     d.docker("tag", "busybox", "dy-events-tag:1")
@@ -398,8 +407,8 @@ def test_events_replay_and_filter(busybox_daemon):
     assert labelled == ["create", "attach", "start", "die", "destroy"]
 
 
-def test_containers_get_a_seccomp_filter_unless_privileged_or_unconfined(busybox_daemon):
-    d = busybox_daemon
+def test_containers_get_a_seccomp_filter_unless_privileged_or_unconfined(dy):
+    d = dy
 
     def seccomp(*options: str) -> str:
         shown = d.docker("run", "--rm", *options, "busybox", "grep", "^Seccomp:", "/proc/self/status").stdout
@@ -413,8 +422,8 @@ def test_containers_get_a_seccomp_filter_unless_privileged_or_unconfined(busybox
     assert d.docker("run", "--rm", "--cap-add", "SYS_ADMIN", "busybox", "unshare", "-n", "true").returncode == 0
 
 
-def test_sizes_and_system_df(busybox_daemon):
-    d = busybox_daemon
+def test_sizes_and_system_df(dy):
+    d = dy
     d.docker("run", "--name", "dy-sized", "busybox", "sh", "-c", "head -c 300000 /dev/zero > /blob")
     sized = d.docker("ps", "-a", "-s", "--filter", "name=dy-sized", "--format", "{{.Size}}").stdout.strip()
     assert sized.startswith("3") and "kB" in sized and "virtual" in sized  # e.g. "303kB (virtual 2.33MB)"
@@ -429,8 +438,8 @@ def test_sizes_and_system_df(busybox_daemon):
     d.docker("rm", "dy-sized")
 
 
-def test_an_image_a_running_container_uses_cannot_be_forced_out(busybox_daemon):
-    d = busybox_daemon
+def test_an_image_a_running_container_uses_cannot_be_forced_out(dy):
+    d = dy
     d.docker("run", "-d", "--name", "dy-user", "busybox", "sleep", "60")
     image_id = d.docker("image", "inspect", "--format", "{{.Id}}", "busybox").stdout.strip()
     refused = d.docker("rmi", "-f", image_id, check=False)

@@ -1,11 +1,13 @@
-"""Terminals, input and detaching, as people use them: the real docker CLI on a pty of the test's own,
+"""Terminals, input and detaching, as people use them: the real docker CLI and `dockyard` on a pty of the test's own,
 docker-py's sockets, raw hijacked connections, and a daemon killed with -9 under an attached shell."""
 
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
@@ -30,9 +32,8 @@ def _size_settles(term: Terminal, wanted: bytes, timeout: float = 10) -> bool:
     return False
 
 
-def test_run_it_runs_a_shell_typed_into_and_exits_with_its_code(busybox_daemon):
-    d = busybox_daemon
-    with Terminal(["docker", "run", "-it", "--rm", "busybox", "sh"], env=d.env, rows=30, columns=100) as term:
+def test_run_it_runs_a_shell_typed_into_and_exits_with_its_code(cli):
+    with Terminal(cli.argv("run", "-it", "--rm", "busybox", "sh"), env=cli.env, rows=30, columns=100) as term:
         term.expect(PROMPT)
         term.type("echo $((6 * 7)); tty; stty size\r")
         term.expect(r"42\r\n/dev/pts/0\r\n30 100\r\n")
@@ -40,36 +41,35 @@ def test_run_it_runs_a_shell_typed_into_and_exits_with_its_code(busybox_daemon):
         assert term.wait() == 3
 
 
-def test_run_it_loses_nothing_a_container_writes_at_once(busybox_daemon):
-    command = ["docker", "run", "-it", "--rm", "busybox", "sh", "-c", "seq 1 3000; exit 4"]
-    with Terminal(command, env=busybox_daemon.env) as term:
+def test_run_it_loses_nothing_a_container_writes_at_once(cli):
+    command = cli.argv("run", "-it", "--rm", "busybox", "sh", "-c", "seq 1 3000; exit 4")
+    with Terminal(command, env=cli.env) as term:
         assert term.wait() == 4
         lines = term.expect(r"(?s)^(.*)$").group(1).split(b"\r\n")
     assert lines[:3] == [b"1", b"2", b"3"] and lines[2999] == b"3000"
 
 
-def test_start_ai_attaches_a_terminal_before_the_start(busybox_daemon):
-    d = busybox_daemon
-    d.docker("create", "-it", "--name", "dy-tty-start", "busybox", "sh", "-c", "read word; echo got $word; exit 6")
+def test_start_ai_attaches_a_terminal_before_the_start(cli):
+    cli("create", "-it", "--name", "dy-tty-start", "busybox", "sh", "-c", "read word; echo got $word; exit 6")
     try:
-        with Terminal(["docker", "start", "-ai", "dy-tty-start"], env=d.env) as term:
+        with Terminal(cli.argv("start", "-ai", "dy-tty-start"), env=cli.env) as term:
             term.type("typed\r")
             term.expect(r"got typed\r\n")
             assert term.wait() == 6
     finally:
-        d.docker("rm", "-f", "dy-tty-start")
+        cli("rm", "-f", "dy-tty-start")
 
 
-def test_ctrl_p_ctrl_q_detaches_and_attach_resumes_with_the_new_window_size(busybox_daemon):
+def test_ctrl_p_ctrl_q_detaches_and_attach_resumes_with_the_new_window_size(busybox_daemon, cli):
     d = busybox_daemon
-    with Terminal(["docker", "run", "-it", "--name", "dy-tty-detach", "busybox", "sh"], env=d.env) as term:
+    with Terminal(cli.argv("run", "-it", "--name", "dy-tty-detach", "busybox", "sh"), env=cli.env) as term:
         term.expect(PROMPT)
         term.type("echo before\r")
         term.expect("before")
         term.type("\x10\x11")
         assert term.wait() == 0
     assert _running(d, "dy-tty-detach")
-    with Terminal(["docker", "attach", "dy-tty-detach"], env=d.env, rows=20, columns=60) as term:
+    with Terminal(cli.argv("attach", "dy-tty-detach"), env=cli.env, rows=20, columns=60) as term:
         term.type("echo back $((1 + 1))\r")
         term.expect("back 2")
         term.type("stty size\r")
@@ -78,17 +78,16 @@ def test_ctrl_p_ctrl_q_detaches_and_attach_resumes_with_the_new_window_size(busy
         assert _size_settles(term, b"11 50")
         term.type("exit 5\r")
         assert term.wait() == 5
-    assert d.docker("inspect", "-f", "{{.State.ExitCode}}", "dy-tty-detach").stdout.strip() == "5"
+    assert cli("inspect", "-f", "{{.State.ExitCode}}", "dy-tty-detach").stdout.strip() == "5"
     # The log holds the terminal's raw output, prompt and all, as docker's does.
-    assert b"back 2\r\n" in d.docker("logs", "dy-tty-detach", text=False).stdout
-    d.docker("rm", "dy-tty-detach")
+    assert b"back 2\r\n" in cli("logs", "dy-tty-detach", text=False).stdout
+    cli("rm", "dy-tty-detach")
 
 
-def test_exec_it_gets_a_terminal_of_its_own_sized_and_resized(busybox_daemon):
-    d = busybox_daemon
-    d.docker("run", "-d", "--name", "dy-tty-exec", "busybox", "sleep", "300")
+def test_exec_it_gets_a_terminal_of_its_own_sized_and_resized(cli):
+    cli("run", "-d", "--name", "dy-tty-exec", "busybox", "sleep", "300")
     try:
-        with Terminal(["docker", "exec", "-it", "dy-tty-exec", "sh"], env=d.env, rows=33, columns=99) as term:
+        with Terminal(cli.argv("exec", "-it", "dy-tty-exec", "sh"), env=cli.env, rows=33, columns=99) as term:
             term.expect(PROMPT)
             term.type("tty; stty size\r")
             term.expect(r"/dev/pts/\d+\r\n33 99\r\n")
@@ -97,25 +96,54 @@ def test_exec_it_gets_a_terminal_of_its_own_sized_and_resized(busybox_daemon):
             term.type("exit 7\r")
             assert term.wait() == 7
     finally:
-        d.docker("rm", "-f", "dy-tty-exec")
+        cli("rm", "-f", "dy-tty-exec")
 
 
-def test_piped_input_reaches_run_exec_and_start(busybox_daemon):
-    d = busybox_daemon
-    assert d.docker("run", "-i", "--rm", "busybox", "cat", input="hi\n").stdout == "hi\n"
-    counted = d.docker("run", "-i", "--rm", "busybox", "wc", "-c", input="y" * 1_000_000).stdout
+def test_piped_input_reaches_run_exec_and_start(cli):
+    assert cli("run", "-i", "--rm", "busybox", "cat", input="hi\n").stdout == "hi\n"
+    counted = cli("run", "-i", "--rm", "busybox", "wc", "-c", input="y" * 1_000_000).stdout
     assert counted.strip() == "1000000"  # more than the shim queues: the client is pushed back, nothing is lost
-    d.docker("run", "-d", "--name", "dy-stdin-exec", "busybox", "sleep", "300")
+    cli("run", "-d", "--name", "dy-stdin-exec", "busybox", "sleep", "300")
     try:
-        assert d.docker("exec", "-i", "dy-stdin-exec", "cat", input="through exec\n").stdout == "through exec\n"
-        counted = d.docker("exec", "-i", "dy-stdin-exec", "wc", "-c", input="x" * 300_000).stdout
+        assert cli("exec", "-i", "dy-stdin-exec", "cat", input="through exec\n").stdout == "through exec\n"
+        counted = cli("exec", "-i", "dy-stdin-exec", "wc", "-c", input="x" * 300_000).stdout
         assert counted.strip() == "300000"  # more than any pipe holds: input is pushed back, not lost
     finally:
-        d.docker("rm", "-f", "dy-stdin-exec")
-    d.docker("create", "-i", "--name", "dy-start-ai", "busybox", "sh", "-c", "read line; echo got $line; exit 4")
-    started = d.docker("start", "-ai", "dy-start-ai", input="it\n", check=False)
+        cli("rm", "-f", "dy-stdin-exec")
+    cli("create", "-i", "--name", "dy-start-ai", "busybox", "sh", "-c", "read line; echo got $line; exit 4")
+    started = cli("start", "-ai", "dy-start-ai", input="it\n", check=False)
     assert (started.returncode, started.stdout) == (4, "got it\n")
-    d.docker("rm", "dy-start-ai")
+    cli("rm", "dy-start-ai")
+
+
+def test_detach_keys_flag_leaves_the_container_running(busybox_daemon, cli):
+    command = cli.argv("run", "-it", "--detach-keys", "ctrl-a,x", "--name", "dy-tty-mykeys", "busybox", "sh")
+    try:
+        with Terminal(command, env=cli.env) as term:
+            term.expect(PROMPT)
+            term.type("\x10\x11echo still here\r")  # docker's default keys mean nothing now
+            term.expect("still here")
+            term.type("\x01x")
+            assert term.wait() == 0
+        assert _running(busybox_daemon, "dy-tty-mykeys")
+    finally:
+        cli("rm", "-f", "dy-tty-mykeys")
+
+
+def test_sig_proxy_passes_sigterm_to_a_container_run_without_a_tty(cli):
+    script = "trap 'echo got TERM; exit 9' TERM; echo ready; while true; do sleep 0.1; done"
+    argv = cli.argv("run", "--rm", "--name", "dy-sig-proxy", "busybox", "sh", "-c", script)
+    process = subprocess.Popen(argv, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline() == "ready\n"
+        process.send_signal(signal.SIGTERM)  # ours: we started it
+        out, _ = process.communicate(timeout=30)
+        assert (process.returncode, out) == (9, "got TERM\n")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        cli("rm", "-f", "dy-sig-proxy", check=False)
 
 
 def _frames(sock: socket.socket, until: bytes, timeout: float = 20) -> bytes:
@@ -275,3 +303,16 @@ def test_input_still_reaches_a_container_after_the_daemon_is_killed(busybox_daem
         sock.close()
     finally:
         d.docker("rm", "-f", "dy-survivor-tty")
+
+
+def test_it_without_a_terminal_is_refused_before_anything_is_created(busybox_daemon, cli):
+    before = busybox_daemon.docker("ps", "-aq").stdout
+    refused = cli("run", "-it", "--name", "dy-no-tty", "busybox", "true", input="", check=False)
+    assert (refused.returncode, refused.stderr.strip()) == (1, "the input device is not a TTY")
+    assert busybox_daemon.docker("ps", "-aq").stdout == before
+    cli("run", "-d", "--name", "dy-no-tty-exec", "busybox", "sleep", "300")
+    try:
+        refused = cli("exec", "-it", "dy-no-tty-exec", "true", input="", check=False)
+        assert (refused.returncode, refused.stderr.strip()) == (1, "the input device is not a TTY")
+    finally:
+        cli("rm", "-f", "dy-no-tty-exec")

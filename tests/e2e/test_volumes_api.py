@@ -11,6 +11,7 @@ import time
 import docker.errors
 import pytest
 
+from support.cli import Driven
 from support.daemon import DockyardDaemon
 from support.swagger import validate
 
@@ -20,10 +21,11 @@ def _volumes(daemon) -> set[str]:
 
 
 @pytest.fixture
-def dy(busybox_daemon):
-    """The module's daemon; the volumes and containers a test leaves are removed after it."""
+def dy(busybox_daemon, cli):
+    """The module's daemon driven by the docker CLI or dockyard's; the volumes and containers a test leaves are
+    removed after it."""
     before = _volumes(busybox_daemon)
-    yield busybox_daemon
+    yield Driven(busybox_daemon, cli)
     ids = busybox_daemon.docker("ps", "-aq").stdout.split()
     if ids:
         busybox_daemon.docker("rm", "-f", *ids)

@@ -86,6 +86,7 @@ class PrivateDockerd:
         storage_driver: str | None = None,
         ready_timeout: float = 30.0,
         stop_timeout: float = 20.0,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         """storage_driver None tries overlay2 and falls back to vfs if dockerd refuses it.
 
@@ -95,6 +96,7 @@ class PrivateDockerd:
         self.storage_driver = storage_driver
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
+        self.extra_args = extra_args  # more dockerd flags: another -H, --tlsverify and its files
         self.tmp = ""
         self.process: subprocess.Popen | None = None
         self._mnt_ns_fd: int | None = None
@@ -179,6 +181,7 @@ class PrivateDockerd:
             "--ip6tables=false",
             "--bridge=none",
             "--cgroup-parent", "/" + self.cgroup_parent,
+            *self.extra_args,
         ]  # fmt: skip
         # In the new namespace: hide /run and /opt behind tmpfs, then become dockerd (same PID). mount -n: no
         # utab, whose lock libmount would otherwise create as /run/mount on the host before /run is covered.

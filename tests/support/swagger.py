@@ -16,14 +16,18 @@ SPECS = Path(__file__).resolve().parents[3] / "shared" / "specs" / "engine-api"
 
 
 @functools.cache
-def _definitions(version: str, strict: bool) -> dict:
+def _document(version: str) -> dict:
     import yaml
 
     path = SPECS / ("swagger.yaml" if version == "newest" else f"v{version}.yaml")
     if not path.exists():
         pytest.skip(f"the Engine API swagger is not at {path} (shared/ beside the repository)")
-    document = yaml.safe_load(path.read_text())
-    raw = document["definitions"]
+    return yaml.safe_load(path.read_text())
+
+
+@functools.cache
+def _definitions(version: str, strict: bool) -> dict:
+    raw = _document(version)["definitions"]
     return {name: _convert(_flatten(schema, raw), strict) for name, schema in raw.items()}
 
 
@@ -82,4 +86,17 @@ def validate(document, definition: str, *, version: str = "newest", strict: bool
 
     definitions = _definitions(version, strict)
     schema = {"$ref": f"#/definitions/{definition}", "definitions": definitions}
+    Draft4Validator(schema).validate(document)
+
+
+def validate_response(
+    document, method: str, path: str, *, status: int = 200, version: str = "newest", strict: bool = True
+) -> None:
+    """Validate against the schema the swagger gives for one endpoint's answer, written inline
+    for some (exec inspect, system df, the prunes): `path` as the swagger spells it, "/exec/{id}/json"."""
+    from jsonschema import Draft4Validator
+
+    raw = _document(version)["paths"][path][method.lower()]["responses"][status]["schema"]
+    definitions = _definitions(version, strict)
+    schema = {**_convert(_flatten(raw, _document(version)["definitions"]), strict), "definitions": definitions}
     Draft4Validator(schema).validate(document)

@@ -37,3 +37,9 @@ def test_commands_subcommands_and_flags_complete(script):
     assert complete(script, "image", "l") == ["list", "load", "ls"]
     assert complete(script, "run", "--rest") == ["--restart"]
     assert complete(script, "container", "ls", "--no") == ["--no-trunc"]
+
+
+def test_global_flags_complete_and_their_values_are_not_taken_for_commands(script):
+    assert complete(script, "--tls") == ["--tls", "--tlscacert", "--tlscert", "--tlskey", "--tlsverify"]
+    assert complete(script, "-H", "tcp://127.0.0.1:2376", "--tlsverify", "ru") == ["run"]
+    assert complete(script, "--tlscacert", "ca.pem", "ps", "--no") == ["--no-trunc"]

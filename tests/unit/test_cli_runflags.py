@@ -223,3 +223,13 @@ def test_port_specs_expand_ranges_and_keep_host_ips():
     assert units.parse_publish("9000-9001:90-91") == [("90/tcp", "", "9000"), ("91/tcp", "", "9001")]
     with pytest.raises(flags.UsageError):
         units.parse_publish("1-3:4-5")
+
+
+def test_mount_reads_docker_s_volume_subpath_and_bind_recursive_fields():
+    volume = runflags.mount("type=volume,src=data,dst=/d,volume-subpath=sub/dir")
+    assert volume["VolumeOptions"] == {"Subpath": "sub/dir"}
+    bind = runflags.mount("type=bind,src=/a,dst=/b,bind-recursive=readonly,bind-propagation=rslave")
+    assert bind["BindOptions"] == {"ReadOnlyForceRecursive": True, "Propagation": "rslave"}
+    assert runflags.mount("type=bind,src=/a,dst=/b,bind-recursive=disabled")["BindOptions"] == {"NonRecursive": True}
+    with pytest.raises(flags.UsageError, match="bind-recursive: sometimes"):
+        runflags.mount("type=bind,src=/a,dst=/b,bind-recursive=sometimes")

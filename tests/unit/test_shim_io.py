@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dockyard.logs import jsonfile
+from dockyard.logs.writer import LogWriter
 from dockyard.runtime import control
-from dockyard.runtime.shim import JsonFileLog
 
 
 @given(st.lists(st.binary(max_size=200_000), max_size=4), st.integers(min_value=1, max_value=70_000))
@@ -48,7 +49,7 @@ def _records(path) -> list[dict]:
 
 def test_a_terminal_s_log_is_written_as_it_comes_prompts_included(tmp_path):
     path = tmp_path / "c-json.log"
-    log = JsonFileLog(str(path), raw=True)
+    log = LogWriter(str(path), jsonfile.encode, raw=True)
     log.write("stdout", b"line\r\n/ # ")
     assert [r["log"] for r in _records(path)] == ["line\r\n", "/ # "]
     log.write("stdout", "caf\u00e9".encode()[:-1])  # an é cut in two waits for its second byte
@@ -60,7 +61,7 @@ def test_a_terminal_s_log_is_written_as_it_comes_prompts_included(tmp_path):
 
 def test_pipes_logs_stay_line_by_line(tmp_path):
     path = tmp_path / "c-json.log"
-    log = JsonFileLog(str(path))
+    log = LogWriter(str(path), jsonfile.encode)
     log.write("stdout", b"no end yet")
     assert path.read_text() == "" and log.pending
     log.write("stdout", b" - now\n")

@@ -11,6 +11,7 @@ import time
 from aiohttp import web
 
 from dockyard import timestamps, units
+from dockyard.api import body_types
 from dockyard.api.app import Routes, services_of
 from dockyard.api.attach import send_entries
 from dockyard.api.params import boolean, filters, json_object
@@ -70,9 +71,20 @@ def _port_list(ports: dict) -> list[dict]:
     return found
 
 
-def _summary(request: web.Request, record: ContainerRecord) -> dict:
+def _summaries(request: web.Request, records: list[ContainerRecord]) -> list[dict]:
+    """`ps` lines. An image's config is read once per image, not once per container: `ps -a` over 100
+    containers of one image read and parsed its manifest and config 100 times (two thirds of the time)."""
+    configs: dict[str, dict] = {}
+    summaries = []
+    for record in records:
+        if record.image_id not in configs:
+            configs[record.image_id] = _image_config(request, record)
+        summaries.append(_summary(request, record, configs[record.image_id]))
+    return summaries
+
+
+def _summary(request: web.Request, record: ContainerRecord, image_config: dict) -> dict:
     network_settings = services_of(request).sandboxes.settings(record)
-    image_config = _image_config(request, record)
     args = container_spec.command(image_config, record.config) if image_config or record.config.get("Cmd") else []
     return {
         "Id": record.id,
@@ -110,7 +122,7 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
         "Tty": bool(record.config.get("Tty")),
         "OpenStdin": bool(record.config.get("OpenStdin")),
         "StdinOnce": bool(record.config.get("StdinOnce")),
-        "Env": container_spec.environment(image_config, record.config, "")[1:],
+        "Env": container_spec.config_env(image_config, record.config),
         "Cmd": record.config.get("Cmd") if record.config.get("Cmd") is not None else image_config.get("Cmd"),
         "Image": record.image_name,
         "Volumes": record.config.get("Volumes") or image_config.get("Volumes"),
@@ -125,7 +137,7 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
     host_config = {
         "Binds": None, "NetworkMode": "default", "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "AutoRemove": False, "Privileged": False, "ReadonlyRootfs": False, "CapAdd": None, "CapDrop": None,
-        "LogConfig": {"Type": "json-file", "Config": {}}, "Runtime": "dockyard", **record.host_config,
+        "LogConfig": {"Type": "json-file", "Config": {}}, "Runtime": container_spec.RUNTIME_NAME, **record.host_config,
     }  # fmt: skip
     return {
         "Id": record.id,
@@ -137,7 +149,8 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
         "ResolvConfPath": f"{files}/resolv.conf",
         "HostnamePath": f"{files}/hostname",
         "HostsPath": f"{files}/hosts",
-        "LogPath": containers.log_path(record.id),
+        # docker names a file only for json-file: local's is its own, and none has none.
+        "LogPath": containers.log_path(record) if record.host_config["LogConfig"]["Type"] == "json-file" else "",
         "Name": f"/{record.name}",
         "RestartCount": record.restart_count,
         "Driver": services_of(request).images.driver_name(),
@@ -191,7 +204,7 @@ def _on_network(request: web.Request, record: ContainerRecord, values: list[str]
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await json_object(request)
+    body = body_types.decode_create(await json_object(request))
     record = await _blocking(_containers(request).create, body, request.query.get("name"))
     return json_response({"Id": record.id, "Warnings": _containers(request).warnings(body)}, status=201)
 
@@ -207,7 +220,7 @@ async def list_containers(request: web.Request) -> web.Response:
     records = await _blocking(lambda: [r for r in reversed(records) if _matches(request, r, wanted)])
     if limit > 0:
         records = records[:limit]
-    summaries = await _blocking(lambda: [_summary(request, r) for r in records])  # store reads: off the loop
+    summaries = await _blocking(_summaries, request, records)  # store reads: off the loop
     if boolean(request, "size"):
         for summary, record in zip(summaries, records, strict=True):
             summary.update(await _blocking(_sizes, request, record))
@@ -217,7 +230,8 @@ async def list_containers(request: web.Request) -> web.Response:
 def container_summaries_with_sizes(request: web.Request) -> list[dict]:
     """Every container's summary with its sizes, for /system/df (called in a worker thread)."""
     records = _containers(request).list()
-    return [{**_summary(request, r), **_sizes(request, r)} for r in reversed(records)]
+    records.reverse()
+    return [{**summary, **_sizes(request, r)} for summary, r in zip(_summaries(request, records), records, strict=True)]
 
 
 def _sizes(request: web.Request, record: ContainerRecord) -> dict:
@@ -328,8 +342,8 @@ async def logs(request: web.Request) -> web.StreamResponse:
     tail = -1 if tail_raw in ("all", "") else int(tail_raw) if tail_raw.isdigit() else -1
     timestamps = boolean(request, "timestamps")
     tty = bool(record.config.get("Tty"))
-    entries = containers.logs(
-        record.id, follow=boolean(request, "follow"), since=_time_param(request, "since"),
+    entries = await _blocking(
+        containers.logs, record.id, follow=boolean(request, "follow"), since=_time_param(request, "since"),
         until=_time_param(request, "until"), tail=tail,
     )  # fmt: skip
     content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
@@ -341,7 +355,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
 
 
 async def update(request: web.Request) -> web.Response:
-    body = await json_object(request)
+    body = body_types.decode(await json_object(request), body_types.RESOURCES, "UpdateConfig")
     warnings = await _blocking(_containers(request).update, _name(request), body)
     return json_response({"Warnings": warnings})
 
@@ -385,10 +399,7 @@ async def export(request: web.Request) -> web.StreamResponse:
 
 
 async def prune(request: web.Request) -> web.Response:
-    wanted = filters(request)
-    if wanted:
-        raise InvalidParameter(f"invalid filter '{next(iter(wanted))}': container prune takes no filters yet")
-    return json_response(await _blocking(_containers(request).prune))
+    return json_response(await _blocking(_containers(request).prune, filters(request)))
 
 
 async def commit(request: web.Request) -> web.Response:

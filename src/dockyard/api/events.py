@@ -36,7 +36,8 @@ def _matches(event: dict, wanted: dict[str, list[str]]) -> bool:
     for key, values in wanted.items():
         if key == "type" and event["Type"] not in values:
             return False
-        if key == "event" and event["Action"] not in values:
+        # "exec_start: sh -c ..." is matched by event=exec_start, as dockerd matches the action's first word.
+        if key == "event" and event["Action"] not in values and event["Action"].partition(":")[0] not in values:
             return False
         is_container = event["Type"] == "container"
         if key == "container" and not (is_container and any(v in names or actor["ID"].startswith(v) for v in values)):

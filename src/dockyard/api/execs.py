@@ -6,21 +6,22 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import tempfile
 
 from aiohttp import web
 
-from dockyard.api import detach_keys
+from dockyard.api import body_types, detach_keys
 from dockyard.api.app import Routes, services_of
 from dockyard.api.attach import terminal_size
 from dockyard.api.detach_keys import DetachScanner
 from dockyard.api.hijack import end_hijack, frame, hijack, hijacked_input
 from dockyard.api.params import json_object
 from dockyard.api.responses import json_response
+from dockyard.errors import DockyardError
 from dockyard.services.exec_console import ExecConsole, master_streams
 from dockyard.services.execs import ExecRecord, ExecService
 
 _CHUNK = 1 << 16
+_LATE_MASTER_WAIT = 1.0  # seconds
 
 
 def _execs(request: web.Request) -> ExecService:
@@ -28,7 +29,7 @@ def _execs(request: web.Request) -> ExecService:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await json_object(request)
+    body = body_types.decode(await json_object(request), body_types.EXEC_CREATE, "ExecConfig")
     detach_keys.parse(body.get("DetachKeys"))  # refused now, as docker does, not at the start
     loop = asyncio.get_running_loop()
     record = await loop.run_in_executor(None, _execs(request).create, request.match_info["name"], body)
@@ -48,15 +49,15 @@ async def resize(request: web.Request) -> web.Response:
 class _Output:
     """Where the exec's output goes: the hijacked stream while a client is attached, else nowhere."""
 
-    def __init__(self, tty: bool) -> None:
-        self.tty = tty
+    def __init__(self, framed: bool) -> None:
+        self.framed = framed
         self.response: web.StreamResponse | None = None
 
     async def write(self, stream: str, data: bytes) -> None:
         if self.response is None:
             return
         try:
-            await self.response.write(data if self.tty else frame(stream, data))
+            await self.response.write(frame(stream, data) if self.framed else data)
         except ConnectionError:
             self.response = None
 
@@ -66,48 +67,53 @@ async def start(request: web.Request) -> web.StreamResponse:
 
     As under dockerd: with a terminal the detach keys and the end of the client's input end the
     attach (the process goes on); without one, the end of the input closes the process's stdin.
+    The output is framed unless the start request says Tty, whatever the exec was created with:
+    dockerd decides so, and docker-py relies on it (a tty exec started with Tty false is framed).
     """
     execs = _execs(request)
     record = execs.get(request.match_info["id"])
-    body = await json_object(request)
+    body = body_types.decode(await json_object(request), body_types.EXEC_START, "ExecStartCheck")
     tty = bool(record.config.get("Tty"))
+    framed = not body.get("Tty")
     detached = bool(body.get("Detach"))
     with_input = bool(record.config.get("AttachStdin")) and not detached
     loop = asyncio.get_running_loop()
-    # The runtime's own errors go to a log of their own, so that they can be told from the process's output.
-    log_fd, log_path = tempfile.mkstemp(prefix="dy-exec-", suffix=".log")
-    os.close(log_fd)
     console = ExecConsole(execs.containers.exec_root) if tty else None
     try:
-        command = await loop.run_in_executor(
-            None, execs.command, record, log_path, console and console.path, body.get("ConsoleSize")
-        )
-        pipe, devnull = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=pipe if with_input and not tty else devnull,
-            stdout=devnull if tty else pipe,
-            stderr=devnull if tty else pipe,
-        )
-        record.running, record.pid = True, process.pid
-        streams = await _terminal_streams(execs, record, console, process) if console else None
+        try:
+            prepared = await loop.run_in_executor(
+                None, execs.prepare, record, console and console.path, body.get("ConsoleSize")
+            )
+        except DockyardError as exc:
+            if detached:
+                raise
+            return await _refused(request, execs, record, framed, exc)
+        output = _Output(framed)
+        # The upgrade is answered before the process starts, as dockerd does: output that reached the client
+        # together with the 101 would end up in its HTTP parser's buffer, and docker-py reads the socket past it.
+        response = None if detached else await hijack(request, tty=not framed)
+        output.response = response
+        # Taken now, before the next await: input (and its end) that comes while the process starts is kept.
+        client_input = hijacked_input(request) if with_input else None
+        runner = await _launch(execs, prepared, with_stdin=with_input and not tty, with_outputs=not tty)
+        record.running = True
+        record.pid = (await _status(runner.status)).get("pid", 0)
+        outcome = asyncio.ensure_future(_status(runner.status))  # the exit, or why the process never ran
+        if console is not None:
+            streams = await _terminal_streams(execs, record, console, outcome)
+            runner.stdin, runner.outputs = (streams[1], [(streams[0], "stdout")]) if streams else (None, [])
     finally:
         if console is not None:
             console.close()
-    if tty:
-        stdin, outputs = (streams[1], [(streams[0], "stdout")]) if streams else (None, [])
-    else:
-        stdin, outputs = process.stdin, [(process.stdout, "stdout"), (process.stderr, "stderr")]
-    output = _Output(tty)
-    work = _finish(execs, record, process, outputs, log_path, output, stdin if tty else None)
-    if detached:
+    stdin = runner.stdin
+    work = _finish(execs, record, runner.outputs, outcome, output, stdin if tty else None)
+    if response is None:
         record.task = loop.create_task(work)  # held by the record: a task nobody refers to may be collected
         return web.Response(status=200)
-    output.response = response = await hijack(request, tty=tty)  # before the first read: no output is lost
     finish = loop.create_task(work)
-    if with_input and stdin is not None:
+    if client_input is not None and stdin is not None:
         scanner = DetachScanner(detach_keys.parse(record.config.get("DetachKeys"))) if tty else None
-        forward = loop.create_task(_forward_input(hijacked_input(request), stdin, scanner, close_at_end=not tty))
+        forward = loop.create_task(_forward_input(client_input, stdin, scanner, close_at_end=not tty))
         await asyncio.wait({finish, forward}, return_when=asyncio.FIRST_COMPLETED)
         if not forward.done():
             forward.cancel()
@@ -118,15 +124,82 @@ async def start(request: web.Request) -> web.StreamResponse:
     return end_hijack(request, response)
 
 
-async def _terminal_streams(execs: ExecService, record: ExecRecord, console: ExecConsole, process):
-    """The pty master's streams once the runtime sends it; None if the runtime exited first (it failed)."""
+async def _refused(request: web.Request, execs: ExecService, record: ExecRecord, framed: bool, exc: Exception):
+    """An exec that cannot start (its user is not in the image, it has run already): as dockerd, the
+    attached client reads why in the stream it asked for, and the exec's exit code is 126."""
+    response = await hijack(request, tty=not framed)
+    message = f"{exc}\r\n".encode()
+    await response.write(frame("stdout", message) if framed else message)
+    if not record.running and record.exit_code is None:
+        execs.finished(record, 126)
+    return end_hijack(request, response)
+
+
+class _Runner:
+    """The exec's runner (dockyard.runtime.exec_process) as the daemon holds it: its status pipe, and
+    pipes to the process's stdin and from its output (a terminal's are the pty master instead)."""
+
+    def __init__(self, stdin, outputs: list[tuple[asyncio.StreamReader, str]], status: asyncio.StreamReader):
+        self.stdin: asyncio.StreamWriter | None = stdin
+        self.outputs = outputs
+        self.status = status
+
+
+async def _launch(execs: ExecService, prepared: dict, *, with_stdin: bool, with_outputs: bool) -> _Runner:
+    """Start the runner; what it is not given a pipe for is /dev/null."""
+    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    stdin = os.pipe() if with_stdin else None
+    outputs = [os.pipe(), os.pipe()] if with_outputs else []
+    status = os.pipe()
+    theirs = [stdin[0] if stdin else devnull, *([w for _, w in outputs] or [devnull, devnull]), status[1]]
+    ours = [*([stdin[1]] if stdin else []), *(r for r, _ in outputs), status[0]]
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, execs.launch, prepared, *theirs)
+    except BaseException:
+        for fd in ours:
+            os.close(fd)
+        raise
+    finally:
+        for fd in set(theirs):
+            os.close(fd)
+    writer = await _writer(stdin[1]) if stdin else None
+    readers = [(await _reader(r), name) for (r, _), name in zip(outputs, ("stdout", "stderr"), strict=False)]
+    return _Runner(writer, readers, await _reader(status[0]))
+
+
+async def _reader(fd: int) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader()
+    pipe = os.fdopen(fd, "rb", buffering=0)
+    await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    return reader
+
+
+async def _writer(fd: int) -> asyncio.StreamWriter:
+    loop = asyncio.get_running_loop()
+    pipe = os.fdopen(fd, "wb", buffering=0)
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, pipe)
+    return asyncio.StreamWriter(transport, protocol, None, loop)
+
+
+async def _status(status: asyncio.StreamReader) -> dict:
+    """The runner's next report: {"pid"}, then {"code"} or {"error"}; {} if it died first."""
+    try:
+        return json.loads(await status.readline() or b"{}")
+    except ValueError:
+        return {}
+
+
+async def _terminal_streams(execs: ExecService, record: ExecRecord, console: ExecConsole, outcome: asyncio.Future):
+    """The pty master's streams once the runtime sends it; None if the runner reported first (it failed)."""
     receiving = asyncio.ensure_future(console.receive())
-    exited = asyncio.ensure_future(process.wait())
-    await asyncio.wait({receiving, exited}, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait({receiving, outcome}, return_when=asyncio.FIRST_COMPLETED)
+    if not receiving.done():
+        # A short process may end (and the runtime with it) before the master it sent is taken off the
+        # socket: it is there already then. A runtime that failed before sending it never connected.
+        await asyncio.wait({receiving}, timeout=_LATE_MASTER_WAIT)
     if not receiving.done():
         receiving.cancel()
         return None
-    exited.cancel()
     master = receiving.result()
     execs.attach_terminal(record, master)  # the record keeps it for resizes, and closes it at the exit
     return await master_streams(master)
@@ -153,7 +226,7 @@ async def _forward_input(reader: asyncio.StreamReader, stdin: asyncio.StreamWrit
 
 
 async def _finish(
-    execs: ExecService, record: ExecRecord, process, outputs, log_path: str, output: _Output, terminal_input
+    execs: ExecService, record: ExecRecord, outputs, outcome: asyncio.Future, output: _Output, terminal_input
 ) -> None:
     """Copy the output to the client (while there is one), wait for the exit and record it."""
 
@@ -167,28 +240,15 @@ async def _finish(
     await asyncio.gather(*(pump(reader, stream) for reader, stream in outputs))
     if terminal_input is not None:
         terminal_input.close()  # the pty master's last copy
-    code = await process.wait()
-    failure = _runtime_error(log_path)
+    result = await outcome
+    # No outcome: the runner died (killed with the container): docker reports such an exec as 126 too.
+    failure = result.get("error") if "code" in result else result.get("error", "the exec's runner died")
+    code = result.get("code", 126)
     if failure is not None:
         # The process never ran: docker's codes for that, and the reason where the user looks.
         code = 127 if "not found" in failure else 126
         await output.write("stderr", f"OCI runtime exec failed: {failure}\n".encode())
     execs.finished(record, code)
-
-
-def _runtime_error(log_path: str) -> str | None:
-    try:
-        with open(log_path) as f:
-            lines = [json.loads(line) for line in f if line.strip()]
-    except (OSError, ValueError):
-        lines = []
-    finally:
-        try:
-            os.unlink(log_path)
-        except FileNotFoundError:
-            pass
-    errors = [line["msg"] for line in lines if line.get("level") == "error"]
-    return errors[-1] if errors else None
 
 
 def register(routes: Routes) -> None:

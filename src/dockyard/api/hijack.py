@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 
 from aiohttp import web
 
+from dockyard.kernel.sockets import unread_bytes
+
 _STREAMS = {"stdin": 0, "stdout": 1, "stderr": 2}
+_HEAD_READ_WAIT = 1.0  # seconds: a client that reads nothing is not waited for longer
 
 
 class HalfCloseTolerant(asyncio.Protocol):
@@ -90,11 +94,25 @@ class RawStream(web.StreamResponse):
     aiohttp would otherwise chunk a body of unknown length; docker's attach protocol is
     the bytes of the stream on the hijacked connection, as aiohttp's own WebSocketResponse
     sends them (it turns the same length check off).
+
+    After a 101 the first write waits until the client has taken the head off the socket:
+    docker-py parses the head with a buffered reader, then reads the stream from the raw socket,
+    so bytes that arrived together with the head are lost to it. dockerd's slower start hides this
+    race; output that is ready at once (the logs of an exited container) shows it.
     """
 
-    def __init__(self, *, status: int, headers: dict) -> None:
+    def __init__(self, *, status: int, headers: dict, sock=None) -> None:
         super().__init__(status=status, headers=headers)
         self._length_check = False
+        self._sock = sock
+        self._head_read: asyncio.Future | None = None  # every writer (stdout's, stderr's) waits for it
+
+    async def write(self, data) -> None:
+        if self._sock is not None:
+            if self._head_read is None:
+                self._head_read = asyncio.ensure_future(_client_read_head(self._sock))
+            await asyncio.shield(self._head_read)
+        await super().write(data)
 
 
 def frame(stream: str, data: bytes) -> bytes:
@@ -109,9 +127,22 @@ async def hijack(request: web.Request, *, tty: bool) -> web.StreamResponse:
     content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
     upgrade = request.headers.get("Upgrade", "").lower() == "tcp"
     headers = {"Content-Type": content_type, **({"Connection": "Upgrade", "Upgrade": "tcp"} if upgrade else {})}
-    response = RawStream(status=101 if upgrade else 200, headers=headers)
+    sock = request.transport.get_extra_info("socket") if upgrade and request.transport is not None else None
+    response = RawStream(status=101 if upgrade else 200, headers=headers, sock=sock)
     await response.prepare(request)
     return response
+
+
+async def _client_read_head(sock) -> None:
+    """Wait until the client has read what was sent so far (the head), at most _HEAD_READ_WAIT."""
+    deadline = time.monotonic() + _HEAD_READ_WAIT
+    while time.monotonic() < deadline:
+        try:
+            if unread_bytes(sock.fileno()) == 0:
+                return
+        except OSError:
+            return
+        await asyncio.sleep(0.001)
 
 
 def end_hijack(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:

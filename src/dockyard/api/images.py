@@ -9,7 +9,7 @@ from aiohttp import web
 from dockyard.api import versions
 from dockyard.api.app import Routes, services_of
 from dockyard.api.params import boolean, filters
-from dockyard.api.responses import json_lines, json_response
+from dockyard.api.responses import error_message, json_lines, json_response
 from dockyard.api.streams import stream_response, with_request_body
 from dockyard.api.threads import blocking as _blocking
 from dockyard.errors import InvalidParameter, NotFound
@@ -81,8 +81,12 @@ async def prune(request: web.Request) -> web.Response:
 async def load(request: web.Request) -> web.Response:
     """The body is the archive; the answer a JSON stream of docker's "Loaded image" lines."""
     # quiet or not, the answer is the same: Dockyard sends no progress bars, only the result lines.
-    messages = await with_request_body(request, services_of(request).images.load)
-    return json_lines([{"stream": message + "\n"} for message in messages])
+    # A bad archive is an error inside a 200 stream, as dockerd answers (docker-py's ImageLoadError).
+    try:
+        messages = await with_request_body(request, services_of(request).images.load)
+    except InvalidParameter as exc:
+        return await json_lines(request, [error_message(str(exc))])
+    return await json_lines(request, [{"stream": message + "\n"} for message in messages])
 
 
 async def save(request: web.Request) -> web.StreamResponse:
@@ -126,7 +130,7 @@ async def create(request: web.Request) -> web.Response:
         image = await with_request_body(request, lambda stream: images.import_image(stream, **options))
     else:
         image = await _blocking(images.import_url, source, **options)
-    return json_lines([{"status": image.id}])
+    return await json_lines(request, [{"status": image.id}])
 
 
 def register(routes: Routes) -> None:

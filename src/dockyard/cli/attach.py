@@ -17,6 +17,7 @@ import sys
 import threading
 
 from dockyard.cli.client import APIError, Client, Response, demux
+from dockyard.cli.tls import half_close
 
 DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
 UNPROXIED = {signal.SIGCHLD, signal.SIGPIPE, signal.SIGURG, signal.SIGWINCH, signal.SIGKILL, signal.SIGSTOP}
@@ -70,7 +71,8 @@ class Attached:
             import tty
 
             saved = termios.tcgetattr(0)
-            tty.setraw(0)
+            # TCSANOW, as docker's MakeRaw: the default TCSAFLUSH would drop what was typed before we got here.
+            tty.setraw(0, termios.TCSANOW)
         if self.tty and self.resize_path and os.isatty(1):
             self.resize()
             signal.signal(signal.SIGWINCH, lambda *_: self.resize())
@@ -118,7 +120,7 @@ class Attached:
                             sock.shutdown(socket.SHUT_RDWR)
                             return
                 sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
+            half_close(sock)
         except OSError:
             pass  # the daemon closed the connection: the output side ends the session
 

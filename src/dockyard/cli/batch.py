@@ -1,4 +1,5 @@
-"""Commands over several objects (stop a b c, rm a b): every one is tried, errors print as they come."""
+"""Commands over several objects (stop a b c, rm a b): every one is tried, errors print as they come; and the
+prompt and report of the prune commands."""
 
 from __future__ import annotations
 
@@ -32,3 +33,18 @@ def confirm(warning: str, force: bool) -> bool:
     sys.stdout.flush()
     answer = sys.stdin.readline().strip().lower()
     return answer in ("y", "yes")
+
+
+def pruned(title: str, deleted: list) -> str:
+    """A prune's report of what went, as docker prints it: the title, a line per object (an image's
+    "untagged: …" and "deleted: …"), a blank line; nothing when nothing went."""
+    lines = []
+    for item in deleted:
+        lines += [item] if isinstance(item, str) else [f"{kind.lower()}: {value}" for kind, value in item.items()]
+    return f"{title}\n" + "".join(f"{line}\n" for line in lines) + "\n" if lines else ""
+
+
+def reclaimed(size: int) -> str:
+    from dockyard.units import human_size
+
+    return f"Total reclaimed space: {human_size(size)}\n"

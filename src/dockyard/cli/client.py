@@ -34,6 +34,18 @@ class ClientError(Exception):
     status = 1
 
 
+class NotATerminal(ClientError):
+    """-it with an input that is not a terminal: docker refuses before anything is created."""
+
+    def __init__(self) -> None:
+        super().__init__("the input device is not a TTY")
+
+
+def check_tty(stdin: bool, tty: bool) -> None:
+    if stdin and tty and not os.isatty(0):
+        raise NotATerminal()
+
+
 class ConnectError(ClientError):
     def __init__(self, host: str) -> None:
         super().__init__(f"Cannot connect to the Dockyard daemon at {host}. Is `dockyard daemon` running?")
@@ -143,9 +155,11 @@ class Response:
 
 
 class Client:
-    def __init__(self, host: str, version: str | None = None) -> None:
+    def __init__(self, host: str, version: str | None = None, tls=None) -> None:
+        """tls: dockyard.cli.tls.TLSOptions for tcp:// hosts, None for plain HTTP."""
         self.host = host
         self.version = version
+        self.tls = tls
 
     def _connect(self) -> socket.socket:
         scheme, _, address = self.host.partition("://")
@@ -153,14 +167,27 @@ class Client:
             if scheme == "unix":
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 sock.connect(address)
-            elif scheme in ("tcp", "http"):
-                hostname, _, port = address.rstrip("/").rpartition(":")
-                sock = socket.create_connection((hostname.strip("[]") or "localhost", int(port or 2375)))
+            elif scheme in ("tcp", "http", "https"):
+                hostname, colon, port = address.rstrip("/").rpartition(":")
+                if not colon:
+                    hostname, port = address.rstrip("/"), ""
+                hostname = hostname.strip("[]") or "localhost"
+                default_port = 2376 if self.tls else 2375  # docker's ports for TLS and plain
+                sock = socket.create_connection((hostname, int(port or default_port)))
+                if self.tls:
+                    sock = self._handshake(sock, hostname)
             else:
                 raise ClientError(f'unable to parse docker host `{self.host}`: unsupported protocol "{scheme}"')
         except OSError as exc:
             raise ConnectError(self.host) from exc
         return sock
+
+    def _handshake(self, sock: socket.socket, hostname: str) -> socket.socket:
+        try:
+            return self.tls.wrap(sock, hostname)
+        except OSError as exc:
+            sock.close()
+            raise ClientError(f"error during connect: {self.host}: tls: {_tls_reason(exc)}") from None
 
     def api_version(self) -> str:
         if self.version is None:
@@ -247,6 +274,19 @@ class Client:
         container's or exec's Tty, which the caller knows.
         """
         return self.stream("POST", path, params, body, {"Connection": "Upgrade", "Upgrade": "tcp"})
+
+
+# OpenSSL's verify codes for a chain that ends at no trusted root: Go says "signed by unknown authority".
+_UNKNOWN_AUTHORITY = {2, 19, 20, 21}
+
+
+def _tls_reason(exc: OSError) -> str:
+    """A failed handshake in the words of Go's crypto/tls, which docker prints, where they differ from OpenSSL's."""
+    code = getattr(exc, "verify_code", None)
+    if code is not None:
+        detail = "certificate signed by unknown authority" if code in _UNKNOWN_AUTHORITY else exc.verify_message
+        return f"failed to verify certificate: x509: {detail}"
+    return getattr(exc, "reason", None) or str(exc)
 
 
 def error_message(body: bytes, status: int) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from importlib import import_module
 
-from dockyard.cli import flags, registry
+from dockyard.cli import flags, registry, tls
 from dockyard.cli.client import Client, ClientError, resolve_host
 
 GLOBAL = flags.Command(
@@ -21,6 +21,7 @@ GLOBAL = flags.Command(
         flags.Flag("debug", "D", flags.BOOL, "Enable debug mode"),
         flags.Flag("host", "H", flags.STRING, "Daemon socket to connect to"),
         flags.Flag("log-level", "l", flags.STRING, 'Set the logging level ("debug", "info", "warn", "error", "fatal")'),
+        *tls.FLAGS,
         flags.Flag("version", "v", flags.BOOL, "Print version information and quit"),
     ),
     interspersed=False,
@@ -30,14 +31,15 @@ GLOBAL = flags.Command(
 class Context:
     """What every handler gets: the daemon's address and, on first use, the client."""
 
-    def __init__(self, host: str) -> None:
+    def __init__(self, host: str, tls_options: tls.TLSOptions | None = None) -> None:
         self.host = host
+        self.tls = tls_options
         self._client: Client | None = None
 
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client(self.host)
+            self._client = Client(self.host, tls=self.tls)
         return self._client
 
 
@@ -83,7 +85,7 @@ def run(argv: list[str], engine_usage: str) -> int:
         )
     except flags.UsageError as exc:
         return _fail(f"{exc}\n{flags.usage_hint(command)}", exc.status)
-    context = Context(resolve_host(options.host))
+    context = Context(resolve_host(options.host), tls.options(options))
     try:
         return handler(context, opts, args) or 0
     except ClientError as exc:

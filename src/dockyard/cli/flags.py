@@ -113,7 +113,7 @@ def parse(command: Command, argv: list[str]) -> tuple[Options, list[str]]:
                         flag = command.by_long["help"]
                     else:
                         raise UsageError(f"unknown shorthand flag: {letter!r} in {arg}")
-                if letters.startswith("="):
+                if letters.startswith("=") and len(letters) > 1:  # pflag: "-e=" alone is the value "="
                     _set(options, flag, letters[1:])
                     break
                 if flag.kind == BOOL:
@@ -196,13 +196,58 @@ def help_text(command: Command) -> str:
             label = (f"  -{flag.short}, " if flag.short else "      ") + f"--{flag.long}"
             labels.append((label + (f" {type_name}" if type_name else ""), flag))
         width = max(len(label) for label, _ in labels) + 3
+        columns = _help_columns()
         lines += ["", "Options:"]
         for label, flag in labels:
             text = flag.help
             if flag.default not in (None, False, [], ""):
-                text += f" (default {flag.default})"
-            lines.append(label.ljust(width) + text)
+                text += f" (default {_default_text(flag)})"
+            lines.append(label.ljust(width) + _wrap(width, columns, text))
     return "\n".join(lines) + "\n"
+
+
+def _help_columns() -> int:
+    # docker wraps flag help to the terminal on stdin less one column, else to 79.
+    import os
+
+    try:
+        return os.get_terminal_size(0).columns - 1
+    except OSError:
+        return 79
+
+
+def _wrap(indent: int, columns: int, text: str) -> str:
+    """pflag's wrap(): the text in the columns right of `indent`, a last short word allowed 5 columns over."""
+    room = columns - indent
+    if room < 24:
+        # Too narrow beside the labels: pflag starts the text on the next line at column 16.
+        indent, room = 16, columns - 16
+        if room < 24:
+            return text
+        return "\n" + " " * indent + _wrap(indent, columns, text)
+    slop = 5
+    room -= slop
+    pieces = []
+    while True:
+        if room + slop > len(text):
+            pieces.append(text)
+            break
+        cut = max(text.rfind(" ", 0, room), text.rfind("\t", 0, room))
+        if cut <= 0:
+            pieces.append(text)
+            break
+        pieces.append(text[:cut])
+        text = text[cut + 1 :]
+    return ("\n" + " " * indent).join(pieces)
+
+
+def _default_text(flag: Flag) -> str:
+    # As pflag prints them: true, not True; plain strings quoted, typed values ("30s", 10) not.
+    if flag.default is True:
+        return "true"
+    if flag.kind == STRING and not flag.type_name:
+        return f'"{flag.default}"'
+    return str(flag.default)
 
 
 def usage_hint(command: Command) -> str:

@@ -379,6 +379,10 @@ def mount(spec: str) -> dict:
             fields["Consistency"] = value
         elif key == "bind-propagation":
             options.setdefault("BindOptions", {})["Propagation"] = value
+        elif key == "bind-recursive":
+            options.setdefault("BindOptions", {}).update(_bind_recursive(value))
+        elif key == "volume-subpath":
+            options.setdefault("VolumeOptions", {})["Subpath"] = value
         elif key == "volume-driver":
             options.setdefault("VolumeOptions", {}).setdefault("DriverConfig", {})["Name"] = value
         elif key == "volume-opt":
@@ -397,6 +401,19 @@ def mount(spec: str) -> dict:
     if "Target" not in fields:
         raise UsageError("target is required")
     return {**fields, **options}
+
+
+def _bind_recursive(value: str) -> dict:
+    # docker's bind-recursive values, as the API's BindOptions spell them.
+    choices = {
+        "enabled": {},
+        "disabled": {"NonRecursive": True},
+        "writable": {"ReadOnlyNonRecursive": True},
+        "readonly": {"ReadOnlyForceRecursive": True},
+    }
+    if value not in choices:
+        raise UsageError(f"invalid value for bind-recursive: {value}")
+    return choices[value]
 
 
 def console_size() -> list[int]:

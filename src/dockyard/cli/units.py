@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dockyard.cli.flags import UsageError
 
-_DURATION = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
-
 
 def ram_bytes(text: str) -> int:
     """go-units RAMInBytes ("512m", "1.5g", "2GiB"), a usage error when unreadable."""
@@ -18,23 +16,13 @@ def ram_bytes(text: str) -> int:
 
 
 def duration_ns(text: str) -> int:
-    """A Go duration ("30s", "1m30s", "500ms", "0") in nanoseconds."""
-    if text == "0":
-        return 0
-    total, number, i = 0, "", 0
-    while i < len(text):
-        if text[i].isdigit() or text[i] == ".":
-            number += text[i]
-            i += 1
-            continue
-        unit = next((u for u in ("ns", "us", "µs", "ms", "s", "m", "h") if text.startswith(u, i)), None)
-        if unit is None or not number:
-            raise UsageError(f'time: invalid duration "{text}"')
-        total += int(float(number) * _DURATION[unit])
-        number, i = "", i + len(unit)
-    if number or not text:
-        raise UsageError(f'time: missing unit in duration "{text}"')
-    return total
+    """A Go duration ("30s", "1m30s", "500ms", "0") in nanoseconds, a usage error when unreadable."""
+    from dockyard import units
+
+    try:
+        return units.go_duration_ns(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def key_values(values: list[str]) -> dict[str, str]:

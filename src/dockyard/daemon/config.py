@@ -12,7 +12,9 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from dockyard.daemon import listeners
 from dockyard.errors import InvalidParameter
+from dockyard.logs import options as log_options
 
 DEFAULT_SOCKET = "unix:///run/dockyard/dockyard.sock"
 
@@ -34,6 +36,14 @@ class DaemonConfig:
     ipv6: bool = False  # IPv6 on the default bridge, in fixed_cidr_v6
     fixed_cidr_v6: str = ""
     default_address_pools: list[dict] = field(default_factory=list)
+    tls: bool = False
+    tlsverify: bool = False
+    tlscacert: str = ""  # default: <cert path>/ca.pem (dockerd's)
+    tlscert: str = ""  # default: <cert path>/cert.pem
+    tlskey: str = ""  # default: <cert path>/key.pem
+    insecure_tcp: bool = False  # consent to a TCP listener without TLS (dockyard.daemon.listeners)
+    log_driver: str = "json-file"  # for containers whose LogConfig names none
+    log_opts: dict[str, str] = field(default_factory=dict)
 
     @property
     def pid_path(self) -> str:
@@ -46,6 +56,21 @@ class DaemonConfig:
         if self.exec_root == DaemonConfig.exec_root:
             return "dockyard"
         return f"dockyard-{hashlib.sha256(os.path.abspath(self.exec_root).encode()).hexdigest()[:8]}"
+
+    @property
+    def listeners(self) -> list[listeners.Listener]:
+        return [listeners.parse(host, tls=self.tls_settings.enabled) for host in self.hosts]
+
+    @property
+    def tls_settings(self) -> listeners.TlsSettings:
+        base = listeners.default_cert_path()
+        return listeners.TlsSettings(
+            tls=self.tls,
+            verify=self.tlsverify,
+            ca_cert=self.tlscacert or os.path.join(base, "ca.pem"),
+            cert=self.tlscert or os.path.join(base, "cert.pem"),
+            key=self.tlskey or os.path.join(base, "key.pem"),
+        )
 
 
 # daemon.json key -> DaemonConfig field
@@ -63,13 +88,23 @@ _FILE_KEYS = {
     "ipv6": "ipv6",
     "fixed-cidr-v6": "fixed_cidr_v6",
     "default-address-pools": "default_address_pools",
+    "tls": "tls",
+    "tlsverify": "tlsverify",
+    "tlscacert": "tlscacert",
+    "tlscert": "tlscert",
+    "tlskey": "tlskey",
+    "insecure-tcp": "insecure_tcp",
+    "log-driver": "log_driver",
+    "log-opts": "log_opts",
 }
 _LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dockyard daemon", description="serve the Docker Engine API")
-    p.add_argument("-H", "--host", action="append", dest="hosts", metavar="unix://PATH", help="socket to listen on")
+    p.add_argument(
+        "-H", "--host", action="append", dest="hosts", metavar="unix://PATH|tcp://HOST:PORT", help="where to listen"
+    )
     p.add_argument("--data-root", help="root of persistent state (default /var/lib/dockyard)")
     p.add_argument("--exec-root", help="root of run-time state: sockets, pid file (default /run/dockyard)")
     p.add_argument("-p", "--pidfile", help="path of the pid file (default <exec-root>/dockyard.pid)")
@@ -81,6 +116,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mtu", type=int, help="MTU of the containers' interfaces (default 1500)")
     p.add_argument("--ipv6", action="store_true", default=None, help="IPv6 on the default bridge network")
     p.add_argument("--fixed-cidr-v6", help="the default bridge's IPv6 subnet, e.g. fd00:d0c::/64 (with --ipv6)")
+    p.add_argument("--tls", action="store_true", default=None, help="serve TCP with TLS (implied by --tlsverify)")
+    p.add_argument("--tlsverify", action="store_true", default=None, help="require client certificates")
+    p.add_argument("--tlscacert", help="CA that signs the client certificates (default ~/.docker/ca.pem)")
+    p.add_argument("--tlscert", help="the server's certificate (default ~/.docker/cert.pem)")
+    p.add_argument("--tlskey", help="the server's key (default ~/.docker/key.pem)")
+    p.add_argument(
+        "--insecure-tcp", action="store_true", default=None, help="allow a TCP listener without TLS (anyone may use it)"
+    )
+    p.add_argument("--log-driver", help="containers' default log driver: json-file, local or none")
+    p.add_argument("--log-opt", action="append", dest="log_opts", metavar="KEY=VALUE", help="its default options")
     p.add_argument("--config-file", default="/etc/dockyard/daemon.json", help="daemon.json (default %(default)s)")
     return p
 
@@ -91,24 +136,37 @@ def load(argv: list[str]) -> DaemonConfig:
     from_file = _read_file(args.config_file)
     for key, value in from_file.items():
         setattr(config, _FILE_KEYS[key], value)
-    for name in ("hosts", "data_root", "exec_root", "pidfile", "log_level", "storage_driver", "group", "bridge", "bip",
-                 "mtu", "ipv6", "fixed_cidr_v6"):  # fmt: skip
-        value = getattr(args, name)
-        if value is not None:
-            if name == "hosts" and "hosts" in from_file:
-                raise InvalidParameter(
-                    "the following directives are specified both as a flag and in the configuration file: "
-                    f"hosts: (from flag: {value}, from file: {from_file['hosts']})"
-                )
-            setattr(config, name, value)
+    if args.log_opts is not None:
+        args.log_opts = _key_values(args.log_opts)
+    for key, name in _FILE_KEYS.items():
+        value = getattr(args, name, None)  # default-address-pools is a daemon.json directive only
+        if value is None:
+            continue
+        if key in from_file:
+            # dockerd refuses this for every directive: which of the two was meant is not ours to guess.
+            raise InvalidParameter(
+                "the following directives are specified both as a flag and in the configuration file: "
+                f"{key}: (from flag: {value}, from file: {from_file[key]})"
+            )
+        setattr(config, name, value)
     if config.ipv6 != bool(config.fixed_cidr_v6):
         raise InvalidParameter("IPv6 on the default bridge needs both --ipv6 and --fixed-cidr-v6")
     if not 0 < len(config.bridge) <= 15:
         raise InvalidParameter(f"invalid bridge name {config.bridge!r}: 1 to 15 characters")
-    for host in config.hosts:
-        if not host.startswith("unix://"):
-            raise InvalidParameter(f"cannot listen on {host!r}: only unix:// sockets are supported so far")
+    config.tls = config.tls or config.tlsverify
+    listeners.check(config.listeners, config.tls_settings, insecure_tcp=config.insecure_tcp)
+    log_options.check_driver(config.log_driver, config.log_opts)
     return config
+
+
+def _key_values(pairs: list[str]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidParameter(f"invalid --log-opt {pair!r}: expected KEY=VALUE")
+        options[key] = value
+    return options
 
 
 def _read_file(path: str) -> dict:
@@ -129,4 +187,6 @@ def _read_file(path: str) -> dict:
         )
     if document.get("log-level", "info") not in _LOG_LEVELS:
         raise InvalidParameter(f"unable to configure the daemon with file {path}: invalid log-level")
+    if not isinstance(document.get("log-opts", {}), dict):
+        raise InvalidParameter(f"unable to configure the daemon with file {path}: log-opts must be an object")
     return document

@@ -11,6 +11,7 @@ import uuid
 from dockyard import __version__
 from dockyard.daemon.config import DaemonConfig
 from dockyard.image import manifest as m
+from dockyard.runtime.container_spec import RUNTIME_NAME
 from dockyard.services.stats import mem_total
 
 
@@ -105,12 +106,12 @@ class HostFacts:
             "Labels": [],
             "ExperimentalBuild": False,
             "ServerVersion": __version__,
-            "Runtimes": {"dockyard": {"path": "dockyard-runtime"}},
-            "DefaultRuntime": "dockyard",
+            "Runtimes": {RUNTIME_NAME: {"path": "dockyard-runtime"}},
+            "DefaultRuntime": RUNTIME_NAME,
             "Swarm": {"LocalNodeState": "inactive", "ControlAvailable": False, "NodeID": "", "NodeAddr": ""},
-            "LiveRestoreEnabled": False,
+            "LiveRestoreEnabled": True,  # always: containers outlive the daemon (their shims hold them)
             "Isolation": "",
-            "InitBinary": "",
+            "InitBinary": "docker-init",
             "SecurityOptions": ["name=seccomp,profile=builtin"] if seccomp else [],
             "Warnings": [],
         }

@@ -1,4 +1,4 @@
-"""`dockyard daemon`: build the services over one data root and serve the Engine API on unix sockets."""
+"""`dockyard daemon`: build the services over one data root and serve the Engine API on unix sockets and TCP."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ import grp
 import logging
 import os
 import signal
+import ssl
 import sys
 
 from aiohttp import web
 
 from dockyard.api.app import Services, make_app
+from dockyard.daemon import listeners
 from dockyard.daemon.config import DaemonConfig
 from dockyard.daemon.facts import HostFacts
-from dockyard.errors import Conflict
+from dockyard.errors import Conflict, Unavailable
 from dockyard.network.ipam import DEFAULT_POOLS, Pool
 from dockyard.network.nftables import Firewall
 from dockyard.network.port_allocator import PortAllocator
@@ -42,6 +44,10 @@ def run(config: DaemonConfig) -> None:
     logging.basicConfig(
         level=_LEVELS[config.log_level], stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Certificates are read before anything is opened: a bad one stops the start with nothing done.
+    tls_context = None
+    if config.tls_settings.enabled and any(listener.is_tcp for listener in config.listeners):
+        tls_context = listeners.server_context(config.tls_settings)
     os.makedirs(config.exec_root, mode=0o700, exist_ok=True)
     os.makedirs(config.data_root, mode=0o711, exist_ok=True)
     with _pidfile(config.pid_path):
@@ -68,7 +74,8 @@ def run(config: DaemonConfig) -> None:
             )  # fmt: skip
             containers = ContainerService(
                 data_root=config.data_root, exec_root=config.exec_root, db=images.images.db, images=images,
-                volumes=volumes, shims=shims, network=sandboxes,
+                volumes=volumes, shims=shims, network=sandboxes, log_driver=config.log_driver,
+                log_opts=config.log_opts,
             )  # fmt: skip
             # one bus: `docker events` shows them all
             images.events = volumes.events = networks.events = containers.events
@@ -101,7 +108,7 @@ def run(config: DaemonConfig) -> None:
             app.on_startup.append(lambda _app: names.start())
             app.on_cleanup.append(lambda _app: names.close())
             try:
-                asyncio.run(_serve(app, config))
+                asyncio.run(_serve(app, config, tls_context))
             finally:
                 shims.close()
                 firewall.close()  # the userland proxy's relays end; rules and bridges stay, as dockerd leaves them
@@ -149,7 +156,7 @@ def _is_live_daemon(pid: int) -> bool:
     return state != "Z" and b"dockyard" in cmdline
 
 
-async def _serve(app: web.Application, config: DaemonConfig) -> None:
+async def _serve(app: web.Application, config: DaemonConfig, tls_context: ssl.SSLContext | None) -> None:
     # Service calls block in worker threads (stop waits up to its timeout): more than the default few.
     asyncio.get_running_loop().set_default_executor(concurrent.futures.ThreadPoolExecutor(64, "dy-api"))
     # handler_cancellation: a wait or a log follow whose client went away must not linger; a short
@@ -158,16 +165,21 @@ async def _serve(app: web.Application, config: DaemonConfig) -> None:
     await runner.setup()
     sockets = []
     try:
-        for host in config.hosts:
-            path = host.removeprefix("unix://")
-            os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)  # a stale socket: the pid file said no daemon owns it
-            site = web.UnixSite(runner, path)
-            await site.start()
-            _restrict(path, config.group)
-            sockets.append(path)
-            log.info("API listening on %s", path)
+        for listener in config.listeners:
+            if listener.is_tcp:
+                if tls_context is None:
+                    log.warning("API listening on %s WITHOUT TLS (--insecure-tcp)", listener.address)
+                site = web.TCPSite(runner, listener.host or None, listener.port, ssl_context=tls_context)
+                await _start_site(site)
+            else:
+                path = listener.path
+                os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)  # a stale socket: the pid file said no daemon owns it
+                await _start_site(web.UnixSite(runner, path))
+                _restrict(path, config.group)
+                sockets.append(path)
+            log.info("API listening on %s", listener.address)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -179,6 +191,13 @@ async def _serve(app: web.Application, config: DaemonConfig) -> None:
         for path in sockets:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
+
+
+async def _start_site(site: web.BaseSite) -> None:
+    try:
+        await site.start()
+    except OSError as exc:  # the address is taken or not ours: say which, not a traceback
+        raise Unavailable(f"cannot listen on {site.name}: {exc.strerror or exc}") from None
 
 
 def _restrict(path: str, group: str) -> None:

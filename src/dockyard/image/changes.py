@@ -15,9 +15,9 @@ import json
 import shlex
 
 from dockyard.errors import InvalidParameter
+from dockyard.units import go_duration_ns
 
 SHELL = ["/bin/sh", "-c"]
-_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
 
 
 def apply_changes(config: dict, changes: list[str]) -> dict:
@@ -124,22 +124,10 @@ def _onbuild(config: dict, rest: str, instruction: str) -> None:
 
 def parse_duration(text: str) -> int:
     """A Go duration ("30s", "1m30s", "500ms") in nanoseconds."""
-    total, number, i = 0, "", 0
-    if not text:
-        raise InvalidParameter("invalid duration ''")
-    while i < len(text):
-        if text[i].isdigit() or text[i] == ".":
-            number += text[i]
-            i += 1
-            continue
-        unit = next((u for u in ("ns", "us", "µs", "ms", "s", "m", "h") if text.startswith(u, i)), None)
-        if unit is None or not number:
-            raise InvalidParameter(f"invalid duration {text!r}")
-        total += int(float(number) * _DURATION_UNITS[unit])
-        number, i = "", i + len(unit)
-    if number:
-        raise InvalidParameter(f"invalid duration {text!r}: missing unit")
-    return total
+    try:
+        return go_duration_ns(text)
+    except ValueError:
+        raise InvalidParameter(f"invalid duration {text!r}") from None
 
 
 _HEALTH_FLAGS = {

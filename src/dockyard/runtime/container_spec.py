@@ -50,6 +50,14 @@ def command(image_config: dict, config: dict) -> list[str]:
     return args
 
 
+def config_env(image_config: dict, config: dict) -> list[str]:
+    """Config.Env as dockerd records it: the container's entries as given (a bare "NAME" too),
+    then the image's entries whose names the container does not set."""
+    own = list(config.get("Env") or [])
+    names = {entry.partition("=")[0] for entry in own}
+    return own + [entry for entry in image_config.get("Env") or [] if entry.partition("=")[0] not in names]
+
+
 def environment(image_config: dict, config: dict, hostname: str) -> list[str]:
     merged: dict[str, str] = {}
     for entry in [f"HOSTNAME={hostname}", *(image_config.get("Env") or []), *(config.get("Env") or [])]:
@@ -92,8 +100,9 @@ def _passwd_entry(rootfs: str, uid: int) -> tuple[int, str] | None:
     return None
 
 
-def resolve_user(rootfs: str, user: str) -> dict:
-    """docker's --user: a name or uid, optionally with :group or :gid, resolved inside the container."""
+def resolve_user(rootfs: str, user: str, group_add: list | None = None) -> dict:
+    """docker's --user: a name or uid, optionally with :group or :gid, resolved inside the container;
+    the supplementary groups are those the container's /etc/group lists the user in, then --group-add's."""
     name, _, group = (user or "0").partition(":")
     uid = _numeric_id(rootfs, "passwd", name, "user")
     if group:
@@ -101,7 +110,29 @@ def resolve_user(rootfs: str, user: str) -> dict:
     else:
         entry = _passwd_entry(rootfs, uid)
         gid = entry[0] if entry else 0
-    return {"uid": uid, "gid": gid}
+    resolved: dict = {"uid": uid, "gid": gid}
+    extra = _member_of(rootfs, name) if not group else []
+    for added in group_add or []:
+        added_gid = _numeric_id(rootfs, "group", str(added), "group")
+        if added_gid not in extra:
+            extra.append(added_gid)
+    if extra:
+        resolved["additionalGids"] = extra
+    return resolved
+
+
+def _member_of(rootfs: str, user: str) -> list[int]:
+    """The gids of the groups whose member list in the container's /etc/group names user."""
+    found = []
+    try:
+        with open(os.path.join(rootfs, "etc/group"), errors="replace") as f:
+            for line in f:
+                parts = line.rstrip("\n").split(":")
+                if len(parts) > 3 and parts[2].isdigit() and user in parts[3].split(","):
+                    found.append(int(parts[2]))
+    except OSError:
+        return []
+    return found
 
 
 def _numeric_id(rootfs: str, database: str, name: str, what: str) -> int:
@@ -153,6 +184,15 @@ def write_container_files(container_dir: str, files: dict[str, str]) -> None:
             f.write(files[name])
 
 
+RUNTIME_NAME = "dockyard"  # the built-in runtime's name in docker info and HostConfig.Runtime
+
+
+def check_runtime(host_config: dict) -> None:
+    name = host_config.get("Runtime")
+    if name and name != RUNTIME_NAME:
+        raise InvalidParameter(f"unknown or invalid runtime name: {name} (this daemon has {RUNTIME_NAME})")
+
+
 def build(
     *,
     container_id: str,
@@ -199,10 +239,9 @@ def build(
         "ociVersion": OCI_VERSION,
         "process": {
             "terminal": bool(config.get("Tty")),
-            "user": {
-                **resolve_user(rootfs, config.get("User") or image_config.get("User") or ""),
-                "additionalGids": additional_gids(rootfs, host_config),
-            },
+            "user": resolve_user(
+                rootfs, config.get("User") or image_config.get("User") or "", host_config.get("GroupAdd")
+            ),
             "args": [*init_args(host_config), *command(image_config, config)],
             "env": environment(image_config, config, hostname),
             "cwd": config.get("WorkingDir") or image_config.get("WorkingDir") or "/",
@@ -311,11 +350,6 @@ def cgroups_path(host_config: dict, container_id: str) -> str:
     if ".." in parent.split("/"):
         raise InvalidParameter(f"invalid cgroup parent {host_config['CgroupParent']!r}: it must not contain '..'")
     return f"/{parent}/dy-{container_id}" if parent else f"/dy-{container_id}"
-
-
-def additional_gids(rootfs: str, host_config: dict) -> list[int]:
-    """--group-add: numbers as given, names looked up in the container's /etc/group."""
-    return [_numeric_id(rootfs, "group", str(group), "group") for group in host_config.get("GroupAdd") or []]
 
 
 def _tmpfs_mounts(host_config: dict) -> list[dict]:

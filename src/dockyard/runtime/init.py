@@ -219,6 +219,7 @@ def exec_process(config: dict, channel: Channel, options: Options) -> None:
     try:
         step = "set rlimits"
         process.set_rlimits(proc.get("rlimits", []), lambda msg: channel.send("warning", message=msg))
+        step = "exec failed: unable to start container process"  # runc's words, which docker users know
         path = _enter_process(proc, options)
         # The channel's write end is close-on-exec: the runtime sees EOF once execve succeeds.
         _exec(proc, path, options)

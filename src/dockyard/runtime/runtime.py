@@ -346,7 +346,11 @@ class Runtime:
         container = states.load(self.root, container_id)
         if container.status() != states.RUNNING:
             raise Conflict(f"container {container_id} is {container.status()}, not running")
-        self._open_cgroup(container).freeze()
+        try:
+            self._open_cgroup(container).freeze()
+        except FileNotFoundError:
+            # The init exited after the status was read and its cgroup went with it.
+            raise Conflict(f"container {container_id} is stopped, not running") from None
         container.record["paused"] = True
         container.save()
 

@@ -6,7 +6,8 @@ dockyard.runtime.shim DIR FD` when the template cannot be reached. Either way it
 detaches at once, so that containers outlive the daemon (live restore) and no
 container process is a child of the multi-threaded daemon. DIR holds:
 
-    shim.json     written by the daemon: id, bundle, runtime root, log path, tty, open_stdin
+    shim.json     written by the daemon: id, bundle, runtime root, log path and format (dockyard.logs),
+                  tty, open_stdin
     shim.pid      the shim's pid, written before anything else
     control.sock  input, window size and end of input from the daemon (dockyard.runtime.control)
     started.json  {"pid": <init pid>} once the process runs, or {"error": ..., "kind": ...}
@@ -14,10 +15,10 @@ container process is a child of the multi-threaded daemon. DIR holds:
 
 Each JSON file is written to a temporary name and renamed, so a reader sees all
 of it or nothing. The shim reads the container's stdout and stderr through pipes,
-or its terminal through the pty master (Tty), and appends them to the json-file
-log (docker's format, one JSON object per line); it is the init's subreaper, so
-it reaps it and records its exit status, then deletes the container from the
-runtime (cgroup and state) and exits.
+or its terminal through the pty master (Tty), and appends them to the log in the
+container's driver's format (docker's json-file or local, dockyard.logs.writer);
+it is the init's subreaper, so it reaps it and records its exit status, then
+deletes the container from the runtime (cgroup and state) and exits.
 
 The daemon learns the outcome of a start from the report pipe (the fd number
 given after DIR): one line of JSON, the same as started.json.
@@ -30,9 +31,11 @@ import json
 import os
 import sys
 
-from dockyard import timestamps
+from dockyard import fastjson, timestamps
+from dockyard.logs import jsonfile, local
+from dockyard.logs.writer import LogWriter
 from dockyard.runtime import control
-from dockyard.runtime.shim_io import ShimIO, create_with_stdio
+from dockyard.runtime.shim_io import ContainerStdio, ShimIO
 
 _CHUNK = 1 << 16
 
@@ -47,101 +50,23 @@ def write_json(path: str, document: dict) -> None:
 
 
 def read_json(path: str) -> dict | None:
+    # Bytes and the C scanner rather than a text file and json.load: in a shim every page that Python
+    # touches is copied from the template and kept for the container's life (≈ 150 kB less).
     try:
-        with open(path) as f:
-            return json.load(f)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
+    try:
+        return fastjson.loads(_read_all(fd))
+    finally:
+        os.close(fd)
 
 
-class JsonFileLog:
-    """docker's json-file log driver: {"log": line, "stream": "stdout", "time": RFC 3339 nano} per line.
-
-    It rotates, as Dockyard does by default (DESIGN.md: no container fills the disk):
-    past max_size bytes the file becomes <path>.1, the older ones shift up, and at
-    most max_files files are kept.
-
-    raw (a terminal's output): what is read is written at once, a line not yet ended
-    included, because attach reads the log and a shell's prompt ends no line; only
-    an unfinished UTF-8 character waits for the rest of its bytes.
-    """
-
-    def __init__(self, path: str, *, max_size: int = 0, max_files: int = 1, raw: bool = False) -> None:
-        self.path = path
-        self.max_size = max_size
-        self.max_files = max(1, max_files)
-        self.raw = raw
-        self.file = open(path, "ab", buffering=0)  # noqa: SIM115 kept open for the container's life
-        self.size = self.file.tell()
-        self.partial = {"stdout": b"", "stderr": b""}
-
-    def write(self, stream: str, data: bytes) -> None:
-        data = self.partial[stream] + data
-        *lines, self.partial[stream] = data.split(b"\n")
-        ended = [line + b"\n" for line in lines]
-        if self.raw and self.partial[stream]:
-            rest = self.partial[stream]
-            cut = _complete_utf8(rest)
-            ended.append(rest[:cut])
-            self.partial[stream] = rest[cut:]
-        self._emit(stream, [chunk for chunk in ended if chunk])
-
-    @property
-    def pending(self) -> bool:
-        """Whether some output waits for the end of its line."""
-        return any(self.partial.values())
-
-    def flush(self) -> None:
-        for stream, rest in self.partial.items():
-            if rest:
-                self._emit(stream, [rest])
-            self.partial[stream] = b""
-
-    def _emit(self, stream: str, lines: list[bytes]) -> None:
-        if lines:
-            stamp = timestamps.now()
-            records = (
-                json.dumps({"log": line.decode(errors="replace"), "stream": stream, "time": stamp}) + "\n"
-                for line in lines
-            )
-            if not self.max_size:
-                data = "".join(records).encode()
-                self.file.write(data)
-                self.size += len(data)
-                return
-            # Record by record, as docker's json-file: a file never grows past max_size but by one record.
-            batch = b""
-            for record in records:
-                data = record.encode()
-                if self.size + len(batch) + len(data) > self.max_size and self.size + len(batch) > 0:
-                    self.file.write(batch)
-                    batch = b""
-                    self._rotate()
-                batch += data
-            self.file.write(batch)
-            self.size += len(batch)
-
-    def _rotate(self) -> None:
-        self.file.close()
-        if self.max_files == 1:
-            os.truncate(self.path, 0)
-        else:
-            for n in range(self.max_files - 1, 1, -1):  # path.1 -> path.2 -> ... (the oldest falls off)
-                if os.path.exists(f"{self.path}.{n - 1}"):
-                    os.replace(f"{self.path}.{n - 1}", f"{self.path}.{n}")
-            os.replace(self.path, f"{self.path}.1")
-        self.file = open(self.path, "ab", buffering=0)  # noqa: SIM115 the next file of the same log
-        self.size = 0
-
-
-def _complete_utf8(data: bytes) -> int:
-    """The length of data without a UTF-8 character cut short at its end (invalid bytes count as complete)."""
-    for back in range(1, min(4, len(data)) + 1):
-        byte = data[-back]
-        if byte & 0xC0 != 0x80:  # the last lead byte (or ASCII): does its character fit?
-            needed = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4 if byte & 0xF8 == 0xF0 else 1
-            return len(data) - back if needed > back else len(data)
-    return len(data)
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, _CHUNK):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 _report_fd = -1
@@ -154,37 +79,80 @@ def run(state_dir: str) -> int:
     from dockyard.runtime.waiting import exit_code
 
     settings = read_json(os.path.join(state_dir, "shim.json"))
-    container_id, bundle = settings["id"], settings["bundle"]
-    runtime = Runtime(settings["runtime_root"])
+    container_id = settings["id"]
     libc.prctl(k.PR_SET_CHILD_SUBREAPER, 1)  # the init's parent exits; its exit status must come to us
-    try:
-        container, stdio = create_with_stdio(runtime, container_id, bundle, settings)
-    except Exception as exc:
-        return _report_failure(state_dir, exc)
-    try:
-        listener = control.listen(state_dir)  # before the start: attach may send input at once
-        runtime.start(container_id)
-    except Exception as exc:
-        _cleanup(runtime, container_id)
-        return _report_failure(state_dir, exc)
-    started = {"pid": container.pid, "started": timestamps.now()}
-    write_json(os.path.join(state_dir, "started.json"), started)
-    _report(started)
-    log = JsonFileLog(
+    # The create and the start run in a child of their own. The work touches, and so copies from the
+    # template, megabytes of interpreter state (types, code, allocator pools) that the shim, which lives
+    # as long as the container, never needs again: its private memory is what an idle container costs.
+    # The init outlives that child and, the shim being its subreaper, becomes the shim's child. The
+    # stdio and the control socket are made first, here, so that the shim keeps its ends of them.
+    stdio = ContainerStdio(settings)
+    listener = control.listen(state_dir)  # before the start: attach may send input at once
+    started_r, started_w = os.pipe()
+    worker = os.fork()
+    if worker == 0:
+        os.close(started_r)
+        code = 1
+        try:
+            listener.close()
+            code = _create_and_start(state_dir, settings, stdio, started_w)
+        except BaseException as exc:  # started.json stays absent: the shim reports that the worker failed
+            sys.stderr.write(f"shim worker {container_id}: {exc!r}\n")
+        finally:
+            os._exit(code)
+    _close_report()  # the worker reports; the daemon sees the end of the pipe when it is done
+    stdio.close_container_ends()
+    os.close(started_w)
+    os.waitpid(worker, 0)
+    line = _read_all(started_r)  # the worker's one line; its end when it has exited
+    os.close(started_r)
+    if not line:  # the worker reported its failure (started.json), or died before it could
+        if read_json(os.path.join(state_dir, "started.json")) is None:
+            _report_failure(state_dir, RuntimeError("the shim's worker exited without starting the container"))
+        return 1
+    started = fastjson.loads(line)
+    log_settings = settings["log"]
+    log = LogWriter(
         settings["log_path"],
-        max_size=settings.get("log_max_size", 0),
-        max_files=settings.get("log_max_files", 1),
-        raw=bool(settings.get("tty")),
+        local.encode if log_settings["format"] == "local" else jsonfile.encode,
+        max_size=log_settings["max_size"],
+        max_files=log_settings["max_files"],
+        compress=log_settings["compress"],
+        raw=stdio.terminal,
     )
-    ShimIO(log, stdio, listener).run(container.pid)
-    _, status = os.waitpid(container.pid, 0)
+    ShimIO(log, stdio.shim_side(), listener).run(started["pid"])
+    _, status = os.waitpid(started["pid"], 0)
     log.flush()
+    log.close()  # and its last compression done: the log is whole before the exit is recorded
+    runtime = Runtime(settings["runtime_root"])
     oom_killed = _oom_killed(runtime, container_id)
     _cleanup(runtime, container_id)
     write_json(
         os.path.join(state_dir, "exit.json"),
         {"code": exit_code(status), "oom_killed": oom_killed, "finished": timestamps.now()},
     )
+    return 0
+
+
+def _create_and_start(state_dir: str, settings: dict, stdio: ContainerStdio, started_w: int) -> int:
+    """In the shim's worker: create and start the container, report, write the init's pid to started_w."""
+    from dockyard.runtime.runtime import Runtime
+
+    container_id = settings["id"]
+    runtime = Runtime(settings["runtime_root"])
+    try:
+        container = stdio.create(runtime, container_id, settings["bundle"])
+    except Exception as exc:
+        return _report_failure(state_dir, exc)
+    try:
+        runtime.start(container_id)
+    except Exception as exc:
+        _cleanup(runtime, container_id)
+        return _report_failure(state_dir, exc)
+    started = {"pid": container.pid, "started": timestamps.now()}
+    write_json(os.path.join(state_dir, "started.json"), started)
+    os.write(started_w, (json.dumps(started) + "\n").encode())
+    _report(started)
     return 0
 
 
@@ -203,7 +171,6 @@ def _cleanup(runtime, container_id: str) -> None:
 
 
 def _report(document: dict) -> None:
-    global _report_fd
     if _report_fd < 0:
         return
     try:
@@ -212,6 +179,12 @@ def _report(document: dict) -> None:
         if exc.errno != errno.EPIPE:  # the daemon stopped listening: started.json says it all
             raise
     finally:
+        _close_report()
+
+
+def _close_report() -> None:
+    global _report_fd
+    if _report_fd >= 0:
         os.close(_report_fd)
         _report_fd = -1
 
@@ -231,8 +204,9 @@ def detach_and_run(state_dir: str, report_fd: int) -> int:
         return 0  # the caller (the launcher or the template's child) exits; its parent reaps it at once
     _report_fd = report_fd
     os.setsid()
-    with open(os.path.join(state_dir, "shim.pid.tmp"), "w") as f:
-        f.write(f"{os.getpid()}\n")
+    fd = os.open(os.path.join(state_dir, "shim.pid.tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    os.write(fd, b"%d\n" % os.getpid())
+    os.close(fd)
     os.rename(os.path.join(state_dir, "shim.pid.tmp"), os.path.join(state_dir, "shim.pid"))
     try:
         return run(state_dir)

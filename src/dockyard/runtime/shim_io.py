@@ -1,7 +1,7 @@
 """The shim's side of a container's stdio: set up at create, then served by one single-threaded loop.
 
 Output (stdout and stderr pipes, or the pty master of a Tty container) goes into
-the json-file log; input, window sizes and the end of input come from the daemon
+the log (dockyard.logs.writer); input, window sizes and the end of input come from the daemon
 over the control socket (dockyard.runtime.control) and go to the stdin pipe or
 the pty master.
 """
@@ -19,7 +19,7 @@ from dockyard.runtime import control
 from dockyard.runtime.console import receive_master, set_size
 
 if TYPE_CHECKING:
-    from dockyard.runtime.shim import JsonFileLog
+    from dockyard.logs.writer import LogWriter
 
 _CHUNK = 1 << 16
 # A line the container has not ended (a prompt: "Name? ") goes into the log, as a record of its own,
@@ -36,47 +36,62 @@ class Stdio:
         self.terminal = terminal
 
 
-def create_with_stdio(runtime, container_id: str, bundle: str, settings: dict):
-    """runtime.create with the container's stdio: a pty (Tty) or pipes; the init inherits fds 0-2.
+class ContainerStdio:
+    """The container's stdio, made by the shim before its worker forks (dockyard.runtime.shim).
 
-    -i (OpenStdin): the container's stdin is a pipe the shim keeps open, so that `cat` waits for
-    input instead of reading end-of-file at once, as under docker; input comes from attach.
+    The worker creates the container on the container's ends and exits; the shim keeps its own
+    ends: the pipes' (stdout, stderr, and stdin with -i: OpenStdin, so that `cat` waits for input
+    instead of reading end-of-file at once, as under docker), or with a Tty the socket on which the
+    init sends the pty master (runtime.console), which stays queued there until the shim takes it.
     """
-    shim_log = os.dup(2)  # the daemon pointed our stderr at shim.log
-    try:
-        if settings.get("tty"):
-            return _create_with_terminal(runtime, container_id, bundle)
+
+    def __init__(self, settings: dict) -> None:
+        self.terminal = bool(settings.get("tty"))
+        if self.terminal:
+            self._ours, theirs = socket.socketpair()
+            self._console = theirs.detach()
+            self._container_fds: tuple[int, ...] = (self._console,)
+            return
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         stdin_r, stdin_w = os.pipe() if settings.get("open_stdin") else (os.open(os.devnull, os.O_RDONLY), -1)
-        os.dup2(stdin_r, 0)
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
+        self._container_fds = (stdin_r, out_w, err_w)
+        self._shim = Stdio({out_r: "stdout", err_r: "stderr"}, stdin_w, terminal=False)
+
+    def create(self, runtime, container_id: str, bundle: str):
+        """In the worker: runtime.create with the container's ends; the init inherits fds 0-2 (pipes)
+        or is given the console socket (Tty). Returns the runtime's container."""
+        if self.terminal:
+            return runtime.create(container_id, bundle, console_fd=self._console)
+        shim_log = os.dup(2)  # the daemon pointed our stderr at shim.log
+        for target, fd in enumerate(self._container_fds):
+            os.dup2(fd, target)
         try:
-            container = runtime.create(container_id, bundle)
+            return runtime.create(container_id, bundle)
         finally:
-            for fd in (out_w, err_w, stdin_r):
-                os.close(fd)
-        if stdin_w >= 0:
-            os.set_blocking(stdin_w, False)  # the loop never waits on a container that does not read
-        return container, Stdio({out_r: "stdout", err_r: "stderr"}, stdin_w, terminal=False)
-    finally:
-        os.dup2(shim_log, 1)
-        os.dup2(shim_log, 2)
-        os.close(shim_log)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.close(devnull)
+            os.dup2(shim_log, 1)
+            os.dup2(shim_log, 2)
+            os.close(shim_log)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.close(devnull)
 
+    def close_container_ends(self) -> None:
+        """In the shim once the worker has forked: the container's ends are the worker's and the init's."""
+        for fd in self._container_fds:
+            os.close(fd)
 
-def _create_with_terminal(runtime, container_id: str, bundle: str):
-    """The init makes a pty its stdio and sends the master back over a socketpair (runtime.console)."""
-    ours, theirs = socket.socketpair()
-    with ours:
-        container = runtime.create(container_id, bundle, console_fd=theirs.detach())
-        master = receive_master(ours)
-    os.set_blocking(master, False)
-    return container, Stdio({master: "stdout"}, master, terminal=True)
+    def shim_side(self) -> Stdio:
+        """In the shim once the container has started: its ends, non-blocking, so that the loop never
+        waits on a container that does not read."""
+        if self.terminal:
+            with self._ours:
+                master = receive_master(self._ours)
+            os.set_blocking(master, False)
+            return Stdio({master: "stdout"}, master, terminal=True)
+        if self._shim.stdin >= 0:
+            os.set_blocking(self._shim.stdin, False)
+        return self._shim
 
 
 class ShimIO:
@@ -89,7 +104,7 @@ class ShimIO:
 
     _QUEUE_LIMIT = 1 << 18
 
-    def __init__(self, log: JsonFileLog, stdio: Stdio, listener: socket.socket) -> None:
+    def __init__(self, log: LogWriter, stdio: Stdio, listener: socket.socket) -> None:
         self.log = log
         self.stdio = stdio
         self.outputs = dict(stdio.outputs)

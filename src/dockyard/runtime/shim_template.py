@@ -6,22 +6,27 @@ interpreter and the runtime's modules with every other shim until they are
 written to. The daemon (multi-threaded, so never forking itself) asks over a
 unix socket: one connection per shim, carrying the shim's directory and, as
 SCM_RIGHTS, the write end of its report pipe; the template answers "ok" once the
-shim runs detached. The template dies with the daemon (PR_SET_PDEATHSIG); the
-shims it forked do not, they belong to init.
+shim runs detached. docker exec's runners are forked the same way
+(dockyard.runtime.exec_process): "exec " and a JSON request, and four fds (the
+process's stdin, stdout and stderr, and the status pipe).
+The template dies with the daemon (PR_SET_PDEATHSIG); the shims it forked do
+not, they belong to init.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import os
 import signal
 import socket
 import sys
 
+from dockyard.kernel import cgroups, libc, seccomp  # noqa: F401  every create and exec imports them: not per fork
+
 # Imported here, once, so that every fork has them: what a shim needs to run a container.
 from dockyard.kernel import constants as k
-from dockyard.kernel import libc
-from dockyard.runtime import shim
+from dockyard.runtime import exec_process, shim
 from dockyard.runtime.runtime import Runtime  # noqa: F401  preloaded for the forks
 from dockyard.runtime.waiting import exit_code  # noqa: F401  preloaded for the forks
 
@@ -42,16 +47,22 @@ def serve(path: str) -> None:
     while True:
         conn, _ = listener.accept()
         with conn:
-            message, fds, _, _ = socket.recv_fds(conn, 4096, 1)
-            if not fds:  # the launcher's readiness probe, or a confused client
+            message, fds, _, _ = socket.recv_fds(conn, 4096, 4)
+            is_exec = message.startswith(exec_process.EXEC)
+            if len(fds) != (4 if is_exec else 1):  # the launcher's readiness probe, or a confused client
                 if message:
-                    conn.sendall(b"error: no report pipe\n")
+                    conn.sendall(b"error: wrong number of fds\n")
+                for fd in fds:
+                    os.close(fd)
                 continue
             pid = os.fork()
             if pid == 0:
+                if is_exec:
+                    _exec_child(listener, conn, json.loads(message.removeprefix(exec_process.EXEC)), fds)
                 _child(listener, conn, message.decode(), fds[0])
-            os.close(fds[0])
-            os.waitpid(pid, 0)  # it forks the shim and exits at once
+            for fd in fds:
+                os.close(fd)
+            os.waitpid(pid, 0)  # it forks the shim (or the exec's runner) and exits at once
             conn.sendall(b"ok\n")
 
 
@@ -69,6 +80,22 @@ def _child(listener: socket.socket, conn: socket.socket, state_dir: str, report_
         code = shim.detach_and_run(state_dir, report_fd)
     except BaseException as exc:  # a failure here is the shim's: its log says why
         sys.stderr.write(f"shim template child: {exc}\n")
+    finally:
+        os._exit(code)
+
+
+def _exec_child(listener: socket.socket, conn: socket.socket, request: dict, fds: list[int]) -> None:
+    """In the fork: the exec's stdio on fds 0-2, then detach and run; never returns to the serving loop."""
+    code = 1
+    try:
+        listener.close()
+        conn.close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for target, fd in enumerate(fds[:3]):
+            os.dup2(fd, target)
+        code = exec_process.detach_and_run(request, fds[3])
+    except BaseException as exc:  # the exec's stderr is where its user looks
+        sys.stderr.write(f"exec runner: {exc}\n")
     finally:
         os._exit(code)
 

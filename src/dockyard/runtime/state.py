@@ -96,9 +96,14 @@ class ContainerState:
 
     def save(self) -> None:
         tmp = os.path.join(self.dir, ".state.json.tmp")
-        with open(tmp, "w") as f:
-            f.write(fastjson.dumps(self.record))
-        os.rename(tmp, os.path.join(self.dir, "state.json"))
+        try:
+            with open(tmp, "w") as f:
+                f.write(fastjson.dumps(self.record))
+            os.rename(tmp, os.path.join(self.dir, "state.json"))
+        except FileNotFoundError:
+            # The shim deletes the directory when the init exits, which can happen
+            # between load() and here (a pause racing a short-lived container).
+            raise NotFound(f"container {self.id} does not exist") from None
 
 
 def new(root: str, container_id: str, record: dict) -> ContainerState:

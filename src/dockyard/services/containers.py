@@ -27,19 +27,21 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 from dockyard import timestamps
-from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified
-from dockyard.kernel.inotify import DirectoryWatch
+from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified, Unsupported
 from dockyard.kernel.mounts import mount_all, unmount_under
+from dockyard.logs import jsonfile, local
+from dockyard.logs import options as log_options
+from dockyard.logs import reader as log_reader
 from dockyard.metadata.containers import ContainerRecord, ContainerTable
 from dockyard.metadata.db import Database
 from dockyard.runtime import container_resources, container_spec, control
 from dockyard.runtime.runtime import Runtime, parse_signal
 from dockyard.runtime.shim import read_json, write_json
-from dockyard.services.events import EventBus
+from dockyard.services import filters as filters_
+from dockyard.services.events import EventBus, container_attributes
 from dockyard.services.images import ImageService
 from dockyard.services.sandboxes import SandboxService
 from dockyard.services.shims import ShimLauncher
@@ -47,13 +49,13 @@ from dockyard.services.volumes import VolumeService
 from dockyard.volume.mountspec import MountPoint, container_mount_points, inherit, parse_volumes_from
 
 log = logging.getLogger(__name__)
+_PRUNE_FILTERS = frozenset({"until", "label", "label!"})
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 _ADJECTIVES = ("brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "swift", "witty")
 _NOUNS = ("anchor", "barge", "buoy", "crane", "dock", "harbor", "keel", "pier", "quay", "tug")
 _RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 # docker's restart back-off: 100 ms, doubling, at most a minute; reset by a run of 10 s or more.
 _BACKOFF_START, _BACKOFF_MAX, _BACKOFF_RESET = 0.1, 60.0, 10.0
-_FOLLOW_POLL = 0.05
 
 
 def _initial_state() -> dict:
@@ -76,10 +78,13 @@ class ContainerService:
         shims: ShimLauncher,
         network: SandboxService,
         runtime_root: str | None = None,
+        log_driver: str = log_options.JSON_FILE,
+        log_opts: dict[str, str] | None = None,
     ) -> None:
         self.shims = shims
         self.volumes = volumes
         self.network = network
+        self.log_default = (log_driver, dict(log_opts or {}))  # the daemon's log-driver and log-opts
         self.events = EventBus()  # the daemon shares one bus between the services
         # Called with a container's id after it starts (or is re-adopted) and after it exits: health checks.
         self.on_start: list = []
@@ -123,8 +128,9 @@ class ContainerService:
     def files_dir(self, container_id: str) -> str:
         return os.path.join(self.data_root, container_id)
 
-    def log_path(self, container_id: str) -> str:
-        return os.path.join(self.files_dir(container_id), f"{container_id}-json.log")
+    def log_path(self, record: ContainerRecord) -> str:
+        """The file the shim writes the container's output to (dockyard.logs.options)."""
+        return log_options.path(self.files_dir(record.id), record.id, record.host_config["LogConfig"]["Type"])
 
     # -- create and remove -----------------------------------------------------------
 
@@ -132,11 +138,8 @@ class ContainerService:
         """docker create: a record, a writable snapshot over the image, and the container's directory."""
         config = {key: value for key, value in body.items() if key not in ("HostConfig", "NetworkingConfig")}
         host_config = dict(body.get("HostConfig") or {})
-        log_config = host_config.get("LogConfig") or {}
-        if log_config.get("Type", "") not in ("", "json-file"):
-            raise InvalidParameter(f"logging driver {log_config['Type']!r} is not supported yet (json-file is)")
-        host_config["LogConfig"] = {"Type": "json-file", "Config": log_config.get("Config") or {}}
-        _log_limits(host_config["LogConfig"]["Config"])  # refuse bad options now, not at start
+        # Bad options are refused now, not at start.
+        host_config["LogConfig"] = log_options.resolve(host_config.get("LogConfig"), *self.log_default)
         _check_restart_policy(host_config)
         # What dockerd fills in: the CLI sends -1 for "unset" swappiness, and no cgroup namespace mode.
         if host_config.get("MemorySwappiness") == -1:
@@ -159,6 +162,7 @@ class ContainerService:
         container_spec.command(image_config, config)  # refuse a container with nothing to run now, as docker does
         container_spec.capabilities(host_config)
         container_spec.check(host_config)
+        container_spec.check_runtime(host_config)
         inherited = [point for spec in host_config.get("VolumesFrom") or [] for point in self._volumes_from(spec)]
         # Every mount and network is checked before the first volume is made: a bad one leaves nothing behind.
         mount_points = container_mount_points(config, host_config, image_config, inherited)
@@ -175,7 +179,9 @@ class ContainerService:
         )
         os.makedirs(self.files_dir(container_id), mode=0o710)
         # Created now, so that attach (before the start) and logs can open it; the shim appends to it.
-        open(self.log_path(container_id), "ab").close()
+        log_path = self.log_path(record)
+        os.makedirs(os.path.dirname(log_path), mode=0o710, exist_ok=True)
+        open(log_path, "ab").close()
         try:
             self.images.create_rootfs(container_id, image.id)
             try:
@@ -355,10 +361,10 @@ class ContainerService:
                 "id": record.id,
                 "bundle": bundle,
                 "runtime_root": self.runtime.root,
-                "log_path": self.log_path(record.id),
+                "log_path": self.log_path(record),
+                "log": log_options.shim_settings(**_driver_and_options(record)),
                 "open_stdin": bool(record.config.get("OpenStdin")),
                 "tty": bool(record.config.get("Tty")),
-                **_log_limits(record.host_config["LogConfig"]["Config"]),
             },
         )
         report_r, report_w = os.pipe()
@@ -386,13 +392,13 @@ class ContainerService:
             raise Conflict(f"Container {record.id} is not running") from exc
 
     def kill(self, name_or_id: str, sig: str = "SIGKILL") -> None:
-        record = self.get(name_or_id)
-        if not record.state["Running"]:
-            raise Conflict(f"Container {record.id} is not running")
-        try:
+        try:  # first, as dockerd's router parses it: a bad signal is a 400 whatever the container
             number = parse_signal(sig)
         except Exception:
             raise InvalidParameter(f"Invalid signal: {sig}") from None
+        record = self.get(name_or_id)
+        if not record.state["Running"]:
+            raise Conflict(f"Container {record.id} is not running")
         exited = self.subscribe_exit(record.id) if number == signal.SIGKILL else None
         self._signal(record, number)
         self._event(record, "kill", signal=str(number))
@@ -491,11 +497,21 @@ class ContainerService:
                 processes.append(fields)
         return {"Titles": titles, "Processes": processes}
 
-    def prune(self) -> dict:
-        """docker container prune: every stopped container; SpaceReclaimed is what their own layers held."""
+    def prune(self, wanted: dict[str, list[str]] | None = None) -> dict:
+        """docker container prune: every stopped container the filters (until, label, label!) select;
+        SpaceReclaimed is what their own layers held."""
+        wanted = wanted or {}
+        filters_.check(wanted, _PRUNE_FILTERS)
+        deadlines = [filters_.until(value) for value in wanted.get("until", [])]
         deleted, reclaimed = [], 0
         for record in self.records.all():
-            if record.state["Running"]:
+            labels = record.config.get("Labels") or {}
+            if (
+                record.state["Running"]
+                or any(timestamps.seconds(record.created) >= deadline for deadline in deadlines)
+                or not all(filters_.label_matches(labels, value) for value in wanted.get("label", []))
+                or any(filters_.label_matches(labels, value) for value in wanted.get("label!", []))
+            ):
                 continue
             with contextlib.suppress(NotFound):
                 reclaimed += self.images.rootfs_usage(record.id)
@@ -532,8 +548,7 @@ class ContainerService:
                 future.set_result(result)
 
     def _event(self, record: ContainerRecord, action: str, **extra: str) -> None:
-        attributes = {**(record.config.get("Labels") or {}), "image": record.image_name, "name": record.name, **extra}
-        self.events.emit("container", action, record.id, attributes)
+        self.events.emit("container", action, record.id, container_attributes(record, **extra))
 
     @staticmethod
     def _call(hooks: list, container_id: str) -> None:
@@ -674,10 +689,12 @@ class ContainerService:
     def logs(
         self, name_or_id: str, *, follow: bool = False, since: float = 0, until: float = 0, tail: int = -1
     ) -> Iterator[dict]:
-        """The json-file log's records ({"log", "stream", "time"}), oldest first; with follow, until the exit."""
+        """The log's records ({"log", "stream", "time"}), oldest first; with follow, until the exit."""
         record = self.get(name_or_id)
+        if record.host_config["LogConfig"]["Type"] == log_options.NONE:
+            raise Unsupported("configured logging driver does not support reading")
         exited = self.subscribe_exit(record.id) if follow and record.state["Running"] else None
-        return self._read_log(record.id, exited, since=since, until=until, tail=tail)
+        return self._read_log(record, exited, since=since, until=until, tail=tail)
 
     def attach_output(
         self, name_or_id: str, *, logs: bool = False, stream: bool = True
@@ -691,7 +708,7 @@ class ContainerService:
         """
         record = self.get(name_or_id)
         if not stream:
-            return self._read_log(record.id, None, since=0, until=0, tail=-1 if logs else 0), lambda: None
+            return self._read_log(record, None, since=0, until=0, tail=-1 if logs else 0), lambda: None
         if record.state["Status"] not in ("created", "running"):
             raise Conflict("You cannot attach to a stopped container, start it first")
         exited = self.subscribe_exit(record.id)
@@ -702,7 +719,7 @@ class ContainerService:
             exited.cancel()
             self._event(record, "detach")
 
-        return self._read_log(record.id, exited, since=0, until=0, tail=-1 if logs else 0), detach
+        return self._read_log(record, exited, since=0, until=0, tail=-1 if logs else 0), detach
 
     # -- input and terminal size -------------------------------------------------------------
 
@@ -727,122 +744,16 @@ class ContainerService:
         self._event(record, "resize", height=str(rows), width=str(columns))
 
     def _read_log(
-        self, container_id: str, exited: concurrent.futures.Future | None, *, since: float, until: float, tail: int
-    ) -> Iterator[dict]:
-        """Read what the log holds now (eagerly: a follower must start from this moment, not from its first
-        next()), then return the records and, with exited, what comes after until the container exits.
-
-        The file is opened here and read through that descriptor: `run --rm` removes the container, log
-        included, as soon as it exits, and the follower must still read the last lines.
-        """
-        path = self.log_path(container_id)
-        log = open(path, "rb")  # noqa: SIM115 handed to the generator, which closes it
-        data = log.read()
-        if tail != 0:
-            # Rotated files first, oldest first: <log>.N ... <log>.1, then the current one.
-            rotated = sorted(
-                (int(name.rpartition(".")[2]), name)
-                for name in os.listdir(os.path.dirname(path))
-                if name.startswith(os.path.basename(path) + ".") and name.rpartition(".")[2].isdigit()
-            )
-            older_data = b"".join(
-                _read_file(os.path.join(os.path.dirname(path), name)) for _, name in reversed(rotated)
-            )
-            records = [json.loads(line) for line in (older_data + data).splitlines() if line]
-        else:
-            records = []
-        if tail >= 0:
-            records = records[-tail:] if tail else []
-        wanted = [r for r in records if _in_window(r, since, until)]
-        return _follow(log, path, wanted, exited, since, until)
+        self, record: ContainerRecord, exited: concurrent.futures.Future | None, *, since: float, until: float,
+        tail: int,
+    ) -> Iterator[dict]:  # fmt: skip
+        decode = local.decode if record.host_config["LogConfig"]["Type"] == log_options.LOCAL else jsonfile.decode
+        return log_reader.read(self.log_path(record), decode, exited, since=since, until=until, tail=tail)
 
 
-def _follow(
-    log, path: str, records: list[dict], exited: concurrent.futures.Future | None, since: float, until: float
-) -> Iterator[dict]:
-    watch = None
-    try:
-        yield from records
-        if exited is None:
-            return
-        watch = _log_watch(path)  # before the first read below: a write after it wakes the wait
-        pending = b""
-        while True:
-            done = exited.done()
-            data = pending + log.read()
-            complete, pending = data[: data.rfind(b"\n") + 1], data[data.rfind(b"\n") + 1 :]
-            for line in complete.splitlines():
-                if line:
-                    entry = json.loads(line)
-                    if _in_window(entry, since, until):
-                        yield entry
-            if done:
-                return
-            if _rotated(log, path):  # read to its end above: go on with the new file
-                log.close()
-                log = open(path, "rb")  # noqa: SIM115 closed below or at the next rotation
-                pending = b""
-                continue
-            # Woken at once by a write (an attached terminal's echo must not wait for a poll); the
-            # timeout bounds how late an exit without output, or a detach, is noticed.
-            if watch is not None:
-                watch.wait(_FOLLOW_POLL)
-            else:
-                time.sleep(_FOLLOW_POLL)
-    finally:
-        log.close()
-        if watch is not None:
-            watch.close()
-
-
-def _log_watch(path: str) -> DirectoryWatch | None:
-    try:
-        return DirectoryWatch(os.path.dirname(path))
-    except OSError as exc:  # out of inotify instances: poll
-        log.debug("following %s by polling: %s", path, exc)
-        return None
-
-
-def _rotated(log, path: str) -> bool:
-    try:
-        return os.stat(path).st_ino != os.fstat(log.fileno()).st_ino
-    except FileNotFoundError:
-        return False  # removed with the container (run --rm): the open file is all there is
-
-
-def _read_file(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3}
-# Dockyard's defaults when a container sets no limits (docker's json-file has none; its "local" driver
-# keeps 5 files of 20 MB): no log grows without bound.
-DEFAULT_LOG_MAX_SIZE = 20_000_000
-DEFAULT_LOG_MAX_FILES = 5
-
-
-def _log_limits(options: dict) -> dict:
-    """json-file's max-size ("10m", docker's decimal units) and max-file, checked, as the shim takes them."""
-    unknown = sorted(set(options) - {"max-size", "max-file", "compress", "labels", "env", "tag"})
-    if unknown:
-        raise InvalidParameter(f"unknown log opt '{unknown[0]}' for json-file log driver")
-    size_text = str(options.get("max-size", "")).strip().lower()
-    if size_text in ("", "-1"):
-        max_size = DEFAULT_LOG_MAX_SIZE
-    else:
-        number = size_text.rstrip("bkmg")
-        unit = size_text[len(number) :]
-        try:
-            max_size = int(float(number) * _SIZE_UNITS[unit])
-        except (ValueError, KeyError):
-            raise InvalidParameter(f"invalid size: '{options['max-size']}'") from None
-        if max_size <= 0:
-            raise InvalidParameter(f"invalid size: '{options['max-size']}'")
-    files_text = str(options.get("max-file", DEFAULT_LOG_MAX_FILES))
-    if not files_text.isdigit() or int(files_text) < 1:
-        raise InvalidParameter("max-file cannot be less than 1")
-    return {"log_max_size": max_size, "log_max_files": int(files_text)}
+def _driver_and_options(record: ContainerRecord) -> dict:
+    log_config = record.host_config["LogConfig"]
+    return {"driver": log_config["Type"], "options": log_config.get("Config") or {}}
 
 
 def _check_restart_policy(host_config: dict) -> None:
@@ -860,10 +771,3 @@ UPDATABLE = frozenset(
     {"RestartPolicy", "Memory", "MemoryReservation", "MemorySwap", "CpuShares", "CpuQuota", "CpuPeriod", "NanoCpus",
      "CpusetCpus", "CpusetMems", "PidsLimit", "BlkioWeight", "KernelMemory"}
 )  # fmt: skip
-
-
-def _in_window(record: dict, since: float, until: float) -> bool:
-    if not since and not until:
-        return True
-    moment = timestamps.seconds(record["time"])
-    return (not since or moment >= since) and (not until or moment <= until)

@@ -14,6 +14,11 @@ from collections.abc import Callable
 KEEP = 256
 
 
+def container_attributes(record, **extra: str) -> dict[str, str]:
+    """A container event's attributes, as dockerd gives them: its labels, image and name, then extra."""
+    return {**(record.config.get("Labels") or {}), "image": record.image_name, "name": record.name, **extra}
+
+
 class EventBus:
     def __init__(self) -> None:
         self._events: deque[dict] = deque(maxlen=KEEP)

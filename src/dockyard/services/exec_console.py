@@ -9,6 +9,7 @@ are written to it.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
 import socket
@@ -42,17 +43,25 @@ class ExecConsole:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class _MasterProtocol(asyncio.StreamReaderProtocol):
+    """A pty master's reading end: the EIO that follows the last process's exit is its end of file.
+
+    Passed on as an error, it would make the reader raise at once and drop what it still buffers
+    (the last lines of a short exec).
+    """
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(None if isinstance(exc, OSError) and exc.errno == errno.EIO else exc)
+
+
 async def master_streams(master: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """asyncio streams over a pty master (each on a copy of the fd; the caller keeps and closes its own).
 
-    The reader ends (OSError EIO, which asyncio reports quietly for ptys) once every
-    process holding the terminal has exited.
+    The reader ends once every process holding the terminal has exited.
     """
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(os.dup(master), "rb", buffering=0)
-    )
+    await loop.connect_read_pipe(lambda: _MasterProtocol(reader), os.fdopen(os.dup(master), "rb", buffering=0))
     transport, protocol = await loop.connect_write_pipe(
         asyncio.streams.FlowControlMixin, os.fdopen(os.dup(master), "wb", buffering=0)
     )

@@ -1,10 +1,11 @@
-"""docker exec: more processes in a running container, each through `dockyard-runtime exec`.
+"""docker exec: more processes in a running container.
 
 Exec instances live in memory, as dockerd keeps them: created by POST
 /containers/{id}/exec, started once, inspected until the container goes. The
-process is a child of a `dockyard-runtime exec` process (never forked from the
-daemon itself), which joins the container's namespaces and cgroup and exits with
-the process's status.
+process is a child of a runner (never forked from the daemon itself) which joins
+the container's namespaces and cgroup and reports the process's status: for the
+API a fork of the shim template (dockyard.runtime.exec_process), for health
+checks a `dockyard-runtime exec` process.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.runtime import container_spec
 from dockyard.runtime.console import set_size
 from dockyard.services.containers import ContainerService
+from dockyard.services.events import container_attributes
 
 
 @dataclass
@@ -33,7 +35,7 @@ class ExecRecord:
     pid: int = 0
     master: int = -1  # the pty master while an exec with a terminal runs (the daemon holds it)
     size: tuple[int, int] | None = None  # a resize that came before the terminal did
-    task: object = None  # the API's asyncio task that runs a detached exec
+    task: object = None  # the API's asyncio task that runs a detached exec, kept from the collector
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -45,15 +47,25 @@ class ExecService:
     def create(self, container: str, body: dict) -> ExecRecord:
         record = self.containers.get(container)
         if not record.state["Running"]:
-            raise Conflict(f"container {record.id} is not running")
+            raise Conflict(f"Container {record.id} is not running")
         if record.state["Paused"]:
-            raise Conflict(f"container {record.id} is paused, unpause the container before exec")
+            raise Conflict(f"Container {record.id} is paused, unpause the container before exec")
         cmd = body.get("Cmd")
         if not cmd or not isinstance(cmd, list) or not all(isinstance(c, str) for c in cmd):
             raise InvalidParameter("No exec command specified")
         exec_record = ExecRecord(secrets.token_hex(32), record.id, body)
         self._execs[exec_record.id] = exec_record
+        self._event(exec_record, f"exec_create: {' '.join(cmd)}")
         return exec_record
+
+    def _event(self, exec_record: ExecRecord, action: str, **extra: str) -> None:
+        """dockerd's exec events: container events whose action names the exec (exec_create: CMD...)."""
+        try:
+            container = self.containers.get(exec_record.container_id)
+        except NotFound:
+            return  # removed meanwhile: nobody can ask for its events by name any more
+        attributes = container_attributes(container, execID=exec_record.id, **extra)
+        self.containers.events.emit("container", action, container.id, attributes)
 
     def get(self, exec_id: str) -> ExecRecord:
         try:
@@ -61,21 +73,42 @@ class ExecService:
         except KeyError:
             raise NotFound(f"No such exec instance: {exec_id}") from None
 
-    def command(
-        self, exec_record: ExecRecord, error_log: str, console_socket: str | None = None, console_size=None
-    ) -> list[str]:
-        """The `dockyard-runtime exec` command line for an exec instance; marks it started.
+    def command(self, exec_record: ExecRecord, error_log: str) -> list[str]:
+        """The `dockyard-runtime exec` command line for an exec instance (health checks); marks it started.
 
-        The runtime writes its own errors as JSON to error_log, apart from the process's output;
-        with a terminal (Tty) it sends the pty master to console_socket.
+        The runtime writes its own errors as JSON to error_log, apart from the process's output.
         """
+        path = self._process_file(exec_record)
+        runtime = [sys.executable, "-m", "dockyard.runtime.cli", "--root", self.containers.runtime.root,
+                   "--log", error_log, "--log-format", "json"]  # fmt: skip
+        return [*runtime, "exec", "--process", path, exec_record.container_id]
+
+    def prepare(self, exec_record: ExecRecord, console_socket: str | None = None, console_size=None) -> dict:
+        """What launch() takes: checks that the exec may start (Conflict if not), marks it started.
+
+        With a terminal (Tty) the runtime sends the pty master to console_socket (services.exec_console).
+        """
+        process = self._process_file(exec_record, console_size)
+        prepared = {"root": self.containers.runtime.root, "id": exec_record.container_id, "process": process}
+        if console_socket:
+            prepared["console_socket"] = console_socket
+        return prepared
+
+    def launch(self, prepared: dict, stdin: int, stdout: int, stderr: int, status: int) -> None:
+        """Start a prepared exec's process, forked from the shim template (dockyard.runtime.exec_process):
+        its stdio on these fds (a terminal's is the pty instead), {"pid"} then {"code"} or {"error"} on
+        the status pipe."""
+        self.containers.shims.launch_exec(prepared, stdin, stdout, stderr, status)
+
+    def _process_file(self, exec_record: ExecRecord, console_size=None) -> str:
+        """The OCI process of an exec instance, written into the container's bundle; marks it started."""
         with exec_record.lock:
             if exec_record.started:
                 raise Conflict(f"Exec command {exec_record.id} has already run")
             exec_record.started = True
         container = self.containers.get(exec_record.container_id)
         if not container.state["Running"]:
-            raise Conflict(f"container {container.id} is not running")
+            raise Conflict(f"Container {container.id} is not running")
         bundle = os.path.join(self.containers.exec_root, container.id)
         with open(os.path.join(bundle, "config.json")) as f:
             spec = json.load(f)
@@ -94,7 +127,9 @@ class ExecService:
                 env[key] = value
         process["env"] = [f"{k}={v}" for k, v in env.items()]
         if config.get("User"):
-            process["user"] = container_spec.resolve_user(os.path.join(bundle, "rootfs"), config["User"])
+            process["user"] = container_spec.resolve_user(
+                os.path.join(bundle, "rootfs"), config["User"], container.host_config.get("GroupAdd")
+            )
         if config.get("WorkingDir"):
             process["cwd"] = config["WorkingDir"]
         if config.get("Privileged"):
@@ -104,10 +139,8 @@ class ExecService:
         path = os.path.join(bundle, f"exec-{exec_record.id}.json")
         with open(path, "w") as f:
             json.dump(process, f)
-        runtime = [sys.executable, "-m", "dockyard.runtime.cli", "--root", self.containers.runtime.root,
-                   "--log", error_log, "--log-format", "json"]  # fmt: skip
-        console = ["--console-socket", console_socket] if console_socket else []
-        return [*runtime, "exec", *console, "--process", path, container.id]
+        self._event(exec_record, f"exec_start: {' '.join(config['Cmd'])}")
+        return path
 
     def attach_terminal(self, exec_record: ExecRecord, master: int) -> None:
         """The exec's pty master has come: kept for resizes until finished(); a resize that came first applies now."""
@@ -123,6 +156,7 @@ class ExecService:
             set_size(exec_record.master, rows, columns)
 
     def finished(self, exec_record: ExecRecord, code: int) -> None:
+        self._event(exec_record, "exec_die", exitCode=str(code))
         exec_record.running = False
         if exec_record.master >= 0:
             os.close(exec_record.master)

@@ -215,21 +215,24 @@ class ImageService:
         chain = image.chain_ids
         init = self._init_key(container_id)
         key = f"dy-unpack-init-{container_id}"
-        init_mounts = self.snapshotter.prepare(key, chain[-1] if chain else None, labels={UNPACKING: "1"})
-        try:
-            with self._mounted(init_mounts) as root:
-                init_layer.populate(root)
-            self.snapshotter.commit(init, key)
-        except BaseException:
-            with contextlib.suppress(NotFound):
-                self.snapshotter.remove(key)
-            raise
-        labels = {CONTAINER_LABEL: container_id, IMAGE_LABEL: image.id}
-        try:
-            mounts = self.snapshotter.prepare(self._rootfs_key(container_id), init, labels)
-        except BaseException:
-            self.snapshotter.remove(init)
-            raise
+        # Pinned until the container's snapshot is its child: a collect() in between (another
+        # container's removal) would otherwise delete the committed init layer nothing refers to yet.
+        with self._pinning([*chain, init]):
+            init_mounts = self.snapshotter.prepare(key, chain[-1] if chain else None, labels={UNPACKING: "1"})
+            try:
+                with self._mounted(init_mounts) as root:
+                    init_layer.populate(root)
+                self.snapshotter.commit(init, key)
+            except BaseException:
+                with contextlib.suppress(NotFound):
+                    self.snapshotter.remove(key)
+                raise
+            labels = {CONTAINER_LABEL: container_id, IMAGE_LABEL: image.id}
+            try:
+                mounts = self.snapshotter.prepare(self._rootfs_key(container_id), init, labels)
+            except BaseException:
+                self.snapshotter.remove(init)
+                raise
         return image, mounts
 
     @staticmethod
@@ -612,7 +615,7 @@ class ImageService:
                 return False
             if key == "since" and not all(created > _epoch(self.get(v).record.created) for v in values):
                 return False
-            if key == "until" and not all(created < _until(v) for v in values):
+            if key == "until" and not all(created < filters_.until(v) for v in values):
                 return False
         return True
 
@@ -732,14 +735,13 @@ class ImageService:
     # -- saving ------------------------------------------------------------------------------
 
     def save(self, names: list[str], out: BinaryIO) -> None:
-        """docker save: the named images (by tag: that tag only; by ID: every tag) in one archive."""
+        """docker save: the named images in one archive; by tag with that tag, by ID with none (so that
+        load answers "Loaded image ID: ...", as dockerd's save does)."""
         wanted: dict[str, tuple[Image, list[str]]] = {}
         for name in names:
             image = self.get(name)
             _, tags = wanted.setdefault(image.id, (image, []))
-            if self._names_id(name, image.id):
-                tags.extend(image.tags)
-            else:
+            if not self._names_id(name, image.id):
                 tags.append(_normalised(name))
         saved = [
             archive.SavedImage(
@@ -825,15 +827,3 @@ def _reference_matches(tags: list[str], pattern: str) -> bool:
         if fnmatch.fnmatchcase(ref.familiar_name, pattern) or fnmatch.fnmatchcase(ref.familiar(), pattern):
             return True
     return False
-
-
-def _until(value: str) -> int:
-    """A filter's time: seconds since the epoch, RFC 3339, or a Go duration ago."""
-    from dockyard.image.changes import parse_duration
-
-    if value.replace(".", "", 1).isdigit():
-        return int(float(value))
-    stamp = _epoch(value)
-    if stamp:
-        return stamp
-    return int(time.time() - parse_duration(value) / 1e9)

@@ -1,4 +1,5 @@
-"""Starting shims: forked by the shim template (dockyard.runtime.shim_template), or as a new interpreter.
+"""Starting shims and exec runners: forked by the shim template (dockyard.runtime.shim_template), or as
+new interpreters.
 
 The template is the cheap way (a fork shares the interpreter and the runtime
 with every other shim); a new interpreter is what is left when the template
@@ -7,6 +8,7 @@ cannot be reached, so that a container start never fails for the template's sake
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -15,6 +17,8 @@ import subprocess
 import sys
 import threading
 import time
+
+from dockyard.runtime.exec_process import EXEC
 
 log = logging.getLogger(__name__)
 _READY_TIMEOUT = 10.0
@@ -52,25 +56,44 @@ class ShimLauncher:
 
     def launch(self, state_dir: str, report_fd: int) -> None:
         """Start a shim for state_dir; it reports on report_fd (the caller keeps and closes its copy)."""
-        with self._lock:
-            ready = self._ensure_template()
-        if ready:
-            try:
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-                    conn.connect(self.socket_path)
-                    socket.send_fds(conn, [state_dir.encode()], [report_fd])
-                    answer = conn.recv(64)
-                if answer.startswith(b"ok"):
-                    return
-                log.warning("the shim template answered %r; starting the shim as a new interpreter", answer)
-            except OSError as exc:
-                log.warning("the shim template is unreachable (%s); starting the shim as a new interpreter", exc)
+        if self._via_template(state_dir.encode(), [report_fd]):
+            return
         with open(os.path.join(state_dir, "shim.log"), "ab") as out:
             launcher = subprocess.Popen(
                 [sys.executable, "-m", "dockyard.runtime.shim", state_dir, str(report_fd)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, pass_fds=(report_fd,),
             )  # fmt: skip
         launcher.wait()  # it forks the shim and exits at once
+
+    def launch_exec(self, request: dict, stdin: int, stdout: int, stderr: int, status: int) -> None:
+        """Start docker exec's runner (dockyard.runtime.exec_process) with this stdio and status pipe (the
+        caller closes its copies)."""
+        message = json.dumps(request)
+        if self._via_template(EXEC + message.encode(), [stdin, stdout, stderr, status]):
+            return
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "dockyard.runtime.exec_process", message, str(status)],
+            stdin=stdin, stdout=stdout, stderr=stderr, pass_fds=(status,),
+        )  # fmt: skip
+        launcher.wait()  # it forks the runner and exits at once
+
+    def _via_template(self, message: bytes, fds: list[int]) -> bool:
+        """Whether the template forked what message asks for; False: start it as a new interpreter."""
+        with self._lock:
+            ready = self._ensure_template()
+        if not ready:
+            return False
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.connect(self.socket_path)
+                socket.send_fds(conn, [message], fds)
+                answer = conn.recv(64)
+            if answer.startswith(b"ok"):
+                return True
+            log.warning("the shim template answered %r; starting a new interpreter", answer)
+        except OSError as exc:
+            log.warning("the shim template is unreachable (%s); starting a new interpreter", exc)
+        return False
 
     def close(self) -> None:
         if self._template is not None and self._template.poll() is None:

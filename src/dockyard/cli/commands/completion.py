@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from dockyard.cli import output, registry
-from dockyard.cli.flags import Command, UsageError
+from dockyard.cli.flags import BOOL, Command, UsageError
 
 COMPLETION = Command(
     "completion",
@@ -27,6 +27,7 @@ _dockyard() {
     local cur=${COMP_WORDS[COMP_CWORD]} command="" i
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
+            %(valued_globals)s) [ -z "$command" ] && ((i++)) ;;
             -*) ;;
             *) if [ -z "$command" ]; then command=${COMP_WORDS[i]}
                elif [[ " %(groups)s " == *" $command "* ]]; then command="$command ${COMP_WORDS[i]}"; break
@@ -35,7 +36,7 @@ _dockyard() {
     done
     local words
     case "$command" in
-        "") words="%(top)s" ;;
+        "") words="%(top)s %(globals)s" ;;
 %(group_cases)s
 %(flag_cases)s
     esac
@@ -85,7 +86,14 @@ def bash_script() -> str:
             f"-{flag.short}" for flag in command.flags if flag.short
         ]
         flag_cases.append(f'        "{typed}") words="{" ".join([*flags, "--help"])}" ;;')
+    from dockyard.cli.dispatch import GLOBAL
+
+    globals_ = [f"--{flag.long}" for flag in GLOBAL.flags] + [f"-{flag.short}" for flag in GLOBAL.flags if flag.short]
+    valued = [f"--{flag.long}" for flag in GLOBAL.flags if flag.kind != BOOL]
+    valued += [f"-{flag.short}" for flag in GLOBAL.flags if flag.kind != BOOL and flag.short]
     return BASH % {
+        "valued_globals": "|".join(valued),
+        "globals": " ".join(globals_),
         "groups": " ".join(registry.GROUPS),
         "top": " ".join([*registry.TOP, *registry.GROUPS, "daemon", "bootstrap"]),
         "group_cases": "\n".join(group_cases),

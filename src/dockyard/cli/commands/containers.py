@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from dockyard.cli import output, runflags
-from dockyard.cli.batch import confirm, each
+from dockyard.cli.batch import confirm, each, pruned, reclaimed
 from dockyard.cli.filters import filters_param
 from dockyard.cli.flags import BOOL, INT, LIST, STRING, Command, Flag, UsageError
 
@@ -74,6 +74,7 @@ STATS = _command(
     "Display a live stream of container(s) resource usage statistics",
     (
         Flag("all", "a", BOOL, "Show all containers (default shows just running)"),
+        Flag("format", "", STRING, "Format output using a custom template"),
         Flag("no-stream", "", BOOL, "Disable streaming stats and only pull the first result"),
         Flag("no-trunc", "", BOOL, "Do not truncate output"),
     ),
@@ -198,16 +199,21 @@ def prune(context, opts, _args) -> int:
         return 0
     answer = context.client.call("POST", "/containers/prune", {"filters": filters_param(opts.filter)})
     deleted = answer.get("ContainersDeleted") or []
-    if deleted:
-        output.write("Deleted Containers:\n" + "".join(f"{c}\n" for c in deleted) + "\n")
-    output.write(f"Total reclaimed space: {output.human_size(answer.get('SpaceReclaimed') or 0)}\n")
+    output.write(pruned("Deleted Containers:", deleted) + reclaimed(answer.get("SpaceReclaimed") or 0))
     return 0
 
 
 def stats(context, opts, args) -> int:
     from dockyard.cli import stats as live
 
-    return live.show(context.client, args, all_containers=opts.all, stream=not opts.no_stream, trunc=not opts.no_trunc)
+    return live.show(
+        context.client,
+        args,
+        all_containers=opts.all,
+        stream=not opts.no_stream,
+        trunc=not opts.no_trunc,
+        fmt=opts.format,
+    )
 
 
 def _post(context, path: str, params: dict | None, shown: str) -> str:

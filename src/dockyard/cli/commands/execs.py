@@ -8,7 +8,7 @@ from datetime import UTC
 
 from dockyard.cli import attach, runflags, units
 from dockyard.cli.batch import each
-from dockyard.cli.client import Client, demux
+from dockyard.cli.client import Client, check_tty, demux
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag, UsageError
 
 DETACH_KEYS = Flag("detach-keys", "", STRING, "Override the key sequence for detaching a container")
@@ -44,11 +44,19 @@ LOGS = Command(
     (
         Flag("details", "", BOOL, "Show extra details provided to logs"),
         Flag("follow", "f", BOOL, "Follow log output"),
-        Flag("since", "", STRING, 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m")'),
+        Flag(
+            "since",
+            "",
+            STRING,
+            'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)',
+        ),
         Flag("tail", "n", STRING, 'Number of lines to show from the end of the logs (default "all")'),
         Flag("timestamps", "t", BOOL, "Show timestamps"),
         Flag(
-            "until", "", STRING, 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m")'
+            "until",
+            "",
+            STRING,
+            'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)',
         ),
     ),
     ("container logs", "logs"),
@@ -67,7 +75,7 @@ EXEC = Command(
         Flag("interactive", "i", BOOL, "Keep STDIN open even if not attached"),
         Flag("privileged", "", BOOL, "Give extended privileges to the command"),
         Flag("tty", "t", BOOL, "Allocate a pseudo-TTY"),
-        Flag("user", "u", STRING, "Username or UID (format: <name|uid>[:<group|gid>])"),
+        Flag("user", "u", STRING, 'Username or UID (format: "<name|uid>[:<group|gid>]")'),
         Flag("workdir", "w", STRING, "Working directory inside the container"),
     ),
     ("container exec", "exec"),
@@ -106,7 +114,8 @@ def _attached(client: Client, info: dict, *, stdin: bool, keys: str | None, prox
         detach_keys = attach.parse_detach_keys(keys)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    query = {"stream": "1", "stdout": "1", "stderr": "1", "stdin": "1" if stdin else None}
+    # The daemon is told the keys too (docker does both): it ends the stream on them, we stop waiting.
+    query = {"stream": "1", "stdout": "1", "stderr": "1", "stdin": "1" if stdin else None, "detachKeys": keys or None}
     response = client.hijack(f"/containers/{container_id}/attach", query)
     waiter = (
         client.stream("POST", f"/containers/{container_id}/wait", {"condition": "next-exit"}) if then_start else None
@@ -198,6 +207,8 @@ def timestamp(value: str, now: float | None = None) -> str:
 def exec_command(context, opts, args) -> int:
     client = context.client
     container, command = args[0], args[1:]
+    if not opts.detach:
+        check_tty(opts.interactive, opts.tty)
     try:
         env = runflags.environment(opts.env_file, opts.env)
         detach_keys = attach.parse_detach_keys(opts.detach_keys)

@@ -10,6 +10,9 @@ from dockyard.cli.client import APIError
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag, UsageError
 
 OUTPUT = Flag("output", "o", STRING, "Write to a file, instead of STDOUT")
+QUIET_COPY = (
+    "Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached"
+)
 CP = Command(
     "cp",
     "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tdockyard cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
@@ -17,7 +20,7 @@ CP = Command(
     (
         Flag("archive", "a", BOOL, "Archive mode (copy all uid/gid information)"),
         Flag("follow-link", "L", BOOL, "Always follow symbol link in SRC_PATH"),
-        Flag("quiet", "q", BOOL, "Suppress progress output during copy"),
+        Flag("quiet", "q", BOOL, QUIET_COPY),
     ),
     ("container cp", "cp"),
     min_args=2,

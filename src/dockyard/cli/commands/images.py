@@ -6,10 +6,11 @@ import sys
 from datetime import UTC
 
 from dockyard.cli import credentials, output, progress
-from dockyard.cli.batch import confirm
+from dockyard.cli.batch import confirm, pruned, reclaimed
 from dockyard.cli.client import APIError
 from dockyard.cli.filters import filters_param
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag, UsageError
+from dockyard.units import human_size
 
 FORMAT = Flag("format", "", STRING, "Format output using a custom template")
 NO_TRUNC = Flag("no-trunc", "", BOOL, "Don't truncate output")
@@ -111,49 +112,16 @@ LOGOUT = Command("logout", "[SERVER]", "Log out from a registry", max_args=1)
 
 
 def images(context, opts, args) -> int:
+    from dockyard.cli import templates
+
     filters = list(opts.filter) + ([f"reference={args[0]}"] if args else [])
     params = {"all": "1" if opts.all else None, "filters": filters_param(filters)}
     found = context.client.get_json("/images/json", params)
-    trunc = not opts.no_trunc
-    if opts.quiet:
-        ids = [image["Id"] for image in found for _ in _tag_rows(image)]
-        output.write("".join(f"{output.short_id(i) if trunc else i}\n" for i in ids))
-        return 0
-    if opts.format:
-        from dockyard.cli import templates
-
-        templates.print_list(opts.format, found, "image", trunc=trunc, digests=opts.digests)
-        return 0
-    headers = ["REPOSITORY", "TAG", *(["DIGEST"] if opts.digests else []), "IMAGE ID", "CREATED", "SIZE"]
-    rows = [headers]
-    for image in found:
-        for repository, tag, digest in _tag_rows(image):
-            rows.append(
-                [
-                    repository,
-                    tag,
-                    *([digest] if opts.digests else []),
-                    output.short_id(image["Id"]) if trunc else image["Id"],
-                    output.ago(image["Created"]),
-                    output.human_size(image.get("Size") or 0),
-                ]
-            )
-    output.write(output.table(rows))
+    text = "table" if opts.quiet or not opts.format else opts.format
+    templates.print_list(
+        text, found, "image", quiet=opts.quiet, trunc=not opts.no_trunc, digests=opts.digests and not opts.quiet
+    )
     return 0
-
-
-def _tag_rows(image: dict) -> list[tuple[str, str, str]]:
-    """One row per tag as docker lists them; an untagged image is <none> <none> (its digest if any)."""
-    digests = {d.rpartition("@")[0]: d.rpartition("@")[2] for d in image.get("RepoDigests") or ()}
-    rows = []
-    for reference in image.get("RepoTags") or ():
-        if reference == "<none>:<none>":
-            continue
-        repository, _, tag = reference.rpartition(":")
-        rows.append((repository, tag, digests.get(repository, "<none>")))
-    if not rows:
-        rows = [(repository, "<none>", digest) for repository, digest in digests.items()]
-    return rows or [("<none>", "<none>", "<none>")]
 
 
 def rmi(context, opts, args) -> int:
@@ -180,18 +148,20 @@ def tag(context, _opts, args) -> int:
 
 
 def history(context, opts, args) -> int:
+    from dockyard.cli.formatting.display import ago, ellipsis, truncate_id
+
     layers = context.client.get_json(f"/images/{args[0]}/history")
     trunc = not opts.no_trunc
     if opts.quiet:
-        output.write("".join(f"{output.short_id(layer['Id']) if trunc else layer['Id']}\n" for layer in layers))
+        output.write("".join(f"{truncate_id(layer['Id']) if trunc else layer['Id']}\n" for layer in layers))
         return 0
     rows = [["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]]
     for layer in layers:
         layer_id = layer["Id"]
-        shown_id = "<missing>" if layer_id == "<missing>" else output.short_id(layer_id) if trunc else layer_id
+        shown_id = "<missing>" if layer_id == "<missing>" else truncate_id(layer_id) if trunc else layer_id
         created_by = " ".join((layer.get("CreatedBy") or "").split()) if trunc else layer.get("CreatedBy") or ""
         if opts.human:
-            created, size = output.ago(layer["Created"]), output.human_size(layer.get("Size") or 0)
+            created, size = ago(layer["Created"]), human_size(layer.get("Size") or 0, 3)
         else:
             from datetime import datetime
 
@@ -201,7 +171,7 @@ def history(context, opts, args) -> int:
             [
                 shown_id,
                 created,
-                output.ellipsis(created_by, 45) if trunc else created_by,
+                ellipsis(created_by, 45) if trunc else created_by,
                 size,
                 layer.get("Comment") or "",
             ]
@@ -247,13 +217,7 @@ def prune(context, opts, _args) -> int:
     filters = list(opts.filter) + (["dangling=false"] if opts.all else [])
     answer = context.client.call("POST", "/images/prune", {"filters": filters_param(filters)})
     deleted = answer.get("ImagesDeleted") or []
-    if deleted:
-        output.write("Deleted Images:\n")
-        for item in deleted:
-            for kind, value in item.items():
-                output.write(f"{kind.lower()}: {value}\n")
-        output.write("\n")
-    output.write(f"Total reclaimed space: {output.human_size(answer.get('SpaceReclaimed') or 0)}\n")
+    output.write(pruned("Deleted Images:", deleted) + reclaimed(answer.get("SpaceReclaimed") or 0))
     return 0
 
 

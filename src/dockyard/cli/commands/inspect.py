@@ -61,42 +61,60 @@ def image_inspect(context, opts, args) -> int:
     return _inspect(context, args, ["image"], opts.format, False)
 
 
-def _inspect(context, names: list[str], kinds: list[str], template: str | None, size: bool) -> int:
+def _inspect(context, names: list[str], kinds: list[str], template_text: str | None, size: bool) -> int:
+    # The template is parsed before anything is asked: a bad one fails alone, with docker's status 64.
+    template = _parse(template_text) if template_text and template_text != "json" else None
     found, failed = [], False
     for name in names:
-        value = _find(context.client, name, kinds, size)
-        if value is None:
-            sys.stderr.write(f"Error: No such {'object' if len(kinds) > 1 else kinds[0]}: {name}\n")
+        try:
+            found.append(_find(context.client, name, kinds, size))
+        except LookupError as exc:
+            sys.stderr.write(f"{exc.args[0]}\n")
             failed = True
-        else:
-            found.append(value)
-    if template:
-        from dockyard.cli import templates
+    if template is None:
+        # "json" is docker's JSON inspector: the same array, compact.
+        layout = {"separators": (",", ":")} if template_text == "json" else {"indent": 4}
+        output.write(json.dumps([value for _, value in found], ensure_ascii=False, **layout) + "\n")
+        return 1 if failed else 0
+    from dockyard.cli.formatting.typed import render
+    from dockyard.cli.gotemplate import TemplateError
 
-        for value in found:
-            try:
-                output.write(templates.render(template, value, missing_key_error=True) + "\n")
-            except templates.TemplateFailure as exc:
-                # docker writes one empty line before its errors; scripts see the same bytes.
-                if not failed:
-                    output.write("\n")
-                    sys.stdout.flush()
-                sys.stderr.write(f"{exc}\n")
-                failed = True
-    else:
-        output.write(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
+    for kind, value in found:
+        try:
+            output.write(render(template, value, kind) + "\n")
+        except TemplateError as exc:
+            # docker writes one empty line before its errors; scripts see the same bytes.
+            if not failed:
+                output.write("\n")
+                sys.stdout.flush()
+            sys.stderr.write(f"{exc}\n")
+            failed = True
     return 1 if failed else 0
 
 
-def _find(client, name: str, kinds: list[str], size: bool):
+def _parse(text: str):
+    from dockyard.cli.gotemplate import Template, TemplateError
+    from dockyard.cli.templates import TemplateParseFailure
+
+    try:
+        return Template(text)
+    except TemplateError as exc:
+        raise TemplateParseFailure(f"template parsing error: {exc}") from None
+
+
+def _find(client, name: str, kinds: list[str], size: bool) -> tuple[str, dict]:
+    """(kind, object) of the first kind that has `name`; LookupError with what docker prints when none has."""
     for kind in kinds:
         params = {"size": "1"} if size and kind == "container" else None
         try:
-            return client.get_json(PATHS[kind].format(name), params)
+            return kind, client.get_json(PATHS[kind].format(name), params)
         except APIError as exc:
             if exc.status_code != 404:
                 raise
-    return None
+            if kind in ("volume", "network") and len(kinds) == 1:
+                # docker's client names only containers and images itself; the daemon's words for the rest.
+                raise LookupError(str(exc)) from None
+    raise LookupError(f"Error: No such {'object' if len(kinds) > 1 else kinds[0]}: {name}")
 
 
 COMMANDS = {

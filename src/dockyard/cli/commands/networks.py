@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockyard.cli import output, units
-from dockyard.cli.batch import confirm, each
+from dockyard.cli.batch import confirm, each, pruned
 from dockyard.cli.filters import filters_param
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag, UsageError
 
@@ -109,23 +109,12 @@ def create(context, opts, args) -> int:
 
 
 def ls(context, opts, _args) -> int:
+    from dockyard.cli import templates
+
     networks = context.client.get_json("/networks", {"filters": filters_param(opts.filter)}) or []
     networks.sort(key=lambda n: n.get("Name", ""))
-    trunc = not opts.no_trunc
-    if opts.quiet:
-        output.write("".join(f"{output.short_id(n['Id']) if trunc else n['Id']}\n" for n in networks))
-        return 0
-    if opts.format:
-        from dockyard.cli import templates
-
-        templates.print_list(opts.format, networks, "network", trunc=trunc)
-        return 0
-    rows = [["NETWORK ID", "NAME", "DRIVER", "SCOPE"]]
-    rows += [
-        [output.short_id(n["Id"]) if trunc else n["Id"], n["Name"], n.get("Driver", ""), n.get("Scope", "")]
-        for n in networks
-    ]
-    output.write(output.table(rows))
+    text = "table" if opts.quiet or not opts.format else opts.format
+    templates.print_list(text, networks, "network", quiet=opts.quiet, trunc=not opts.no_trunc)
     return 0
 
 
@@ -154,9 +143,8 @@ def prune(context, opts, _args) -> int:
     if not confirm("WARNING! This will remove all custom networks not used by at least one container.", opts.force):
         return 0
     answer = context.client.call("POST", "/networks/prune", {"filters": filters_param(opts.filter)})
-    deleted = answer.get("NetworksDeleted") or []
-    if deleted:
-        output.write("Deleted Networks:\n" + "".join(f"{n}\n" for n in deleted))
+    # docker prints no total here: networks take no space.
+    output.write(pruned("Deleted Networks:", answer.get("NetworksDeleted") or []))
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from dockyard.cli import runflags
-from dockyard.cli.client import APIError, ClientError
+from dockyard.cli.client import APIError, ClientError, check_tty
 from dockyard.cli.flags import Command, UsageError
 
 RUN = Command(
@@ -54,6 +54,8 @@ def run(context, opts, args) -> int:
         detach_keys = attach.parse_detach_keys(opts.detach_keys)
     except ValueError as exc:
         raise RunError(str(exc)) from None
+    if not opts.detach:
+        check_tty("stdin" in [s.lower() for s in opts.attach] or opts.interactive, opts.tty)
     client = context.client
     container_id = _create(context, opts, args, detached=opts.detach)
     if opts.detach:
@@ -61,7 +63,8 @@ def run(context, opts, args) -> int:
         print(container_id)
         return 0
     streams = [s.lower() for s in opts.attach] or ["stdout", "stderr"] + (["stdin"] if opts.interactive else [])
-    query = {"stream": "1", **{stream: "1" for stream in streams}}
+    # The daemon is told the keys too (docker does both): it ends the stream on them, we stop waiting.
+    query = {"stream": "1", **{stream: "1" for stream in streams}, "detachKeys": opts.detach_keys or None}
     response = client.hijack(f"/containers/{container_id}/attach", query)
     # Subscribed before the start, so a fast exit is not missed; "removed" waits for --rm's removal too.
     condition = "removed" if opts.rm else "next-exit"

@@ -7,11 +7,12 @@ import sys
 from datetime import UTC
 
 from dockyard.cli import output
-from dockyard.cli.batch import confirm
+from dockyard.cli.batch import confirm, pruned, reclaimed
 from dockyard.cli.client import API_VERSION, APIError, ClientError
 from dockyard.cli.commands.execs import timestamp
 from dockyard.cli.filters import filters_param
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
+from dockyard.units import human_size
 
 FORMAT = Flag("format", "f", STRING, "Format output using a custom template")
 VERSION = Command("version", "[OPTIONS]", "Show the Dockyard version information", (FORMAT,), max_args=0)
@@ -170,6 +171,9 @@ def event_line(event: dict) -> str:
 def df(context, opts, _args) -> int:
     """docker's disk usage arithmetic: what is used by running containers is not reclaimable."""
     usage = context.client.get_json("/system/df")
+    if opts.verbose:
+        output.write(_df_verbose(usage))
+        return 0
     images = usage.get("Images") or []
     containers = usage.get("Containers") or []
     volumes = usage.get("Volumes") or []
@@ -213,15 +217,63 @@ def df(context, opts, _args) -> int:
         ["Build Cache", len(cache), sum(1 for c in cache if c.get("InUse")), cache_size, cache_free],
     ]
     table = [rows[0]] + [
-        [kind, str(total), str(active), output.human_size(size, 4), _reclaimable(free, size, kind != "Build Cache")]
+        [kind, str(total), str(active), human_size(size, 4), _reclaimable(free, size, kind != "Build Cache")]
         for kind, total, active, size, free in rows[1:]
     ]
     output.write(output.table(table))
     return 0
 
 
+DF_IMAGES = (
+    "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}"
+    "\t{{.Containers}}"
+)
+DF_CONTAINERS = (
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}"
+)
+DF_VOLUMES = "table {{.Name}}\t{{.Links}}\t{{.Size}}"
+DF_BUILD_CACHE = "CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED\n"
+
+
+def _df_verbose(usage: dict) -> str:
+    """docker system df -v: a table per kind through docker's row contexts, images by their first tag only."""
+    from dockyard.cli import formatting
+
+    images = [formatting.ImageContext(image, *_first_tag(image)) for image in usage.get("Images") or []]
+    # Without the virtual size: docker zeroes SizeRootFs here.
+    containers = [formatting.ContainerContext(c | {"SizeRootFs": 0}) for c in usage.get("Containers") or []]
+    volumes = [formatting.VolumeContext(v) for v in usage.get("Volumes") or []]
+    cache = sum(c.get("Size", 0) for c in usage.get("BuildCache") or [])
+    # Dockyard has no builder: the build cache table is always empty, its header all that docker prints.
+    return (
+        "Images space usage:\n\n"
+        + formatting.write(DF_IMAGES, images, formatting.ImageContext.header())
+        + "\nContainers space usage:\n\n"
+        + formatting.write(DF_CONTAINERS, containers, formatting.ContainerContext.header())
+        + "\nLocal Volumes space usage:\n\n"
+        + formatting.write(DF_VOLUMES, volumes, formatting.VolumeContext.header())
+        + f"\nBuild cache usage: {human_size(cache)}\n\n"
+        + formatting.tabwrite(DF_BUILD_CACHE)
+    )
+
+
+def _first_tag(image: dict) -> tuple[str, str]:
+    from dockyard.errors import InvalidParameter
+    from dockyard.image import reference
+
+    tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
+    if tags:
+        try:
+            ref = reference.parse(tags[0], default_tag=False)
+        except InvalidParameter:
+            return "<none>", "<none>"
+        if ref.tag:
+            return ref.familiar_name, ref.tag
+    return "<none>", "<none>"
+
+
 def _reclaimable(size: int, total: int, percent: bool) -> str:
-    text = output.human_size(max(size, 0), 4)
+    text = human_size(max(size, 0), 4)
     return f"{text} ({int(size * 100 / total)}%)" if total > 0 and percent else text
 
 
@@ -240,7 +292,7 @@ def prune(context, opts, _args) -> int:
     if not confirm("\n".join(warning) + "\n", opts.force):
         return 0
     filters = filters_param(opts.filter)
-    reclaimed = 0
+    total = 0
     steps = [
         ("/containers/prune", {}, "ContainersDeleted", "Deleted Containers:"),
         ("/networks/prune", {}, "NetworksDeleted", "Deleted Networks:"),
@@ -256,15 +308,9 @@ def prune(context, opts, _args) -> int:
             if exc.status_code == 404:
                 continue  # a daemon without networks or volumes yet has nothing of them to prune
             raise
-        deleted = answer.get(key) or []
-        if deleted:
-            output.write(title + "\n")
-            for item in deleted:
-                text = item if isinstance(item, str) else "\n".join(f"{k.lower()}: {v}" for k, v in item.items())
-                output.write(text + "\n")
-            output.write("\n")
-        reclaimed += answer.get("SpaceReclaimed") or 0
-    output.write(f"Total reclaimed space: {output.human_size(reclaimed)}\n")
+        output.write(pruned(title, answer.get(key) or []))
+        total += answer.get("SpaceReclaimed") or 0
+    output.write(reclaimed(total))
     return 0
 
 

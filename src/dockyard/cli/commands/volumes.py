@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockyard.cli import output, units
-from dockyard.cli.batch import confirm, each
+from dockyard.cli.batch import confirm, each, pruned, reclaimed
 from dockyard.cli.filters import filters_param
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
 
@@ -73,17 +73,11 @@ def create(context, opts, args) -> int:
 
 
 def ls(context, opts, _args) -> int:
-    answer = context.client.get_json("/volumes", {"filters": filters_param(opts.filter)})
-    volumes = answer.get("Volumes") or []
-    if opts.quiet:
-        output.write("".join(f"{v['Name']}\n" for v in volumes))
-        return 0
-    if opts.format:
-        from dockyard.cli import templates
+    from dockyard.cli import templates
 
-        templates.print_list(opts.format, volumes, "volume")
-        return 0
-    output.write(output.table([["DRIVER", "VOLUME NAME"], *([v.get("Driver", ""), v["Name"]] for v in volumes)]))
+    answer = context.client.get_json("/volumes", {"filters": filters_param(opts.filter)})
+    text = "table" if opts.quiet or not opts.format else opts.format
+    templates.print_list(text, answer.get("Volumes") or [], "volume", quiet=opts.quiet)
     return 0
 
 
@@ -112,9 +106,7 @@ def prune(context, opts, _args) -> int:
     filters = list(opts.filter) + (["all=true"] if opts.all else [])
     answer = context.client.call("POST", "/volumes/prune", {"filters": filters_param(filters)})
     deleted = answer.get("VolumesDeleted") or []
-    if deleted:
-        output.write("Deleted Volumes:\n" + "".join(f"{v}\n" for v in deleted) + "\n")
-    output.write(f"Total reclaimed space: {output.human_size(answer.get('SpaceReclaimed') or 0)}\n")
+    output.write(pruned("Deleted Volumes:", deleted) + reclaimed(answer.get("SpaceReclaimed") or 0))
     return 0
 
 

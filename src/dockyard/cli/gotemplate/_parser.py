@@ -184,20 +184,18 @@ class _Parser:
         return n.Action(token.pos, self.pipeline("command", lx.RIGHT_DELIM))
 
     def break_control(self, keyword: lx.Item) -> n.Node:
-        token = self.next_non_space()
-        if token.kind != lx.RIGHT_DELIM:
-            raise self.unexpected(token, "{{break}}")
-        if not self.range_depth:
-            raise self.error("{{break}} outside {{range}}")
-        return n.Break(keyword.pos)
+        return self._loop_control(keyword, "{{break}}", n.Break)
 
     def continue_control(self, keyword: lx.Item) -> n.Node:
+        return self._loop_control(keyword, "{{continue}}", n.Continue)
+
+    def _loop_control(self, keyword: lx.Item, action: str, node: type) -> n.Node:
         token = self.next_non_space()
         if token.kind != lx.RIGHT_DELIM:
-            raise self.unexpected(token, "{{continue}}")
+            raise self.unexpected(token, action)
         if not self.range_depth:
-            raise self.error("{{continue}} outside {{range}}")
-        return n.Continue(keyword.pos)
+            raise self.error(f"{action} outside {{{{range}}}}")
+        return node(keyword.pos)
 
     def else_control(self, _keyword: lx.Item) -> n.Node:
         peek = self.peek_non_space()

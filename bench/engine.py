@@ -1,0 +1,157 @@
+"""Benchmark: the engine beside dockerd: `exec true`, `ps -a` over 100 containers, the daemon's idle memory
+and the memory each idle running container costs.
+
+Starts a `dockyard daemon` of its own (busybox bootstrapped into it) and drives
+it with the docker CLI; with --docker, the private dockerd at $DOCKER_HOST (run
+this under tests/support/dockerd.py) gets the same image and the same commands,
+interleaved run by run. Memory is the proportional set size (PSS, from
+/proc/<pid>/smaps_rollup) summed over the engine's own processes, never the
+containers':
+
+    dockyard   the daemon, its shim template and the shims
+    docker     dockerd, containerd and the containerd-shim-runc-v2s: every process in the
+               private dockerd's mount namespace (containers have namespaces of their own)
+
+Idle: after one `run --rm` (so that dockyard's template and docker's lazily
+started parts exist), no container. Per container: (total with N idle `sleep`
+containers - total before) / N, i.e. the daemon's growth plus the shims.
+
+    .venv/bin/python bench/engine.py [--runs 20] [--containers 100] [--idle 50]
+    .venv/bin/python tests/support/dockerd.py -- .venv/bin/python bench/engine.py --docker
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+
+from benchlib import cmdline, docker, pss_kib, start_dockyard, stop_dockyard, timed
+
+
+def dockyard_processes(daemon_pid: int, run_dir: str) -> Callable[[], tuple[list[int], list[int]]]:
+    def pids() -> tuple[list[int], list[int]]:
+        found = [daemon_pid]
+        shims = []
+        found += [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(p) == daemon_pid
+                  and "shim_template" in cmdline(p)]  # fmt: skip
+        containers = os.path.join(run_dir, "containers")
+        for name in os.listdir(containers):
+            try:
+                with open(os.path.join(containers, name, "shim.pid")) as f:
+                    pid = int(f.read())
+            except (OSError, ValueError):
+                continue
+            if os.path.exists(os.path.join(containers, name, "exit.json")):
+                continue  # that shim has finished
+            shims.append(pid)
+        return found, shims
+
+    return pids
+
+
+def dockerd_processes(tmp: str) -> Callable[[], tuple[list[int], list[int]]]:
+    with open(os.path.join(tmp, "docker.pid")) as f:
+        namespace = os.readlink(f"/proc/{int(f.read())}/ns/mnt")
+
+    def pids() -> tuple[list[int], list[int]]:
+        found, shims = [], []
+        for p in os.listdir("/proc"):
+            try:
+                if p.isdigit() and os.readlink(f"/proc/{p}/ns/mnt") == namespace:
+                    (shims if "containerd-shim" in cmdline(p) else found).append(int(p))
+            except OSError:
+                continue
+        return found, shims
+
+    return pids
+
+
+def _ppid(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rpartition(")")[2].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def total_pss(pids: Callable[[], tuple[list[int], list[int]]]) -> tuple[int, int]:
+    """PSS in KiB of (the daemon's processes, the shims)."""
+    daemon, shims = pids()
+    return sum(map(pss_kib, daemon)), sum(map(pss_kib, shims))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--containers", type=int, default=100, help="containers that `ps -a` lists")
+    parser.add_argument("--idle", type=int, default=50, help="idle running containers for the memory figure")
+    parser.add_argument("--docker", action="store_true", help="also measure the dockerd at $DOCKER_HOST")
+    args = parser.parse_args()
+    base = tempfile.mkdtemp(prefix="dy-bench-engine-", dir="/var/tmp")
+    daemon, ours = start_dockyard(base)
+    hosts = {"dockyard": ours}
+    processes = {"dockyard": dockyard_processes(daemon.pid, f"{base}/run")}
+    results: dict[str, dict[str, float]] = {}
+    try:
+        if args.docker:
+            hosts["docker"] = os.environ["DOCKER_HOST"]
+            docker(hosts["docker"], "load", input=docker(ours, "save", "busybox").stdout)
+            processes["docker"] = dockerd_processes(os.environ["DY_DOCKERD_TMP"])
+        for name, host in hosts.items():
+            docker(host, "run", "--rm", "busybox", "true")
+            time.sleep(1)
+            results[name] = {"idle_kib": sum(total_pss(processes[name]))}
+        # exec into one running container each.
+        running = {name: docker(host, "run", "-d", "busybox", "sleep", "600").stdout.decode().strip()
+                   for name, host in hosts.items()}  # fmt: skip
+        execs: dict[str, list[float]] = {name: [] for name in hosts}
+        for _ in range(args.runs):
+            for name, host in hosts.items():
+                execs[name].append(timed(lambda h=host, c=running[name]: docker(h, "exec", c, "true")))
+        for name, host in hosts.items():
+            docker(host, "rm", "-f", running[name])
+        # ps -a with N created containers each.
+        created = {name: [docker(host, "create", "busybox", "true").stdout.decode().strip()
+                          for _ in range(args.containers)] for name, host in hosts.items()}  # fmt: skip
+        listings: dict[str, list[float]] = {name: [] for name in hosts}
+        for _ in range(args.runs):
+            for name, host in hosts.items():
+                listings[name].append(timed(lambda h=host: docker(h, "ps", "-a")))
+        for name, host in hosts.items():
+            docker(host, "rm", *created[name])
+        # Memory per idle running container.
+        for name, host in hosts.items():
+            before = total_pss(processes[name])
+            ids = [docker(host, "run", "-d", "busybox", "sleep", "600").stdout.decode().strip()
+                   for _ in range(args.idle)]  # fmt: skip
+            time.sleep(2)
+            after = total_pss(processes[name])
+            results[name]["per_container_kib"] = (sum(after) - sum(before)) / args.idle
+            results[name]["daemon_growth_kib"] = (after[0] - before[0]) / args.idle
+            results[name]["shim_kib"] = (after[1] - before[1]) / args.idle
+            docker(host, "rm", "-f", *ids)
+        for name in hosts:
+            results[name]["exec_ms"] = statistics.median(execs[name]) * 1000
+            results[name]["ps_ms"] = statistics.median(listings[name]) * 1000
+    finally:
+        stop_dockyard(daemon, base)
+    print(f"engine, {args.runs} runs each, `ps -a` over {args.containers} containers, {args.idle} idle containers, "
+          f"{time.strftime('%Y-%m-%d')}, {os.uname().release}, {os.cpu_count()} CPUs")  # fmt: skip
+    for name, figures in results.items():
+        print(f"  {name:9s} exec true {figures['exec_ms']:6.0f} ms   ps -a {figures['ps_ms']:6.0f} ms   "
+              f"daemon idle PSS {figures['idle_kib'] / 1024:6.1f} MiB   "
+              f"per idle container {figures['per_container_kib'] / 1024:5.2f} MiB (daemon "
+              f"{figures['daemon_growth_kib'] / 1024:4.2f} + shim {figures['shim_kib'] / 1024:4.2f})")  # fmt: skip
+    if "docker" in results:
+        ours_, theirs = results["dockyard"], results["docker"]
+        print(f"  ratios dockyard/docker: exec {ours_['exec_ms'] / theirs['exec_ms']:.2f}, "
+              f"ps -a {ours_['ps_ms'] / theirs['ps_ms']:.2f}, idle {ours_['idle_kib'] / theirs['idle_kib']:.2f}, "
+              f"per container {ours_['per_container_kib'] / theirs['per_container_kib']:.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

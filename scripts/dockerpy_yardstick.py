@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Run docker-py's own integration suite against a `dockyard daemon` and count the results by module.
+
+A yardstick, not a test: docker-py is not part of the repository. Give it a checkout of docker-py
+(7.2.0 was measured; its `tests/integration`) and a directory for the daemon:
+
+    .venv/bin/python scripts/dockerpy_yardstick.py --docker-py /var/tmp/dy-dockerpy/docker-py \\
+        --work /var/tmp/dy-yardstick [--extra-path DIR] [-- PYTEST ARGS]
+
+It starts a daemon of this checkout with its own data root, exec root and socket under --work,
+bootstraps busybox and tags it as the images the suite asks for (alpine:3.10, alpine:latest,
+busybox:buildroot-2014.02, busybox:musl), runs the suite with pytest-timeout (needed: a stuck test
+would stop the count) and junit output, removes every container it left, stops the daemon and prints
+passed/failed/error/skipped per module. --extra-path goes first on PYTHONPATH (pytest-timeout,
+paramiko, websocket-client if the venv lacks them). credentials/ is left out: it replaces os.environ,
+and every later test would lose DOCKER_HOST. The suite gets a DOCKER_CONFIG of its own under --work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+TAGS = ("alpine:3.10", "alpine:latest", "busybox:buildroot-2014.02", "busybox:musl")
+DOCKYARD = [sys.executable, "-c", "from dockyard.cli.main import main; raise SystemExit(main())"]
+
+
+def _docker(host: str, *args: str) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key != "DOCKER_CONTEXT"}
+    return subprocess.run(["docker", *args], env={**env, "DOCKER_HOST": host}, capture_output=True, text=True)
+
+
+def _start_daemon(work: str) -> tuple[subprocess.Popen, str]:
+    host = f"unix://{work}/dy.sock"
+    log = open(os.path.join(work, "daemon.log"), "ab")  # noqa: SIM115 the daemon keeps it
+    daemon = subprocess.Popen(
+        [*DOCKYARD, "daemon", "-H", host, "--data-root", f"{work}/root", "--exec-root", f"{work}/run",
+         "--config-file", f"{work}/daemon.json"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    for _ in range(300):
+        if _docker(host, "version").returncode == 0:
+            return daemon, host
+        if daemon.poll() is not None:
+            raise SystemExit(f"the daemon exited {daemon.returncode}: see {work}/daemon.log")
+        time.sleep(0.1)
+    daemon.terminate()
+    raise SystemExit(f"the daemon did not answer: see {work}/daemon.log")
+
+
+def _counts(junit: str) -> dict[str, collections.Counter]:
+    by_module: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for case in ET.parse(junit).iter("testcase"):
+        module = case.get("classname", "").split(".")[2]
+        outcome = "passed"
+        for child in case:
+            if child.tag in ("failure", "error"):
+                outcome = "failed" if child.tag == "failure" else "error"
+                break
+            if child.tag == "skipped":
+                outcome = "skipped"
+        by_module[module][outcome] += 1
+    return by_module
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docker-py", required=True, help="a docker-py checkout (its tests/integration is run)")
+    parser.add_argument("--work", required=True, help="a directory of the run's own: daemon, logs, junit")
+    parser.add_argument("--extra-path", default="", help="prepended to PYTHONPATH (pytest-timeout and the like)")
+    parser.add_argument("pytest_args", nargs="*")
+    options = parser.parse_args()
+    work = os.path.abspath(options.work)
+    os.makedirs(work, exist_ok=True)
+    if not os.path.exists(f"{work}/root"):
+        subprocess.run([*DOCKYARD, "bootstrap", "busybox", "--data-root", f"{work}/root"], check=True)
+    daemon, host = _start_daemon(work)
+    try:
+        for tag in TAGS:
+            _docker(host, "tag", "busybox:latest", tag)
+        junit = os.path.join(work, "junit.xml")
+        path = os.pathsep.join(p for p in (options.docker_py, options.extra_path, os.environ.get("PYTHONPATH")) if p)
+        # A docker config of the run's own: context_api_test creates a context "test" beside the config
+        # file (in the working directory when there is none) and fails the next run if it is still there.
+        config = os.path.join(work, "docker-config")
+        shutil.rmtree(config, ignore_errors=True)
+        os.makedirs(config)
+        with open(os.path.join(config, "config.json"), "w") as f:
+            f.write("{}\n")
+        env = {**os.environ, "DOCKER_HOST": host, "PYTHONPATH": path, "DOCKER_CONFIG": config}
+        command = [sys.executable, "-m", "pytest", "--timeout", "60", "-q", "tests/integration",
+                   "--ignore", "tests/integration/credentials", "--junitxml", junit, *options.pytest_args]  # fmt: skip
+        with open(os.path.join(work, "pytest.log"), "w") as out:
+            subprocess.run(command, cwd=options.docker_py, env=env, stdout=out, stderr=subprocess.STDOUT)
+        left = _docker(host, "ps", "-aq").stdout.split()
+        if left:
+            _docker(host, "rm", "-f", *left)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
+    total: collections.Counter = collections.Counter()
+    for module, counts in sorted(_counts(junit).items()):
+        total.update(counts)
+        print(f"{module:28s} " + " ".join(f"{key} {counts[key]}" for key in ("passed", "failed", "error", "skipped")))
+    print("total", json.dumps(dict(total)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

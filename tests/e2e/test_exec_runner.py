@@ -1,0 +1,38 @@
+"""docker exec's runner (dockyard.runtime.exec_process) when the shim template cannot fork it: the same pipes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+
+def test_the_runner_as_a_new_interpreter_reports_pid_then_code_and_writes_the_output(busybox_daemon, tmp_path):
+    d = busybox_daemon
+    container = d.docker("run", "-d", "busybox", "sleep", "60").stdout.strip()
+    try:
+        with open(os.path.join(d.exec_root, "containers", container, "config.json")) as f:
+            process = {**json.load(f)["process"], "args": ["sh", "-c", "echo out; echo err >&2; exit 5"]}
+        process_path = tmp_path / "process.json"
+        process_path.write_text(json.dumps(process))
+        request = {"root": os.path.join(d.exec_root, "runtime"), "id": container, "process": str(process_path)}
+        status_r, status_w = os.pipe()
+        with open(tmp_path / "out", "wb") as out, open(tmp_path / "err", "wb") as err:
+            subprocess.run([sys.executable, "-m", "dockyard.runtime.exec_process", json.dumps(request),
+                            str(status_w)], stdout=out, stderr=err, pass_fds=(status_w,), check=True)  # fmt: skip
+        os.close(status_w)
+        with os.fdopen(status_r, "rb") as status:
+            lines = [json.loads(line) for line in status.read().splitlines()]  # until the runner is done
+        assert lines[0]["pid"] > 0 and lines[1:] == [{"code": 5}]
+        assert (tmp_path / "out").read_bytes() == b"out\n" and (tmp_path / "err").read_bytes() == b"err\n"
+        request["id"] = "no-such-container"
+        status_r, status_w = os.pipe()
+        subprocess.run([sys.executable, "-m", "dockyard.runtime.exec_process", json.dumps(request), str(status_w)],
+                       pass_fds=(status_w,), check=True)  # fmt: skip
+        os.close(status_w)
+        with os.fdopen(status_r, "rb") as status:
+            failure = [json.loads(line) for line in status.read().splitlines()][-1]
+        assert "no-such-container" in failure["error"]
+    finally:
+        d.docker("rm", "-f", container)
