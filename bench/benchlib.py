@@ -4,6 +4,8 @@ dockyard daemon of their own driven by the docker CLI, and processes' memory."""
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -12,6 +14,7 @@ import time
 
 DEBIAN_CACHE = "/var/tmp/dockyard-test-cache/debian-bookworm-minbase-rootfs"
 CACHE = os.environ.get("DOCKYARD_TEST_CACHE", "/var/tmp/dockyard-test-cache")
+BRIDGE = "dy-bench-c0"  # the default bridge of start_dockyard's daemon, removed with its nftables table afterwards
 
 
 def default_tree() -> str | None:
@@ -65,7 +68,7 @@ def start_dockyard(base: str) -> tuple[subprocess.Popen, str]:
                    capture_output=True)  # fmt: skip
     daemon = subprocess.Popen(
         [*run, "daemon", "-H", f"unix://{socket_path}", "--data-root", f"{base}/root", "--exec-root", f"{base}/run",
-         "--config-file", f"{base}/daemon.json"],
+         "--config-file", f"{base}/daemon.json", "--bridge", BRIDGE],
         stdout=subprocess.DEVNULL, stderr=open(f"{base}/daemon.log", "wb"),  # noqa: SIM115 the child keeps it
     )  # fmt: skip
     for _ in range(300):
@@ -73,6 +76,28 @@ def start_dockyard(base: str) -> tuple[subprocess.Popen, str]:
             return daemon, f"unix://{socket_path}"
         time.sleep(0.05)
     raise SystemExit(f"dockyard daemon did not start; see {base}/daemon.log")
+
+
+def stop_dockyard(daemon: subprocess.Popen, base: str) -> None:
+    """Stop what start_dockyard started and remove all it left: its bridge, its rules, its data."""
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(30)
+    remove_network_objects(f"{base}/run")
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def remove_network_objects(exec_root: str) -> None:
+    """The daemon keeps its bridge and rules when it stops, as dockerd does: the bench removes them."""
+    from dockyard.daemon.config import DaemonConfig
+    from dockyard.network import interfaces
+    from dockyard.network.nftables import Firewall
+    from dockyard.network.port_allocator import PortAllocator
+
+    for name in interfaces.owned_links(f"dockyard:{exec_root}"):
+        interfaces.delete_link(name)
+    firewall = Firewall(PortAllocator(), table=DaemonConfig(exec_root=exec_root).firewall_table)
+    firewall.teardown()
+    firewall.close()
 
 
 def docker(host: str, *args: str, **kwargs) -> subprocess.CompletedProcess:

@@ -73,6 +73,7 @@ def main() -> None:
         if ids:
             daemon.docker("rm", "-f", *ids, check=False)
         daemon.stop()
+        daemon.remove_network_objects()  # its bridge and rules, which a daemon leaves as dockerd does
         shutil.rmtree(base, ignore_errors=True)
 
 

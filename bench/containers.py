@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import signal
 import statistics
 import tempfile
 import time
 
-from benchlib import cmdline, docker, pss_kib, start_dockyard
+from benchlib import cmdline, docker, pss_kib, start_dockyard, stop_dockyard
 
 
 def timed_run(host: str) -> float:
@@ -72,9 +70,7 @@ def main() -> None:
                 times[name].append(timed_run(host))
         memory = {name: idle_memory(host, args.idle, shims[name]) for name, host in hosts.items()}
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(30)
-        shutil.rmtree(base, ignore_errors=True)
+        stop_dockyard(daemon, base)
     print(f"containers, {args.runs} runs of `docker run --rm busybox true`, {args.idle} idle containers, "
           f"{time.strftime('%Y-%m-%d')}, {os.uname().release}, {os.cpu_count()} CPUs")  # fmt: skip
     for name in hosts:

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import signal
 import statistics
 import tempfile
 import time
 
 import docker
-from benchlib import timed
-from containers import docker as docker_cli
-from containers import start_dockyard
+from benchlib import docker as docker_cli
+from benchlib import start_dockyard, stop_dockyard, timed
 
 
 def measure(host: str, runs: int) -> dict[str, float]:
@@ -60,9 +57,7 @@ def main() -> None:
             hosts["docker"] = theirs
         figures = {name: measure(host, args.runs) for name, host in hosts.items()}
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(30)
-        shutil.rmtree(base, ignore_errors=True)
+        stop_dockyard(daemon, base)
     print(f"docker-py, {args.runs} runs, {time.strftime('%Y-%m-%d')}, {os.uname().release}, {os.cpu_count()} CPUs")
     for name, medians in figures.items():
         exec_ms, attach_ms, run_ms = (medians[key] * 1000 for key in ("exec_run", "attach", "run"))

@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import signal
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 
-from benchlib import cmdline, docker, pss_kib, start_dockyard, timed
+from benchlib import cmdline, docker, pss_kib, start_dockyard, stop_dockyard, timed
 
 
 def dockyard_processes(daemon_pid: int, run_dir: str) -> Callable[[], tuple[list[int], list[int]]]:
@@ -140,9 +138,7 @@ def main() -> None:
             results[name]["exec_ms"] = statistics.median(execs[name]) * 1000
             results[name]["ps_ms"] = statistics.median(listings[name]) * 1000
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(30)
-        shutil.rmtree(base, ignore_errors=True)
+        stop_dockyard(daemon, base)
     print(f"engine, {args.runs} runs each, `ps -a` over {args.containers} containers, {args.idle} idle containers, "
           f"{time.strftime('%Y-%m-%d')}, {os.uname().release}, {os.cpu_count()} CPUs")  # fmt: skip
     for name, figures in results.items():

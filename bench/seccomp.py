@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import signal
 import statistics
 import tempfile
 import time
 
-from benchlib import timed
-from containers import docker, start_dockyard
+from benchlib import docker, start_dockyard, stop_dockyard, timed
 
 from dockyard.kernel import libc
 from dockyard.kernel.constants import PR_SET_NO_NEW_PRIVS
@@ -87,9 +84,7 @@ def main() -> None:
                 for variant, options in variants.items():
                     times[host, variant].append(run_ms(address, options))
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(30)
-        shutil.rmtree(base, ignore_errors=True)
+        stop_dockyard(daemon, base)
     print(f"seccomp, {args.runs} runs, {time.strftime('%Y-%m-%d')}, {os.uname().release}, {os.cpu_count()} CPUs")
     print(f"  default profile: {len(program) // 8} BPF instructions, profile + compile median {compiled:.2f} ms")
     print(f"  getppid from Python: {plain:.0f} ns unfiltered, {filtered:.0f} ns filtered "

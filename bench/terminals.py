@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import signal
 import socket
 import statistics
 import tempfile
 import time
 
-from benchlib import timed
-from containers import docker, start_dockyard
+from benchlib import docker, start_dockyard, stop_dockyard, timed
 
 _INPUT = b"x" * (32 << 20)
 
@@ -87,9 +84,7 @@ def main() -> None:
         keys = {name: statistics.median(keystrokes(host, args.runs * 5)) for name, host in hosts.items()}
         rates = {name: statistics.median(exec_throughput(host) for _ in range(3)) for name, host in hosts.items()}
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(30)
-        shutil.rmtree(base, ignore_errors=True)
+        stop_dockyard(daemon, base)
     print(f"terminals, {args.runs} runs, {time.strftime('%Y-%m-%d')}, {os.uname().release}, {os.cpu_count()} CPUs")
     for name in hosts:
         print(f"  {name:9s} `echo hi | run -i --rm cat` median {statistics.median(runs[name]) * 1000:6.0f} ms   "

@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import signal
 import statistics
 import tempfile
 import time
 
-from benchlib import timed
-from containers import docker, start_dockyard
+from benchlib import docker, start_dockyard, stop_dockyard, timed
 
 
 def _timed(host: str, *commands: tuple[str, ...]) -> float:
@@ -59,9 +56,7 @@ def main() -> None:
             hosts["docker"] = theirs
         results = {name: rounds(host, args.runs, name) for name, host in hosts.items()}
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(30)
-        shutil.rmtree(base, ignore_errors=True)
+        stop_dockyard(daemon, base)
     print(f"volumes, {args.runs} rounds, {time.strftime('%Y-%m-%d')}, {os.uname().release}, {os.cpu_count()} CPUs")
     for figure in ("create+rm", "run -v", "copy-up"):
         medians = {name: statistics.median(results[name][figure]) for name in hosts}

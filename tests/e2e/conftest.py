@@ -48,6 +48,7 @@ def busybox_daemon(tmp_path_factory):
             ids = running.docker("ps", "-aq", check=False).stdout.split()
             if ids:
                 running.docker("rm", "-f", *ids, check=False)
+            running.docker("network", "prune", "-f", check=False)
 
 
 @pytest.fixture(params=["docker", "dockyard"])

@@ -154,6 +154,7 @@ def test_live_restore_after_kill_9(tmp_path):
                 if leftover:
                     daemon.docker("rm", "-f", *leftover, check=False)
                 daemon.stop()
+        first.remove_network_objects()
 
 
 def test_pause_rename_top_diff_commit_export_and_prune(dy, tmp_path):

@@ -197,6 +197,7 @@ def test_restart_policies_survive_a_daemon_killed_by_sigkill(tmp_path):
                 if leftover:
                     daemon.docker("rm", "-f", *leftover, check=False)
                 daemon.stop()
+        first.remove_network_objects()  # its default bridge and firewall table, which the daemon leaves
 
 
 def _leftovers(daemon) -> dict:

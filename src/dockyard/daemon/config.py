@@ -7,6 +7,7 @@ refused by name (as dockerd does), so a typo never silently does nothing.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -27,6 +28,14 @@ class DaemonConfig:
     log_level: str = "info"
     storage_driver: str = "overlay"
     group: str = "dockyard"  # the socket's group, if such a group exists
+    # Networking (dockerd's names): the default bridge network's bridge and gateway/prefix, the MTU,
+    # and the pools networks without a subnet are cut from ([{"base": "10.10.0.0/16", "size": 24}]).
+    bridge: str = "dockyard0"
+    bip: str = ""
+    mtu: int = 1500
+    ipv6: bool = False  # IPv6 on the default bridge, in fixed_cidr_v6
+    fixed_cidr_v6: str = ""
+    default_address_pools: list[dict] = field(default_factory=list)
     tls: bool = False
     tlsverify: bool = False
     tlscacert: str = ""  # default: <cert path>/ca.pem (dockerd's)
@@ -39,6 +48,14 @@ class DaemonConfig:
     @property
     def pid_path(self) -> str:
         return self.pidfile or os.path.join(self.exec_root, "dockyard.pid")
+
+    @property
+    def firewall_table(self) -> str:
+        """The nftables table of this daemon: "dockyard", or one named after a non-default exec root, so that
+        two daemons on one host (tests, a second engine) never rewrite or reconcile away each other's rules."""
+        if self.exec_root == DaemonConfig.exec_root:
+            return "dockyard"
+        return f"dockyard-{hashlib.sha256(os.path.abspath(self.exec_root).encode()).hexdigest()[:8]}"
 
     @property
     def listeners(self) -> list[listeners.Listener]:
@@ -65,6 +82,12 @@ _FILE_KEYS = {
     "log-level": "log_level",
     "storage-driver": "storage_driver",
     "group": "group",
+    "bridge": "bridge",
+    "bip": "bip",
+    "mtu": "mtu",
+    "ipv6": "ipv6",
+    "fixed-cidr-v6": "fixed_cidr_v6",
+    "default-address-pools": "default_address_pools",
     "tls": "tls",
     "tlsverify": "tlsverify",
     "tlscacert": "tlscacert",
@@ -88,6 +111,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-l", "--log-level", choices=_LOG_LEVELS)
     p.add_argument("-s", "--storage-driver", choices=("overlay", "native"))
     p.add_argument("-G", "--group", help="group owning the unix socket (default dockyard, if it exists)")
+    p.add_argument("-b", "--bridge", help="bridge of the default bridge network (default dockyard0)")
+    p.add_argument("--bip", help="the default bridge's address with its prefix, e.g. 172.30.0.1/16")
+    p.add_argument("--mtu", type=int, help="MTU of the containers' interfaces (default 1500)")
+    p.add_argument("--ipv6", action="store_true", default=None, help="IPv6 on the default bridge network")
+    p.add_argument("--fixed-cidr-v6", help="the default bridge's IPv6 subnet, e.g. fd00:d0c::/64 (with --ipv6)")
     p.add_argument("--tls", action="store_true", default=None, help="serve TCP with TLS (implied by --tlsverify)")
     p.add_argument("--tlsverify", action="store_true", default=None, help="require client certificates")
     p.add_argument("--tlscacert", help="CA that signs the client certificates (default ~/.docker/ca.pem)")
@@ -111,7 +139,7 @@ def load(argv: list[str]) -> DaemonConfig:
     if args.log_opts is not None:
         args.log_opts = _key_values(args.log_opts)
     for key, name in _FILE_KEYS.items():
-        value = getattr(args, name)
+        value = getattr(args, name, None)  # default-address-pools is a daemon.json directive only
         if value is None:
             continue
         if key in from_file:
@@ -121,6 +149,10 @@ def load(argv: list[str]) -> DaemonConfig:
                 f"{key}: (from flag: {value}, from file: {from_file[key]})"
             )
         setattr(config, name, value)
+    if config.ipv6 != bool(config.fixed_cidr_v6):
+        raise InvalidParameter("IPv6 on the default bridge needs both --ipv6 and --fixed-cidr-v6")
+    if not 0 < len(config.bridge) <= 15:
+        raise InvalidParameter(f"invalid bridge name {config.bridge!r}: 1 to 15 characters")
     config.tls = config.tls or config.tlsverify
     listeners.check(config.listeners, config.tls_settings, insecure_tcp=config.insecure_tcp)
     log_options.check_driver(config.log_driver, config.log_opts)

@@ -68,7 +68,12 @@ class HostFacts:
             "ContainersStopped": 0,
             "Driver": self.config.storage_driver,
             "DriverStatus": [["Backing Filesystem", "extfs"]] if self.config.storage_driver == "overlay" else [],
-            "Plugins": {"Volume": ["local"], "Network": [], "Authorization": None, "Log": ["json-file"]},
+            "Plugins": {
+                "Volume": ["local"],
+                "Network": ["bridge", "host", "ipvlan", "macvlan", "null"],
+                "Authorization": None,
+                "Log": ["json-file"],
+            },
             "MemoryLimit": True,
             "SwapLimit": os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
             "CpuCfsPeriod": True,

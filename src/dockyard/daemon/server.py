@@ -19,11 +19,17 @@ from dockyard.daemon import listeners
 from dockyard.daemon.config import DaemonConfig
 from dockyard.daemon.facts import HostFacts
 from dockyard.errors import Conflict, Unavailable
+from dockyard.network.ipam import DEFAULT_POOLS, Pool
+from dockyard.network.nftables import Firewall
+from dockyard.network.port_allocator import PortAllocator
 from dockyard.services.archive import ArchiveService
 from dockyard.services.containers import ContainerService
 from dockyard.services.execs import ExecService
 from dockyard.services.health import HealthMonitor
 from dockyard.services.images import ImageService
+from dockyard.services.names import ContainerNames
+from dockyard.services.networks import NetworkConfig, NetworkService
+from dockyard.services.sandboxes import SandboxService
 from dockyard.services.shims import ShimLauncher
 from dockyard.services.stats import StatsService
 from dockyard.services.volumes import VolumeService
@@ -49,11 +55,35 @@ def run(config: DaemonConfig) -> None:
         try:
             shims = ShimLauncher(config.exec_root)
             volumes = VolumeService(data_root=config.data_root, db=images.images.db)
+            firewall = Firewall(PortAllocator(), table=config.firewall_table)
+            networks = NetworkService(images.images.db, _network_config(config), firewall)
+            containers: ContainerService | None = None  # the sandboxes look containers up once it exists
+
+            def container(ref: str):
+                assert containers is not None
+                return containers.get(ref)
+
+            def all_containers():
+                assert containers is not None
+                return containers.list()
+
+            sandboxes = SandboxService(
+                networks, firewall, config.exec_root, container=container, containers=all_containers,
+                image_config=lambda record: containers.image_config(record),
+                files_dir=lambda container_id: os.path.join(config.data_root, "containers", container_id),
+            )  # fmt: skip
             containers = ContainerService(
                 data_root=config.data_root, exec_root=config.exec_root, db=images.images.db, images=images,
-                volumes=volumes, shims=shims, log_driver=config.log_driver, log_opts=config.log_opts,
+                volumes=volumes, shims=shims, network=sandboxes, log_driver=config.log_driver,
+                log_opts=config.log_opts,
             )  # fmt: skip
-            images.events = volumes.events = containers.events  # one bus: `docker events` shows them all
+            # one bus: `docker events` shows them all
+            images.events = volumes.events = networks.events = containers.events
+            names = ContainerNames(sandboxes)  # the embedded DNS server; it hooks itself into the sandboxes
+            networks.ensure_predefined()
+            for chain in firewall.foreign_forward_drops():
+                log.warning("the firewall chain %s drops forwarded packets by default: containers' egress and "
+                            "published ports need it to accept dy-* bridges (docs/networking.md)", chain)  # fmt: skip
             images.running = containers.is_running  # rmi: a running container is a conflict force cannot lift
             volumes.references = containers.volume_users  # volume rm: in use while a container refers to it
             volumes.repair()
@@ -62,22 +92,36 @@ def run(config: DaemonConfig) -> None:
             adopted = containers.restore()
             if adopted:
                 log.info("live restore: re-adopted %d running containers", len(adopted))
+            sandboxes.reconcile(containers.is_running)
             services = Services(
                 images=images,
                 containers=containers,
                 volumes=volumes,
+                networks=networks,
+                sandboxes=sandboxes,
                 execs=execs,
                 archives=ArchiveService(containers),
                 stats=StatsService(containers),
                 info=HostFacts(config),
             )
             app = make_app(services)
+            app.on_startup.append(lambda _app: names.start())
+            app.on_cleanup.append(lambda _app: names.close())
             try:
                 asyncio.run(_serve(app, config, tls_context))
             finally:
                 shims.close()
+                firewall.close()  # the userland proxy's relays end; rules and bridges stay, as dockerd leaves them
         finally:
             images.close()
+
+
+def _network_config(config: DaemonConfig) -> NetworkConfig:
+    pools = tuple(Pool.parse(entry) for entry in config.default_address_pools) or DEFAULT_POOLS
+    # The owner tag names this daemon's exec root: two daemons on one host never reconcile each other's links.
+    return NetworkConfig(bridge=config.bridge, bip=config.bip, mtu=config.mtu, pools=pools,
+                         fixed_cidr_v6=config.fixed_cidr_v6 if config.ipv6 else "",
+                         owner=f"dockyard:{config.exec_root}")  # fmt: skip
 
 
 @contextlib.contextmanager

@@ -65,6 +65,25 @@ MIGRATIONS: Sequence[str] = (
     );
     ALTER TABLE containers ADD COLUMN mounts TEXT NOT NULL DEFAULT '[]';  -- JSON: the container's mount points
     """,
+    """
+    CREATE TABLE networks (
+        id       TEXT PRIMARY KEY,          -- 64 hex
+        name     TEXT NOT NULL UNIQUE,
+        created  TEXT NOT NULL,             -- RFC 3339 with nanoseconds
+        spec     TEXT NOT NULL              -- JSON: driver, IPAM config, options, labels, bridge name...
+    );
+    CREATE TABLE endpoints (
+        id           TEXT PRIMARY KEY,      -- 64 hex
+        network_id   TEXT NOT NULL REFERENCES networks(id),
+        container_id TEXT NOT NULL,
+        config       TEXT NOT NULL,         -- JSON: the EndpointSettings asked for (Aliases, IPAMConfig...)
+        address      TEXT NOT NULL DEFAULT '',  -- the IPv4 address held while the container runs, "" otherwise
+        address6     TEXT NOT NULL DEFAULT '',  -- its IPv6 address, on a network with IPv6
+        ports        TEXT NOT NULL DEFAULT '{}',  -- JSON: NetworkSettings.Ports published through this endpoint
+        UNIQUE (network_id, container_id)
+    );
+    CREATE INDEX endpoints_by_container ON endpoints(container_id);
+    """,
 )
 
 

@@ -177,37 +177,11 @@ def container_files(container_dir: str) -> list[dict]:
     ]  # fmt: skip
 
 
-def write_container_files(container_dir: str, hostname: str) -> None:
-    """/etc/hostname, /etc/hosts and /etc/resolv.conf as docker writes them for a container without a network.
-
-    resolv.conf is the host's, without loopback name servers (unreachable from a
-    network namespace); issue 6's embedded DNS replaces it on user networks.
-    """
-    files = {
-        "hostname": f"{hostname}\n",
-        "hosts": (
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
-            "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-        ),
-        "resolv.conf": _resolv_conf(),
-    }
-    for name, text in files.items():
+def write_container_files(container_dir: str, files: dict[str, str]) -> None:
+    """The container's hostname, hosts and resolv.conf (their text comes from its network sandbox)."""
+    for name in ("hostname", "hosts", "resolv.conf"):
         with open(os.path.join(container_dir, name), "w") as f:
-            f.write(text)
-
-
-def _resolv_conf() -> str:
-    try:
-        with open("/etc/resolv.conf") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        lines = []
-    return "\n".join(line for line in lines if not _loopback_nameserver(line)) + "\n"
-
-
-def _loopback_nameserver(line: str) -> bool:
-    fields = line.split()
-    return len(fields) >= 2 and fields[0] == "nameserver" and fields[1].startswith(("127.", "::1"))
+            f.write(files[name])
 
 
 RUNTIME_NAME = "dockyard"  # the built-in runtime's name in docker info and HostConfig.Runtime
@@ -227,22 +201,21 @@ def build(
     image_config: dict,
     config: dict,
     host_config: dict,
+    hostname: str,
+    netns_path: str | None,
     mounts: list[dict] | None = None,
 ) -> dict:
     """The OCI config for a container; rootfs must already be mounted (users are looked up in it).
 
+    netns_path: the network namespace to join (made by the network sandbox), None for the host's.
     mounts are the container's binds and volumes as OCI mounts (dockyard.volume.mountspec.oci_mounts),
     their volumes already mounted on the host.
     """
-    hostname = config.get("Hostname") or container_id[:12]
     privileged = bool(host_config.get("Privileged"))
     caps = capabilities(host_config)
-    network_mode = host_config.get("NetworkMode") or "default"
-    if network_mode not in ("default", "bridge", "none", "host"):
-        raise InvalidParameter(f"network mode {network_mode!r} is not supported yet (none, host and default are)")
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
-    if network_mode != "host":
-        namespaces.append({"type": "network"})
+    if netns_path is not None:
+        namespaces.append({"type": "network", "path": netns_path})
     all_mounts = [m for m in container_settings.shm_mount(default_mounts(), host_config)
                   if not (privileged and m["destination"] == "/sys")]  # fmt: skip
     if privileged:

@@ -43,6 +43,7 @@ from dockyard.runtime.shim import read_json, write_json
 from dockyard.services import filters as filters_
 from dockyard.services.events import EventBus, container_attributes
 from dockyard.services.images import ImageService
+from dockyard.services.sandboxes import SandboxService
 from dockyard.services.shims import ShimLauncher
 from dockyard.services.volumes import VolumeService
 from dockyard.volume.mountspec import MountPoint, container_mount_points, inherit, parse_volumes_from
@@ -75,12 +76,14 @@ class ContainerService:
         images: ImageService,
         volumes: VolumeService,
         shims: ShimLauncher,
+        network: SandboxService,
         runtime_root: str | None = None,
         log_driver: str = log_options.JSON_FILE,
         log_opts: dict[str, str] | None = None,
     ) -> None:
         self.shims = shims
         self.volumes = volumes
+        self.network = network
         self.log_default = (log_driver, dict(log_opts or {}))  # the daemon's log-driver and log-opts
         self.events = EventBus()  # the daemon shares one bus between the services
         # Called with a container's id after it starts (or is re-adopted) and after it exits: health checks.
@@ -145,6 +148,8 @@ class ContainerService:
         if not host_config.get("CgroupnsMode"):
             host_config["CgroupnsMode"] = "host"  # containers get no cgroup namespace (cgroup v1 and hybrid hosts)
         host_config.update(container_spec.host_config_defaults(host_config))
+        if host_config.get("NetworkMode", "default") in ("", "default"):
+            host_config["NetworkMode"] = "bridge"  # what dockerd records for the default since API 1.44
         image_name = config.get("Image") or ""
         if not image_name:
             raise InvalidParameter("config error: no image specified")
@@ -160,8 +165,9 @@ class ContainerService:
         container_spec.check(host_config)
         container_spec.check_runtime(host_config)
         inherited = [point for spec in host_config.get("VolumesFrom") or [] for point in self._volumes_from(spec)]
-        # Every mount is checked before the first volume is made: a bad one leaves nothing behind.
+        # Every mount and network is checked before the first volume is made: a bad one leaves nothing behind.
         mount_points = container_mount_points(config, host_config, image_config, inherited)
+        joins = self.network.plan(config, host_config, body.get("NetworkingConfig"))
         record = ContainerRecord(
             id=container_id,
             name=name or self._generated_name(),
@@ -186,6 +192,12 @@ class ContainerService:
                         self.volumes.populate(container_id, attached, rootfs)
                 record.mounts = [point.to_json() for point in attached]
                 self.records.add(record)
+                try:
+                    self.network.add_endpoints(container_id, record.name, joins)
+                except BaseException:
+                    self.network.remove_container(container_id)
+                    self.records.delete(container_id)
+                    raise
             except BaseException:
                 self.volumes.settle(container_id, keep=False)
                 self.images.remove_rootfs(container_id)
@@ -258,6 +270,7 @@ class ContainerService:
             self._event(record, "destroy")
         with contextlib.suppress(NotFound):
             self.images.remove_rootfs(container_id)
+        self.network.remove_container(container_id)
         self.records.delete(container_id)
         if record is not None:
             self.volumes.release(self.mount_points(record), remove_anonymous=volumes)
@@ -299,17 +312,24 @@ class ContainerService:
         try:
             mounts = self.volumes.setup_mounts(record.id, mount_points, rootfs)
             volumes_mounted = True
-            container_spec.write_container_files(
-                self.files_dir(record.id), record.config.get("Hostname") or record.id[:12]
-            )
             image = self.images.get(record.image_id)
+            image_config = image.config.get("config") or {}
+            exposed = [*(image_config.get("ExposedPorts") or {}), *(record.config.get("ExposedPorts") or {})]
+            sandbox = self.network.setup(record, list(dict.fromkeys(exposed)))
+            container_spec.write_container_files(
+                self.files_dir(record.id),
+                {"hostname": f"{sandbox.hostname}\n", "hosts": sandbox.hosts, "resolv.conf": sandbox.resolv_conf},
+            )
             spec = container_spec.build(
                 container_id=record.id,
                 container_dir=self.files_dir(record.id),
                 rootfs=rootfs,
-                image_config=image.config.get("config") or {},
-                config=record.config,
+                image_config=image_config,
+                # Legacy links' variables come first: the container's own override them.
+                config={**record.config, "Env": [*sandbox.env, *(record.config.get("Env") or [])]},
                 host_config=record.host_config,
+                hostname=sandbox.hostname,
+                netns_path=sandbox.netns_path,
                 mounts=mounts,
             )
             with open(os.path.join(bundle, "config.json"), "w") as f:
@@ -319,6 +339,7 @@ class ContainerService:
             if volumes_mounted:
                 self.volumes.teardown_mounts(record.id, mount_points)
             unmount_under(rootfs)
+            self.network.teardown(record.id)
             message = str(exc)
             # The exit codes docker gives a container that could not start (the CLI's run exits with them).
             code = 127 if "not found" in message else 126 if "permission denied" in message else 128
@@ -455,6 +476,7 @@ class ContainerService:
         if new_name == record.name:
             raise InvalidParameter("Renaming a container with the same name as its current name")
         self.records.rename(record.id, new_name)
+        self.network.renamed(record.id)
         self._event(self.get(record.id), "rename", oldName=f"/{record.name}")
 
     def top(self, name_or_id: str, ps_args: str = "-ef") -> dict:
@@ -586,6 +608,10 @@ class ContainerService:
             with contextlib.suppress(Exception):
                 unmount_under(os.path.join(bundle, "rootfs"))
             self.volumes.teardown_mounts(container_id, self.mount_points(record))
+            try:
+                self.network.teardown(container_id)
+            except Exception:  # the exit must be recorded whatever; reconcile() retries at the next start
+                log.exception("container %s: network teardown failed", container_id[:12])
             self.records.set_state(container_id, state)
         self._event(record, "die", exitCode=str(exited["code"]))
         self._call(self.on_exit, container_id)
