@@ -176,7 +176,7 @@ def variants(lab: Lab) -> dict[str, Callable[[], Pair]]:
         lab.notrack(pair)
         return pair
 
-    plan = tuning.bridge_mtu(tuning.DOCKER_MTU, chosen=False)
+    plan = tuning.bridge_mtu(tuning.DOCKER_MTU)
     return {
         "default (MTU 1500, br_netfilter)": lambda: lab.pair(),
         "BIG TCP 192 KiB (tuning.tune_link)": lambda: lab.pair(big_tcp=tuning.BIG_TCP_SIZE),

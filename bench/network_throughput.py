@@ -98,7 +98,7 @@ def main() -> None:
         beyond, beyond_subnet = topo.bridge("o", 3)
         out = topo.namespace("out", beyond, beyond_subnet[2], gateway=False)
         serve(out, SINK_PORT)
-        plan = tuning.bridge_mtu(tuning.DOCKER_MTU, chosen=False)
+        plan = tuning.bridge_mtu(tuning.DOCKER_MTU)
         for letter, third, mtu, label in (("a", 1, None, "as docker"), ("t", 2, plan, "bridge_mtu")):
             bridge, subnet = topo.bridge(letter, third)
             c1 = topo.namespace(f"{letter}1", bridge, subnet[2], mtu=mtu)

@@ -75,6 +75,31 @@ def test_two_containers_on_a_user_network_talk_over_tcp(busybox_daemon, net):
     assert got.strip() == "hello-over-tcp"
 
 
+def test_bridge_links_are_large_and_the_way_out_keeps_dockers_mtu(busybox_daemon, net):
+    """network.tuning.bridge_mtu: at docker's default MTU, 64 KiB packets inside the network, 1500 beyond it;
+    a network with an MTU of its own gets exactly that."""
+    d = busybox_daemon
+    net("dy-mtu", "10.236.0.0/24")
+    net("dy-mtu-own", "10.237.0.0/24", "-o", "com.docker.network.driver.mtu=1400")
+
+    def link_and_default_route(network: str) -> tuple[str, str]:
+        name = f"dy-mtu-probe-{network}"
+        d.docker("run", "-d", "--name", name, "--network", network, "busybox", "sleep", "60")
+        pid = d.docker("inspect", "--format", "{{.State.Pid}}", name).stdout.strip()
+        inside = ["nsenter", "-t", pid, "-n", "ip"]  # the host's iproute2: busybox's ip shows no route metrics
+        link = subprocess.run([*inside, "-o", "link", "show", "eth0"], capture_output=True, text=True, check=True)
+        route = subprocess.run([*inside, "route", "show", "default"], capture_output=True, text=True, check=True)
+        d.docker("rm", "-f", name)
+        return link.stdout, route.stdout
+
+    link, route = link_and_default_route("dy-mtu")
+    assert " mtu 65535 " in link
+    assert " mtu 1500" in route
+    link, route = link_and_default_route("dy-mtu-own")
+    assert " mtu 1400 " in link
+    assert " mtu " not in route
+
+
 def test_containers_on_a_user_network_find_each_other_by_name_and_alias(busybox_daemon, net):
     d = busybox_daemon
     net("dy-names", "10.240.0.0/24")

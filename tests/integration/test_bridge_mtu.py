@@ -33,7 +33,7 @@ with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5) as s:
 def net():
     if os.geteuid() != 0:
         pytest.skip("needs root")
-    plan = tuning.bridge_mtu(tuning.DOCKER_MTU, chosen=False)
+    plan = tuning.bridge_mtu(tuning.DOCKER_MTU)
     with contextlib.ExitStack() as stack:
         topo = Topology(stack)
         topo.a, topo.a_net = topo.bridge("a", 1)

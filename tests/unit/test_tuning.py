@@ -35,10 +35,10 @@ def test_ack_error_refuses_what_is_no_acknowledgement():
         tuning.ack_error(ack(0, kind=16))
 
 
-def test_a_chosen_mtu_is_kept_everywhere():
-    assert tuning.bridge_mtu(1500, chosen=True) == tuning.BridgeMTU(1500)
-    assert tuning.bridge_mtu(9000, chosen=False) == tuning.BridgeMTU(9000)
+def test_an_mtu_other_than_dockers_is_kept_everywhere():
+    assert tuning.bridge_mtu(9000) == tuning.BridgeMTU(9000)
+    assert tuning.bridge_mtu(1400) == tuning.BridgeMTU(1400)
 
 
 def test_docker_default_mtu_becomes_large_links_with_docker_mtu_routes():
-    assert tuning.bridge_mtu(1500, chosen=False) == tuning.BridgeMTU(tuning.LINK_MTU, beyond=1500)
+    assert tuning.bridge_mtu(1500) == tuning.BridgeMTU(tuning.LINK_MTU, beyond=1500)

@@ -65,12 +65,13 @@ def namespace_fd(netns_path: str) -> Iterator[int]:
         os.close(fd)
 
 
-def configure_inside(netns_path: str, attachment: Attachment) -> None:
-    """Give the endpoint's interface (already in the namespace under its name) its addresses and routes."""
-    netns.run_in_netns(netns_path, lambda: _configure_inside(attachment))
+def configure_inside(netns_path: str, attachment: Attachment, route_mtu: int | None = None) -> None:
+    """Give the endpoint's interface (already in the namespace under its name) its addresses and routes;
+    route_mtu: the default routes' mtu metric, where it is below the interface's."""
+    netns.run_in_netns(netns_path, lambda: _configure_inside(attachment, route_mtu))
 
 
-def _configure_inside(attachment: Attachment) -> None:
+def _configure_inside(attachment: Attachment, route_mtu: int | None) -> None:
     with IPRoute() as ipr:
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
         index = ipr.link_lookup(ifname=attachment.ifname)[0]
@@ -79,10 +80,11 @@ def _configure_inside(attachment: Attachment) -> None:
             address, _, prefix = cidr.partition("/")
             add_address(ipr, index, address, int(prefix))
         ipr.link("set", index=index, state="up")
+        metrics = {"metrics": {"mtu": route_mtu}} if route_mtu else {}
         if attachment.default_route and attachment.gateway:
-            ipr.route("add", dst="0.0.0.0/0", gateway=attachment.gateway, oif=index)
+            ipr.route("add", dst="0.0.0.0/0", gateway=attachment.gateway, oif=index, **metrics)
         if attachment.default_route and attachment.gateway6:
-            ipr.route("add", dst="::/0", gateway=attachment.gateway6, oif=index, family=socket.AF_INET6)
+            ipr.route("add", dst="::/0", gateway=attachment.gateway6, oif=index, family=socket.AF_INET6, **metrics)
 
 
 def delete_inside(netns_path: str, endpoint_id: str = "", ifname: str = "") -> None:

@@ -8,7 +8,7 @@ too, measured as costing little (docs/networking.md, "Throughput").
 default routes at docker's MTU. Containers of one network talk at 64 KiB packets (about 0.9 of
 loopback instead of 0.6); to anything beyond the bridge a container's packets, its TCP MSS and its
 path MTU stay as docker has them, because the route, not the device, gives them. Only when the
-user chose no MTU (com.docker.network.driver.mtu, dockerd's --mtu).
+network's MTU is docker's default 1500 (an explicit 1500 is not told apart).
 
 `tune_link`: BIG TCP, GSO/GRO limits above 64 KiB (IPv6 since Linux 5.19, IPv4 since 6.3): the
 sender builds packets of up to `BIG_TCP_SIZE` at MTU 1500 (2-2.9x the default between containers).
@@ -49,9 +49,11 @@ class BridgeMTU:
     beyond: int | None = None
 
 
-def bridge_mtu(mtu: int, chosen: bool) -> BridgeMTU:
-    """The MTUs for a network whose MTU is `mtu` (what inspect shows); chosen: the user set it."""
-    if chosen or mtu != DOCKER_MTU:
+def bridge_mtu(mtu: int) -> BridgeMTU:
+    """The MTUs for a network whose MTU is `mtu` (what inspect shows). Any MTU but docker's default is
+    used as it is; docker's default is taken as "no MTU chosen" (the daemon cannot tell it from an
+    explicit --mtu 1500 or com.docker.network.driver.mtu=1500: those get the tuned links too)."""
+    if mtu != DOCKER_MTU:
         return BridgeMTU(mtu)
     return BridgeMTU(LINK_MTU, beyond=mtu)
 
