@@ -206,3 +206,26 @@ def test_compression_happens_in_a_child_so_the_writer_never_imports_gzip(tmp_pat
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
     assert sorted(os.listdir(tmp_path)) == ["c.log", "c.log.1.gz", "c.log.2.gz"]
+
+
+def test_a_follower_caught_between_the_writers_rename_and_its_new_file_waits_for_the_file(tmp_path):
+    """A fast writer may rotate again between the follower's look and its open: the file is missing then."""
+    path = tmp_path / "c.log"
+    wake = reader._Wake(str(tmp_path), concurrent.futures.Future())
+    creating = threading.Timer(0.1, path.write_bytes, args=(b"",))
+    creating.start()
+    file = reader._reopen(str(path), wake)
+    creating.join()
+    assert file is not None
+    assert os.fstat(file.fileno()).st_ino == path.stat().st_ino
+    file.close()
+    wake.close()
+
+
+def test_a_follower_whose_log_went_with_the_container_stops(tmp_path):
+    directory = tmp_path / "container"
+    directory.mkdir()
+    wake = reader._Wake(str(directory), concurrent.futures.Future())
+    wake.close()
+    directory.rmdir()
+    assert reader._reopen(str(directory / "c.log"), wake) is None

@@ -8,6 +8,7 @@ import logging
 import os
 import select
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 from dockyard import timestamps
@@ -16,6 +17,7 @@ from dockyard.kernel.inotify import DirectoryWatch
 log = logging.getLogger(__name__)
 Decoder = Callable[[bytes], tuple[list[dict], bytes]]
 _POLL = 0.05
+_REOPEN_WAIT = 2.0  # seconds a rotation may take between the writer's rename and its new file
 _HEAD = 256  # bytes that tell one file of a log from another: its first record, time included
 
 
@@ -85,7 +87,9 @@ def _follow(
                 entries, _ = decode(pending + file.read() + _missed(file, path))
                 yield from (entry for entry in entries if _in_window(entry, since, until))
                 file.close()
-                file = open(path, "rb")  # noqa: SIM115 closed below or at the next rotation
+                file = _reopen(path, wake)
+                if file is None:
+                    return
                 pending = b""
                 continue
             if done:
@@ -147,6 +151,19 @@ def _missed(file, path: str) -> bytes:
             return b"".join(_read_file(name) for name in reversed(newer))
         newer.append(name)
     return b""  # it fell off the end (max-file) or went with the container: nothing to add
+
+
+def _reopen(path: str, wake: _Wake):
+    """The log's next file after a rotation. The writer renames the full file away before it creates the
+    next one, so for a moment there is none (and a fast writer may have rotated again since the follower
+    looked); None if none comes: the log went with the container, or its writer died in between."""
+    deadline = time.monotonic() + _REOPEN_WAIT
+    while os.path.isdir(os.path.dirname(path)) and time.monotonic() < deadline:
+        try:
+            return open(path, "rb")  # closed by the follower, or at its next rotation
+        except FileNotFoundError:
+            wake.wait(_POLL)
+    return None
 
 
 def _rotated(file, path: str) -> bool:
