@@ -11,6 +11,7 @@ import logging
 
 from aiohttp import web
 
+from dockyard.api.hijack import abandon_hijack
 from dockyard.api.responses import json_response
 from dockyard.errors import (
     Conflict,
@@ -57,7 +58,7 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
         status = status_of(exc)
         if status == 500:
             log.exception("internal error serving %s %s", request.method, request.path)
-        return error_response(status, str(exc))
+        return abandon_hijack(request) or error_response(status, str(exc))
     except web.HTTPNotFound:
         # An endpoint Dockyard does not serve: docker's words, in docker's JSON, so clients print them.
         return error_response(404, "page not found")
@@ -67,4 +68,4 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
         raise
     except Exception as exc:  # a bug: say so, and keep it in the log
         log.exception("unexpected error serving %s %s", request.method, request.path)
-        return error_response(500, f"internal error: {type(exc).__name__}: {exc}")
+        return abandon_hijack(request) or error_response(500, f"internal error: {type(exc).__name__}: {exc}")

@@ -69,6 +69,9 @@ class _InputParser:
         self.reader.feed_eof()
 
 
+_HIJACKED = web.RequestKey("dockyard.hijacked", web.StreamResponse)  # the stream hijack() answered with
+
+
 def hijacked_input(request: web.Request) -> asyncio.StreamReader:
     """The client's input on a connection hijack() answered with 101: raw bytes until it half-closes.
 
@@ -130,6 +133,7 @@ async def hijack(request: web.Request, *, tty: bool) -> web.StreamResponse:
     sock = request.transport.get_extra_info("socket") if upgrade and request.transport is not None else None
     response = RawStream(status=101 if upgrade else 200, headers=headers, sock=sock)
     await response.prepare(request)
+    request[_HIJACKED] = response
     return response
 
 
@@ -143,6 +147,14 @@ async def _client_read_head(sock) -> None:
         except OSError:
             return
         await asyncio.sleep(0.001)
+
+
+def abandon_hijack(request: web.Request) -> web.StreamResponse | None:
+    """For a handler that failed after hijack() answered: no second answer can be sent, so the connection
+    ends (the client sees its stream close instead of waiting on it forever) and the stream is returned.
+    None if the request was never hijacked."""
+    response = request.get(_HIJACKED)
+    return None if response is None else end_hijack(request, response)
 
 
 def end_hijack(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
