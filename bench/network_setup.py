@@ -8,7 +8,9 @@ issue's target: under 15 ms. Then the kernel work of one endpoint alone, in-proc
 is that cost without the noise of whole runs. Starts a `dockyard daemon` of its own (tests/support/daemon.py:
 temporary roots, a bridge and nftables table of its own, all removed afterwards).
 With --docker, the dockerd at $DOCKER_HOST (a private one: run this under
-tests/support/dockerd.py) gets the same busybox image and the same runs.
+tests/support/dockerd.py) gets the same busybox image and the same runs, but for
+the default bridge: that dockerd runs with --bridge=none (no docker0, no iptables
+rules). Its user network gets a subnet and a bridge name (dy-…) of its own.
 
     .venv/bin/python bench/network_setup.py [--runs 20]
     .venv/bin/python tests/support/dockerd.py -- .venv/bin/python bench/network_setup.py --docker
@@ -37,7 +39,7 @@ from dockyard.network.bridge import BridgeDriver, host_end
 from support.daemon import DockyardDaemon
 
 NETWORK = "dy-bench-net"
-SUBNET = "10.250.0.0/24"
+SUBNETS = {"dockyard": "10.250.0.0/24", "docker": "10.250.2.0/24"}
 MODES = {"none": ("--network", "none"), "bridge": (), "user network": ("--network", NETWORK)}
 
 
@@ -92,6 +94,11 @@ def kernel_setup_ms(runs: int) -> tuple[float, float]:
     return statistics.median(up) * 1000, statistics.median(down) * 1000
 
 
+def modes(daemon: str) -> dict[str, tuple[str, ...]]:
+    """The private dockerd has no default bridge (--bridge=none)."""
+    return {mode: flags for mode, flags in MODES.items() if not (daemon == "docker" and mode == "bridge")}
+
+
 def docker(host: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", "-H", host, *args], check=True, capture_output=True, **kwargs)
 
@@ -111,11 +118,12 @@ def main() -> None:
         if args.docker:
             hosts["docker"] = os.environ["DOCKER_HOST"]
             docker(hosts["docker"], "load", input=docker(daemon.host, "save", "busybox").stdout)
-        for host in hosts.values():
-            docker(host, "network", "create", "--subnet", SUBNET, NETWORK)
+        for name, host in hosts.items():
+            bridge = f"com.docker.network.bridge.name=dy-bn{secrets.token_hex(4)}"
+            docker(host, "network", "create", "--subnet", SUBNETS[name], "-o", bridge, NETWORK)
         for _ in range(args.runs):
             for name, host in hosts.items():
-                for mode, flags in MODES.items():
+                for mode, flags in modes(name).items():
                     elapsed = timed(lambda h=host, f=flags: docker(h, "run", "--rm", *f, "busybox", "true"))
                     times.setdefault((name, mode), []).append(elapsed)
     finally:
@@ -128,7 +136,7 @@ def main() -> None:
           f"{time.strftime('%Y-%m-%d')}, {os.uname().release}, {os.cpu_count()} CPUs")  # fmt: skip
     for name in hosts:
         base_ms = statistics.median(times[(name, "none")]) * 1000
-        for mode in MODES:
+        for mode in modes(name):
             median = statistics.median(times[(name, mode)]) * 1000
             extra = f"   network adds {median - base_ms:+5.1f} ms" if mode != "none" else ""
             print(f"  {name:9s} {mode:13s} median {median:6.1f} ms{extra}")
@@ -136,7 +144,7 @@ def main() -> None:
     print(f"  kernel work of one bridge endpoint (in-process): setup median {setup:.1f} ms, "
           f"teardown {teardown:.1f} ms")  # fmt: skip
     if "docker" in hosts:
-        for mode in MODES:
+        for mode in modes("docker"):
             ratio = statistics.median(times[("dockyard", mode)]) / statistics.median(times[("docker", mode)])
             print(f"  ratio dockyard/docker {mode:13s} {ratio:.2f}")
 

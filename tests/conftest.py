@@ -124,7 +124,7 @@ def run(cli):
 
 
 def leftovers() -> list[str]:
-    """Kernel objects named like ours: mounts, cgroups, links, network namespaces."""
+    """Kernel objects named like ours: mounts, cgroups, links, network namespaces, nftables tables."""
     found = []
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -142,6 +142,9 @@ def leftovers() -> list[str]:
             found.append(f"link {name}")
     if os.path.isdir("/run/netns"):
         found += [f"netns {n}" for n in os.listdir("/run/netns") if n.startswith("dy-") or "dockyard" in n]
+    if shutil.which("nft"):
+        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=False).stdout
+        found += [f"nftables {line}" for line in tables.splitlines() if "dockyard" in line or " dy-" in line]
     return found
 
 
