@@ -24,12 +24,10 @@ from __future__ import annotations
 import contextlib
 import socket
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
 from dockyard.core.network import Attachment, NetworkLinks
 from dockyard.errors import Conflict, Internal
 from dockyard.network import interfaces, tuning
+from dockyard.network.netlink import IPRoute, NetlinkError
 
 _EEXIST = 17
 HOST_PREFIX = "dy-v"

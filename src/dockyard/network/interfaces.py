@@ -16,11 +16,9 @@ import os
 import socket
 from collections.abc import Iterator
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
 from dockyard.core.network import Attachment
 from dockyard.kernel import netns
+from dockyard.network.netlink import IPRoute, NetlinkError
 
 _IFA_F_NODAD = 0x02
 _RT_SCOPE_UNIVERSE = 0

@@ -18,12 +18,10 @@ there, with its MAC); it lives and dies with that namespace, so detach deletes i
 
 from __future__ import annotations
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
 from dockyard.core.network import Attachment, NetworkLinks
 from dockyard.errors import InvalidParameter, NotFound, Unsupported
 from dockyard.network import interfaces
+from dockyard.network.netlink import IPRoute, NetlinkError
 
 _EEXIST, _EOPNOTSUPP = 17, 95
 MODES = {

@@ -27,10 +27,8 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
 from dockyard.errors import Internal
+from dockyard.network.netlink import IPRoute, NetlinkError
 
 DOCKER_MTU = 1500
 LINK_MTU = 65535  # the most a veth takes (ETH_MAX_MTU); a bridge follows its ports

@@ -514,7 +514,7 @@ class SandboxService:
 
 def _free_ifname(path: str, start: int) -> str:
     """The first ethN not in the namespace (an earlier disconnect may have left a gap)."""
-    from pyroute2 import IPRoute
+    from dockyard.network.netlink import IPRoute
 
     def names() -> set[str]:
         with IPRoute() as ipr:
