@@ -157,6 +157,38 @@ def test_live_restore_after_kill_9(tmp_path):
         first.remove_network_objects()
 
 
+def test_without_live_restore_a_shutdown_stops_containers_and_a_crash_leaves_none_running(tmp_path):
+    """dockerd's behaviour without --live-restore: a clean stop stops the containers (restart policies
+    bring theirs back with the daemon); after a kill -9, those still running are killed at the next start."""
+    from conftest import bootstrap_busybox  # the e2e conftest
+
+    daemon = DockyardDaemon(str(tmp_path / "dy-no-restore"), "--live-restore=false")
+    bootstrap_busybox(daemon.data_root)
+    daemon.start()
+    try:
+        assert daemon.docker("info", "--format", "{{.LiveRestoreEnabled}}").stdout.strip() == "false"
+        daemon.docker("run", "-d", "--name", "dy-plain", "busybox", "sh", "-c", TRAP_TERM)
+        daemon.docker("run", "-d", "--name", "dy-always", "--restart", "always", "busybox", "sleep", "600")
+        pids = [daemon.docker("inspect", "--format", "{{.State.Pid}}", name).stdout.strip()
+                for name in ("dy-plain", "dy-always")]  # fmt: skip
+        daemon.stop()
+        assert not any(os.path.exists(f"/proc/{pid}") for pid in pids)
+        daemon.start()
+        assert daemon.docker("inspect", "--format", "{{.State.ExitCode}}", "dy-plain").stdout.strip() == "3"
+        assert daemon.docker("ps", "--format", "{{.Names}}").stdout.split() == ["dy-always"]
+        survivor = daemon.docker("inspect", "--format", "{{.State.Pid}}", "dy-always").stdout.strip()
+        daemon.process.send_signal(signal.SIGKILL)
+        daemon.process.wait()
+        daemon.start()  # the crash left dy-always running: killed now, then restarted by its policy
+        assert not os.path.exists(f"/proc/{survivor}")
+    finally:
+        leftover = daemon.docker("ps", "-aq", check=False).stdout.split() if daemon.process else []
+        if leftover:
+            daemon.docker("rm", "-f", *leftover, check=False)
+        daemon.stop()
+        daemon.remove_network_objects()
+
+
 def test_pause_rename_top_diff_commit_export_and_prune(dy, tmp_path):
     d = dy
     d.docker("run", "-d", "--name", "dy-work", "busybox", "sh", "-c",

@@ -42,6 +42,9 @@ class DaemonConfig:
     tlscert: str = ""  # default: <cert path>/cert.pem
     tlskey: str = ""  # default: <cert path>/key.pem
     insecure_tcp: bool = False  # consent to a TCP listener without TLS (dockyard.daemon.listeners)
+    # Containers outlive the daemon (their shims hold them) unless this is off: then, as dockerd without
+    # --live-restore, a clean shutdown stops them and a start after a crash kills those still running.
+    live_restore: bool = True
     log_driver: str = "json-file"  # for containers whose LogConfig names none
     log_opts: dict[str, str] = field(default_factory=dict)
 
@@ -96,6 +99,7 @@ _FILE_KEYS = {
     "insecure-tcp": "insecure_tcp",
     "log-driver": "log_driver",
     "log-opts": "log_opts",
+    "live-restore": "live_restore",
 }
 _LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 
@@ -124,6 +128,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--insecure-tcp", action="store_true", default=None, help="allow a TCP listener without TLS (anyone may use it)"
     )
+    p.add_argument(
+        "--live-restore", nargs="?", const=True, type=_boolean, metavar="true|false",
+        help="containers keep running while the daemon is down (default true)",
+    )  # fmt: skip
     p.add_argument("--log-driver", help="containers' default log driver: json-file, local or none")
     p.add_argument("--log-opt", action="append", dest="log_opts", metavar="KEY=VALUE", help="its default options")
     p.add_argument("--config-file", default="/etc/dockyard/daemon.json", help="daemon.json (default %(default)s)")
@@ -157,6 +165,14 @@ def load(argv: list[str]) -> DaemonConfig:
     listeners.check(config.listeners, config.tls_settings, insecure_tcp=config.insecure_tcp)
     log_options.check_driver(config.log_driver, config.log_opts)
     return config
+
+
+def _boolean(text: str) -> bool:
+    """A Go bool flag's value: --live-restore=false."""
+    value = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}.get(text.lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
+    return value
 
 
 def _key_values(pairs: list[str]) -> dict[str, str]:

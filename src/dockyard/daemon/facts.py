@@ -109,7 +109,7 @@ class HostFacts:
             "Runtimes": {RUNTIME_NAME: {"path": "dockyard-runtime"}},
             "DefaultRuntime": RUNTIME_NAME,
             "Swarm": {"LocalNodeState": "inactive", "ControlAvailable": False, "NodeID": "", "NodeAddr": ""},
-            "LiveRestoreEnabled": True,  # always: containers outlive the daemon (their shims hold them)
+            "LiveRestoreEnabled": self.config.live_restore,
             "Isolation": "",
             "InitBinary": "docker-init",
             "SecurityOptions": ["name=seccomp,profile=builtin"] if seccomp else [],

@@ -89,7 +89,7 @@ def run(config: DaemonConfig) -> None:
             volumes.repair()
             execs = ExecService(containers)
             HealthMonitor(containers, execs)  # it hooks itself into container starts and exits
-            adopted = containers.restore()
+            adopted = containers.restore(live=config.live_restore)
             if adopted:
                 log.info("live restore: re-adopted %d running containers", len(adopted))
             sandboxes.reconcile(containers.is_running)
@@ -109,6 +109,8 @@ def run(config: DaemonConfig) -> None:
             app.on_cleanup.append(lambda _app: names.close())
             try:
                 asyncio.run(_serve(app, config, tls_context))
+                if not config.live_restore:
+                    containers.stop_all()
             finally:
                 shims.close()
                 firewall.close()  # the userland proxy's relays end; rules and bridges stay, as dockerd leaves them

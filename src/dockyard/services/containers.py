@@ -96,6 +96,7 @@ class ContainerService:
         self.images = images
         self._lock = threading.Lock()
         self._restart_lock = threading.Lock()  # restart bookkeeping against stop (manually_stopped)
+        self._shutting_down = False  # set by stop_all()
         self._exits: dict[str, list[concurrent.futures.Future]] = {}  # next-exit subscribers
         self._removals: dict[str, list[concurrent.futures.Future]] = {}
         self._rootfs_locks: dict[str, threading.Lock] = {}
@@ -434,6 +435,32 @@ class ContainerService:
             exited.result(timeout=30)
         self._event(record, "stop")
 
+    def stop_all(self) -> None:
+        """A daemon shutting down without live restore: every running container stopped as `docker stop`
+        would (its stop signal, SIGKILL after its timeout), all at once, but not marked stopped by the user,
+        so that restart policies bring them back with the daemon, as dockerd's do."""
+        self._shutting_down = True  # no restart policy acts now: the next daemon's restore() does
+        running = [record for record in self.records.all() if record.state.get("Running")]
+
+        def stop(record: ContainerRecord) -> None:
+            timeout = record.config.get("StopTimeout")
+            exited = self.subscribe_exit(record.id)
+            try:
+                self._signal(record, parse_signal(record.config.get("StopSignal") or "SIGTERM"))
+                exited.result(timeout=10 if timeout is None else max(timeout, 0))
+            except concurrent.futures.TimeoutError:
+                with contextlib.suppress(Conflict):
+                    self._signal(record, signal.SIGKILL)
+                with contextlib.suppress(concurrent.futures.TimeoutError):
+                    exited.result(timeout=30)
+            except Conflict:
+                pass  # it exited on its own meanwhile
+            finally:
+                self.unsubscribe_exit(record.id, exited)
+
+        with concurrent.futures.ThreadPoolExecutor(max(1, min(len(running), 32))) as pool:
+            list(pool.map(stop, running))
+
     def update(self, name_or_id: str, changes: dict) -> list[str]:
         """docker update: the restart policy and resources, applied to the running container's cgroup at once."""
         record = self.get(name_or_id)
@@ -623,7 +650,7 @@ class ContainerService:
             self._schedule_restart(container_id, record.state.get("StartedAt", ""), exited["finished"])
 
     def _should_restart(self, record: ContainerRecord | None, code: int) -> bool:
-        if record is None or record.manually_stopped:
+        if record is None or record.manually_stopped or self._shutting_down:
             return False
         policy = record.host_config.get("RestartPolicy") or {}
         name = policy.get("Name", "")
@@ -661,8 +688,10 @@ class ContainerService:
         timer.daemon = True
         timer.start()
 
-    def restore(self) -> list[str]:
-        """After a daemon (re)start: re-adopt running containers whose shim lives, record the others' exits."""
+    def restore(self, *, live: bool = True) -> list[str]:
+        """After a daemon (re)start: re-adopt running containers whose shim lives, record the others' exits,
+        start what restart policies want running. Not live (dockerd without --live-restore): the containers
+        that outlived the last daemon are killed first, then their policies apply."""
         adopted, exited = [], []
         for record in self.records.all():
             if not record.state.get("Running"):
@@ -682,10 +711,18 @@ class ContainerService:
                 exited.append(record.id)
         for container_id in exited:
             self._record_exit(container_id)
+        if not live and adopted:
+            for container_id in adopted:
+                with contextlib.suppress(Conflict, NotFound):
+                    self.kill(container_id, "SIGKILL")
+            log.info("live restore is off: killed %d containers that outlived the last daemon", len(adopted))
+            adopted = []
         for record in self.records.all():
             policy = (record.host_config.get("RestartPolicy") or {}).get("Name", "")
             wanted = policy == "always" or (policy == "unless-stopped" and not record.manually_stopped)
-            if wanted and not record.state.get("Running") and not record.state.get("Restarting"):
+            if record.state.get("Restarting"):  # its restart timer went with the last daemon
+                self.records.set_state(record.id, {**record.state, "Restarting": False, "Status": "exited"})
+            if wanted and not record.state.get("Running"):
                 try:
                     self.start(record.id)
                     adopted.append(record.id)
