@@ -102,3 +102,11 @@ def remove_network_objects(exec_root: str) -> None:
 
 def docker(host: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", "-H", host, *args], check=True, capture_output=True, **kwargs)
+
+
+def docker_peer(ours: str) -> str:
+    """The private dockerd at $DOCKER_HOST (run the benchmark under tests/support/dockerd.py), given the
+    busybox image saved from ours, so that both run the same bytes; its DOCKER_HOST."""
+    theirs = os.environ["DOCKER_HOST"]
+    docker(theirs, "load", input=docker(ours, "save", "busybox").stdout)
+    return theirs

@@ -20,7 +20,7 @@ import statistics
 import tempfile
 import time
 
-from benchlib import cmdline, docker, pss_kib, start_dockyard, stop_dockyard
+from benchlib import cmdline, docker, docker_peer, pss_kib, start_dockyard, stop_dockyard
 
 
 def timed_run(host: str) -> float:
@@ -57,10 +57,7 @@ def main() -> None:
                                  if os.path.exists(f"{base}/run/containers/{c}/shim.pid")],
         }  # fmt: skip
         if args.docker:
-            theirs = os.environ["DOCKER_HOST"]
-            saved = docker(ours, "save", "busybox").stdout
-            docker(theirs, "load", input=saved)
-            hosts["docker"] = theirs
+            hosts["docker"] = docker_peer(ours)
             marker = os.environ.get("DY_DOCKERD_TMP", "")
             shims["docker"] = lambda: [
                 int(pid) for pid in os.listdir("/proc")

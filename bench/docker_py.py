@@ -18,8 +18,7 @@ import tempfile
 import time
 
 import docker
-from benchlib import docker as docker_cli
-from benchlib import start_dockyard, stop_dockyard, timed
+from benchlib import docker_peer, start_dockyard, stop_dockyard, timed
 
 
 def measure(host: str, runs: int) -> dict[str, float]:
@@ -52,9 +51,7 @@ def main() -> None:
     try:
         hosts = {"dockyard": ours}
         if args.docker:
-            theirs = os.environ["DOCKER_HOST"]
-            docker_cli(theirs, "load", input=docker_cli(ours, "save", "busybox").stdout)
-            hosts["docker"] = theirs
+            hosts["docker"] = docker_peer(ours)
         figures = {name: measure(host, args.runs) for name, host in hosts.items()}
     finally:
         stop_dockyard(daemon, base)

@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from benchlib import cmdline, docker, pss_kib, start_dockyard, stop_dockyard, timed
+from benchlib import cmdline, docker, docker_peer, pss_kib, start_dockyard, stop_dockyard, timed
 
 
 def dockyard_processes(daemon_pid: int, run_dir: str) -> Callable[[], tuple[list[int], list[int]]]:
@@ -98,8 +98,7 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     try:
         if args.docker:
-            hosts["docker"] = os.environ["DOCKER_HOST"]
-            docker(hosts["docker"], "load", input=docker(ours, "save", "busybox").stdout)
+            hosts["docker"] = docker_peer(ours)
             processes["docker"] = dockerd_processes(os.environ["DY_DOCKERD_TMP"])
         for name, host in hosts.items():
             docker(host, "run", "--rm", "busybox", "true")

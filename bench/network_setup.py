@@ -30,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests"))
 
-from benchlib import timed
+from benchlib import docker, docker_peer, timed
 
 from dockyard.core.network import Attachment, NetworkLinks
 from dockyard.kernel import netns
@@ -99,10 +99,6 @@ def modes(daemon: str) -> dict[str, tuple[str, ...]]:
     return {mode: flags for mode, flags in MODES.items() if not (daemon == "docker" and mode == "bridge")}
 
 
-def docker(host: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", "-H", host, *args], check=True, capture_output=True, **kwargs)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
@@ -116,8 +112,7 @@ def main() -> None:
     try:
         daemon.start()
         if args.docker:
-            hosts["docker"] = os.environ["DOCKER_HOST"]
-            docker(hosts["docker"], "load", input=docker(daemon.host, "save", "busybox").stdout)
+            hosts["docker"] = docker_peer(daemon.host)
         for name, host in hosts.items():
             bridge = f"com.docker.network.bridge.name=dy-bn{secrets.token_hex(4)}"
             docker(host, "network", "create", "--subnet", SUBNETS[name], "-o", bridge, NETWORK)

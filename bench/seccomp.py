@@ -19,7 +19,7 @@ import statistics
 import tempfile
 import time
 
-from benchlib import docker, start_dockyard, stop_dockyard, timed
+from benchlib import docker, docker_peer, start_dockyard, stop_dockyard, timed
 
 from dockyard.kernel import libc
 from dockyard.kernel.constants import PR_SET_NO_NEW_PRIVS
@@ -76,8 +76,7 @@ def main() -> None:
     try:
         hosts = {"dockyard": ours}
         if args.docker:
-            hosts["docker"] = os.environ["DOCKER_HOST"]
-            docker(hosts["docker"], "load", input=docker(ours, "save", "busybox").stdout)
+            hosts["docker"] = docker_peer(ours)
         times = {(host, variant): [] for host in hosts for variant in variants}
         for _ in range(args.runs):
             for host, address in hosts.items():

@@ -18,7 +18,7 @@ import statistics
 import tempfile
 import time
 
-from benchlib import docker, start_dockyard, stop_dockyard, timed
+from benchlib import docker, docker_peer, start_dockyard, stop_dockyard, timed
 
 _INPUT = b"x" * (32 << 20)
 
@@ -74,9 +74,7 @@ def main() -> None:
     try:
         hosts = {"dockyard": ours}
         if args.docker:
-            theirs = os.environ["DOCKER_HOST"]
-            docker(theirs, "load", input=docker(ours, "save", "busybox").stdout)
-            hosts["docker"] = theirs
+            hosts["docker"] = docker_peer(ours)
         runs: dict[str, list[float]] = {name: [] for name in hosts}
         for _ in range(args.runs):
             for name, host in hosts.items():

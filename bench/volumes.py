@@ -18,7 +18,7 @@ import statistics
 import tempfile
 import time
 
-from benchlib import docker, start_dockyard, stop_dockyard, timed
+from benchlib import docker, docker_peer, start_dockyard, stop_dockyard, timed
 
 
 def _timed(host: str, *commands: tuple[str, ...]) -> float:
@@ -51,9 +51,7 @@ def main() -> None:
     try:
         hosts = {"dockyard": ours}
         if args.docker:
-            theirs = os.environ["DOCKER_HOST"]
-            docker(theirs, "load", input=docker(ours, "save", "busybox").stdout)
-            hosts["docker"] = theirs
+            hosts["docker"] = docker_peer(ours)
         results = {name: rounds(host, args.runs, name) for name, host in hosts.items()}
     finally:
         stop_dockyard(daemon, base)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -33,22 +35,22 @@ def bootstrap_busybox(data_root: str) -> None:
                    capture_output=True, timeout=120)  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def busybox_daemon(tmp_path_factory):
-    """A daemon whose store holds busybox:latest; every container is force-removed at the end."""
+@contextlib.contextmanager
+def busybox_daemon_in(base) -> Iterator[DockyardDaemon]:
+    """A daemon in base (a daemon.json there is its configuration) whose store holds busybox:latest; every
+    container and network is force-removed at the end."""
     if shutil.which("docker") is None:
         pytest.skip("the docker CLI is not installed")
-    base = tmp_path_factory.mktemp("dy-daemon")
     running = DockyardDaemon(str(base))
     bootstrap_busybox(running.data_root)
-    with running:
-        try:
-            yield running
-        finally:
-            ids = running.docker("ps", "-aq", check=False).stdout.split()
-            if ids:
-                running.docker("rm", "-f", *ids, check=False)
-            running.docker("network", "prune", "-f", check=False)
+    with running:  # closing it removes its containers and networks
+        yield running
+
+
+@pytest.fixture(scope="module")
+def busybox_daemon(tmp_path_factory):
+    with busybox_daemon_in(tmp_path_factory.mktemp("dy-daemon")) as running:
+        yield running
 
 
 @pytest.fixture(params=["docker", "dockyard"])

@@ -148,13 +148,9 @@ def test_live_restore_after_kill_9(tmp_path):
         assert second.docker("wait", "dy-survivor").stdout.strip() == "3"
         second.docker("rm", "dy-survivor", "dy-quick")
     finally:
-        for daemon in (first, locals().get("second")):
+        for daemon in (locals().get("second"), first):
             if daemon is not None:
-                leftover = daemon.docker("ps", "-aq", check=False).stdout.split() if daemon.process else []
-                if leftover:
-                    daemon.docker("rm", "-f", *leftover, check=False)
-                daemon.stop()
-        first.remove_network_objects()
+                daemon.close()
 
 
 def test_without_live_restore_a_shutdown_stops_containers_and_a_crash_leaves_none_running(tmp_path):
@@ -182,11 +178,7 @@ def test_without_live_restore_a_shutdown_stops_containers_and_a_crash_leaves_non
         daemon.start()  # the crash left dy-always running: killed now, then restarted by its policy
         assert not os.path.exists(f"/proc/{survivor}")
     finally:
-        leftover = daemon.docker("ps", "-aq", check=False).stdout.split() if daemon.process else []
-        if leftover:
-            daemon.docker("rm", "-f", *leftover, check=False)
-        daemon.stop()
-        daemon.remove_network_objects()
+        daemon.close()
 
 
 def test_pause_rename_top_diff_commit_export_and_prune(dy, tmp_path):

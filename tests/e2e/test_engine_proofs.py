@@ -191,13 +191,9 @@ def test_restart_policies_survive_a_daemon_killed_by_sigkill(tmp_path):
         assert _state(second, "dy-steady")["Pid"] == steady_pid  # adopted, not restarted
         assert second.docker("logs", "dy-always").stdout.count("ran\n") >= 2
     finally:
-        for daemon in (first, second):
-            if daemon is not None and daemon.process is not None and daemon.process.poll() is None:
-                leftover = daemon.docker("ps", "-aq", check=False).stdout.split()
-                if leftover:
-                    daemon.docker("rm", "-f", *leftover, check=False)
-                daemon.stop()
-        first.remove_network_objects()  # its default bridge and firewall table, which the daemon leaves
+        for daemon in (second, first):
+            if daemon is not None:
+                daemon.close()
 
 
 def _leftovers(daemon) -> dict:

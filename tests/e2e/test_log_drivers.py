@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 import pytest
 
-from e2e.conftest import bootstrap_busybox
-from support.daemon import DockyardDaemon
+from e2e.conftest import busybox_daemon_in
 
 COUNT_TO_400 = "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done"
 
@@ -18,19 +16,10 @@ COUNT_TO_400 = "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done"
 @pytest.fixture(scope="module")
 def d(tmp_path_factory):
     """A daemon whose daemon.json makes `local` with 2 kB files the default driver."""
-    if shutil.which("docker") is None:
-        pytest.skip("the docker CLI is not installed")
     base = tmp_path_factory.mktemp("dy-logs")
     (base / "daemon.json").write_text(json.dumps({"log-driver": "local", "log-opts": {"max-size": "2k"}}))
-    running = DockyardDaemon(str(base))
-    bootstrap_busybox(running.data_root)
-    with running:
-        try:
-            yield running
-        finally:
-            ids = running.docker("ps", "-aq", check=False).stdout.split()
-            if ids:
-                running.docker("rm", "-f", *ids, check=False)
+    with busybox_daemon_in(base) as running:
+        yield running
 
 
 def _inspect(d, name: str) -> dict:

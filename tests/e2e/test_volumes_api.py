@@ -318,10 +318,6 @@ def test_a_tmpfs_volume_stays_mounted_across_a_kill_9_while_its_container_runs(t
         assert not _mounted(path)
         second.docker("volume", "rm", "dy-live")
     finally:
-        for daemon in (first, second):
-            if daemon is not None and daemon.process is not None:
-                leftover = daemon.docker("ps", "-aq", check=False).stdout.split()
-                if leftover:
-                    daemon.docker("rm", "-f", *leftover, check=False)
-                daemon.stop()
-        first.remove_network_objects()  # its default bridge and firewall table, which the daemon leaves
+        for daemon in (second, first):
+            if daemon is not None:
+                daemon.close()

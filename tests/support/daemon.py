@@ -95,6 +95,16 @@ class DockyardDaemon:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """The end of a test's daemon: if it runs, its containers and networks are removed through it; then it
+        stops, and what it leaves in the kernel goes (several daemons on one base may each be closed)."""
+        if self.process is not None and self.process.poll() is None:
+            leftover = self.docker("ps", "-aq", check=False).stdout.split()
+            if leftover:
+                self.docker("rm", "-f", *leftover, check=False)
+            self.docker("network", "prune", "-f", check=False)
         self.stop()
         self.remove_network_objects()
 
