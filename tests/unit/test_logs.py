@@ -222,10 +222,9 @@ def test_a_follower_caught_between_the_writers_rename_and_its_new_file_waits_for
     wake.close()
 
 
-def test_a_follower_whose_log_went_with_the_container_stops(tmp_path):
-    directory = tmp_path / "container"
-    directory.mkdir()
-    wake = reader._Wake(str(directory), concurrent.futures.Future())
-    wake.close()
-    directory.rmdir()
-    assert reader._reopen(str(directory / "c.log"), wake) is None
+def test_a_follower_whose_log_went_with_the_container_stops_without_waiting(tmp_path):
+    class NoWaiting:
+        def wait(self, timeout: float) -> None:
+            raise AssertionError("waited for a file whose directory is gone")
+
+    assert reader._reopen(str(tmp_path / "removed-container" / "c.log"), NoWaiting()) is None

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 
 from aiohttp import web
 
@@ -25,6 +24,7 @@ from dockyard.api import detach_keys, versions
 from dockyard.api.app import Routes, services_of
 from dockyard.api.hijack import end_hijack, frame, hijack, hijacked_input
 from dockyard.api.params import boolean
+from dockyard.api.threads import blocking
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.runtime import control
@@ -34,13 +34,9 @@ _CHUNK = 1 << 15
 _CONNECT_TRIES = 40  # a running container's shim answers at once; this bounds a wait on one that is going
 
 
-async def _blocking(func, *args):
-    return await asyncio.get_running_loop().run_in_executor(None, func, *args)
-
-
 async def attach(request: web.Request) -> web.StreamResponse:
     containers: ContainerService = services_of(request).containers
-    record = await _blocking(containers.get, request.match_info["name"])
+    record = await blocking(containers.get, request.match_info["name"])
     tty = bool(record.config.get("Tty"))
     keys = detach_keys.parse(request.query.get("detachKeys"))
     entries, detach = await _attach_output(request, containers, record)
@@ -56,7 +52,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
 async def _attach_output(request: web.Request, containers: ContainerService, record: ContainerRecord):
     """The records (and the detach function) the attach's query asks for: logs, stream."""
     logs, stream = boolean(request, "logs"), boolean(request, "stream")
-    return await _blocking(functools.partial(containers.attach_output, record.id, logs=logs, stream=stream))
+    return await blocking(containers.attach_output, record.id, logs=logs, stream=stream)
 
 
 def _with_input(request: web.Request, record: ContainerRecord) -> bool:
@@ -135,13 +131,13 @@ class _ShimInput:
         tries = 0
         while tries < _CONNECT_TRIES:
             try:
-                record = await _blocking(self.containers.get, self.container_id)
+                record = await blocking(self.containers.get, self.container_id)
             except NotFound:
                 return None
             if record.state["Running"]:
                 tries += 1
                 try:
-                    sock = await _blocking(self.containers.control, self.container_id)
+                    sock = await blocking(self.containers.control, self.container_id)
                 except Conflict:
                     sock = None
                 if sock is not None:
@@ -179,7 +175,7 @@ async def attach_ws(request: web.Request) -> web.StreamResponse:
     Binary messages from API 1.42 on, text before, as dockerd sends them.
     """
     containers: ContainerService = services_of(request).containers
-    record = await _blocking(containers.get, request.match_info["name"])
+    record = await blocking(containers.get, request.match_info["name"])
     keys = detach_keys.parse(request.query.get("detachKeys"))
     entries, detach = await _attach_output(request, containers, record)
     socket = web.WebSocketResponse()
@@ -243,7 +239,7 @@ def terminal_size(request: web.Request) -> tuple[int, int]:
 
 async def resize(request: web.Request) -> web.Response:
     rows, columns = terminal_size(request)
-    await _blocking(services_of(request).containers.resize, request.match_info["name"], rows, columns)
+    await blocking(services_of(request).containers.resize, request.match_info["name"], rows, columns)
     return web.Response(status=200)
 
 

@@ -422,42 +422,39 @@ class ContainerService:
             # A stopped container stays stopped whatever its restart policy (until the daemon restarts, for
             # "always").
             self.records.set_restarts(record.id, record.restart_count, manually_stopped=True)
+        self._terminate(record, timeout, sig)
+        self._event(record, "stop")
+
+    def _terminate(self, record: ContainerRecord, timeout: float | None = None, sig: str | None = None) -> None:
+        """The stop signal, SIGKILL after the timeout (default StopTimeout, else 10 s; negative: no SIGKILL);
+        returns when the exit is recorded."""
         if timeout is None:
             timeout = record.config.get("StopTimeout")
             timeout = 10 if timeout is None else timeout
         exited = self.subscribe_exit(record.id)
-        self._signal(record, parse_signal(sig or record.config.get("StopSignal") or "SIGTERM"))
         try:
+            self._signal(record, parse_signal(sig or record.config.get("StopSignal") or "SIGTERM"))
             exited.result(timeout=None if timeout < 0 else timeout)
         except concurrent.futures.TimeoutError:
             with contextlib.suppress(Conflict):
                 self._signal(record, signal.SIGKILL)
             exited.result(timeout=30)
-        self._event(record, "stop")
+        finally:
+            self.unsubscribe_exit(record.id, exited)
 
     def stop_all(self) -> None:
         """A daemon shutting down without live restore: every running container stopped as `docker stop`
         would (its stop signal, SIGKILL after its timeout), all at once, but not marked stopped by the user,
         so that restart policies bring them back with the daemon, as dockerd's do."""
         self._shutting_down = True  # no restart policy acts now: the next daemon's restore() does
-        running = [record for record in self.records.all() if record.state.get("Running")]
 
         def stop(record: ContainerRecord) -> None:
             timeout = record.config.get("StopTimeout")
-            exited = self.subscribe_exit(record.id)
-            try:
-                self._signal(record, parse_signal(record.config.get("StopSignal") or "SIGTERM"))
-                exited.result(timeout=10 if timeout is None else max(timeout, 0))
-            except concurrent.futures.TimeoutError:
-                with contextlib.suppress(Conflict):
-                    self._signal(record, signal.SIGKILL)
-                with contextlib.suppress(concurrent.futures.TimeoutError):
-                    exited.result(timeout=30)
-            except Conflict:
-                pass  # it exited on its own meanwhile
-            finally:
-                self.unsubscribe_exit(record.id, exited)
+            # Exited meanwhile, or (a shutdown must end) still there 30 s after its SIGKILL.
+            with contextlib.suppress(Conflict, concurrent.futures.TimeoutError):
+                self._terminate(record, 10 if timeout is None else max(timeout, 0))
 
+        running = [record for record in self.records.all() if record.state.get("Running")]
         with concurrent.futures.ThreadPoolExecutor(max(1, min(len(running), 32))) as pool:
             list(pool.map(stop, running))
 
