@@ -106,3 +106,43 @@ def test_docker_py_reads_a_local_log(d):
         container.remove()
     finally:
         client.close()
+
+
+def _attrs_run(engine, image: str) -> tuple[str, str, dict]:
+    """A json-file container with every attribute option, run on engine: `docker logs --details` (with and
+    without --timestamps) and the attrs of its log's first record."""
+    name = "dy-log-attrs"
+    engine.docker("run", "--name", name, "--network", "none", "--label", "app=shop", "--label", "team.owner=o ps",
+                  "-e", "STAGE=prod", "-e", "STAGE_REGION=eu,west", "--log-driver", "json-file",
+                  "--log-opt", "labels=app,missing", "--log-opt", r"labels-regex=\.owner",
+                  "--log-opt", "env=STAGE", "--log-opt", "env-regex=_REGION$",
+                  "--log-opt", "tag={{.Name}}/{{.ImageID}}", image, "sh", "-c", "echo one; echo two >&2")  # fmt: skip
+    try:
+        details = engine.docker("logs", "--details", name).stdout
+        stamped = engine.docker("logs", "--details", "--timestamps", name).stdout
+        path = json.loads(engine.docker("inspect", name).stdout)[0]["LogPath"]
+        with open(path) as f:
+            record = json.loads(f.readline())
+        return details, stamped, record
+    finally:
+        engine.docker("rm", "-f", name)
+
+
+def test_json_file_attributes_and_logs_details_are_docker_s(busybox_daemon, dockerd, tmp_path):
+    """The same container on dockerd and on Dockyard: the same attrs in the file, the same --details lines."""
+    archive = tmp_path / "busybox.tar"
+    busybox_daemon.docker("tag", "busybox", "dy-attrs/busybox:1")
+    busybox_daemon.docker("save", "-o", str(archive), "dy-attrs/busybox:1")
+    dockerd.docker("load", "-i", str(archive))
+    try:
+        theirs = _attrs_run(dockerd, "dy-attrs/busybox:1")
+        ours = _attrs_run(busybox_daemon, "dy-attrs/busybox:1")
+    finally:
+        dockerd.docker("rmi", "-f", "dy-attrs/busybox:1", check=False)
+        busybox_daemon.docker("rmi", "dy-attrs/busybox:1", check=False)
+    assert ours[0] == theirs[0]
+    assert ours[2]["attrs"] == theirs[2]["attrs"]
+    assert list(ours[2]) == list(theirs[2])  # log, stream, attrs, time: in docker's order
+    assert [line.split(" ", 1)[1] for line in ours[1].splitlines()] == [
+        line.split(" ", 1)[1] for line in theirs[1].splitlines()
+    ]  # the time first, then the attributes

@@ -164,7 +164,7 @@ def test_daemon_defaults_apply_to_containers_of_the_same_driver_only():
 
 def test_driver_defaults_match_docker_s():
     assert log_options.shim_settings("local", {}) == {
-        "format": "local", "max_size": 20_000_000, "max_files": 5, "compress": True,
+        "format": "local", "max_size": 20_000_000, "max_files": 5, "compress": True, "attrs": {},
     }  # fmt: skip
     assert log_options.shim_settings("json-file", {"compress": "true", "max-size": "10k"})["compress"] is True
     assert log_options.shim_settings("json-file", {})["compress"] is False
