@@ -53,7 +53,7 @@ def test_what_docker_s_logger_cannot_use_is_refused_at_create(opts, message):
 
 
 def test_the_local_driver_takes_no_attribute_options_as_docker_s():
-    with pytest.raises(InvalidParameter, match=r"^unknown log opt 'labels' for local log driver$"):
+    with pytest.raises(InvalidParameter, match=r"^unknown log opt 'labels' for log driver local$"):
         options.check_driver("local", {"labels": "app"})
 
 

@@ -176,7 +176,7 @@ def test_driver_defaults_match_docker_s():
         ("syslogd", {}, "no log driver named 'syslogd' is registered"),
         ("journald", {}, "'journald' is not supported by Dockyard"),
         ("json-file", {"colour": "red"}, "unknown log opt 'colour' for json-file log driver"),
-        ("local", {"tag": "x"}, "unknown log opt 'tag' for local log driver"),
+        ("local", {"tag": "x"}, "unknown log opt 'tag' for log driver local"),
         ("local", {"max-size": "lots"}, "invalid size: 'lots'"),
         ("json-file", {"max-file": "0"}, "max-file cannot be less than 1"),
         ("json-file", {"compress": "maybe"}, "error reading compress log option"),

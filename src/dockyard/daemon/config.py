@@ -207,7 +207,10 @@ def load(argv: list[str]) -> DaemonConfig:
         raise InvalidParameter(f"invalid bridge name {config.bridge!r}: 1 to 15 characters")
     config.tls = config.tls or config.tlsverify
     listeners.check(config.listeners, config.tls_settings, insecure_tcp=config.insecure_tcp)
-    log_options.check_driver(config.log_driver, config.log_opts)
+    try:
+        log_options.check_driver(config.log_driver, config.log_opts)
+    except InvalidParameter as exc:
+        raise InvalidParameter(f"failed to set log opts: {exc}") from None  # dockerd's words at start
     if from_file.get("userland-proxy-path") or args.userland_proxy_path:
         raise InvalidParameter(
             "userland-proxy-path is not supported: Dockyard's userland proxy runs inside the daemon, "

@@ -43,8 +43,9 @@ def check_driver(driver: str, options: dict) -> None:
     if driver == NONE:
         return  # docker ignores options given with none
     unknown = sorted(set(options) - _OPTIONS[driver])
-    if unknown:
-        raise InvalidParameter(f"unknown log opt '{unknown[0]}' for {driver} log driver")
+    if unknown:  # the two drivers word it differently in docker
+        where = f"for {driver} log driver" if driver == JSON_FILE else f"for log driver {driver}"
+        raise InvalidParameter(f"unknown log opt '{unknown[0]}' {where}")
     attributes.check(options)
     shim_settings(driver, options)
 

@@ -72,6 +72,9 @@ def test_a_network_without_a_subnet_is_cut_from_the_flag_s_pool(configured):
         ([], {"default-address-pools": [{"base": "10.20.0.0/16", "size": 8}]}, "invalid pools size: 8"),
         (["--userland-proxy-path", "/usr/bin/true"], None, "userland-proxy-path is not supported"),
         (["--userland-proxy=maybe"], None, "argument --userland-proxy: invalid boolean value 'maybe'"),
+        (["--log-opt", "foo=bar"], None, "failed to set log opts: unknown log opt 'foo' for json-file log driver"),
+        ([], {"log-driver": "local", "log-opts": {"labels": "a"}},
+         "failed to set log opts: unknown log opt 'labels' for log driver local"),
     ],
 )  # fmt: skip
 def test_a_bad_value_refuses_the_start_naming_it_and_leaves_nothing(tmp_path, flags, file, message):
