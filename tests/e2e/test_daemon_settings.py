@@ -7,11 +7,15 @@ import ipaddress
 import json
 import os
 import shutil
+import socket
 import subprocess
+import time
+import urllib.request
 
 import docker
 import pytest
 
+from e2e.conftest import busybox_daemon_in
 from support.daemon import DockyardDaemon
 
 
@@ -85,3 +89,31 @@ def test_a_bad_value_refuses_the_start_naming_it_and_leaves_nothing(tmp_path, fl
     assert result.returncode != 0
     assert message in result.stderr.strip().splitlines()[-1]
     assert not os.path.exists(daemon.data_root) and not os.path.exists(daemon.exec_root)
+
+
+HTTPD = "mkdir /www && echo published > /www/index.html && exec httpd -f -p 7100 -h /www"
+
+
+def test_without_the_userland_proxy_ipv6_host_addresses_are_not_published(tmp_path):
+    """daemon.json "userland-proxy": false, as dockerd: 127.0.0.1 still answers (NAT); an IPv4-only
+    container gets no [::] mapping, and its [::1] one is dropped, shown unpublished."""
+    (tmp_path / "daemon.json").write_text(json.dumps({"userland-proxy": False}))
+    with busybox_daemon_in(tmp_path) as daemon:
+        daemon.docker("run", "-d", "--name", "dy-noproxy", "-p", "18097:7100", "-p", "[::1]:18098:7101",
+                      "busybox", "sh", "-c", HTTPD)  # fmt: skip
+        assert daemon.docker("port", "dy-noproxy").stdout.splitlines() == ["7100/tcp -> 0.0.0.0:18097"]
+        ports = json.loads(daemon.docker("inspect", "dy-noproxy").stdout)[0]["NetworkSettings"]["Ports"]
+        assert ports == {"7100/tcp": [{"HostIp": "0.0.0.0", "HostPort": "18097"}], "7101/tcp": None}
+        for _ in range(50):  # httpd starts in the background
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:18097/", timeout=5) as response:
+                    assert response.read() == b"published\n"
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("nothing answered on 127.0.0.1:18097")
+        with socket.socket(socket.AF_INET6) as client:
+            client.settimeout(2)
+            with pytest.raises(OSError):
+                client.connect(("::1", 18097))

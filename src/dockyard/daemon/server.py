@@ -54,7 +54,7 @@ def run(config: DaemonConfig) -> None:
         try:
             shims = ShimLauncher(config.exec_root)
             volumes = VolumeService(data_root=config.data_root, db=images.images.db)
-            firewall = Firewall(PortAllocator(), table=config.firewall_table)
+            firewall = Firewall(PortAllocator(), table=config.firewall_table, userland_proxy=config.userland_proxy)
             networks = NetworkService(images.images.db, _network_config(config), firewall)
             containers: ContainerService | None = None  # the sandboxes look containers up once it exists
 
