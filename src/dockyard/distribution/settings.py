@@ -64,10 +64,9 @@ class RegistrySettings:
         return any(address in network for address in found for network in self.insecure_networks)
 
     def info(self) -> dict:
-        """`docker info`'s RegistryConfig (the Engine API's RegistryServiceConfig)."""
+        """`docker info`'s RegistryConfig (the Engine API's RegistryServiceConfig, 1.50: dockerd 20.10's two
+        AllowNondistributableArtifacts lists are gone from it)."""
         return {
-            "AllowNondistributableArtifactsCIDRs": [],
-            "AllowNondistributableArtifactsHostnames": [],
             "InsecureRegistryCIDRs": [str(network) for network in self.insecure_networks],
             "IndexConfigs": {
                 name: {"Name": name, "Mirrors": [], "Secure": False, "Official": False} for name in self.insecure_names
