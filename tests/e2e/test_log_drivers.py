@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 
+import docker
 import pytest
 
 from e2e.conftest import busybox_daemon_in
@@ -146,3 +147,20 @@ def test_json_file_attributes_and_logs_details_are_docker_s(busybox_daemon, dock
     assert [line.split(" ", 1)[1] for line in ours[1].splitlines()] == [
         line.split(" ", 1)[1] for line in theirs[1].splitlines()
     ]  # the time first, then the attributes
+
+
+def test_the_api_s_details_put_the_attributes_before_each_line(busybox_daemon):
+    """GET /containers/{id}/logs?details=1 (docker-py's logs() has no details): one stdout frame per line."""
+    client = docker.DockerClient(base_url=busybox_daemon.host)
+    try:
+        container = client.containers.run("busybox", ["echo", "hi"], labels={"app": "shop"}, detach=True,
+                                          log_config={"Type": "json-file", "Config": {"labels": "app"}})  # fmt: skip
+        try:
+            container.wait()
+            status, _, body = busybox_daemon.request("GET", f"/v1.50/containers/{container.id}/logs?stdout=1&details=1")
+            assert status == 200 and body == b"\x01\0\0\0\0\0\0\x0c" + b"app=shop hi\n"
+            assert container.logs() == b"hi\n"
+        finally:
+            container.remove(force=True)
+    finally:
+        client.close()

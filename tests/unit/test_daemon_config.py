@@ -87,6 +87,11 @@ def test_userland_proxy_is_on_unless_turned_off(tmp_path):
     assert load(tmp_path, file={"userland-proxy": False}).userland_proxy is False
 
 
+def test_a_boolean_directive_takes_only_json_booleans(tmp_path):
+    with pytest.raises(InvalidParameter, match="userland-proxy must be true or false"):
+        load(tmp_path, file={"userland-proxy": "false"})
+
+
 def test_userland_proxy_path_is_refused_with_the_reason(tmp_path):
     with pytest.raises(InvalidParameter, match=r"userland-proxy-path is not supported: .* inside the daemon"):
         load(tmp_path, file={"userland-proxy-path": "/usr/libexec/docker/docker-proxy"})

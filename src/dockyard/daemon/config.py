@@ -124,9 +124,11 @@ _FILE_KEYS = {
     "insecure-registries": "insecure_registries",
     "registry-mirrors": "registry_mirrors",
 }
-# daemon.json directives whose value is a list of strings, or of objects.
+# daemon.json directives whose value is a list of strings, or of objects, or a JSON boolean ("false" as a
+# string would be true to Python: dockerd's Go decoding refuses it too).
 _STRING_LISTS = ("hosts", "insecure-registries", "registry-mirrors")
 _OBJECT_LISTS = ("default-address-pools",)
+_BOOLEANS = ("ipv6", "tls", "tlsverify", "insecure-tcp", "live-restore", "userland-proxy")
 _LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 
 
@@ -283,4 +285,7 @@ def _read_file(path: str) -> dict:
         if not isinstance(value, list) or not all(isinstance(item, kind) for item in value):
             what = "strings" if kind is str else "objects"
             raise InvalidParameter(f"unable to configure the daemon with file {path}: {key} must be a list of {what}")
+    for key in _BOOLEANS:
+        if not isinstance(document.get(key, False), bool):
+            raise InvalidParameter(f"unable to configure the daemon with file {path}: {key} must be true or false")
     return document
