@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 
+import docker
 import pytest
 
 from e2e.conftest import busybox_daemon_in
@@ -104,5 +105,62 @@ def test_docker_py_reads_a_local_log(d):
         assert container.logs(stdout=True, stderr=False) == b"out\n"
         assert container.logs(stdout=False, stderr=True) == b"err\n"
         container.remove()
+    finally:
+        client.close()
+
+
+def _attrs_run(engine, image: str) -> tuple[str, str, dict]:
+    """A json-file container with every attribute option, run on engine: `docker logs --details` (with and
+    without --timestamps) and the attrs of its log's first record."""
+    name = "dy-log-attrs"
+    engine.docker("run", "--name", name, "--network", "none", "--label", "app=shop", "--label", "team.owner=o ps",
+                  "-e", "STAGE=prod", "-e", "STAGE_REGION=eu,west", "--log-driver", "json-file",
+                  "--log-opt", "labels=app,missing", "--log-opt", r"labels-regex=\.owner",
+                  "--log-opt", "env=STAGE", "--log-opt", "env-regex=_REGION$",
+                  "--log-opt", "tag={{.Name}}/{{.ImageID}}", image, "sh", "-c", "echo one; echo two >&2")  # fmt: skip
+    try:
+        details = engine.docker("logs", "--details", name).stdout
+        stamped = engine.docker("logs", "--details", "--timestamps", name).stdout
+        path = json.loads(engine.docker("inspect", name).stdout)[0]["LogPath"]
+        with open(path) as f:
+            record = json.loads(f.readline())
+        return details, stamped, record
+    finally:
+        engine.docker("rm", "-f", name)
+
+
+def test_json_file_attributes_and_logs_details_are_docker_s(busybox_daemon, dockerd, tmp_path):
+    """The same container on dockerd and on Dockyard: the same attrs in the file, the same --details lines."""
+    archive = tmp_path / "busybox.tar"
+    busybox_daemon.docker("tag", "busybox", "dy-attrs/busybox:1")
+    busybox_daemon.docker("save", "-o", str(archive), "dy-attrs/busybox:1")
+    dockerd.docker("load", "-i", str(archive))
+    try:
+        theirs = _attrs_run(dockerd, "dy-attrs/busybox:1")
+        ours = _attrs_run(busybox_daemon, "dy-attrs/busybox:1")
+    finally:
+        dockerd.docker("rmi", "-f", "dy-attrs/busybox:1", check=False)
+        busybox_daemon.docker("rmi", "dy-attrs/busybox:1", check=False)
+    assert ours[0] == theirs[0]
+    assert ours[2]["attrs"] == theirs[2]["attrs"]
+    assert list(ours[2]) == list(theirs[2])  # log, stream, attrs, time: in docker's order
+    assert [line.split(" ", 1)[1] for line in ours[1].splitlines()] == [
+        line.split(" ", 1)[1] for line in theirs[1].splitlines()
+    ]  # the time first, then the attributes
+
+
+def test_the_api_s_details_put_the_attributes_before_each_line(busybox_daemon):
+    """GET /containers/{id}/logs?details=1 (docker-py's logs() has no details): one stdout frame per line."""
+    client = docker.DockerClient(base_url=busybox_daemon.host)
+    try:
+        container = client.containers.run("busybox", ["echo", "hi"], labels={"app": "shop"}, detach=True,
+                                          log_config={"Type": "json-file", "Config": {"labels": "app"}})  # fmt: skip
+        try:
+            container.wait()
+            status, _, body = busybox_daemon.request("GET", f"/v1.50/containers/{container.id}/logs?stdout=1&details=1")
+            assert status == 200 and body == b"\x01\0\0\0\0\0\0\x0c" + b"app=shop hi\n"
+            assert container.logs() == b"hi\n"
+        finally:
+            container.remove(force=True)
     finally:
         client.close()

@@ -72,10 +72,23 @@ IPV6_FORWARDING = "/proc/sys/net/ipv6/conf/all/forwarding"
 
 @pytest.fixture
 def firewall(net):
+    with _firewall(net) as fw:
+        yield fw
+
+
+@pytest.fixture
+def firewall_without_proxy(net):
+    """As dockyard daemon --userland-proxy=false runs it."""
+    with _firewall(net, userland_proxy=False) as fw:
+        yield fw
+
+
+@contextlib.contextmanager
+def _firewall(net, **options):
     before = nft_ruleset_except(("dockyard", "dy-"))
     with open(IPV6_FORWARDING) as f:
         forwarding = f.read()
-    fw = Firewall(PortAllocator(), table=f"dockyard-test-{os.getpid()}")
+    fw = Firewall(PortAllocator(), table=f"dockyard-test-{os.getpid()}", **options)
     try:
         fw.setup()
         fw.add_network(NetworkRules("a", net.a, net.a_net, subnet6=net.subnet6(1)))
@@ -261,3 +274,44 @@ def test_no_host_process_can_take_a_published_port(net, firewall):
             intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             with pytest.raises(OSError, match="Address already in use"):
                 intruder.bind((address, 40131))
+
+
+def test_without_the_proxy_the_kernel_serves_ipv4_loopback_and_hairpin_and_ipv6_is_not_published(
+    net, firewall_without_proxy
+):
+    """dockerd --userland-proxy=false: 127.0.0.1 and hairpin through NAT as before; an IPv4-only container
+    gets no :: mapping and an IPv6 host address is dropped from its requests, so [::1] finds no port."""
+    requests = [PortRequest(80, Proto.TCP, "", 40140, 40140), PortRequest(80, Proto.TCP, "::1", 40141, 40141),
+                PortRequest(80, Proto.UDP, "", 40142, 40142)]  # fmt: skip
+    mappings = firewall_without_proxy.publish("c1", c1_ip(net), requests)
+    assert mappings == [PortMapping(80, Proto.TCP, "0.0.0.0", 40140), PortMapping(80, Proto.UDP, "0.0.0.0", 40142)]
+    gateway = str(net.a_net[1])
+    assert ask("tcp", net.host, 40140) == f"c1 {net.host}"
+    assert ask("tcp", "127.0.0.1", 40140) == f"c1 {gateway}"
+    assert ask("tcp", net.host, 40140, ns=net.c2) == f"c1 {gateway}"
+    assert ask("tcp", net.host, 40140, ns=net.c1) == f"c1 {gateway}"
+    assert ask("udp", net.host, 40142, ns=net.c2) == f"c1 {gateway}"
+    assert ask("tcp", "::1", 40140) is None
+    assert ask("tcp", "::1", 40141) is None
+    assert ask("udp", "::1", 40142) is None
+    with socket.socket(socket.AF_INET6) as free:  # nothing holds the IPv6 side of the port
+        free.bind(("::1", 40140))
+
+
+def test_without_the_proxy_a_dual_stack_container_keeps_both_families_but_not_ipv6_loopback(
+    net, firewall_without_proxy
+):
+    c1_ip6, gateway6 = str(net.subnet6(1)[2]), str(net.subnet6(1)[1])
+    requests = [PortRequest(80, Proto.TCP, "", 40143, 40143), PortRequest(80, Proto.TCP, "::1", 40144, 40144)]
+    mappings = firewall_without_proxy.publish("c1", c1_ip(net), requests, container_ip6=c1_ip6)
+    assert mappings == [
+        PortMapping(80, Proto.TCP, "0.0.0.0", 40143),
+        PortMapping(80, Proto.TCP, "::", 40143),
+        PortMapping(80, Proto.TCP, "::1", 40144),
+    ]
+    assert ask("tcp", str(net.subnet6(1)[1]), 40143, ns=net.c2) == f"c1 {gateway6}"
+    # [::1] never leaves lo and nothing relays it: the port is held (no host process takes it) and unserved.
+    assert ask("tcp", "::1", 40143) is None
+    assert ask("tcp", "::1", 40144) is None
+    with socket.socket(socket.AF_INET6) as intruder, pytest.raises(OSError, match="Address already in use"):
+        intruder.bind(("::1", 40144))

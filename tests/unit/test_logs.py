@@ -164,7 +164,7 @@ def test_daemon_defaults_apply_to_containers_of_the_same_driver_only():
 
 def test_driver_defaults_match_docker_s():
     assert log_options.shim_settings("local", {}) == {
-        "format": "local", "max_size": 20_000_000, "max_files": 5, "compress": True,
+        "format": "local", "max_size": 20_000_000, "max_files": 5, "compress": True, "attrs": {},
     }  # fmt: skip
     assert log_options.shim_settings("json-file", {"compress": "true", "max-size": "10k"})["compress"] is True
     assert log_options.shim_settings("json-file", {})["compress"] is False
@@ -176,7 +176,7 @@ def test_driver_defaults_match_docker_s():
         ("syslogd", {}, "no log driver named 'syslogd' is registered"),
         ("journald", {}, "'journald' is not supported by Dockyard"),
         ("json-file", {"colour": "red"}, "unknown log opt 'colour' for json-file log driver"),
-        ("local", {"tag": "x"}, "unknown log opt 'tag' for local log driver"),
+        ("local", {"tag": "x"}, "unknown log opt 'tag' for log driver local"),
         ("local", {"max-size": "lots"}, "invalid size: 'lots'"),
         ("json-file", {"max-file": "0"}, "max-file cannot be less than 1"),
         ("json-file", {"compress": "maybe"}, "error reading compress log option"),

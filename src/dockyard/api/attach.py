@@ -26,6 +26,7 @@ from dockyard.api.hijack import end_hijack, frame, hijack, hijacked_input
 from dockyard.api.params import boolean
 from dockyard.api.threads import blocking
 from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.logs import attributes as log_attributes
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.runtime import control
 from dockyard.services.containers import ContainerService
@@ -153,8 +154,11 @@ class _ShimInput:
             self.writer.close()
 
 
-async def send_entries(response, entries, wanted: set[str], *, tty: bool, timestamps: bool) -> None:
-    """Write log records to a logs or attach stream: raw for a terminal, else in docker's frames."""
+async def send_entries(
+    response, entries, wanted: set[str], *, tty: bool, timestamps: bool, details: bool = False
+) -> None:
+    """Write log records to a logs or attach stream: raw for a terminal, else in docker's frames. details:
+    each line after its record's attributes (docker logs --details), the time before both."""
     loop = asyncio.get_running_loop()
     done = object()
     try:
@@ -162,6 +166,8 @@ async def send_entries(response, entries, wanted: set[str], *, tty: bool, timest
             if entry["stream"] not in wanted:
                 continue
             data = entry["log"].encode()
+            if details:
+                data = log_attributes.details(entry.get("attrs") or {}).encode() + b" " + data
             if timestamps:
                 data = entry["time"].encode() + b" " + data
             await response.write(data if tty else frame(entry["stream"], data))

@@ -349,7 +349,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
     response = web.StreamResponse(headers={"Content-Type": content_type})
     await response.prepare(request)
-    await send_entries(response, entries, wanted, tty=tty, timestamps=timestamps)
+    await send_entries(response, entries, wanted, tty=tty, timestamps=timestamps, details=boolean(request, "details"))
     await response.write_eof()
     return response
 

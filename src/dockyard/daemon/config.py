@@ -7,14 +7,17 @@ refused by name (as dockerd does), so a typo never silently does nothing.
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 
 from dockyard.daemon import listeners
+from dockyard.distribution.settings import RegistrySettings
 from dockyard.errors import InvalidParameter
 from dockyard.logs import options as log_options
+from dockyard.network.ipam import DEFAULT_POOLS, Pool
 
 DEFAULT_SOCKET = "unix:///run/dockyard/dockyard.sock"
 
@@ -36,6 +39,10 @@ class DaemonConfig:
     ipv6: bool = False  # IPv6 on the default bridge, in fixed_cidr_v6
     fixed_cidr_v6: str = ""
     default_address_pools: list[dict] = field(default_factory=list)
+    # Published ports the kernel's NAT cannot serve (from [::1], or [::] to an IPv4-only container) go
+    # through Dockyard's in-process proxy unless this is off (network/proxy.py); docs/networking.md.
+    userland_proxy: bool = True
+    userland_proxy_path: str = ""  # dockerd's docker-proxy binary: refused, ours runs in the daemon
     tls: bool = False
     tlsverify: bool = False
     tlscacert: str = ""  # default: <cert path>/ca.pem (dockerd's)
@@ -47,6 +54,9 @@ class DaemonConfig:
     live_restore: bool = True
     log_driver: str = "json-file"  # for containers whose LogConfig names none
     log_opts: dict[str, str] = field(default_factory=dict)
+    # Registries reached over plain HTTP (host[:port] or CIDR) and the mirrors (distribution/settings.py).
+    insecure_registries: list[str] = field(default_factory=list)
+    registry_mirrors: list[str] = field(default_factory=list)
 
     @property
     def pid_path(self) -> str:
@@ -59,6 +69,15 @@ class DaemonConfig:
         if self.exec_root == DaemonConfig.exec_root:
             return "dockyard"
         return f"dockyard-{hashlib.sha256(os.path.abspath(self.exec_root).encode()).hexdigest()[:8]}"
+
+    @property
+    def pools(self) -> tuple[Pool, ...]:
+        """The pools networks without a subnet are cut from: the configured ones, else dockerd's defaults."""
+        return tuple(Pool.parse(entry) for entry in self.default_address_pools) or DEFAULT_POOLS
+
+    @property
+    def registries(self) -> RegistrySettings:
+        return RegistrySettings.parse(self.insecure_registries, self.registry_mirrors)
 
     @property
     def listeners(self) -> list[listeners.Listener]:
@@ -100,7 +119,16 @@ _FILE_KEYS = {
     "log-driver": "log_driver",
     "log-opts": "log_opts",
     "live-restore": "live_restore",
+    "userland-proxy": "userland_proxy",
+    "userland-proxy-path": "userland_proxy_path",  # refused: see load()
+    "insecure-registries": "insecure_registries",
+    "registry-mirrors": "registry_mirrors",
 }
+# daemon.json directives whose value is a list of strings, or of objects, or a JSON boolean ("false" as a
+# string would be true to Python: dockerd's Go decoding refuses it too).
+_STRING_LISTS = ("hosts", "insecure-registries", "registry-mirrors")
+_OBJECT_LISTS = ("default-address-pools",)
+_BOOLEANS = ("ipv6", "tls", "tlsverify", "insecure-tcp", "live-restore", "userland-proxy")
 _LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 
 
@@ -132,6 +160,22 @@ def parser() -> argparse.ArgumentParser:
         "--live-restore", nargs="?", const=True, type=_boolean, metavar="true|false",
         help="containers keep running while the daemon is down (default true)",
     )  # fmt: skip
+    p.add_argument(
+        "--default-address-pool", action="append", dest="default_address_pools", metavar="base=CIDR,size=N",
+        help="a pool networks without a subnet are cut from (repeatable; default: dockerd's)",
+    )  # fmt: skip
+    p.add_argument(
+        "--userland-proxy", nargs="?", const=True, type=_boolean, metavar="true|false",
+        help="serve the published ports NAT cannot (from [::1], IPv6 to IPv4) in the daemon (default true)",
+    )  # fmt: skip
+    p.add_argument("--userland-proxy-path", help=argparse.SUPPRESS)  # refused by load(), with the reason
+    p.add_argument(
+        "--insecure-registry", action="append", dest="insecure_registries", metavar="HOST[:PORT]|CIDR",
+        help="a registry reached over plain HTTP (repeatable)",
+    )  # fmt: skip
+    p.add_argument(
+        "--registry-mirror", action="append", dest="registry_mirrors", metavar="URL", help="a registry mirror"
+    )
     p.add_argument("--log-driver", help="containers' default log driver: json-file, local or none")
     p.add_argument("--log-opt", action="append", dest="log_opts", metavar="KEY=VALUE", help="its default options")
     p.add_argument("--config-file", default="/etc/dockyard/daemon.json", help="daemon.json (default %(default)s)")
@@ -146,8 +190,10 @@ def load(argv: list[str]) -> DaemonConfig:
         setattr(config, _FILE_KEYS[key], value)
     if args.log_opts is not None:
         args.log_opts = _key_values(args.log_opts)
+    if args.default_address_pools is not None:
+        args.default_address_pools = [_pool_flag(text) for text in args.default_address_pools]
     for key, name in _FILE_KEYS.items():
-        value = getattr(args, name, None)  # default-address-pools is a daemon.json directive only
+        value = getattr(args, name)
         if value is None:
             continue
         if key in from_file:
@@ -163,7 +209,16 @@ def load(argv: list[str]) -> DaemonConfig:
         raise InvalidParameter(f"invalid bridge name {config.bridge!r}: 1 to 15 characters")
     config.tls = config.tls or config.tlsverify
     listeners.check(config.listeners, config.tls_settings, insecure_tcp=config.insecure_tcp)
-    log_options.check_driver(config.log_driver, config.log_opts)
+    try:
+        log_options.check_driver(config.log_driver, config.log_opts)
+    except InvalidParameter as exc:
+        raise InvalidParameter(f"failed to set log opts: {exc}") from None  # dockerd's words at start
+    if from_file.get("userland-proxy-path") or args.userland_proxy_path:
+        raise InvalidParameter(
+            "userland-proxy-path is not supported: Dockyard's userland proxy runs inside the daemon, "
+            "there is no proxy binary to choose"
+        )
+    _ = config.pools, config.registries  # parsed now: a bad entry refuses the start, not a later request
     return config
 
 
@@ -173,6 +228,26 @@ def _boolean(text: str) -> bool:
     if value is None:
         raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
     return value
+
+
+def _pool_flag(text: str) -> dict:
+    """--default-address-pool base=10.10.0.0/16,size=24 as a daemon.json entry (dockerd's PoolsOpt)."""
+    entry: dict = {}
+    for item in next(csv.reader([text])) if text else []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            problem = f"invalid field '{item}' must be a key=value pair"
+        elif key.lower() == "base":
+            entry["base"], problem = value, ""
+        elif key.lower() != "size":
+            problem = f"unexpected key '{key}' in '{item}'"
+        elif value.lstrip("+-").isdigit():
+            entry["size"], problem = int(value), ""
+        else:
+            problem = f'invalid size value: "{value}" (must be integer)'
+        if problem:
+            raise InvalidParameter(f'invalid argument "{text}" for "--default-address-pool" flag: {problem}')
+    return entry
 
 
 def _key_values(pairs: list[str]) -> dict[str, str]:
@@ -205,4 +280,12 @@ def _read_file(path: str) -> dict:
         raise InvalidParameter(f"unable to configure the daemon with file {path}: invalid log-level")
     if not isinstance(document.get("log-opts", {}), dict):
         raise InvalidParameter(f"unable to configure the daemon with file {path}: log-opts must be an object")
+    for key, kind in [*((key, str) for key in _STRING_LISTS), *((key, dict) for key in _OBJECT_LISTS)]:
+        value = document.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, kind) for item in value):
+            what = "strings" if kind is str else "objects"
+            raise InvalidParameter(f"unable to configure the daemon with file {path}: {key} must be a list of {what}")
+    for key in _BOOLEANS:
+        if not isinstance(document.get(key, False), bool):
+            raise InvalidParameter(f"unable to configure the daemon with file {path}: {key} must be true or false")
     return document

@@ -95,7 +95,7 @@ class HostFacts:
             "OSType": "linux",
             "Architecture": uname.machine,
             "IndexServerAddress": "",
-            "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
+            "RegistryConfig": self.config.registries.info(),
             "NCPU": os.cpu_count() or 1,
             "MemTotal": mem_total(),
             "DockerRootDir": self.config.data_root,

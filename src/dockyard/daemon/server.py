@@ -19,7 +19,6 @@ from dockyard.daemon import listeners
 from dockyard.daemon.config import DaemonConfig
 from dockyard.daemon.facts import HostFacts
 from dockyard.errors import Conflict, Unavailable
-from dockyard.network.ipam import DEFAULT_POOLS, Pool
 from dockyard.network.nftables import Firewall
 from dockyard.network.port_allocator import PortAllocator
 from dockyard.services.archive import ArchiveService
@@ -55,7 +54,7 @@ def run(config: DaemonConfig) -> None:
         try:
             shims = ShimLauncher(config.exec_root)
             volumes = VolumeService(data_root=config.data_root, db=images.images.db)
-            firewall = Firewall(PortAllocator(), table=config.firewall_table)
+            firewall = Firewall(PortAllocator(), table=config.firewall_table, userland_proxy=config.userland_proxy)
             networks = NetworkService(images.images.db, _network_config(config), firewall)
             containers: ContainerService | None = None  # the sandboxes look containers up once it exists
 
@@ -119,9 +118,8 @@ def run(config: DaemonConfig) -> None:
 
 
 def _network_config(config: DaemonConfig) -> NetworkConfig:
-    pools = tuple(Pool.parse(entry) for entry in config.default_address_pools) or DEFAULT_POOLS
     # The owner tag names this daemon's exec root: two daemons on one host never reconcile each other's links.
-    return NetworkConfig(bridge=config.bridge, bip=config.bip, mtu=config.mtu, pools=pools,
+    return NetworkConfig(bridge=config.bridge, bip=config.bip, mtu=config.mtu, pools=config.pools,
                          fixed_cidr_v6=config.fixed_cidr_v6 if config.ipv6 else "",
                          owner=f"dockyard:{config.exec_root}")  # fmt: skip
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 
 from dockyard.errors import InvalidParameter
+from dockyard.logs import attributes
 
 JSON_FILE, LOCAL, NONE = "json-file", "local", "none"
 DRIVERS = (JSON_FILE, LOCAL, NONE)
@@ -42,8 +43,10 @@ def check_driver(driver: str, options: dict) -> None:
     if driver == NONE:
         return  # docker ignores options given with none
     unknown = sorted(set(options) - _OPTIONS[driver])
-    if unknown:
-        raise InvalidParameter(f"unknown log opt '{unknown[0]}' for {driver} log driver")
+    if unknown:  # the two drivers word it differently in docker
+        where = f"for {driver} log driver" if driver == JSON_FILE else f"for log driver {driver}"
+        raise InvalidParameter(f"unknown log opt '{unknown[0]}' {where}")
+    attributes.check(options)
     shim_settings(driver, options)
 
 
@@ -68,10 +71,12 @@ def path(files_dir: str, container_id: str, driver: str) -> str:
     return os.path.join(files_dir, f"{container_id}-json.log")
 
 
-def shim_settings(driver: str, options: dict) -> dict:
-    """What the shim's writer takes: the record format, max_size, max_files and compress."""
+def shim_settings(driver: str, options: dict, facts: attributes.ContainerFacts | None = None) -> dict:
+    """What the shim's writer takes: the record format, max_size, max_files, compress and the attributes
+    each json-file record carries (those of facts, the container's)."""
+    attrs = attributes.attributes(options, facts) if facts is not None and driver == JSON_FILE else {}
     if driver == NONE:
-        return {"format": JSON_FILE, "max_size": NONE_BUFFER_SIZE, "max_files": 1, "compress": False}
+        return {"format": JSON_FILE, "max_size": NONE_BUFFER_SIZE, "max_files": 1, "compress": False, "attrs": {}}
     max_size = _size(options.get("max-size", ""))
     files_text = str(options.get("max-file", DEFAULT_MAX_FILES))
     if not files_text.isdigit() or int(files_text) < 1:
@@ -82,7 +87,7 @@ def shim_settings(driver: str, options: dict) -> dict:
     compress = compress_text in _TRUE
     if compress and int(files_text) < 2 and "compress" in options:
         raise InvalidParameter("compress cannot be true when max-file is less than 2")
-    return {"format": driver, "max_size": max_size, "max_files": int(files_text), "compress": compress}
+    return {"format": driver, "max_size": max_size, "max_files": int(files_text), "compress": compress, "attrs": attrs}
 
 
 def _size(text: str) -> int:

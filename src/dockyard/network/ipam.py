@@ -32,14 +32,17 @@ class Pool:
 
     @classmethod
     def parse(cls, entry: dict) -> Pool:
-        """One daemon.json default-address-pools entry: {"base": "10.10.0.0/16", "size": 24}."""
+        """One default-address-pools entry: {"base": "10.10.0.0/16", "size": 24}; dockerd's messages."""
+        base_text, size = entry.get("base", ""), entry.get("size", 0)
         try:
-            base = ipaddress.ip_network(entry["base"])
-            size = int(entry["size"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidParameter(f"invalid default address pool {entry!r}: {exc}") from None
-        if not base.prefixlen <= size <= base.max_prefixlen:
-            raise InvalidParameter(f"invalid default address pool {entry!r}: size must be >= {base.prefixlen}")
+            if "/" not in base_text:  # Go's ParseCIDR wants a prefix; it keeps only the network's bits
+                raise ValueError(base_text)
+            base = ipaddress.ip_network(base_text, strict=False)
+        except (TypeError, ValueError):
+            raise InvalidParameter(f'invalid base pool "{base_text}": invalid CIDR address: {base_text}') from None
+        whole = isinstance(size, int) and not isinstance(size, bool)
+        if not whole or not base.prefixlen <= size <= base.max_prefixlen or size <= 0:
+            raise InvalidParameter(f"invalid pools size: {size}")
         return cls(base, size)
 
 

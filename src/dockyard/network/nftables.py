@@ -41,7 +41,8 @@ reply comes back through the host). ``route_localnet`` would also let a
 container send packets to the host's 127.0.0.1 services; ``loopback_guard``
 drops those before routing (docker's CVE-2020-8558 fix). What no NAT can serve
 (``[::1]``, which never leaves lo, and IPv6 host addresses of an IPv4-only
-container) the userland proxy relays (proxy.py).
+container) the userland proxy relays (proxy.py); with ``userland_proxy=False``
+(``--userland-proxy=false``) those are not served, as dockerd without its proxy.
 
 Our chains accept by policy and only drop; an ``accept`` here cannot overrule a
 ``drop`` in another table (nftables runs every base chain of a hook). A host
@@ -176,9 +177,12 @@ class Firewall:
         table: str = DEFAULT_TABLE,
         proc_net: str = "/proc/sys/net",
         ipv6: bool | None = None,
+        userland_proxy: bool = True,
     ) -> None:
-        """ipv6: whether the host has IPv6 (published on :: too); None finds out."""
+        """ipv6: whether the host has IPv6 (published on :: too); None finds out. userland_proxy False:
+        what only the proxy could serve is not served, as under dockerd --userland-proxy=false (below)."""
         self.allocator = allocator
+        self.userland_proxy = userland_proxy
         self.table = table
         self._nft = nft or Nft()
         self._proc_net = proc_net
@@ -240,13 +244,20 @@ class Firewall:
         with the same port, as dockerd does. Conflict (docker's "port is already allocated"),
         InvalidParameter or Unsupported leave nothing allocated. Publish once per container
         start; unpublish before publishing again.
+
+        Without the userland proxy nothing carries IPv6 to an IPv4-only container: as dockerd 20.10
+        and 28 without theirs, such a container gets no :: mapping and a request for an IPv6 host
+        address is dropped without an error (docker inspect shows the port unpublished).
         """
+        to_ipv4_only = container_ip6 is None
 
         def wildcards(request: PortRequest) -> tuple[str, ...]:
             # SCTP towards an IPv4 address from :: would need a proxy with SCTP sockets.
-            v6 = self._ipv6 and (container_ip6 is not None or request.proto != Proto.SCTP)
+            v6 = self._ipv6 and (not to_ipv4_only or (self.userland_proxy and request.proto != Proto.SCTP))
             return ("0.0.0.0", "::") if v6 else ("0.0.0.0",)
 
+        if to_ipv4_only and not self.userland_proxy:
+            requests = [request for request in requests if ":" not in request.host_ip]
         mappings = self.allocator.allocate(container_id, requests, wildcards)
         self._program(container_id, container_ip, mappings, container_ip6)
         return mappings
@@ -293,7 +304,9 @@ class Firewall:
         try:
             relays = []
             for m in mappings:
-                if proxy_serves(m, container_ip6):
+                # Without the proxy, what it would serve ([::1]) stays reserved and unserved, the
+                # reservation's socket holding the port as dockerd's "dummy proxy" holds it.
+                if self.userland_proxy and proxy_serves(m, container_ip6):
                     host = self.allocator.reservation(container_id, m).socket
                     if host is None:
                         reason = f"needs the userland proxy, and this kernel has no {m.proto} sockets"

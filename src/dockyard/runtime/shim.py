@@ -27,6 +27,7 @@ given after DIR): one line of JSON, the same as started.json.
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import sys
@@ -114,7 +115,9 @@ def run(state_dir: str) -> int:
     log_settings = settings["log"]
     log = LogWriter(
         settings["log_path"],
-        local.encode if log_settings["format"] == "local" else jsonfile.encode,
+        local.encode
+        if log_settings["format"] == "local"
+        else functools.partial(jsonfile.encode, attrs=log_settings["attrs"]),
         max_size=log_settings["max_size"],
         max_files=log_settings["max_files"],
         compress=log_settings["compress"],

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from dockyard import timestamps
 from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified, Unsupported
 from dockyard.kernel.mounts import mount_all, unmount_under
+from dockyard.logs import attributes as log_attributes
 from dockyard.logs import jsonfile, local
 from dockyard.logs import options as log_options
 from dockyard.logs import reader as log_reader
@@ -796,7 +797,13 @@ class ContainerService:
 
 def _driver_and_options(record: ContainerRecord) -> dict:
     log_config = record.host_config["LogConfig"]
-    return {"driver": log_config["Type"], "options": log_config.get("Config") or {}}
+    config = record.config
+    facts = log_attributes.ContainerFacts(
+        id=record.id, name=record.name.lstrip("/"), image_id=record.image_id, image_name=record.image_name,
+        command=[*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])],
+        labels=config.get("Labels") or {}, env=config.get("Env") or [],
+    )  # fmt: skip
+    return {"driver": log_config["Type"], "options": log_config.get("Config") or {}, "facts": facts}
 
 
 def _check_restart_policy(host_config: dict) -> None:
