@@ -12,9 +12,10 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from dockyard.daemon import listeners
+from dockyard.daemon import container_options, listeners
 from dockyard.errors import InvalidParameter
 from dockyard.logs import options as log_options
+from dockyard.services.container_defaults import ContainerDefaults
 
 DEFAULT_SOCKET = "unix:///run/dockyard/dockyard.sock"
 
@@ -47,6 +48,21 @@ class DaemonConfig:
     live_restore: bool = True
     log_driver: str = "json-file"  # for containers whose LogConfig names none
     log_opts: dict[str, str] = field(default_factory=dict)
+    # Containers' defaults (dockyard.daemon.container_options), checked into container_defaults by load().
+    dns: list[str] = field(default_factory=list)
+    dns_opts: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    default_ulimits: dict[str, dict] = field(default_factory=dict)
+    default_shm_size: str | int = ""
+    init: bool = False
+    no_new_privileges: bool = False
+    seccomp_profile: str = ""
+    cgroup_parent: str = ""
+    container_defaults: ContainerDefaults = field(default_factory=ContainerDefaults)
+    # What docker info reports: Labels, Debug (also the debug log level), ExperimentalBuild.
+    labels: list[str] = field(default_factory=list)
+    debug: bool = False
+    experimental: bool = False
 
     @property
     def pid_path(self) -> str:
@@ -100,6 +116,10 @@ _FILE_KEYS = {
     "log-driver": "log_driver",
     "log-opts": "log_opts",
     "live-restore": "live_restore",
+    "labels": "labels",
+    "debug": "debug",
+    "experimental": "experimental",
+    **container_options.FILE_KEYS,
 }
 _LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 
@@ -134,6 +154,10 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--log-driver", help="containers' default log driver: json-file, local or none")
     p.add_argument("--log-opt", action="append", dest="log_opts", metavar="KEY=VALUE", help="its default options")
+    container_options.add_flags(p)
+    p.add_argument("--label", action="append", dest="labels", metavar="KEY=VALUE", help="a label of the daemon")
+    p.add_argument("-D", "--debug", action="store_true", default=None, help="debug mode: the debug log level")
+    p.add_argument("--experimental", action="store_true", default=None, help="report experimental features on")
     p.add_argument("--config-file", default="/etc/dockyard/daemon.json", help="daemon.json (default %(default)s)")
     return p
 
@@ -146,6 +170,7 @@ def load(argv: list[str]) -> DaemonConfig:
         setattr(config, _FILE_KEYS[key], value)
     if args.log_opts is not None:
         args.log_opts = _key_values(args.log_opts)
+    container_options.from_flags(args)
     for key, name in _FILE_KEYS.items():
         value = getattr(args, name, None)  # default-address-pools is a daemon.json directive only
         if value is None:
@@ -164,7 +189,34 @@ def load(argv: list[str]) -> DaemonConfig:
     config.tls = config.tls or config.tlsverify
     listeners.check(config.listeners, config.tls_settings, insecure_tcp=config.insecure_tcp)
     log_options.check_driver(config.log_driver, config.log_opts)
+    config.container_defaults = container_options.build(
+        {key: getattr(config, name) for key, name in container_options.FILE_KEYS.items()}
+    )
+    _check_labels(config.labels)
+    for key in ("debug", "experimental"):
+        if not isinstance(getattr(config, key), bool):
+            raise InvalidParameter(f"invalid {key}: expected true or false")
+    if config.debug:
+        config.log_level = "debug"
     return config
+
+
+def _check_labels(labels: object) -> None:
+    """moby's opts.ValidateLabel and GetConflictFreeLabels: KEY=VALUE, outside docker's namespaces, a key
+    given twice only with the same value."""
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        raise InvalidParameter("invalid labels: expected a list of KEY=VALUE strings")
+    seen: dict[str, str] = {}
+    for label in labels:
+        key, sep, value = label.partition("=")
+        if not sep:
+            raise InvalidParameter(f"invalid labels: bad attribute format: {label}")
+        if label.lower().startswith(("com.docker.", "io.docker.", "org.dockerproject.")):
+            raise InvalidParameter(f"invalid labels: label {label} is not allowed: the namespaces com.docker.*, "
+                                   "io.docker.*, and org.dockerproject.* are reserved for internal use")  # fmt: skip
+        if seen.get(key, value) != value:
+            raise InvalidParameter(f"conflict labels for {key}={value} and {key}={seen[key]}")
+        seen[key] = value
 
 
 def _boolean(text: str) -> bool:

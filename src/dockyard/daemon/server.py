@@ -71,11 +71,12 @@ def run(config: DaemonConfig) -> None:
                 networks, firewall, config.exec_root, container=container, containers=all_containers,
                 image_config=lambda record: containers.image_config(record),
                 files_dir=lambda container_id: os.path.join(config.data_root, "containers", container_id),
+                defaults=config.container_defaults,
             )  # fmt: skip
             containers = ContainerService(
                 data_root=config.data_root, exec_root=config.exec_root, db=images.images.db, images=images,
                 volumes=volumes, shims=shims, network=sandboxes, log_driver=config.log_driver,
-                log_opts=config.log_opts,
+                log_opts=config.log_opts, defaults=config.container_defaults,
             )  # fmt: skip
             # one bus: `docker events` shows them all
             images.events = volumes.events = networks.events = containers.events
@@ -103,6 +104,7 @@ def run(config: DaemonConfig) -> None:
                 archives=ArchiveService(containers),
                 stats=StatsService(containers),
                 info=HostFacts(config),
+                experimental=config.experimental,
             )
             app = make_app(services)
             app.on_startup.append(lambda _app: names.start())

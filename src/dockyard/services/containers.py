@@ -41,6 +41,7 @@ from dockyard.runtime import container_resources, container_spec, control
 from dockyard.runtime.runtime import Runtime, parse_signal
 from dockyard.runtime.shim import read_json, write_json
 from dockyard.services import filters as filters_
+from dockyard.services.container_defaults import ContainerDefaults
 from dockyard.services.events import EventBus, container_attributes
 from dockyard.services.images import ImageService
 from dockyard.services.sandboxes import SandboxService
@@ -80,8 +81,10 @@ class ContainerService:
         runtime_root: str | None = None,
         log_driver: str = log_options.JSON_FILE,
         log_opts: dict[str, str] | None = None,
+        defaults: ContainerDefaults | None = None,
     ) -> None:
         self.shims = shims
+        self.defaults = defaults or ContainerDefaults()  # the daemon's, for what a container does not set
         self.volumes = volumes
         self.network = network
         self.log_default = (log_driver, dict(log_opts or {}))  # the daemon's log-driver and log-opts
@@ -139,7 +142,7 @@ class ContainerService:
     def create(self, body: dict, name: str | None = None) -> ContainerRecord:
         """docker create: a record, a writable snapshot over the image, and the container's directory."""
         config = {key: value for key, value in body.items() if key not in ("HostConfig", "NetworkingConfig")}
-        host_config = dict(body.get("HostConfig") or {})
+        host_config = self.defaults.at_create(body.get("HostConfig") or {})
         # Bad options are refused now, not at start.
         host_config["LogConfig"] = log_options.resolve(host_config.get("LogConfig"), *self.log_default)
         _check_restart_policy(host_config)
@@ -328,7 +331,7 @@ class ContainerService:
                 image_config=image_config,
                 # Legacy links' variables come first: the container's own override them.
                 config={**record.config, "Env": [*sandbox.env, *(record.config.get("Env") or [])]},
-                host_config=record.host_config,
+                host_config=self.defaults.at_start(record.host_config),
                 hostname=sandbox.hostname,
                 netns_path=sandbox.netns_path,
                 mounts=mounts,

@@ -38,6 +38,7 @@ from dockyard.metadata.containers import ContainerRecord
 from dockyard.metadata.networks import EndpointRecord, NetworkRecord
 from dockyard.network import bridge, etc_files, interfaces, ipam, links, ports, resolvconf
 from dockyard.network.nftables import Firewall
+from dockyard.services.container_defaults import ContainerDefaults
 from dockyard.services.networks import LINK_DRIVERS, PREDEFINED, NetworkService
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class SandboxService:
     image_config: Callable[[ContainerRecord], dict]  # a container's image's config (legacy links read it)
     files_dir: Callable[[str], str]  # a container's directory of hostname, hosts, resolv.conf
     resolv_conf_path: str = "/etc/resolv.conf"
+    defaults: ContainerDefaults = field(default_factory=ContainerDefaults)  # the daemon's dns, dns-search and dns-opts
     on_endpoint_up: list[EndpointHook] = field(default_factory=list)
     on_endpoint_down: list[EndpointHook] = field(default_factory=list)
 
@@ -317,7 +319,8 @@ class SandboxService:
         hc = record.host_config
         dns = resolvconf.container_dns(
             host, embedded=any(n.spec.get("DNS") for n in networks), host_network=network_mode(hc) == HOST,
-            dns=hc.get("Dns") or (), dns_search=hc.get("DnsSearch") or (), dns_options=hc.get("DnsOptions") or (),
+            dns=hc.get("Dns") or self.defaults.dns, dns_search=hc.get("DnsSearch") or self.defaults.dns_search,
+            dns_options=hc.get("DnsOptions") or self.defaults.dns_options,
             ipv6=any(n.spec.get("EnableIPv6") for n in networks),
         )  # fmt: skip
         if networks and all(n.spec.get("Internal") for n in networks):
