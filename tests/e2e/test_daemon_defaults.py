@@ -36,7 +36,7 @@ def d(tmp_path_factory, profile):
         "dns": [UPSTREAM], "dns-search": ["corp.example"], "dns-opts": ["ndots:3"],
         "default-ulimits": {"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 2048}},
         "default-shm-size": "32M", "init": True, "no-new-privileges": True, "seccomp-profile": profile,
-        "cgroup-parent": PARENT, "labels": ["zone=a", "tier=test"], "experimental": True,
+        "cgroup-parent": PARENT, "labels": ["zone=a", "tier=test"], "experimental": True, "ip": "127.0.0.1",
     }))  # fmt: skip
     try:
         with busybox_daemon_in(base) as running:
@@ -130,6 +130,31 @@ def test_the_daemon_s_cgroup_parent_unless_the_container_names_one(d):
                 os.rmdir(path)
 
 
+def test_the_default_bridge_publishes_on_the_daemon_s_ip_unless_the_container_names_an_address(d):
+    def published(*args: str) -> list[str]:
+        container_id = d.docker("run", "-d", *args, "busybox", "sleep", "60").stdout.strip()
+        try:
+            return d.docker("port", container_id, "80").stdout.split()
+        finally:
+            d.docker("rm", "-f", container_id)
+
+    assert [address.rpartition(":")[0] for address in published("-p", "80")] == ["127.0.0.1"]
+    assert [address.rpartition(":")[0] for address in published("-p", "0.0.0.0::80")] == ["0.0.0.0"]
+    d.docker("network", "create", "-o", "com.docker.network.bridge.host_binding_ipv4=127.0.0.1", "dy-defaults-bind")
+    d.docker("network", "create", "dy-defaults-any")
+    try:
+        on_option = published("--network", "dy-defaults-bind", "-p", "80")
+        assert [address.rpartition(":")[0] for address in on_option] == ["127.0.0.1"]
+        # dockerd's --ip is the default bridge's only: a user network publishes on every address.
+        assert "0.0.0.0" in [a.rpartition(":")[0] for a in published("--network", "dy-defaults-any", "-p", "80")]
+    finally:
+        d.docker("network", "rm", "dy-defaults-bind", "dy-defaults-any", check=False)
+    refused = d.docker("network", "create", "-o", "com.docker.network.bridge.host_binding_ipv4=nowhere", "dy-x",
+                       check=False)  # fmt: skip
+    assert refused.returncode != 0
+    assert "failed to parse com.docker.network.bridge.host_binding_ipv4 value: nowhere (nil ip)" in refused.stderr
+
+
 def test_info_and_version_report_labels_experimental_and_security_defaults(d, profile):
     info = json.loads(d.docker("info", "--format", "{{json .}}").stdout)
     assert info["Labels"] == ["zone=a", "tier=test"]
@@ -155,6 +180,7 @@ def test_info_and_version_report_labels_experimental_and_security_defaults(d, pr
         ([], {"default-shm-size": "lots"}, "invalid default-shm-size: 'lots' is not a size greater than 0"),
         (["--seccomp-profile", "/nonexistent/dy.json"], None, "opening seccomp profile (/nonexistent/dy.json) failed"),
         (["--label", "com.docker.x=1"], None, "invalid labels: label com.docker.x=1 is not allowed"),
+        (["--ip", "localhost"], None, "invalid ip: IP address is not correctly formatted: localhost"),
     ],
 )  # fmt: skip
 def test_bad_defaults_stop_the_daemon_s_start_with_one_line_naming_the_directive(tmp_path, flags, file, message):

@@ -72,11 +72,19 @@ def test_without_directives_containers_get_docker_s_defaults(tmp_path):
         (["--label", "com.docker.x=1"], None, "invalid labels: label com.docker.x=1 is not allowed"),
         (["--label", "a=1", "--label", "a=2"], None, "conflict labels for a=2 and a=1"),
         ([], {"debug": "on"}, "invalid debug: expected true or false"),
+        (["--ip", "localhost"], None, "invalid ip: IP address is not correctly formatted: localhost"),
+        ([], {"ip": 127}, "invalid ip: IP address is not correctly formatted: 127"),
     ],
 )
 def test_bad_values_are_refused_naming_the_directive(tmp_path, flags, file, message):
     with pytest.raises(InvalidParameter, match=message):
         _load(tmp_path, *flags, file=file)
+
+
+def test_the_default_bridge_s_ip_is_normalised_and_defaults_to_every_address(tmp_path):
+    assert _load(tmp_path).ip == "0.0.0.0"
+    assert _load(tmp_path, "--ip", "[::1]").ip == "::1"
+    assert _load(tmp_path, file={"ip": "127.0.0.1"}).ip == "127.0.0.1"
 
 
 def test_a_directive_given_both_ways_is_refused(tmp_path):

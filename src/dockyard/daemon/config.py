@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from dockyard.daemon import container_options, listeners
 from dockyard.errors import InvalidParameter
 from dockyard.logs import options as log_options
+from dockyard.network import ports
 from dockyard.services.container_defaults import ContainerDefaults
 
 DEFAULT_SOCKET = "unix:///run/dockyard/dockyard.sock"
@@ -36,6 +37,7 @@ class DaemonConfig:
     mtu: int = 1500
     ipv6: bool = False  # IPv6 on the default bridge, in fixed_cidr_v6
     fixed_cidr_v6: str = ""
+    ip: str = ports.ANY_V4  # the host address of the default bridge's published ports without one
     default_address_pools: list[dict] = field(default_factory=list)
     tls: bool = False
     tlsverify: bool = False
@@ -106,6 +108,7 @@ _FILE_KEYS = {
     "mtu": "mtu",
     "ipv6": "ipv6",
     "fixed-cidr-v6": "fixed_cidr_v6",
+    "ip": "ip",
     "default-address-pools": "default_address_pools",
     "tls": "tls",
     "tlsverify": "tlsverify",
@@ -140,6 +143,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mtu", type=int, help="MTU of the containers' interfaces (default 1500)")
     p.add_argument("--ipv6", action="store_true", default=None, help="IPv6 on the default bridge network")
     p.add_argument("--fixed-cidr-v6", help="the default bridge's IPv6 subnet, e.g. fd00:d0c::/64 (with --ipv6)")
+    p.add_argument("--ip", help="host address of the default bridge's published ports (default 0.0.0.0)")
     p.add_argument("--tls", action="store_true", default=None, help="serve TCP with TLS (implied by --tlsverify)")
     p.add_argument("--tlsverify", action="store_true", default=None, help="require client certificates")
     p.add_argument("--tlscacert", help="CA that signs the client certificates (default ~/.docker/ca.pem)")
@@ -184,6 +188,10 @@ def load(argv: list[str]) -> DaemonConfig:
         setattr(config, name, value)
     if config.ipv6 != bool(config.fixed_cidr_v6):
         raise InvalidParameter("IPv6 on the default bridge needs both --ipv6 and --fixed-cidr-v6")
+    try:
+        config.ip = ports.host_ip(str(config.ip)) or ports.ANY_V4
+    except InvalidParameter:
+        raise InvalidParameter(f"invalid ip: IP address is not correctly formatted: {config.ip}") from None
     if not 0 < len(config.bridge) <= 15:
         raise InvalidParameter(f"invalid bridge name {config.bridge!r}: 1 to 15 characters")
     config.tls = config.tls or config.tlsverify

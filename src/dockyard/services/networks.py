@@ -27,7 +27,7 @@ from dockyard.core.network import NetworkDriver, NetworkLinks
 from dockyard.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 from dockyard.metadata.db import Database
 from dockyard.metadata.networks import EndpointRecord, EndpointTable, NetworkRecord, NetworkTable
-from dockyard.network import interfaces, ipam, macvlan
+from dockyard.network import interfaces, ipam, macvlan, ports
 from dockyard.network.bridge import BridgeDriver
 from dockyard.network.nftables import Firewall, NetworkRules
 from dockyard.services.events import EventBus
@@ -37,9 +37,10 @@ PREDEFINED = ("bridge", "host", "none")
 LINK_DRIVERS = ("bridge", "macvlan", "ipvlan")  # the drivers whose endpoints are interfaces in the container
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 MTU_OPTION = "com.docker.network.driver.mtu"
+BIND_IP_OPTION = "com.docker.network.bridge.host_binding_ipv4"  # published ports without HostIp go there
 _KNOWN_OPTIONS = frozenset(
     {BRIDGE_NAME_OPTION, MTU_OPTION, "com.docker.network.bridge.enable_ip_masquerade",
-     "com.docker.network.bridge.enable_icc", "com.docker.network.bridge.host_binding_ipv4",
+     "com.docker.network.bridge.enable_icc", BIND_IP_OPTION,
      "com.docker.network.bridge.default_bridge"}
 )  # fmt: skip
 
@@ -53,6 +54,7 @@ class NetworkConfig:
     mtu: int = 1500
     pools: tuple[ipam.Pool, ...] = ipam.DEFAULT_POOLS
     fixed_cidr_v6: str = ""  # the default bridge's IPv6 subnet (dockerd's --ipv6 --fixed-cidr-v6), "" for none
+    default_bind_ip: str = "0.0.0.0"  # dockerd's --ip: where the default bridge publishes ports without HostIp
     # The owner tag on the links this daemon makes, so reconciliation never touches another daemon's.
     owner: str = "dockyard"
 
@@ -146,7 +148,7 @@ class NetworkService:
         options = {
             "com.docker.network.bridge.default_bridge": "true", "com.docker.network.bridge.enable_icc": "true",
             "com.docker.network.bridge.enable_ip_masquerade": "true",
-            "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0", BRIDGE_NAME_OPTION: self.config.bridge,
+            BIND_IP_OPTION: self.config.default_bind_ip, BRIDGE_NAME_OPTION: self.config.bridge,
             MTU_OPTION: str(self.config.mtu),
         }  # fmt: skip
         spec = self._bridge_spec(space, self.config.bridge, options, {}, user_subnet=bool(self.config.bip), dns=False)
@@ -174,6 +176,12 @@ class NetworkService:
         unknown = sorted(set(options) - known)
         if unknown:
             raise InvalidParameter(f"unknown {driver} driver option: {unknown[0]}")
+        if BIND_IP_OPTION in options:  # normalised: the sandboxes compare it with 0.0.0.0
+            given = options[BIND_IP_OPTION]
+            try:
+                options[BIND_IP_OPTION] = ports.host_ip(given) or ports.ANY_V4
+            except InvalidParameter:
+                raise InvalidParameter(f"failed to parse {BIND_IP_OPTION} value: {given} (nil ip)") from None
         ipam_body = body.get("IPAM") or {}
         if (ipam_body.get("Driver") or "default") != "default":
             raise InvalidParameter(f"IPAM driver {ipam_body['Driver']!r} is not supported (default is)")

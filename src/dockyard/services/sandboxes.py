@@ -29,7 +29,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dockyard.core.network import Attachment
 from dockyard.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
@@ -39,7 +39,7 @@ from dockyard.metadata.networks import EndpointRecord, NetworkRecord
 from dockyard.network import bridge, etc_files, interfaces, ipam, links, ports, resolvconf
 from dockyard.network.nftables import Firewall
 from dockyard.services.container_defaults import ContainerDefaults
-from dockyard.services.networks import LINK_DRIVERS, PREDEFINED, NetworkService
+from dockyard.services.networks import BIND_IP_OPTION, LINK_DRIVERS, PREDEFINED, NetworkService
 
 log = logging.getLogger(__name__)
 HOST, NONE, CONTAINER = "host", "none", "container:"
@@ -224,6 +224,11 @@ class SandboxService:
         network, endpoint = primary
         hc = record.host_config
         requests = ports.port_requests(hc.get("PortBindings"), exposed, bool(hc.get("PublishAllPorts")))
+        # The network's host_binding_ipv4 (the default bridge's is the daemon's --ip) for those without HostIp;
+        # docker's default 0.0.0.0 means every address of both families.
+        bind_ip = (network.spec.get("Options") or {}).get(BIND_IP_OPTION, ports.ANY_V4)
+        if bind_ip != ports.ANY_V4:
+            requests = [replace(r, host_ip=bind_ip) if not r.host_ip else r for r in requests]
         mappings = []
         if network.spec["Driver"] == "bridge" and not network.spec.get("Internal"):
             mappings = self.firewall.publish(record.id, endpoint.address, requests, endpoint.address6 or None)
