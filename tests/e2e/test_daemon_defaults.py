@@ -37,6 +37,7 @@ def d(tmp_path_factory, profile):
         "default-ulimits": {"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 2048}},
         "default-shm-size": "32M", "init": True, "no-new-privileges": True, "seccomp-profile": profile,
         "cgroup-parent": PARENT, "labels": ["zone=a", "tier=test"], "experimental": True, "ip": "127.0.0.1",
+        "icc": False,
     }))  # fmt: skip
     try:
         with busybox_daemon_in(base) as running:
@@ -153,6 +154,34 @@ def test_the_default_bridge_publishes_on_the_daemon_s_ip_unless_the_container_na
                        check=False)  # fmt: skip
     assert refused.returncode != 0
     assert "failed to parse com.docker.network.bridge.host_binding_ipv4 value: nowhere (nil ip)" in refused.stderr
+
+
+def test_icc_false_drops_traffic_between_the_default_bridge_s_containers_only(d):
+    def ping_between(*network: str) -> tuple[int, int]:
+        """(exit code of a ping to another container, of a ping to the network's gateway)"""
+        target = d.docker("run", "-d", *network, "busybox", "sleep", "60").stdout.strip()
+        try:
+            networks = json.loads(d.docker("inspect", "--format", "{{json .NetworkSettings.Networks}}", target).stdout)
+            (settings,) = networks.values()
+            to_container = run(d, *network, "busybox", "ping", "-c1", "-W2", settings["IPAddress"], check=False)
+            to_gateway = run(d, *network, "busybox", "ping", "-c1", "-W2", settings["Gateway"], check=False)
+            return to_container.returncode, to_gateway.returncode
+        finally:
+            d.docker("rm", "-f", target)
+
+    assert ping_between() == (1, 0)  # the daemon's icc: false; the host stays reachable
+    d.docker("network", "create", "dy-defaults-icc")
+    d.docker("network", "create", "-o", "com.docker.network.bridge.enable_icc=false", "dy-defaults-noicc")
+    try:
+        assert ping_between("--network", "dy-defaults-icc") == (0, 0)  # a user network's own default: true
+        assert ping_between("--network", "dy-defaults-noicc") == (1, 0)
+    finally:
+        d.docker("network", "rm", "dy-defaults-icc", "dy-defaults-noicc", check=False)
+    refused = d.docker("network", "create", "-o", "com.docker.network.bridge.enable_icc=maybe", "dy-x", check=False)
+    assert refused.returncode != 0
+    assert 'failed to parse com.docker.network.bridge.enable_icc value: maybe (strconv.ParseBool: parsing "maybe"' in (
+        refused.stderr
+    )
 
 
 def test_info_and_version_report_labels_experimental_and_security_defaults(d, profile):

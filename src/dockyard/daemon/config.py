@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from dockyard import units
 from dockyard.daemon import container_options, listeners
 from dockyard.errors import InvalidParameter
 from dockyard.logs import options as log_options
@@ -38,6 +39,7 @@ class DaemonConfig:
     ipv6: bool = False  # IPv6 on the default bridge, in fixed_cidr_v6
     fixed_cidr_v6: str = ""
     ip: str = ports.ANY_V4  # the host address of the default bridge's published ports without one
+    icc: bool = True  # traffic between the default bridge's containers
     default_address_pools: list[dict] = field(default_factory=list)
     tls: bool = False
     tlsverify: bool = False
@@ -109,6 +111,7 @@ _FILE_KEYS = {
     "ipv6": "ipv6",
     "fixed-cidr-v6": "fixed_cidr_v6",
     "ip": "ip",
+    "icc": "icc",
     "default-address-pools": "default_address_pools",
     "tls": "tls",
     "tlsverify": "tlsverify",
@@ -144,6 +147,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ipv6", action="store_true", default=None, help="IPv6 on the default bridge network")
     p.add_argument("--fixed-cidr-v6", help="the default bridge's IPv6 subnet, e.g. fd00:d0c::/64 (with --ipv6)")
     p.add_argument("--ip", help="host address of the default bridge's published ports (default 0.0.0.0)")
+    p.add_argument("--icc", nargs="?", const=True, type=_boolean, metavar="true|false",
+                   help="traffic between the default bridge's containers (default true)")  # fmt: skip
     p.add_argument("--tls", action="store_true", default=None, help="serve TCP with TLS (implied by --tlsverify)")
     p.add_argument("--tlsverify", action="store_true", default=None, help="require client certificates")
     p.add_argument("--tlscacert", help="CA that signs the client certificates (default ~/.docker/ca.pem)")
@@ -201,7 +206,7 @@ def load(argv: list[str]) -> DaemonConfig:
         {key: getattr(config, name) for key, name in container_options.FILE_KEYS.items()}
     )
     _check_labels(config.labels)
-    for key in ("debug", "experimental"):
+    for key in ("debug", "experimental", "icc"):
         if not isinstance(getattr(config, key), bool):
             raise InvalidParameter(f"invalid {key}: expected true or false")
     if config.debug:
@@ -229,10 +234,10 @@ def _check_labels(labels: object) -> None:
 
 def _boolean(text: str) -> bool:
     """A Go bool flag's value: --live-restore=false."""
-    value = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}.get(text.lower())
-    if value is None:
-        raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
-    return value
+    try:
+        return units.go_bool(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}") from None
 
 
 def _key_values(pairs: list[str]) -> dict[str, str]:

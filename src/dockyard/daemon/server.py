@@ -125,6 +125,7 @@ def _network_config(config: DaemonConfig) -> NetworkConfig:
     # The owner tag names this daemon's exec root: two daemons on one host never reconcile each other's links.
     return NetworkConfig(bridge=config.bridge, bip=config.bip, mtu=config.mtu, pools=pools,
                          fixed_cidr_v6=config.fixed_cidr_v6 if config.ipv6 else "", default_bind_ip=config.ip,
+                         icc=config.icc,
                          owner=f"dockyard:{config.exec_root}")  # fmt: skip
 
 
