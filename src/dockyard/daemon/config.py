@@ -17,6 +17,7 @@ from dockyard.daemon import container_options, listeners
 from dockyard.errors import InvalidParameter
 from dockyard.logs import options as log_options
 from dockyard.network import ports
+from dockyard.services import shutdown
 from dockyard.services.container_defaults import ContainerDefaults
 
 DEFAULT_SOCKET = "unix:///run/dockyard/dockyard.sock"
@@ -50,6 +51,8 @@ class DaemonConfig:
     # Containers outlive the daemon (their shims hold them) unless this is off: then, as dockerd without
     # --live-restore, a clean shutdown stops them and a start after a crash kills those still running.
     live_restore: bool = True
+    # Without live restore, how long a shutdown waits for the containers to stop (dockyard.services.shutdown).
+    shutdown_timeout: int = shutdown.DEFAULT_SHUTDOWN_TIMEOUT
     log_driver: str = "json-file"  # for containers whose LogConfig names none
     log_opts: dict[str, str] = field(default_factory=dict)
     # Containers' defaults (dockyard.daemon.container_options), checked into container_defaults by load().
@@ -122,6 +125,7 @@ _FILE_KEYS = {
     "log-driver": "log_driver",
     "log-opts": "log_opts",
     "live-restore": "live_restore",
+    "shutdown-timeout": "shutdown_timeout",
     "labels": "labels",
     "debug": "debug",
     "experimental": "experimental",
@@ -161,6 +165,8 @@ def parser() -> argparse.ArgumentParser:
         "--live-restore", nargs="?", const=True, type=_boolean, metavar="true|false",
         help="containers keep running while the daemon is down (default true)",
     )  # fmt: skip
+    p.add_argument("--shutdown-timeout", type=int, metavar="SECONDS",
+                   help="how long a shutdown waits for containers without live restore (default 15)")  # fmt: skip
     p.add_argument("--log-driver", help="containers' default log driver: json-file, local or none")
     p.add_argument("--log-opt", action="append", dest="log_opts", metavar="KEY=VALUE", help="its default options")
     container_options.add_flags(p)
@@ -209,6 +215,8 @@ def load(argv: list[str]) -> DaemonConfig:
     for key in ("debug", "experimental", "icc"):
         if not isinstance(getattr(config, key), bool):
             raise InvalidParameter(f"invalid {key}: expected true or false")
+    if not isinstance(config.shutdown_timeout, int) or isinstance(config.shutdown_timeout, bool):
+        raise InvalidParameter("invalid shutdown-timeout: expected a number of seconds")
     if config.debug:
         config.log_level = "debug"
     return config

@@ -111,8 +111,8 @@ def run(config: DaemonConfig) -> None:
             app.on_cleanup.append(lambda _app: names.close())
             try:
                 asyncio.run(_serve(app, config, tls_context))
-                if not config.live_restore:
-                    containers.stop_all()
+                if not config.live_restore and containers.stop_all(config.shutdown_timeout):
+                    log.error("Force shutdown daemon: containers were still stopping after the shutdown timeout")
             finally:
                 shims.close()
                 firewall.close()  # the userland proxy's relays end; rules and bridges stay, as dockerd leaves them

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -41,6 +42,7 @@ from dockyard.runtime import container_resources, container_spec, control
 from dockyard.runtime.runtime import Runtime, parse_signal
 from dockyard.runtime.shim import read_json, write_json
 from dockyard.services import filters as filters_
+from dockyard.services import shutdown
 from dockyard.services.container_defaults import ContainerDefaults
 from dockyard.services.events import EventBus, container_attributes
 from dockyard.services.images import ImageService
@@ -432,8 +434,7 @@ class ContainerService:
         """The stop signal, SIGKILL after the timeout (default StopTimeout, else 10 s; negative: no SIGKILL);
         returns when the exit is recorded."""
         if timeout is None:
-            timeout = record.config.get("StopTimeout")
-            timeout = 10 if timeout is None else timeout
+            timeout = _stop_timeout(record)
         exited = self.subscribe_exit(record.id)
         try:
             self._signal(record, parse_signal(sig or record.config.get("StopSignal") or "SIGTERM"))
@@ -445,21 +446,21 @@ class ContainerService:
         finally:
             self.unsubscribe_exit(record.id, exited)
 
-    def stop_all(self) -> None:
+    def stop_all(self, shutdown_timeout: int = shutdown.DEFAULT_SHUTDOWN_TIMEOUT) -> int:
         """A daemon shutting down without live restore: every running container stopped as `docker stop`
         would (its stop signal, SIGKILL after its timeout), all at once, but not marked stopped by the user,
-        so that restart policies bring them back with the daemon, as dockerd's do."""
+        so that restart policies bring them back with the daemon, as dockerd's do. Waits at most the
+        shutdown timeout, as dockerd reckons it (dockyard.services.shutdown); how many were still stopping."""
         self._shutting_down = True  # no restart policy acts now: the next daemon's restore() does
 
         def stop(record: ContainerRecord) -> None:
-            timeout = record.config.get("StopTimeout")
             # Exited meanwhile, or (a shutdown must end) still there 30 s after its SIGKILL.
             with contextlib.suppress(Conflict, concurrent.futures.TimeoutError):
-                self._terminate(record, 10 if timeout is None else max(timeout, 0))
+                self._terminate(record, max(_stop_timeout(record), 0))
 
         running = [record for record in self.records.all() if record.state.get("Running")]
-        with concurrent.futures.ThreadPoolExecutor(max(1, min(len(running), 32))) as pool:
-            list(pool.map(stop, running))
+        limit = shutdown.wait_limit(shutdown_timeout, map(_stop_timeout, running))
+        return shutdown.run_all([functools.partial(stop, record) for record in running], limit)
 
     def update(self, name_or_id: str, changes: dict) -> list[str]:
         """docker update: the restart policy and resources, applied to the running container's cgroup at once."""
@@ -795,6 +796,11 @@ class ContainerService:
     ) -> Iterator[dict]:  # fmt: skip
         decode = local.decode if record.host_config["LogConfig"]["Type"] == log_options.LOCAL else jsonfile.decode
         return log_reader.read(self.log_path(record), decode, exited, since=since, until=until, tail=tail)
+
+
+def _stop_timeout(record: ContainerRecord) -> int:
+    timeout = record.config.get("StopTimeout")
+    return shutdown.DEFAULT_STOP_TIMEOUT if timeout is None else timeout
 
 
 def _driver_and_options(record: ContainerRecord) -> dict:
