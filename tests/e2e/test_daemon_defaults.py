@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 
 import pytest
 
 from conftest import busybox_daemon_in
+from dockyard.runtime import container_spec
 from support.daemon import DockyardDaemon
 from support.dns import FakeUpstream, LoopThread
 
@@ -30,12 +32,21 @@ def profile(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def d(tmp_path_factory, profile):
+def init_path(tmp_path_factory):
+    """A copy of the host's init under a name of its own, to tell it from the one on the PATH."""
+    path = tmp_path_factory.mktemp("dy-init") / "dy-own-init"
+    shutil.copy2(container_spec.init_binary(), path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def d(tmp_path_factory, profile, init_path):
     base = tmp_path_factory.mktemp("dy-defaults")
     (base / "daemon.json").write_text(json.dumps({
         "dns": [UPSTREAM], "dns-search": ["corp.example"], "dns-opts": ["ndots:3"],
         "default-ulimits": {"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 2048}},
-        "default-shm-size": "32M", "init": True, "no-new-privileges": True, "seccomp-profile": profile,
+        "default-shm-size": "32M", "init": True, "init-path": init_path, "no-new-privileges": True,
+        "seccomp-profile": profile,
         "cgroup-parent": PARENT, "labels": ["zone=a", "tier=test"], "experimental": True, "ip": "127.0.0.1",
         "icc": False,
     }))  # fmt: skip
@@ -93,6 +104,8 @@ def test_default_ulimits_and_shm_size_unless_the_container_sets_them(d):
 
 def test_init_by_default_unless_the_container_says_init_false(d):
     assert run(d, "busybox", "cat", "/proc/1/cmdline").stdout.split("\0")[:2] == ["/sbin/docker-init", "--"]
+    # the daemon's init-path is what is bound there
+    assert "/dy-own-init " in run(d, "busybox", "grep", " /sbin/docker-init ", "/proc/self/mountinfo").stdout
     assert run(d, "--init=false", "busybox", "cat", "/proc/1/cmdline").stdout.split("\0")[0] == "cat"
     client = d.client()
     try:

@@ -66,6 +66,7 @@ def test_without_directives_containers_get_docker_s_defaults(tmp_path):
         (["--default-shm-size", "lots"], None, "invalid default-shm-size: 'lots'"),
         ([], {"default-shm-size": -1}, "invalid default-shm-size: -1"),
         ([], {"init": "yes"}, "invalid init: expected true or false"),
+        (["--init-path", "/nonexistent/tini"], None, "invalid init-path: /nonexistent/tini is not an executable"),
         (["--seccomp-profile", "/nonexistent/dy.json"], None, r"opening seccomp profile \(/nonexistent/dy.json\)"),
         (["--cgroup-parent", "a/../b"], None, "invalid cgroup-parent: invalid cgroup parent"),
         (["--label", "zone"], None, "invalid labels: bad attribute format: zone"),
@@ -85,6 +86,11 @@ def test_the_default_bridge_s_ip_is_normalised_and_defaults_to_every_address(tmp
     assert _load(tmp_path).ip == "0.0.0.0"
     assert _load(tmp_path, "--ip", "[::1]").ip == "::1"
     assert _load(tmp_path, file={"ip": "127.0.0.1"}).ip == "127.0.0.1"
+
+
+def test_init_path_is_an_executable_found_at_start(tmp_path):
+    assert _load(tmp_path, "--init-path", "/usr/bin/env").container_defaults.init_path == "/usr/bin/env"
+    assert _load(tmp_path, file={"init-path": "env"}).container_defaults.init_path.endswith("/env")
 
 
 def test_a_directive_given_both_ways_is_refused(tmp_path):

@@ -62,6 +62,7 @@ class DaemonConfig:
     default_ulimits: dict[str, dict] = field(default_factory=dict)
     default_shm_size: str | int = ""
     init: bool = False
+    init_path: str = ""
     no_new_privileges: bool = False
     seccomp_profile: str = ""
     cgroup_parent: str = ""

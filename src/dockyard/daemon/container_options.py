@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import re
+import shutil
 
 from dockyard import units
 from dockyard.errors import InvalidParameter, Unsupported
@@ -24,6 +26,7 @@ FILE_KEYS = {
     "default-ulimits": "default_ulimits",
     "default-shm-size": "default_shm_size",
     "init": "init",
+    "init-path": "init_path",
     "no-new-privileges": "no_new_privileges",
     "seccomp-profile": "seccomp_profile",
     "cgroup-parent": "cgroup_parent",
@@ -44,6 +47,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
                    help="containers' default ulimits")  # fmt: skip
     p.add_argument("--default-shm-size", metavar="SIZE", help="containers' default /dev/shm size (default 64M)")
     p.add_argument("--init", action="store_true", default=None, help="an init in every container that sets none")
+    p.add_argument("--init-path", metavar="PATH", help="the init binary for --init (default docker-init)")
     p.add_argument("--no-new-privileges", action="store_true", default=None,
                    help="no-new-privileges by default for containers")  # fmt: skip
     p.add_argument("--seccomp-profile", metavar="PATH", help='containers\' default seccomp profile, or "unconfined"')
@@ -95,7 +99,8 @@ def build(values: dict) -> ContainerDefaults:
         dns_search=tuple(values["dns-search"]),
         ulimits=_ulimits(values["default-ulimits"]),
         shm_size=_shm_size(values["default-shm-size"]),
-        init=_init(values["init"]),
+        init=values["init"],
+        init_path=_init_path(values["init-path"], needed=values["init"]),
         no_new_privileges=values["no-new-privileges"],
         seccomp=_seccomp(values["seccomp-profile"]),
         cgroup_parent=_cgroup_parent(values["cgroup-parent"]),
@@ -127,13 +132,22 @@ def _shm_size(value: object) -> int:
     return size
 
 
-def _init(wanted: bool) -> bool:
-    if wanted:
+def _init_path(path: object, *, needed: bool) -> str:
+    """An executable file (a name is looked up on the PATH, as dockerd does); without one, the daemon's init
+    needs docker-init or tini-static now."""
+    if not isinstance(path, str):
+        raise InvalidParameter("invalid init-path: expected a path")
+    if path:
+        found = shutil.which(path)
+        if found is None:
+            raise InvalidParameter(f"invalid init-path: {path} is not an executable file")
+        return os.path.abspath(found)
+    if needed:
         try:
             container_spec.init_binary()
         except Unsupported as exc:
             raise InvalidParameter(f"invalid init: {exc}") from None
-    return wanted
+    return ""
 
 
 def _seccomp(path: object) -> str:

@@ -27,6 +27,7 @@ class ContainerDefaults:
     ulimits: tuple[dict, ...] = ()  # [{"Name", "Soft", "Hard"}]
     shm_size: int = 0  # bytes; 0: docker's 64 MiB
     init: bool = False
+    init_path: str = ""  # the init binary for --init; "": docker-init or tini-static from the PATH
     no_new_privileges: bool = False
     seccomp: str = ""  # "": the built-in profile; "unconfined"; else a profile's JSON, read at daemon start
     cgroup_parent: str = ""

@@ -168,7 +168,7 @@ class ContainerService:
         image_config = image.config.get("config") or {}
         container_spec.command(image_config, config)  # refuse a container with nothing to run now, as docker does
         container_spec.capabilities(host_config)
-        container_spec.check(host_config)
+        container_spec.check(host_config, self.defaults.init_path)
         container_spec.check_runtime(host_config)
         inherited = [point for spec in host_config.get("VolumesFrom") or [] for point in self._volumes_from(spec)]
         # Every mount and network is checked before the first volume is made: a bad one leaves nothing behind.
@@ -337,6 +337,7 @@ class ContainerService:
                 hostname=sandbox.hostname,
                 netns_path=sandbox.netns_path,
                 mounts=mounts,
+                init_path=self.defaults.init_path,
             )
             with open(os.path.join(bundle, "config.json"), "w") as f:
                 json.dump(spec, f)
