@@ -13,6 +13,7 @@ import subprocess
 import pytest
 
 from conftest import busybox_daemon_in
+from dockyard.kernel.cgroups import layout
 from dockyard.runtime import container_spec
 from support.daemon import DockyardDaemon
 from support.dns import FakeUpstream, LoopThread
@@ -48,7 +49,7 @@ def d(tmp_path_factory, profile, init_path):
         "default-shm-size": "32M", "init": True, "init-path": init_path, "no-new-privileges": True,
         "seccomp-profile": profile,
         "cgroup-parent": PARENT, "labels": ["zone=a", "tier=test"], "experimental": True, "ip": "127.0.0.1",
-        "icc": False,
+        "icc": False, "default-cgroupns-mode": "private",
     }))  # fmt: skip
     try:
         with busybox_daemon_in(base) as running:
@@ -130,12 +131,23 @@ def test_the_daemon_s_seccomp_profile_unless_the_container_names_one(d):
     assert run(d, "--privileged", "busybox", "mkdir", "/x").returncode == 0
 
 
+def test_a_cgroup_namespace_of_its_own_unless_the_container_asks_for_the_host_s(d):
+    assert set(run(d, "busybox", "cut", "-d:", "-f3", "/proc/self/cgroup").stdout.split()) == {"/"}
+    container_id = d.docker("create", "busybox", "true").stdout.strip()
+    assert d.docker("inspect", "--format", "{{.HostConfig.CgroupnsMode}}", container_id).stdout.strip() == "private"
+    d.docker("rm", container_id)
+    # privileged: the host's namespace where the cgroups are not unified (dockerd's rule)
+    for own in (["--cgroupns", "host"], *([["--privileged"]] if layout.detect_layout() != layout.V2 else [])):
+        assert f":/{PARENT}/dy-" in run(d, *own, "busybox", "cat", "/proc/self/cgroup").stdout
+
+
 def test_the_daemon_s_cgroup_parent_unless_the_container_names_one(d):
-    cgroups = run(d, "busybox", "cat", "/proc/self/cgroup").stdout
+    host_ns = ("--cgroupns", "host")  # the path is seen from the host's cgroup namespace
+    cgroups = run(d, *host_ns, "busybox", "cat", "/proc/self/cgroup").stdout
     assert f":/{PARENT}/dy-" in cgroups
     own_parent = f"{PARENT}-own"
     try:
-        own = run(d, "--cgroup-parent", own_parent, "busybox", "cat", "/proc/self/cgroup").stdout
+        own = run(d, *host_ns, "--cgroup-parent", own_parent, "busybox", "cat", "/proc/self/cgroup").stdout
         assert f":/{own_parent}/dy-" in own and f":/{PARENT}/" not in own
     finally:
         for controller in os.listdir("/sys/fs/cgroup"):

@@ -4,6 +4,7 @@ name when bad, and always behind a container's own setting."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -25,7 +26,7 @@ def test_flags_and_daemon_json_give_the_same_defaults(tmp_path):
         tmp_path, "--dns", "10.9.0.1", "--dns", "10.9.0.2", "--dns-opt", "ndots:2", "--dns-search", "corp.example",
         "--default-ulimit", "nofile=1024:2048", "--default-ulimit", "nproc=512", "--default-shm-size", "128M",
         "--init", "--no-new-privileges", "--cgroup-parent", "dy-parent", "--label", "zone=a", "--debug",
-        "--experimental",
+        "--experimental", "--default-cgroupns-mode", "private",
     )  # fmt: skip
     from_file = _load(
         tmp_path / "file",
@@ -34,21 +35,23 @@ def test_flags_and_daemon_json_give_the_same_defaults(tmp_path):
             "default-ulimits": {"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 2048},
                                 "nproc": {"Soft": 512, "Hard": 512}},
             "default-shm-size": "128M", "init": True, "no-new-privileges": True, "cgroup-parent": "dy-parent",
-            "labels": ["zone=a"], "debug": True, "experimental": True,
+            "labels": ["zone=a"], "debug": True, "experimental": True, "default-cgroupns-mode": "private",
         },
     )  # fmt: skip
     expected = ContainerDefaults(
         dns=("10.9.0.1", "10.9.0.2"), dns_options=("ndots:2",), dns_search=("corp.example",),
         ulimits=({"Name": "nofile", "Soft": 1024, "Hard": 2048}, {"Name": "nproc", "Soft": 512, "Hard": 512}),
-        shm_size=128 << 20, init=True, no_new_privileges=True, cgroup_parent="dy-parent",
+        shm_size=128 << 20, init=True, no_new_privileges=True, cgroup_parent="dy-parent", cgroupns_mode="private",
     )  # fmt: skip
     for loaded in (from_flags, from_file):
-        assert loaded.container_defaults == expected
+        assert loaded.container_defaults == replace(expected, cgroup_v2=loaded.container_defaults.cgroup_v2)
         assert (loaded.labels, loaded.debug, loaded.experimental, loaded.log_level) == (["zone=a"], True, True, "debug")
 
 
 def test_without_directives_containers_get_docker_s_defaults(tmp_path):
-    assert _load(tmp_path).container_defaults == ContainerDefaults()
+    loaded = _load(tmp_path).container_defaults
+    v2 = loaded.cgroup_v2  # dockerd's default cgroup namespace: private on cgroup v2, else the host's
+    assert loaded == ContainerDefaults(cgroupns_mode="private" if v2 else "host", cgroup_v2=v2)
 
 
 @pytest.mark.parametrize(
@@ -73,6 +76,7 @@ def test_without_directives_containers_get_docker_s_defaults(tmp_path):
         (["--label", "com.docker.x=1"], None, "invalid labels: label com.docker.x=1 is not allowed"),
         (["--label", "a=1", "--label", "a=2"], None, "conflict labels for a=2 and a=1"),
         ([], {"debug": "on"}, "invalid debug: expected true or false"),
+        (["--default-cgroupns-mode", "shared"], None, r"invalid default-cgroupns-mode: .*\(shared\): use \"host\""),
         (["--ip", "localhost"], None, "invalid ip: IP address is not correctly formatted: localhost"),
         ([], {"ip": 127}, "invalid ip: IP address is not correctly formatted: 127"),
     ],
@@ -120,7 +124,15 @@ def test_at_create_the_defaults_fill_what_the_container_leaves_unset():
         {"Name": "nproc", "Soft": 512, "Hard": 512},
     ]
     assert DEFAULTS.at_create({"ShmSize": 1 << 20})["ShmSize"] == 1 << 20
-    assert "Ulimits" not in ContainerDefaults().at_create({})
+    assert ContainerDefaults().at_create({}) == {"CgroupnsMode": "host"}
+
+
+def test_at_create_the_cgroup_namespace_mode_is_the_daemon_s_but_privileged_on_cgroup_v1_keeps_the_host_s():
+    private = ContainerDefaults(cgroupns_mode="private")
+    assert private.at_create({})["CgroupnsMode"] == "private"
+    assert private.at_create({"CgroupnsMode": "host"})["CgroupnsMode"] == "host"
+    assert private.at_create({"Privileged": True})["CgroupnsMode"] == "host"
+    assert replace(private, cgroup_v2=True).at_create({"Privileged": True})["CgroupnsMode"] == "private"
 
 
 def test_at_start_the_container_s_own_settings_win():

@@ -66,6 +66,7 @@ class DaemonConfig:
     no_new_privileges: bool = False
     seccomp_profile: str = ""
     cgroup_parent: str = ""
+    default_cgroupns_mode: str = ""  # dockerd's: private on cgroup v2, else host
     container_defaults: ContainerDefaults = field(default_factory=ContainerDefaults)
     # What docker info reports: Labels, Debug (also the debug log level), ExperimentalBuild.
     labels: list[str] = field(default_factory=list)

@@ -15,6 +15,7 @@ import shutil
 
 from dockyard import units
 from dockyard.errors import InvalidParameter, Unsupported
+from dockyard.kernel.cgroups import layout
 from dockyard.runtime import container_settings, container_spec, seccomp_profile
 from dockyard.services.container_defaults import ContainerDefaults
 
@@ -30,6 +31,7 @@ FILE_KEYS = {
     "no-new-privileges": "no_new_privileges",
     "seccomp-profile": "seccomp_profile",
     "cgroup-parent": "cgroup_parent",
+    "default-cgroupns-mode": "default_cgroupns_mode",
 }
 SECCOMP_BUILTIN, SECCOMP_UNCONFINED = "builtin", "unconfined"
 _LISTS, _BOOLS = ("dns", "dns-opts", "dns-search"), ("init", "no-new-privileges")
@@ -52,6 +54,8 @@ def add_flags(p: argparse.ArgumentParser) -> None:
                    help="no-new-privileges by default for containers")  # fmt: skip
     p.add_argument("--seccomp-profile", metavar="PATH", help='containers\' default seccomp profile, or "unconfined"')
     p.add_argument("--cgroup-parent", metavar="PATH", help="parent cgroup of containers that name none")
+    p.add_argument("--default-cgroupns-mode", metavar="host|private",
+                   help="containers' cgroup namespace (default: private on cgroup v2, else host)")  # fmt: skip
 
 
 def from_flags(args: argparse.Namespace) -> None:
@@ -79,6 +83,7 @@ def parse_ulimit(spec: str) -> dict:
 def build(values: dict) -> ContainerDefaults:
     """The defaults from the directives' values ({daemon.json key: value}), checked; a seccomp profile's
     file is read now, as dockerd reads it at its start."""
+    cgroup_v2 = layout.detect_layout() == layout.V2
     for key in _LISTS:
         if not isinstance(values[key], list) or not all(isinstance(item, str) for item in values[key]):
             raise InvalidParameter(f"invalid {key}: expected a list of strings")
@@ -104,6 +109,8 @@ def build(values: dict) -> ContainerDefaults:
         no_new_privileges=values["no-new-privileges"],
         seccomp=_seccomp(values["seccomp-profile"]),
         cgroup_parent=_cgroup_parent(values["cgroup-parent"]),
+        cgroupns_mode=_cgroupns_mode(values["default-cgroupns-mode"], cgroup_v2),
+        cgroup_v2=cgroup_v2,
     )
 
 
@@ -168,6 +175,16 @@ def _seccomp(path: object) -> str:
     except InvalidParameter as exc:
         raise InvalidParameter(f"invalid seccomp-profile {path}: {exc}") from None
     return text
+
+
+def _cgroupns_mode(mode: object, cgroup_v2: bool) -> str:
+    """dockerd's default: private where the cgroups are unified (v2), host on v1 and hybrid hosts."""
+    if mode == "":
+        return "private" if cgroup_v2 else "host"
+    if mode not in ("host", "private"):
+        raise InvalidParameter(f'invalid default-cgroupns-mode: invalid default cgroup namespace ({mode}): use "host" '
+                               'or "private"')  # fmt: skip
+    return str(mode)
 
 
 def _cgroup_parent(parent: object) -> str:

@@ -217,6 +217,8 @@ def build(
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
     if netns_path is not None:
         namespaces.append({"type": "network", "path": netns_path})
+    if host_config.get("CgroupnsMode") == "private":
+        namespaces.append({"type": "cgroup"})
     all_mounts = [m for m in container_settings.shm_mount(default_mounts(), host_config)
                   if not (privileged and m["destination"] == "/sys")]  # fmt: skip
     if privileged:

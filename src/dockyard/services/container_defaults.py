@@ -3,7 +3,7 @@ own setting always wins.
 
 dockerd applies them at two moments, and inspect shows the difference:
 
-- at create, into the stored HostConfig: ShmSize (a size of 0 means "the daemon's"), and the default
+- at create, into the stored HostConfig: ShmSize (a size of 0 means "the daemon's"), CgroupnsMode, and the default
   ulimits merged under the container's own by name (dockerd merges them again at each start and in
   inspect; merged once here, inspect shows the same while the daemon's defaults stay the same);
 - at each start, into the OCI spec only: --init for a container whose Init is null (false refuses it),
@@ -31,6 +31,8 @@ class ContainerDefaults:
     no_new_privileges: bool = False
     seccomp: str = ""  # "": the built-in profile; "unconfined"; else a profile's JSON, read at daemon start
     cgroup_parent: str = ""
+    cgroupns_mode: str = "host"  # "host" or "private", for containers that give none
+    cgroup_v2: bool = False  # the host's cgroups are unified: privileged containers get the default mode too
 
     def at_create(self, host_config: dict) -> dict:
         """host_config with the defaults dockerd stores at create."""
@@ -41,6 +43,10 @@ class ContainerDefaults:
         merged = [*(result.get("Ulimits") or []), *(u for u in self.ulimits if u["Name"] not in own)]
         if merged:
             result["Ulimits"] = merged
+        if not result.get("CgroupnsMode"):
+            # dockerd: a privileged container on cgroup v1 sees the host's hierarchy whatever the default.
+            privileged_v1 = result.get("Privileged") and not self.cgroup_v2
+            result["CgroupnsMode"] = "host" if privileged_v1 else self.cgroupns_mode
         return result
 
     def at_start(self, host_config: dict) -> dict:

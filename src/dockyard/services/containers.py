@@ -148,11 +148,9 @@ class ContainerService:
         # Bad options are refused now, not at start.
         host_config["LogConfig"] = log_options.resolve(host_config.get("LogConfig"), *self.log_default)
         _check_restart_policy(host_config)
-        # What dockerd fills in: the CLI sends -1 for "unset" swappiness, and no cgroup namespace mode.
+        # What dockerd fills in: the CLI sends -1 for "unset" swappiness (the cgroup namespace mode: at_create).
         if host_config.get("MemorySwappiness") == -1:
             host_config["MemorySwappiness"] = None
-        if not host_config.get("CgroupnsMode"):
-            host_config["CgroupnsMode"] = "host"  # containers get no cgroup namespace (cgroup v1 and hybrid hosts)
         host_config.update(container_spec.host_config_defaults(host_config))
         if host_config.get("NetworkMode", "default") in ("", "default"):
             host_config["NetworkMode"] = "bridge"  # what dockerd records for the default since API 1.44
