@@ -61,10 +61,10 @@ def add_flags(p: argparse.ArgumentParser) -> None:
 def from_flags(args: argparse.Namespace) -> None:
     """The flags' values in daemon.json's shapes: --default-ulimit nofile=1024:2048 as {"nofile": {...}}."""
     if args.default_ulimits is not None:
-        args.default_ulimits = {ulimit["Name"]: ulimit for ulimit in map(parse_ulimit, args.default_ulimits)}
+        args.default_ulimits = {ulimit["Name"]: ulimit for ulimit in map(_parse_ulimit, args.default_ulimits)}
 
 
-def parse_ulimit(spec: str) -> dict:
+def _parse_ulimit(spec: str) -> dict:
     """go-units ParseUlimit: NAME=SOFT[:HARD]; HARD defaults to SOFT."""
     name, sep, limits = spec.partition("=")
     if not sep:
