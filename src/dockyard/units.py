@@ -7,6 +7,7 @@
     ram_in_bytes("512m")         536870912   (--memory, --shm-size)
     from_human_size("1.5GB")     1500000000
     go_duration_ns("1m30s")      90000000000  (--health-interval, --since 10m, HEALTHCHECK --interval)
+    go_bool("false")             False       (--live-restore=false, driver options, --security-opt)
 
 The daemon writes "Up 3 minutes" with these and the CLI "3 weeks ago"; both
 import this module, which imports nothing.
@@ -90,6 +91,18 @@ def go_duration_ns(text: str) -> int:
     if number:
         raise ValueError(f'time: missing unit in duration "{text}"')
     return total
+
+
+_GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+             "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}  # fmt: skip
+
+
+def go_bool(text: str) -> bool:
+    """Go's strconv.ParseBool; ValueError with Go's message."""
+    try:
+        return _GO_BOOLS[text]
+    except KeyError:
+        raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax') from None
 
 
 _DECIMAL_MULTIPLIERS = {"k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4, "p": 1000**5}

@@ -99,18 +99,19 @@ class FakeUpstream:
     def upstream(self) -> Upstream:
         return Upstream(self.host, self.port)
 
-    async def start(self) -> FakeUpstream:
+    async def start(self, port: int = 0) -> FakeUpstream:
+        """On port, or (0) a port free for both protocols; port 53 for a nameserver resolv.conf can name."""
         loop = asyncio.get_running_loop()
-        for _ in range(20):  # find a port free for both protocols
+        for _ in range(20):
             udp = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_DGRAM)
-            udp.bind((self.host, 0))
-            port = udp.getsockname()[1]
+            udp.bind((self.host, port))
+            bound = udp.getsockname()[1]
             try:
-                self._tcp = await asyncio.start_server(self._serve_tcp, self.host, port)
+                self._tcp = await asyncio.start_server(self._serve_tcp, self.host, bound)
             except OSError:
                 udp.close()
                 continue
-            self.port = port
+            self.port = bound
             self._udp, _ = await loop.create_datagram_endpoint(lambda: _UpstreamUdp(self), sock=udp)
             return self
         raise RuntimeError(f"no free port on {self.host}")

@@ -144,6 +144,24 @@ def test_adding_a_network_again_replaces_its_rules_in_one_transaction(firewall):
     assert {command.split()[2] for command in added} == {"ip", "ip6"}
 
 
+def test_icc_off_drops_bridged_traffic_in_both_families_and_turns_br_netfilter_on(firewall, tmp_path):
+    nft = RecordingNft()
+    (tmp_path / "ipv4" / "conf" / "dy-n").mkdir(parents=True)  # for route_localnet
+    net = NetworkRules("n", "dy-n", ipaddress.ip_network("10.9.0.0/24"), icc=False)
+    with pytest.raises(Unsupported, match="br_netfilter"):  # the kernel's module is not there
+        firewall(nft).add_network(net)
+    (tmp_path / "bridge").mkdir()
+    for name in ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables"):
+        (tmp_path / "bridge" / name).write_text("0\n")
+    firewall(nft).add_network(net)
+    drops = [c for c in nft.batches[-1] if 'iifname "dy-n" oifname "dy-n" drop' in c]
+    assert [c.split()[2] for c in drops] == ["ip", "ip6"]
+    assert (tmp_path / "bridge" / "bridge-nf-call-iptables").read_text() == "1"
+    assert (tmp_path / "bridge" / "bridge-nf-call-ip6tables").read_text() == "1"
+    firewall(nft).add_network(NetworkRules("n", "dy-n", ipaddress.ip_network("10.9.0.0/24")))
+    assert not any('oifname "dy-n" drop' in c for c in nft.batches[-1])
+
+
 def test_publishing_and_unpublishing_need_no_listing(firewall):
     nft = RecordingNft()
     fw = firewall(nft)

@@ -40,6 +40,7 @@ class Services:
     archives: ArchiveService
     stats: StatsService
     info: Callable[[], dict]  # the host facts /info and /version report
+    experimental: bool = False  # the daemon's --experimental, in every response's Docker-Experimental
 
 
 class Routes:
@@ -73,7 +74,7 @@ async def version(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _server_headers(request: web.Request, response: web.StreamResponse) -> None:
     """The headers dockerd adds to every response."""
     response.headers["Api-Version"] = versions.MAX_VERSION
-    response.headers["Docker-Experimental"] = "false"
+    response.headers["Docker-Experimental"] = "true" if request.app[SERVICES].experimental else "false"
     response.headers["Ostype"] = "linux"
     response.headers["Server"] = f"Dockyard/{__version__} (linux)"
     if "path_stat" in request:  # docker cp reads what it is copying from this header

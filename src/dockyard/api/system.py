@@ -11,11 +11,11 @@ from dockyard.api.app import Routes, services_of
 from dockyard.api.responses import json_response
 from dockyard.errors import InvalidParameter
 
-# Headers dockerd sends with every /_ping, which clients use to negotiate.
+# Headers dockerd sends with every /_ping, which clients use to negotiate (and Docker-Experimental, which
+# every response carries: dockyard.api.app).
 _PING_HEADERS = {
     "API-Version": versions.MAX_VERSION,
     "Builder-Version": "1",  # the classic builder's protocol; BuildKit's would be "2"
-    "Docker-Experimental": "false",
     "OSType": "linux",
     "Cache-Control": "no-cache, no-store, must-revalidate",
     "Pragma": "no-cache",
@@ -28,7 +28,8 @@ async def ping(request: web.Request) -> web.Response:
 
 
 async def version(request: web.Request) -> web.Response:
-    facts = services_of(request).info()
+    services = services_of(request)
+    facts = services.info()
     details = {
         "ApiVersion": versions.MAX_VERSION,
         "MinAPIVersion": versions.MIN_VERSION,
@@ -46,12 +47,13 @@ async def version(request: web.Request) -> web.Response:
                 {
                     "Name": "Engine",
                     "Version": facts["ServerVersion"],
-                    "Details": {k: str(v) for k, v in details.items()} | {"Experimental": "false"},
+                    "Details": {k: str(v) for k, v in details.items()}
+                    | {"Experimental": str(services.experimental).lower()},
                 }
             ],
             "Version": facts["ServerVersion"],
             **details,
-            "Experimental": False,
+            "Experimental": services.experimental,
         }
     )
 

@@ -13,11 +13,15 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from dockyard.daemon import listeners
+from dockyard import units
+from dockyard.daemon import container_options, listeners
 from dockyard.distribution.settings import RegistrySettings
 from dockyard.errors import InvalidParameter
 from dockyard.logs import options as log_options
+from dockyard.network import ports
 from dockyard.network.ipam import DEFAULT_POOLS, Pool
+from dockyard.services import shutdown
+from dockyard.services.container_defaults import ContainerDefaults
 
 DEFAULT_SOCKET = "unix:///run/dockyard/dockyard.sock"
 
@@ -38,6 +42,8 @@ class DaemonConfig:
     mtu: int = 1500
     ipv6: bool = False  # IPv6 on the default bridge, in fixed_cidr_v6
     fixed_cidr_v6: str = ""
+    ip: str = ports.ANY_V4  # the host address of the default bridge's published ports without one
+    icc: bool = True  # traffic between the default bridge's containers
     default_address_pools: list[dict] = field(default_factory=list)
     # Published ports the kernel's NAT cannot serve (from [::1], or [::] to an IPv4-only container) go
     # through Dockyard's in-process proxy unless this is off (network/proxy.py); docs/networking.md.
@@ -52,11 +58,30 @@ class DaemonConfig:
     # Containers outlive the daemon (their shims hold them) unless this is off: then, as dockerd without
     # --live-restore, a clean shutdown stops them and a start after a crash kills those still running.
     live_restore: bool = True
+    # Without live restore, how long a shutdown waits for the containers to stop (dockyard.services.shutdown).
+    shutdown_timeout: int = shutdown.DEFAULT_SHUTDOWN_TIMEOUT
     log_driver: str = "json-file"  # for containers whose LogConfig names none
     log_opts: dict[str, str] = field(default_factory=dict)
     # Registries reached over plain HTTP (host[:port] or CIDR) and the mirrors (distribution/settings.py).
     insecure_registries: list[str] = field(default_factory=list)
     registry_mirrors: list[str] = field(default_factory=list)
+    # Containers' defaults (dockyard.daemon.container_options), checked into container_defaults by load().
+    dns: list[str] = field(default_factory=list)
+    dns_opts: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    default_ulimits: dict[str, dict] = field(default_factory=dict)
+    default_shm_size: str | int = ""
+    init: bool = False
+    init_path: str = ""
+    no_new_privileges: bool = False
+    seccomp_profile: str = ""
+    cgroup_parent: str = ""
+    default_cgroupns_mode: str = ""  # dockerd's: private on cgroup v2, else host
+    container_defaults: ContainerDefaults = field(default_factory=ContainerDefaults)
+    # What docker info reports: Labels, Debug (also the debug log level), ExperimentalBuild.
+    labels: list[str] = field(default_factory=list)
+    debug: bool = False
+    experimental: bool = False
 
     @property
     def pid_path(self) -> str:
@@ -109,6 +134,8 @@ _FILE_KEYS = {
     "mtu": "mtu",
     "ipv6": "ipv6",
     "fixed-cidr-v6": "fixed_cidr_v6",
+    "ip": "ip",
+    "icc": "icc",
     "default-address-pools": "default_address_pools",
     "tls": "tls",
     "tlsverify": "tlsverify",
@@ -123,6 +150,11 @@ _FILE_KEYS = {
     "userland-proxy-path": "userland_proxy_path",  # refused: see load()
     "insecure-registries": "insecure_registries",
     "registry-mirrors": "registry_mirrors",
+    "shutdown-timeout": "shutdown_timeout",
+    "labels": "labels",
+    "debug": "debug",
+    "experimental": "experimental",
+    **container_options.FILE_KEYS,
 }
 # daemon.json directives whose value is a list of strings, or of objects, or a JSON boolean ("false" as a
 # string would be true to Python: dockerd's Go decoding refuses it too).
@@ -148,6 +180,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mtu", type=int, help="MTU of the containers' interfaces (default 1500)")
     p.add_argument("--ipv6", action="store_true", default=None, help="IPv6 on the default bridge network")
     p.add_argument("--fixed-cidr-v6", help="the default bridge's IPv6 subnet, e.g. fd00:d0c::/64 (with --ipv6)")
+    p.add_argument("--ip", help="host address of the default bridge's published ports (default 0.0.0.0)")
+    p.add_argument("--icc", nargs="?", const=True, type=_boolean, metavar="true|false",
+                   help="traffic between the default bridge's containers (default true)")  # fmt: skip
     p.add_argument("--tls", action="store_true", default=None, help="serve TCP with TLS (implied by --tlsverify)")
     p.add_argument("--tlsverify", action="store_true", default=None, help="require client certificates")
     p.add_argument("--tlscacert", help="CA that signs the client certificates (default ~/.docker/ca.pem)")
@@ -176,8 +211,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--registry-mirror", action="append", dest="registry_mirrors", metavar="URL", help="a registry mirror"
     )
+    p.add_argument("--shutdown-timeout", type=int, metavar="SECONDS",
+                   help="how long a shutdown waits for containers without live restore (default 15)")  # fmt: skip
     p.add_argument("--log-driver", help="containers' default log driver: json-file, local or none")
     p.add_argument("--log-opt", action="append", dest="log_opts", metavar="KEY=VALUE", help="its default options")
+    container_options.add_flags(p)
+    p.add_argument("--label", action="append", dest="labels", metavar="KEY=VALUE", help="a label of the daemon")
+    p.add_argument("-D", "--debug", action="store_true", default=None, help="debug mode: the debug log level")
+    p.add_argument("--experimental", action="store_true", default=None, help="report experimental features on")
     p.add_argument("--config-file", default="/etc/dockyard/daemon.json", help="daemon.json (default %(default)s)")
     return p
 
@@ -192,6 +233,7 @@ def load(argv: list[str]) -> DaemonConfig:
         args.log_opts = _key_values(args.log_opts)
     if args.default_address_pools is not None:
         args.default_address_pools = [_pool_flag(text) for text in args.default_address_pools]
+    container_options.from_flags(args)
     for key, name in _FILE_KEYS.items():
         value = getattr(args, name)
         if value is None:
@@ -205,6 +247,10 @@ def load(argv: list[str]) -> DaemonConfig:
         setattr(config, name, value)
     if config.ipv6 != bool(config.fixed_cidr_v6):
         raise InvalidParameter("IPv6 on the default bridge needs both --ipv6 and --fixed-cidr-v6")
+    try:
+        config.ip = ports.host_ip(str(config.ip)) or ports.ANY_V4
+    except InvalidParameter:
+        raise InvalidParameter(f"invalid ip: IP address is not correctly formatted: {config.ip}") from None
     if not 0 < len(config.bridge) <= 15:
         raise InvalidParameter(f"invalid bridge name {config.bridge!r}: 1 to 15 characters")
     config.tls = config.tls or config.tlsverify
@@ -219,15 +265,44 @@ def load(argv: list[str]) -> DaemonConfig:
             "there is no proxy binary to choose"
         )
     _ = config.pools, config.registries  # parsed now: a bad entry refuses the start, not a later request
+    config.container_defaults = container_options.build(
+        {key: getattr(config, name) for key, name in container_options.FILE_KEYS.items()}
+    )
+    _check_labels(config.labels)
+    for key in ("debug", "experimental", "icc"):
+        if not isinstance(getattr(config, key), bool):
+            raise InvalidParameter(f"invalid {key}: expected true or false")
+    if not isinstance(config.shutdown_timeout, int) or isinstance(config.shutdown_timeout, bool):
+        raise InvalidParameter("invalid shutdown-timeout: expected a number of seconds")
+    if config.debug:
+        config.log_level = "debug"
     return config
+
+
+def _check_labels(labels: object) -> None:
+    """moby's opts.ValidateLabel and GetConflictFreeLabels: KEY=VALUE, outside docker's namespaces, a key
+    given twice only with the same value."""
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        raise InvalidParameter("invalid labels: expected a list of KEY=VALUE strings")
+    seen: dict[str, str] = {}
+    for label in labels:
+        key, sep, value = label.partition("=")
+        if not sep:
+            raise InvalidParameter(f"invalid labels: bad attribute format: {label}")
+        if label.lower().startswith(("com.docker.", "io.docker.", "org.dockerproject.")):
+            raise InvalidParameter(f"invalid labels: label {label} is not allowed: the namespaces com.docker.*, "
+                                   "io.docker.*, and org.dockerproject.* are reserved for internal use")  # fmt: skip
+        if seen.get(key, value) != value:
+            raise InvalidParameter(f"conflict labels for {key}={value} and {key}={seen[key]}")
+        seen[key] = value
 
 
 def _boolean(text: str) -> bool:
     """A Go bool flag's value: --live-restore=false."""
-    value = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}.get(text.lower())
-    if value is None:
-        raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
-    return value
+    try:
+        return units.go_bool(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}") from None
 
 
 def _pool_flag(text: str) -> dict:

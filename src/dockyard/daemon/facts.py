@@ -10,6 +10,7 @@ import uuid
 
 from dockyard import __version__
 from dockyard.daemon.config import DaemonConfig
+from dockyard.daemon.container_options import SECCOMP_BUILTIN
 from dockyard.image import manifest as m
 from dockyard.runtime.container_spec import RUNTIME_NAME
 from dockyard.services.stats import mem_total
@@ -82,7 +83,7 @@ class HostFacts:
             "CPUSet": True,
             "PidsLimit": True,
             "IPv4Forwarding": _read("/proc/sys/net/ipv4/ip_forward") == "1",
-            "Debug": self.config.log_level == "debug",
+            "Debug": self.config.debug,
             "OomKillDisable": True,
             "NGoroutines": 0,
             "LoggingDriver": "json-file",
@@ -103,8 +104,8 @@ class HostFacts:
             "HttpsProxy": os.environ.get("HTTPS_PROXY", ""),
             "NoProxy": os.environ.get("NO_PROXY", ""),
             "Name": socket.gethostname(),
-            "Labels": [],
-            "ExperimentalBuild": False,
+            "Labels": list(self.config.labels),
+            "ExperimentalBuild": self.config.experimental,
             "ServerVersion": __version__,
             "Runtimes": {RUNTIME_NAME: {"path": "dockyard-runtime"}},
             "DefaultRuntime": RUNTIME_NAME,
@@ -112,8 +113,10 @@ class HostFacts:
             "LiveRestoreEnabled": self.config.live_restore,
             "Isolation": "",
             "InitBinary": "docker-init",
-            "SecurityOptions": ["name=seccomp,profile=builtin"] if seccomp else [],
-            "Warnings": [],
+            "SecurityOptions": self._security_options(seccomp),
+            "Warnings": ["WARNING: daemon is not using the default seccomp profile"]
+            if seccomp and self.config.seccomp_profile not in ("", SECCOMP_BUILTIN)
+            else [],
         }
         return {
             "Info": info,
@@ -124,6 +127,14 @@ class HostFacts:
             "KernelVersion": uname.release,
             "BuildTime": "",
         }
+
+    def _security_options(self, seccomp: bool) -> list[str]:
+        """As dockerd lists them: the seccomp profile by its path (or builtin, unconfined), then
+        no-new-privileges when it is the containers' default."""
+        options = [f"name=seccomp,profile={self.config.seccomp_profile or SECCOMP_BUILTIN}"] if seccomp else []
+        if self.config.no_new_privileges:
+            options.append("name=no-new-privileges")
+        return options
 
 
 def _read(path: str) -> str:

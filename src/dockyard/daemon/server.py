@@ -70,11 +70,12 @@ def run(config: DaemonConfig) -> None:
                 networks, firewall, config.exec_root, container=container, containers=all_containers,
                 image_config=lambda record: containers.image_config(record),
                 files_dir=lambda container_id: os.path.join(config.data_root, "containers", container_id),
+                defaults=config.container_defaults,
             )  # fmt: skip
             containers = ContainerService(
                 data_root=config.data_root, exec_root=config.exec_root, db=images.images.db, images=images,
                 volumes=volumes, shims=shims, network=sandboxes, log_driver=config.log_driver,
-                log_opts=config.log_opts,
+                log_opts=config.log_opts, defaults=config.container_defaults,
             )  # fmt: skip
             # one bus: `docker events` shows them all
             images.events = volumes.events = networks.events = containers.events
@@ -102,14 +103,15 @@ def run(config: DaemonConfig) -> None:
                 archives=ArchiveService(containers),
                 stats=StatsService(containers),
                 info=HostFacts(config),
+                experimental=config.experimental,
             )
             app = make_app(services)
             app.on_startup.append(lambda _app: names.start())
             app.on_cleanup.append(lambda _app: names.close())
             try:
                 asyncio.run(_serve(app, config, tls_context))
-                if not config.live_restore:
-                    containers.stop_all()
+                if not config.live_restore and containers.stop_all(config.shutdown_timeout):
+                    log.error("Force shutdown daemon: containers were still stopping after the shutdown timeout")
             finally:
                 shims.close()
                 firewall.close()  # the userland proxy's relays end; rules and bridges stay, as dockerd leaves them
@@ -120,7 +122,8 @@ def run(config: DaemonConfig) -> None:
 def _network_config(config: DaemonConfig) -> NetworkConfig:
     # The owner tag names this daemon's exec root: two daemons on one host never reconcile each other's links.
     return NetworkConfig(bridge=config.bridge, bip=config.bip, mtu=config.mtu, pools=config.pools,
-                         fixed_cidr_v6=config.fixed_cidr_v6 if config.ipv6 else "",
+                         fixed_cidr_v6=config.fixed_cidr_v6 if config.ipv6 else "", default_bind_ip=config.ip,
+                         icc=config.icc,
                          owner=f"dockyard:{config.exec_root}")  # fmt: skip
 
 

@@ -51,6 +51,7 @@ class NetworkRules:
     subnet: ipaddress.IPv4Network
     internal: bool = False
     subnet6: ipaddress.IPv6Network | None = None
+    icc: bool = True  # False: no traffic between the bridge's containers (dockerd's --icc=false, enable_icc)
 
 
 def skeleton(table: str) -> list[str]:
@@ -99,6 +100,10 @@ def network_rules(net: NetworkRules) -> list[Rule]:
             # Docker 28 too: from outside the bridge, only published ports (DNATed) open connections.
             rule = f"oifname {bridge} iifname != {bridge} ct state new ct status ! dnat drop"
             rules.append((family, "isolation", rule))
+        if not net.icc:
+            # Frames bridged between two ports pass the ip/ip6 forward hook with the bridge as both
+            # interfaces (br_netfilter; the firewall makes sure it is on), as dockerd's -i/-o docker0 DROP.
+            rules.append((family, "isolation", f"iifname {bridge} oifname {bridge} drop"))
     if not net.internal:
         for family, subnet in (("ip", net.subnet), ("ip6", net.subnet6)):
             if subnet is not None:

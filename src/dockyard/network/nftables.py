@@ -24,6 +24,7 @@ the ``published`` map commented ``ctr:<id>`` (removed by key)::
                        net:<id>  oifname <bridge> ip saddr 127.0.0.0/8 masquerade   localhost
       isolation        net:<id>  new connections into <bridge> from elsewhere: only published ports
                                  (internal: nothing in or out of <bridge> at all)
+                       net:<id>  iifname <bridge> oifname <bridge> drop   icc off: nothing between its containers
       loopback_guard   net:<id>  iifname <bridge> ip daddr 127.0.0.0/8 drop
 
 A map lookup costs the same for one published port as for thousands (docker's
@@ -221,11 +222,21 @@ class Firewall:
             if not net.internal:
                 # Lets the host's own 127.0.0.1 reach published ports (docker does it without its proxy).
                 self._write_sysctl(f"ipv4/conf/{net.bridge}/route_localnet", "1")
+            if not net.icc:
+                self._bridged_traffic_filtered()
             if net.subnet6 is not None:
                 # As dockerd for IPv6 networks. Interfaces whose accept_ra is 1 stop taking
                 # router advertisements while forwarding is on; 2 keeps them.
                 self._write_sysctl("ipv6/conf/all/forwarding", "1")
             self._replace(f"net:{net.id}", network_rules(net))
+
+    def _bridged_traffic_filtered(self) -> None:
+        """Traffic between two containers of one bridge is bridged, not routed: our forward chains see it only
+        with br_netfilter's bridge-nf-call-ip(6)tables on, which dockerd too switches on for --icc=false."""
+        if not os.path.isdir(os.path.join(self._proc_net, "bridge")):
+            raise Unsupported("icc=false needs the kernel's br_netfilter (modprobe br_netfilter)")
+        for family in ("iptables", "ip6tables"):
+            self._write_sysctl(f"bridge/bridge-nf-call-{family}", "1")
 
     def remove_network(self, network_id: str) -> None:
         with self._lock:

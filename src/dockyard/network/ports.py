@@ -91,7 +91,8 @@ def split_key(key: str) -> tuple[tuple[int, int], Proto]:
         raise InvalidParameter(f"invalid port specification: {key!r}") from None
 
 
-def _host_ip(text: str) -> str:
+def host_ip(text: str) -> str:
+    """An address as given in HostIp ("[::1]" too), normalised; "" for none; InvalidParameter if it is none."""
     text = (text or "").strip("[]")
     if not text:
         return ""
@@ -118,7 +119,7 @@ def port_requests(
     for key, bindings in sorted((port_bindings or {}).items()):
         (low, high), proto = split_key(key)
         for binding in bindings or ():
-            host_ip = _host_ip(binding.get("HostIp", ""))
+            address = host_ip(binding.get("HostIp", ""))
             host_port = (binding.get("HostPort") or "").strip()
             try:
                 host_low, host_high = (0, 0) if host_port in ("", "0") else _port_range(host_port)
@@ -132,9 +133,9 @@ def port_requests(
             for offset in range(count):
                 if host_low and count > 1:
                     pinned = host_low + offset
-                    requests.append(PortRequest(low + offset, proto, host_ip, pinned, pinned))
+                    requests.append(PortRequest(low + offset, proto, address, pinned, pinned))
                 else:
-                    requests.append(PortRequest(low + offset, proto, host_ip, host_low, host_high))
+                    requests.append(PortRequest(low + offset, proto, address, host_low, host_high))
                 bound.add((low + offset, proto))
     if publish_all:
         exposed: set[tuple[int, Proto]] = set()
@@ -169,7 +170,7 @@ def mappings_from_api(ports: Mapping[str, Sequence[Mapping[str, str]] | None] | 
                 host_port = _port(entry.get("HostPort", ""))
             except ValueError:
                 raise InvalidParameter(f"invalid port specification: {entry.get('HostPort')!r}") from None
-            mappings.append(PortMapping(port, proto, _host_ip(entry.get("HostIp", "")) or ANY_V4, host_port))
+            mappings.append(PortMapping(port, proto, host_ip(entry.get("HostIp", "")) or ANY_V4, host_port))
     return mappings
 
 
@@ -189,9 +190,9 @@ def _parse_one(spec: str) -> list[tuple[str, dict[str, str]]]:
     proto = proto.lower()
     if proto not in Proto.__members__.values():
         raise InvalidParameter(f"invalid proto: {proto}")
-    host_ip, host_port, container = _split_spec(rest)
-    if host_ip:
-        host_ip = _host_ip(host_ip)
+    address, host_port, container = _split_spec(rest)
+    if address:
+        address = host_ip(address)
     if not container:
         raise InvalidParameter(f"no port specified: {spec}<empty>")
     try:
@@ -215,7 +216,7 @@ def _parse_one(spec: str) -> list[tuple[str, dict[str, str]]]:
             port_text = str(host_low + offset)
         else:
             port_text = host_port
-        result.append((f"{low + offset}/{proto}", {"HostIp": host_ip, "HostPort": port_text}))
+        result.append((f"{low + offset}/{proto}", {"HostIp": address, "HostPort": port_text}))
     return result
 
 

@@ -204,18 +204,21 @@ def build(
     hostname: str,
     netns_path: str | None,
     mounts: list[dict] | None = None,
+    init_path: str = "",
 ) -> dict:
     """The OCI config for a container; rootfs must already be mounted (users are looked up in it).
 
     netns_path: the network namespace to join (made by the network sandbox), None for the host's.
     mounts are the container's binds and volumes as OCI mounts (dockyard.volume.mountspec.oci_mounts),
-    their volumes already mounted on the host.
+    their volumes already mounted on the host. init_path: the daemon's --init-path, "" to look one up.
     """
     privileged = bool(host_config.get("Privileged"))
     caps = capabilities(host_config)
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
     if netns_path is not None:
         namespaces.append({"type": "network", "path": netns_path})
+    if host_config.get("CgroupnsMode") == "private":
+        namespaces.append({"type": "cgroup"})
     all_mounts = [m for m in container_settings.shm_mount(default_mounts(), host_config)
                   if not (privileged and m["destination"] == "/sys")]  # fmt: skip
     if privileged:
@@ -225,7 +228,7 @@ def build(
     all_mounts += container_files(container_dir)
     all_mounts += mounts or []
     all_mounts += _tmpfs_mounts(host_config)
-    all_mounts += init_mounts(host_config)
+    all_mounts += init_mounts(host_config, init_path)
     process_extra = {}
     rows, columns = (host_config.get("ConsoleSize") or [0, 0])[:2]
     if config.get("Tty") and rows and columns:  # the CLI's terminal size, so that the first screen fits
@@ -288,8 +291,11 @@ INIT_PATH = "/sbin/docker-init"  # where docker puts its init in the container
 INIT_NAMES = ("docker-init", "tini-static")  # statically linked: images need no C library for it
 
 
-def init_binary() -> str:
-    """The host's init for --init: docker's own docker-init, or Debian's tini-static (the same tini)."""
+def init_binary(init_path: str = "") -> str:
+    """The host's init for --init: the daemon's --init-path, else docker's own docker-init, or Debian's
+    tini-static (the same tini)."""
+    if init_path:
+        return init_path
     for name in INIT_NAMES:
         found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/bin:/usr/local/bin")
         if found:
@@ -302,10 +308,11 @@ def init_args(host_config: dict) -> list[str]:
     return [INIT_PATH, "--"] if host_config.get("Init") else []
 
 
-def init_mounts(host_config: dict) -> list[dict]:
+def init_mounts(host_config: dict, init_path: str = "") -> list[dict]:
     if not host_config.get("Init"):
         return []
-    return [{"destination": INIT_PATH, "type": "bind", "source": init_binary(), "options": ["rbind", "ro", "rprivate"]}]
+    return [{"destination": INIT_PATH, "type": "bind", "source": init_binary(init_path),
+             "options": ["rbind", "ro", "rprivate"]}]  # fmt: skip
 
 
 def host_config_defaults(host_config: dict) -> dict:
@@ -329,7 +336,7 @@ def seccomp_config(security: security_opts.SecurityOptions, host_config: dict, c
     return profile(caps)
 
 
-def check(host_config: dict) -> list[str]:
+def check(host_config: dict, init_path: str = "") -> list[str]:
     """Refuse at create what would fail at start (--security-opt, seccomp profiles, resources, devices,
     ulimits, sysctls); the warnings dockerd gives for what it accepts."""
     security = security_opts.parse(host_config.get("SecurityOpt"))
@@ -339,7 +346,7 @@ def check(host_config: dict) -> list[str]:
     container_settings.rlimits(host_config)
     container_settings.sysctls(host_config)
     container_settings.shm_size(host_config)
-    init_mounts(host_config)
+    init_mounts(host_config, init_path)
     cgroups_path(host_config, "")
     return container_resources.check(host_config)
 

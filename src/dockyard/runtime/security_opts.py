@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dockyard import units
 from dockyard.errors import InvalidParameter
-
-_BOOLEANS = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
 
 
 @dataclass(frozen=True)
@@ -49,9 +48,10 @@ def parse(options: list[str] | None) -> SecurityOptions:
         if key == "seccomp":
             seccomp = value
         elif key == "no-new-privileges":
-            if value.lower() not in _BOOLEANS:
-                raise InvalidParameter(f'invalid --security-opt 2: "{option}"')
-            no_new_privileges = _BOOLEANS[value.lower()]
+            try:
+                no_new_privileges = units.go_bool(value)
+            except ValueError:
+                raise InvalidParameter(f'invalid --security-opt 2: "{option}"') from None
         elif key == "apparmor":
             if value != "unconfined":
                 raise InvalidParameter(

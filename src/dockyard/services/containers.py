@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -42,6 +43,8 @@ from dockyard.runtime import container_resources, container_spec, control
 from dockyard.runtime.runtime import Runtime, parse_signal
 from dockyard.runtime.shim import read_json, write_json
 from dockyard.services import filters as filters_
+from dockyard.services import shutdown
+from dockyard.services.container_defaults import ContainerDefaults
 from dockyard.services.events import EventBus, container_attributes
 from dockyard.services.images import ImageService
 from dockyard.services.sandboxes import SandboxService
@@ -81,8 +84,10 @@ class ContainerService:
         runtime_root: str | None = None,
         log_driver: str = log_options.JSON_FILE,
         log_opts: dict[str, str] | None = None,
+        defaults: ContainerDefaults | None = None,
     ) -> None:
         self.shims = shims
+        self.defaults = defaults or ContainerDefaults()  # the daemon's, for what a container does not set
         self.volumes = volumes
         self.network = network
         self.log_default = (log_driver, dict(log_opts or {}))  # the daemon's log-driver and log-opts
@@ -140,15 +145,13 @@ class ContainerService:
     def create(self, body: dict, name: str | None = None) -> ContainerRecord:
         """docker create: a record, a writable snapshot over the image, and the container's directory."""
         config = {key: value for key, value in body.items() if key not in ("HostConfig", "NetworkingConfig")}
-        host_config = dict(body.get("HostConfig") or {})
+        host_config = self.defaults.at_create(body.get("HostConfig") or {})
         # Bad options are refused now, not at start.
         host_config["LogConfig"] = log_options.resolve(host_config.get("LogConfig"), *self.log_default)
         _check_restart_policy(host_config)
-        # What dockerd fills in: the CLI sends -1 for "unset" swappiness, and no cgroup namespace mode.
+        # What dockerd fills in: the CLI sends -1 for "unset" swappiness (the cgroup namespace mode: at_create).
         if host_config.get("MemorySwappiness") == -1:
             host_config["MemorySwappiness"] = None
-        if not host_config.get("CgroupnsMode"):
-            host_config["CgroupnsMode"] = "host"  # containers get no cgroup namespace (cgroup v1 and hybrid hosts)
         host_config.update(container_spec.host_config_defaults(host_config))
         if host_config.get("NetworkMode", "default") in ("", "default"):
             host_config["NetworkMode"] = "bridge"  # what dockerd records for the default since API 1.44
@@ -164,7 +167,7 @@ class ContainerService:
         image_config = image.config.get("config") or {}
         container_spec.command(image_config, config)  # refuse a container with nothing to run now, as docker does
         container_spec.capabilities(host_config)
-        container_spec.check(host_config)
+        container_spec.check(host_config, self.defaults.init_path)
         container_spec.check_runtime(host_config)
         inherited = [point for spec in host_config.get("VolumesFrom") or [] for point in self._volumes_from(spec)]
         # Every mount and network is checked before the first volume is made: a bad one leaves nothing behind.
@@ -329,10 +332,11 @@ class ContainerService:
                 image_config=image_config,
                 # Legacy links' variables come first: the container's own override them.
                 config={**record.config, "Env": [*sandbox.env, *(record.config.get("Env") or [])]},
-                host_config=record.host_config,
+                host_config=self.defaults.at_start(record.host_config),
                 hostname=sandbox.hostname,
                 netns_path=sandbox.netns_path,
                 mounts=mounts,
+                init_path=self.defaults.init_path,
             )
             with open(os.path.join(bundle, "config.json"), "w") as f:
                 json.dump(spec, f)
@@ -430,8 +434,7 @@ class ContainerService:
         """The stop signal, SIGKILL after the timeout (default StopTimeout, else 10 s; negative: no SIGKILL);
         returns when the exit is recorded."""
         if timeout is None:
-            timeout = record.config.get("StopTimeout")
-            timeout = 10 if timeout is None else timeout
+            timeout = _stop_timeout(record)
         exited = self.subscribe_exit(record.id)
         try:
             self._signal(record, parse_signal(sig or record.config.get("StopSignal") or "SIGTERM"))
@@ -443,21 +446,21 @@ class ContainerService:
         finally:
             self.unsubscribe_exit(record.id, exited)
 
-    def stop_all(self) -> None:
+    def stop_all(self, shutdown_timeout: int = shutdown.DEFAULT_SHUTDOWN_TIMEOUT) -> int:
         """A daemon shutting down without live restore: every running container stopped as `docker stop`
         would (its stop signal, SIGKILL after its timeout), all at once, but not marked stopped by the user,
-        so that restart policies bring them back with the daemon, as dockerd's do."""
+        so that restart policies bring them back with the daemon, as dockerd's do. Waits at most the
+        shutdown timeout, as dockerd reckons it (dockyard.services.shutdown); how many were still stopping."""
         self._shutting_down = True  # no restart policy acts now: the next daemon's restore() does
 
         def stop(record: ContainerRecord) -> None:
-            timeout = record.config.get("StopTimeout")
             # Exited meanwhile, or (a shutdown must end) still there 30 s after its SIGKILL.
             with contextlib.suppress(Conflict, concurrent.futures.TimeoutError):
-                self._terminate(record, 10 if timeout is None else max(timeout, 0))
+                self._terminate(record, max(_stop_timeout(record), 0))
 
         running = [record for record in self.records.all() if record.state.get("Running")]
-        with concurrent.futures.ThreadPoolExecutor(max(1, min(len(running), 32))) as pool:
-            list(pool.map(stop, running))
+        limit = shutdown.wait_limit(shutdown_timeout, map(_stop_timeout, running))
+        return shutdown.run_all([functools.partial(stop, record) for record in running], limit)
 
     def update(self, name_or_id: str, changes: dict) -> list[str]:
         """docker update: the restart policy and resources, applied to the running container's cgroup at once."""
@@ -793,6 +796,11 @@ class ContainerService:
     ) -> Iterator[dict]:  # fmt: skip
         decode = local.decode if record.host_config["LogConfig"]["Type"] == log_options.LOCAL else jsonfile.decode
         return log_reader.read(self.log_path(record), decode, exited, since=since, until=until, tail=tail)
+
+
+def _stop_timeout(record: ContainerRecord) -> int:
+    timeout = record.config.get("StopTimeout")
+    return shutdown.DEFAULT_STOP_TIMEOUT if timeout is None else timeout
 
 
 def _driver_and_options(record: ContainerRecord) -> dict:

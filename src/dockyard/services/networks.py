@@ -22,12 +22,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dockyard import timestamps
+from dockyard import timestamps, units
 from dockyard.core.network import NetworkDriver, NetworkLinks
 from dockyard.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 from dockyard.metadata.db import Database
 from dockyard.metadata.networks import EndpointRecord, EndpointTable, NetworkRecord, NetworkTable
-from dockyard.network import interfaces, ipam, macvlan
+from dockyard.network import interfaces, ipam, macvlan, ports
 from dockyard.network.bridge import BridgeDriver
 from dockyard.network.nftables import Firewall, NetworkRules
 from dockyard.services.events import EventBus
@@ -37,9 +37,11 @@ PREDEFINED = ("bridge", "host", "none")
 LINK_DRIVERS = ("bridge", "macvlan", "ipvlan")  # the drivers whose endpoints are interfaces in the container
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 MTU_OPTION = "com.docker.network.driver.mtu"
+BIND_IP_OPTION = "com.docker.network.bridge.host_binding_ipv4"  # published ports without HostIp go there
+ICC_OPTION = "com.docker.network.bridge.enable_icc"  # false: no traffic between the network's containers
 _KNOWN_OPTIONS = frozenset(
     {BRIDGE_NAME_OPTION, MTU_OPTION, "com.docker.network.bridge.enable_ip_masquerade",
-     "com.docker.network.bridge.enable_icc", "com.docker.network.bridge.host_binding_ipv4",
+     ICC_OPTION, BIND_IP_OPTION,
      "com.docker.network.bridge.default_bridge"}
 )  # fmt: skip
 
@@ -53,6 +55,8 @@ class NetworkConfig:
     mtu: int = 1500
     pools: tuple[ipam.Pool, ...] = ipam.DEFAULT_POOLS
     fixed_cidr_v6: str = ""  # the default bridge's IPv6 subnet (dockerd's --ipv6 --fixed-cidr-v6), "" for none
+    default_bind_ip: str = "0.0.0.0"  # dockerd's --ip: where the default bridge publishes ports without HostIp
+    icc: bool = True  # dockerd's --icc: traffic between the default bridge's containers
     # The owner tag on the links this daemon makes, so reconciliation never touches another daemon's.
     owner: str = "dockyard"
 
@@ -112,6 +116,11 @@ class NetworkService:
         """The default network as --bridge, --bip and --fixed-cidr-v6 say; a daemon started with other values
         changes it in place (its id and its containers' endpoints stay) unless a container runs on it."""
         default = self.networks.by_name("bridge")
+        followed = self._default_options()
+        if default is not None and any(default.spec["Options"].get(k) != v for k, v in followed.items()):
+            # --ip and --icc follow the daemon's start, whatever runs on the network.
+            self.networks.set_spec(default.id, {**default.spec, "Options": {**default.spec["Options"], **followed}})
+            default = self.networks.by_name("bridge")
         wanted_subnet = str(ipaddress.ip_interface(self.config.bip).network) if self.config.bip else None
         wanted6 = (
             str(ipam.parse_network(self.config.fixed_cidr_v6, "fixed-cidr-v6")) if self.config.fixed_cidr_v6 else ""
@@ -135,6 +144,10 @@ class NetworkService:
         else:
             self.networks.set_spec(default.id, {**default.spec, **spec})
 
+    def _default_options(self) -> dict[str, str]:
+        """The default bridge's options that follow the daemon's flags without remaking it."""
+        return {ICC_OPTION: str(self.config.icc).lower(), BIND_IP_OPTION: self.config.default_bind_ip}
+
     def _default_bridge_spec(self, exclude: set[str]) -> dict:
         if self.config.bip:
             interface = ipaddress.ip_interface(self.config.bip)
@@ -144,10 +157,9 @@ class NetworkService:
             subnet, gateway = ipam.choose_subnet(self.config.pools, used), ""
         space = ipam.AddressSpace.build(subnet, gateway, user_configured=bool(self.config.bip))
         options = {
-            "com.docker.network.bridge.default_bridge": "true", "com.docker.network.bridge.enable_icc": "true",
+            "com.docker.network.bridge.default_bridge": "true",
             "com.docker.network.bridge.enable_ip_masquerade": "true",
-            "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0", BRIDGE_NAME_OPTION: self.config.bridge,
-            MTU_OPTION: str(self.config.mtu),
+            BRIDGE_NAME_OPTION: self.config.bridge, MTU_OPTION: str(self.config.mtu), **self._default_options(),
         }  # fmt: skip
         spec = self._bridge_spec(space, self.config.bridge, options, {}, user_subnet=bool(self.config.bip), dns=False)
         if self.config.fixed_cidr_v6:
@@ -174,6 +186,17 @@ class NetworkService:
         unknown = sorted(set(options) - known)
         if unknown:
             raise InvalidParameter(f"unknown {driver} driver option: {unknown[0]}")
+        if ICC_OPTION in options:
+            try:
+                units.go_bool(options[ICC_OPTION])
+            except ValueError as exc:
+                raise InvalidParameter(f"failed to parse {ICC_OPTION} value: {options[ICC_OPTION]} ({exc})") from None
+        if BIND_IP_OPTION in options:  # normalised: the sandboxes compare it with 0.0.0.0
+            given = options[BIND_IP_OPTION]
+            try:
+                options[BIND_IP_OPTION] = ports.host_ip(given) or ports.ANY_V4
+            except InvalidParameter:
+                raise InvalidParameter(f"failed to parse {BIND_IP_OPTION} value: {given} (nil ip)") from None
         ipam_body = body.get("IPAM") or {}
         if (ipam_body.get("Driver") or "default") != "default":
             raise InvalidParameter(f"IPAM driver {ipam_body['Driver']!r} is not supported (default is)")
@@ -278,9 +301,10 @@ class NetworkService:
         self.drivers[links.driver].create(links)
         if links.driver == "bridge":  # sub-interface networks get no NAT nor isolation, as in docker
             space, space6 = self.address_space(record), self.address_space6(record)
+            icc = units.go_bool((record.spec.get("Options") or {}).get(ICC_OPTION, "true"))
             self.firewall.add_network(NetworkRules(record.id, links.device, space.subnet,
                                                    internal=record.spec["Internal"],
-                                                   subnet6=space6.subnet if space6 else None))  # fmt: skip
+                                                   subnet6=space6.subnet if space6 else None, icc=icc))  # fmt: skip
 
     def _space(self, record: NetworkRecord, version: int) -> ipam.AddressSpace | None:
         for config in record.spec["IPAM"]["Config"] or []:

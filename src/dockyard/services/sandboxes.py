@@ -29,7 +29,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dockyard.core.network import Attachment
 from dockyard.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
@@ -38,7 +38,8 @@ from dockyard.metadata.containers import ContainerRecord
 from dockyard.metadata.networks import EndpointRecord, NetworkRecord
 from dockyard.network import bridge, etc_files, interfaces, ipam, links, ports, resolvconf
 from dockyard.network.nftables import Firewall
-from dockyard.services.networks import LINK_DRIVERS, PREDEFINED, NetworkService
+from dockyard.services.container_defaults import ContainerDefaults
+from dockyard.services.networks import BIND_IP_OPTION, LINK_DRIVERS, PREDEFINED, NetworkService
 
 log = logging.getLogger(__name__)
 HOST, NONE, CONTAINER = "host", "none", "container:"
@@ -71,6 +72,7 @@ class SandboxService:
     image_config: Callable[[ContainerRecord], dict]  # a container's image's config (legacy links read it)
     files_dir: Callable[[str], str]  # a container's directory of hostname, hosts, resolv.conf
     resolv_conf_path: str = "/etc/resolv.conf"
+    defaults: ContainerDefaults = field(default_factory=ContainerDefaults)  # the daemon's dns, dns-search and dns-opts
     on_endpoint_up: list[EndpointHook] = field(default_factory=list)
     on_endpoint_down: list[EndpointHook] = field(default_factory=list)
 
@@ -222,6 +224,11 @@ class SandboxService:
         network, endpoint = primary
         hc = record.host_config
         requests = ports.port_requests(hc.get("PortBindings"), exposed, bool(hc.get("PublishAllPorts")))
+        # The network's host_binding_ipv4 (the default bridge's is the daemon's --ip) for those without HostIp;
+        # docker's default 0.0.0.0 means every address of both families.
+        bind_ip = (network.spec.get("Options") or {}).get(BIND_IP_OPTION, ports.ANY_V4)
+        if bind_ip != ports.ANY_V4:
+            requests = [replace(r, host_ip=bind_ip) if not r.host_ip else r for r in requests]
         mappings = []
         if network.spec["Driver"] == "bridge" and not network.spec.get("Internal"):
             mappings = self.firewall.publish(record.id, endpoint.address, requests, endpoint.address6 or None)
@@ -317,7 +324,8 @@ class SandboxService:
         hc = record.host_config
         dns = resolvconf.container_dns(
             host, embedded=any(n.spec.get("DNS") for n in networks), host_network=network_mode(hc) == HOST,
-            dns=hc.get("Dns") or (), dns_search=hc.get("DnsSearch") or (), dns_options=hc.get("DnsOptions") or (),
+            dns=hc.get("Dns") or self.defaults.dns, dns_search=hc.get("DnsSearch") or self.defaults.dns_search,
+            dns_options=hc.get("DnsOptions") or self.defaults.dns_options,
             ipv6=any(n.spec.get("EnableIPv6") for n in networks),
         )  # fmt: skip
         if networks and all(n.spec.get("Internal") for n in networks):
