@@ -11,6 +11,8 @@ NON_STR_KEYS keeps what json.dumps accepted (an int key becomes a string).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import orjson
 from aiohttp import web
 
@@ -18,7 +20,12 @@ JSON = "application/json"
 
 
 def json_response(document: object, status: int = 200) -> web.Response:
-    return web.Response(body=_encode(document) + b"\n", status=status, headers={"Content-Type": JSON})
+    return web.Response(body=encode(document) + b"\n", status=status, headers={"Content-Type": JSON})
+
+
+def json_array_response(items: Iterable[bytes]) -> web.Response:
+    """A JSON array of already encoded items: json_response's bytes for the list of their documents."""
+    return web.Response(body=b"[" + b",".join(items) + b"]\n", headers={"Content-Type": JSON})
 
 
 async def json_lines(request: web.Request, documents: list[dict]) -> web.StreamResponse:
@@ -30,7 +37,7 @@ async def json_lines(request: web.Request, documents: list[dict]) -> web.StreamR
     response.enable_chunked_encoding()
     await response.prepare(request)
     for document in documents:
-        await response.write(_encode(document) + b"\r\n")
+        await response.write(encode(document) + b"\r\n")
     await response.write_eof()
     return response
 
@@ -40,5 +47,5 @@ def error_message(message: str) -> dict:
     return {"errorDetail": {"message": message}, "error": message}
 
 
-def _encode(document: object) -> bytes:
+def encode(document: object) -> bytes:
     return orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS)

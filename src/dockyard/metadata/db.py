@@ -123,6 +123,13 @@ class Database:
                 raise
             self._conn.execute("COMMIT")
 
+    def revision(self) -> tuple[int, int]:
+        """Changes so far: another value means rows changed since, through this connection (its count of
+        rows written, whichever way) or by another process (SQLite's data_version), so a view built
+        from the tables may be stale. Rolled-back writes count too: a spurious change, never a missed one."""
+        with self._lock:
+            return self._conn.total_changes, self._conn.execute("PRAGMA data_version").fetchone()[0]
+
     def query(self, sql: str, parameters: Sequence[object] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, parameters).fetchall()
