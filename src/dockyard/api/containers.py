@@ -13,9 +13,9 @@ from aiohttp import web
 from dockyard.api import body_types
 from dockyard.api.app import SERVICES, Routes, services_of
 from dockyard.api.attach import send_entries
-from dockyard.api.container_list import ContainerListing, Entry, mounts
+from dockyard.api.container_list import ContainerListing, Entry, encode_list, mounts
 from dockyard.api.params import boolean, filters, json_object
-from dockyard.api.responses import JSON, json_array_response, json_response
+from dockyard.api.responses import JSON, encoded_response, json_response
 from dockyard.api.streams import stream_response, with_request_body
 from dockyard.api.threads import blocking as _blocking
 from dockyard.errors import Conflict, InvalidParameter, NotFound
@@ -150,7 +150,10 @@ async def list_containers(request: web.Request) -> web.Response:
     wanted = filters(request)
     check_filters(wanted, _LIST_FILTERS)
     limit = int(request.query.get("limit", "-1") or -1)
-    entries = await _blocking(request.app[_LISTING].entries)
+    listing = request.app[_LISTING]
+    entries = listing.ready()
+    if entries is None:
+        entries = await _blocking(listing.entries)
     # As dockerd: a limit (ps -n/-l) lists containers in every state, which the docker CLI relies on.
     if not boolean(request, "all") and limit <= 0 and "status" not in wanted and "exited" not in wanted:
         entries = [e for e in entries if e.record.state["Running"]]
@@ -161,7 +164,7 @@ async def list_containers(request: web.Request) -> web.Response:
     now = time.time()
     if boolean(request, "size"):
         return json_response(await _blocking(_with_sizes, request, entries, now))
-    return json_array_response(entry.encoded(now) for entry in entries)
+    return encoded_response(encode_list(entries, now))
 
 
 def container_summaries_with_sizes(request: web.Request) -> list[dict]:

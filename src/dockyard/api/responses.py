@@ -11,8 +11,6 @@ NON_STR_KEYS keeps what json.dumps accepted (an int key becomes a string).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import orjson
 from aiohttp import web
 
@@ -20,12 +18,12 @@ JSON = "application/json"
 
 
 def json_response(document: object, status: int = 200) -> web.Response:
-    return web.Response(body=encode(document) + b"\n", status=status, headers={"Content-Type": JSON})
+    return encoded_response(encode(document) + b"\n", status)
 
 
-def json_array_response(items: Iterable[bytes]) -> web.Response:
-    """A JSON array of already encoded items: json_response's bytes for the list of their documents."""
-    return web.Response(body=b"[" + b",".join(items) + b"]\n", headers={"Content-Type": JSON})
+def encoded_response(body: bytes, status: int = 200) -> web.Response:
+    """A JSON body encoded already (as encode(document) + newline)."""
+    return web.Response(body=body, status=status, headers={"Content-Type": JSON})
 
 
 async def json_lines(request: web.Request, documents: list[dict]) -> web.StreamResponse:
