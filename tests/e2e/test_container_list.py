@@ -135,3 +135,27 @@ def test_a_container_that_dies_while_the_daemon_is_down_is_listed_exited(tmp_pat
         assert first.docker("wait", "dy-list-alone").stdout.strip() == "137"
         line = _line(first, "dy-list-alone")
         assert line["State"] == "exited" and line["Status"].startswith("Exited (137) ")
+
+
+def test_filters_limit_and_order_select_among_the_kept_lines(busybox_daemon):
+    d = busybox_daemon
+    d.docker("create", "--name", "dy-list-1", "-v", "dy-list-vol:/data", "busybox", "true")
+    d.docker("run", "--name", "dy-list-2", "busybox", "sh", "-c", "exit 2", check=False)
+    d.docker("create", "--name", "dy-list-3", "-l", "dy-list=3", "busybox", "true")
+    everything = _listed(d)
+    mine = [name for name in everything if name.startswith("dy-list-")]
+    assert mine == ["dy-list-3", "dy-list-2", "dy-list-1"]  # newest first
+    assert list(_listed(d, "limit=2")) == mine[:2]
+    cases = {
+        "id": ([everything["dy-list-1"]["Id"][:12]], ["dy-list-1"]),
+        "name": (["dy-list-2"], ["dy-list-2"]),
+        "status": (["exited"], ["dy-list-2"]),
+        "exited": (["2"], ["dy-list-2"]),
+        "ancestor": (["busybox"], mine),
+        "volume": (["dy-list-vol"], ["dy-list-1"]),
+        "label": (["dy-list=3"], ["dy-list-3"]),
+    }
+    for key, (values, names) in cases.items():
+        assert [name for name in _filtered(d, {key: values}) if name.startswith("dy-list-")] == names, key
+    d.docker("rm", *mine)
+    d.docker("volume", "rm", "dy-list-vol")
