@@ -18,11 +18,15 @@ containers - total before) / N, i.e. the daemon's growth plus the shims.
 
     .venv/bin/python bench/engine.py [--runs 20] [--containers 100] [--idle 50]
     .venv/bin/python tests/support/dockerd.py -- .venv/bin/python bench/engine.py --docker
+
+`--only ps [--sets N]` measures `ps -a` alone, with its stages (bench/replay.py): the client's floor (the
+same CLI against a replay of each engine's bytes) and each engine's own time for the CLI's two requests.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import tempfile
@@ -30,6 +34,7 @@ import time
 from collections.abc import Callable
 
 from benchlib import cmdline, docker, docker_peer, pss_kib, start_dockyard, stop_dockyard, timed
+from replay import Replay, daemon_seconds
 
 
 def dockyard_processes(daemon_pid: int, run_dir: str) -> Callable[[], tuple[list[int], list[int]]]:
@@ -84,58 +89,92 @@ def total_pss(pids: Callable[[], tuple[list[int], list[int]]]) -> tuple[int, int
     return sum(map(pss_kib, daemon)), sum(map(pss_kib, shims))
 
 
+def measure_exec(hosts: dict[str, str], runs: int) -> dict[str, float]:
+    """`docker exec true` into one running container each: medians in ms."""
+    running = {name: docker(host, "run", "-d", "busybox", "sleep", "600").stdout.decode().strip()
+               for name, host in hosts.items()}  # fmt: skip
+    execs: dict[str, list[float]] = {name: [] for name in hosts}
+    for _ in range(runs):
+        for name, host in hosts.items():
+            execs[name].append(timed(lambda h=host, c=running[name]: docker(h, "exec", c, "true")))
+    for name, host in hosts.items():
+        docker(host, "rm", "-f", running[name])
+    return {name: statistics.median(times) * 1000 for name, times in execs.items()}
+
+
+def measure_ps(hosts: dict[str, str], runs: int, containers: int) -> dict[str, dict[str, float]]:
+    """`docker ps -a` over N created containers each, and its stages: the client's floor (the same CLI
+    against a replay of the engine's bytes, bench/replay.py) and the engine's own time for the CLI's two
+    requests. Medians in ms, interleaved run by run."""
+    created = {name: [docker(host, "create", "busybox", "true").stdout.decode().strip()
+                      for _ in range(containers)] for name, host in hosts.items()}  # fmt: skip
+    try:
+        with contextlib.ExitStack() as stack:
+            replays = {name: stack.enter_context(Replay(host)) for name, host in hosts.items()}
+            times: dict[str, dict[str, list[float]]] = {name: {"ps": [], "floor": [], "daemon": []} for name in hosts}
+            for _ in range(runs):
+                for name, host in hosts.items():
+                    times[name]["ps"].append(timed(lambda h=host: docker(h, "ps", "-a")))
+                    times[name]["floor"].append(timed(lambda h=replays[name]: docker(h, "ps", "-a")))
+                    times[name]["daemon"].append(daemon_seconds(host))
+    finally:
+        for name, host in hosts.items():
+            docker(host, "rm", *created[name])
+    return {name: {stage: statistics.median(values) * 1000 for stage, values in stages.items()}
+            for name, stages in times.items()}  # fmt: skip
+
+
+def measure_memory(hosts: dict[str, str], processes: dict, idle: int) -> dict[str, dict[str, float]]:
+    """PSS per idle running container (KiB): the engine's total, its daemon's growth, the shims'."""
+    results = {}
+    for name, host in hosts.items():
+        before = total_pss(processes[name])
+        ids = [docker(host, "run", "-d", "busybox", "sleep", "600").stdout.decode().strip() for _ in range(idle)]
+        time.sleep(2)
+        after = total_pss(processes[name])
+        results[name] = {
+            "per_container_kib": (sum(after) - sum(before)) / idle,
+            "daemon_growth_kib": (after[0] - before[0]) / idle,
+            "shim_kib": (after[1] - before[1]) / idle,
+        }
+        docker(host, "rm", "-f", *ids)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--containers", type=int, default=100, help="containers that `ps -a` lists")
     parser.add_argument("--idle", type=int, default=50, help="idle running containers for the memory figure")
     parser.add_argument("--docker", action="store_true", help="also measure the dockerd at $DOCKER_HOST")
+    parser.add_argument("--only", choices=("ps",), help="only `ps -a` and its stages (repeat it: --sets)")
+    parser.add_argument("--sets", type=int, default=1, help="with --only ps: sets of --runs, one line each")
     args = parser.parse_args()
     base = tempfile.mkdtemp(prefix="dy-bench-engine-", dir="/var/tmp")
     daemon, ours = start_dockyard(base)
     hosts = {"dockyard": ours}
     processes = {"dockyard": dockyard_processes(daemon.pid, f"{base}/run")}
-    results: dict[str, dict[str, float]] = {}
     try:
         if args.docker:
             hosts["docker"] = docker_peer(ours)
             processes["docker"] = dockerd_processes(os.environ["DY_DOCKERD_TMP"])
+        if args.only == "ps":
+            print(f"`docker ps -a` over {args.containers} containers, {args.sets} sets of {args.runs} runs, "
+                  f"{time.strftime('%Y-%m-%d %H:%M')}, {os.uname().release}, {os.cpu_count()} CPUs")  # fmt: skip
+            for _ in range(args.sets):
+                print_ps(measure_ps(hosts, args.runs, args.containers))
+            return
+        results: dict[str, dict[str, float]] = {}
         for name, host in hosts.items():
             docker(host, "run", "--rm", "busybox", "true")
             time.sleep(1)
             results[name] = {"idle_kib": sum(total_pss(processes[name]))}
-        # exec into one running container each.
-        running = {name: docker(host, "run", "-d", "busybox", "sleep", "600").stdout.decode().strip()
-                   for name, host in hosts.items()}  # fmt: skip
-        execs: dict[str, list[float]] = {name: [] for name in hosts}
-        for _ in range(args.runs):
-            for name, host in hosts.items():
-                execs[name].append(timed(lambda h=host, c=running[name]: docker(h, "exec", c, "true")))
-        for name, host in hosts.items():
-            docker(host, "rm", "-f", running[name])
-        # ps -a with N created containers each.
-        created = {name: [docker(host, "create", "busybox", "true").stdout.decode().strip()
-                          for _ in range(args.containers)] for name, host in hosts.items()}  # fmt: skip
-        listings: dict[str, list[float]] = {name: [] for name in hosts}
-        for _ in range(args.runs):
-            for name, host in hosts.items():
-                listings[name].append(timed(lambda h=host: docker(h, "ps", "-a")))
-        for name, host in hosts.items():
-            docker(host, "rm", *created[name])
-        # Memory per idle running container.
-        for name, host in hosts.items():
-            before = total_pss(processes[name])
-            ids = [docker(host, "run", "-d", "busybox", "sleep", "600").stdout.decode().strip()
-                   for _ in range(args.idle)]  # fmt: skip
-            time.sleep(2)
-            after = total_pss(processes[name])
-            results[name]["per_container_kib"] = (sum(after) - sum(before)) / args.idle
-            results[name]["daemon_growth_kib"] = (after[0] - before[0]) / args.idle
-            results[name]["shim_kib"] = (after[1] - before[1]) / args.idle
-            docker(host, "rm", "-f", *ids)
-        for name in hosts:
-            results[name]["exec_ms"] = statistics.median(execs[name]) * 1000
-            results[name]["ps_ms"] = statistics.median(listings[name]) * 1000
+        for name, ms in measure_exec(hosts, args.runs).items():
+            results[name]["exec_ms"] = ms
+        for name, stages in measure_ps(hosts, args.runs, args.containers).items():
+            results[name]["ps_ms"] = stages["ps"]
+        for name, memory in measure_memory(hosts, processes, args.idle).items():
+            results[name] |= memory
     finally:
         stop_dockyard(daemon, base)
     print(f"engine, {args.runs} runs each, `ps -a` over {args.containers} containers, {args.idle} idle containers, "
@@ -150,6 +189,14 @@ def main() -> None:
         print(f"  ratios dockyard/docker: exec {ours_['exec_ms'] / theirs['exec_ms']:.2f}, "
               f"ps -a {ours_['ps_ms'] / theirs['ps_ms']:.2f}, idle {ours_['idle_kib'] / theirs['idle_kib']:.2f}, "
               f"per container {ours_['per_container_kib'] / theirs['per_container_kib']:.2f}")  # fmt: skip
+
+
+def print_ps(figures: dict[str, dict[str, float]]) -> None:
+    line = "   ".join(f"{name} {f['ps']:5.1f} ms (floor {f['floor']:5.1f}, daemon {f['daemon']:5.2f})"
+                      for name, f in figures.items())  # fmt: skip
+    if "docker" in figures:
+        line += f"   ratio {figures['dockyard']['ps'] / figures['docker']['ps']:.2f}"
+    print(f"  {line}   load {os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

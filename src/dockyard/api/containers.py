@@ -10,12 +10,12 @@ import time
 
 from aiohttp import web
 
-from dockyard import timestamps, units
 from dockyard.api import body_types
-from dockyard.api.app import Routes, services_of
+from dockyard.api.app import SERVICES, Routes, services_of
 from dockyard.api.attach import send_entries
+from dockyard.api.container_list import ContainerListing, Entry, encode_list, mounts
 from dockyard.api.params import boolean, filters, json_object
-from dockyard.api.responses import JSON, json_response
+from dockyard.api.responses import JSON, encoded_response, json_response
 from dockyard.api.streams import stream_response, with_request_body
 from dockyard.api.threads import blocking as _blocking
 from dockyard.errors import Conflict, InvalidParameter, NotFound
@@ -25,6 +25,7 @@ from dockyard.services.containers import ContainerService
 from dockyard.services.filters import check as check_filters
 from dockyard.services.filters import label_matches
 
+_LISTING = web.AppKey("container_listing", ContainerListing)
 _LIST_FILTERS = frozenset(
     {"id", "name", "status", "label", "ancestor", "exited", "before", "since", "health", "volume", "network"}
 )
@@ -38,73 +39,8 @@ def _name(request: web.Request) -> str:
     return request.match_info["name"]
 
 
-def _status_text(state: dict) -> str:
-    now = time.time()
-    if state["Running"]:
-        health = (state.get("Health") or {}).get("Status")
-        suffix = {"starting": " (health: starting)", "healthy": " (healthy)", "unhealthy": " (unhealthy)"}
-        paused = " (Paused)" if state.get("Paused") else ""
-        up = units.human_duration(now - timestamps.seconds(state["StartedAt"]))
-        return f"Up {up}{paused}{suffix.get(health, '')}"
-    if state["Status"] == "created":
-        return "Created"
-    ago = units.human_duration(now - timestamps.seconds(state["FinishedAt"]))
-    if state.get("Restarting"):
-        return f"Restarting ({state['ExitCode']}) {ago} ago"
-    return f"Exited ({state['ExitCode']}) {ago} ago"
-
-
 def _image_config(request: web.Request, record: ContainerRecord) -> dict:
     return _containers(request).image_config(record)
-
-
-def _port_list(ports: dict) -> list[dict]:
-    """docker ps's Ports: one entry per published mapping, one without PublicPort per exposed-only port."""
-    found = []
-    for key, mappings in ports.items():
-        number, _, kind = key.partition("/")
-        for mapping in mappings or [None]:
-            entry = {"PrivatePort": int(number), "Type": kind}
-            if mapping:
-                entry |= {"IP": mapping["HostIp"], "PublicPort": int(mapping["HostPort"])}
-            found.append(entry)
-    return found
-
-
-def _summaries(request: web.Request, records: list[ContainerRecord]) -> list[dict]:
-    """`ps` lines. An image's config is read once per image, not once per container: `ps -a` over 100
-    containers of one image read and parsed its manifest and config 100 times (two thirds of the time)."""
-    configs: dict[str, dict] = {}
-    summaries = []
-    for record in records:
-        if record.image_id not in configs:
-            configs[record.image_id] = _image_config(request, record)
-        summaries.append(_summary(request, record, configs[record.image_id]))
-    return summaries
-
-
-def _summary(request: web.Request, record: ContainerRecord, image_config: dict) -> dict:
-    network_settings = services_of(request).sandboxes.settings(record)
-    args = container_spec.command(image_config, record.config) if image_config or record.config.get("Cmd") else []
-    return {
-        "Id": record.id,
-        "Names": [f"/{record.name}"],
-        "Image": record.image_name,
-        "ImageID": record.image_id,
-        "Command": " ".join(args),
-        "Created": int(timestamps.seconds(record.created)),
-        "Ports": _port_list(network_settings["Ports"]),
-        "Labels": record.config.get("Labels") or {},
-        "State": record.state["Status"],
-        "Status": _status_text(record.state),
-        "HostConfig": {"NetworkMode": record.host_config.get("NetworkMode") or "default"},
-        "NetworkSettings": {"Networks": network_settings["Networks"]},
-        "Mounts": _mounts(record),
-    }
-
-
-def _mounts(record: ContainerRecord) -> list[dict]:
-    return [point.inspect() for point in ContainerService.mount_points(record)]
 
 
 def _inspect(request: web.Request, record: ContainerRecord) -> dict:
@@ -161,13 +97,14 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
         "ExecIDs": None,
         "HostConfig": host_config,
         "GraphDriver": {"Name": services_of(request).images.driver_name(), "Data": {}},
-        "Mounts": _mounts(record),
+        "Mounts": mounts(record),
         "Config": config,
         "NetworkSettings": services_of(request).sandboxes.settings(record),
     }
 
 
-def _matches(request: web.Request, record: ContainerRecord, wanted: dict[str, list[str]]) -> bool:
+def _matches(entry: Entry, wanted: dict[str, list[str]]) -> bool:
+    record = entry.record
     state = record.state
     for key, values in wanted.items():
         if key == "id" and not any(record.id.startswith(v) for v in values):
@@ -186,7 +123,7 @@ def _matches(request: web.Request, record: ContainerRecord, wanted: dict[str, li
             return False
         if key == "volume" and not any(_uses_volume(record, v) for v in values):
             return False
-        if key == "network" and not _on_network(request, record, values):
+        if key == "network" and not _on_network(entry, values):
             return False
     return True
 
@@ -196,11 +133,11 @@ def _uses_volume(record: ContainerRecord, wanted: str) -> bool:
     return any(wanted in (point.name, point.destination) for point in ContainerService.mount_points(record))
 
 
-def _on_network(request: web.Request, record: ContainerRecord, values: list[str]) -> bool:
-    """docker ps --filter network=: by network name or ID (prefix)."""
-    networks = services_of(request).networks
-    joined = [networks.networks.get(e.network_id) for e in networks.endpoints.of_container(record.id)]
-    return any(n is not None and (n.name in values or any(n.id.startswith(v) for v in values)) for n in joined)
+def _on_network(entry: Entry, values: list[str]) -> bool:
+    """docker ps --filter network=: by network name or ID (prefix), among the networks its summary shows."""
+    joined = entry.summary["NetworkSettings"]["Networks"]
+    return any(name in values or any(settings["NetworkID"].startswith(v) for v in values)
+               for name, settings in joined.items())  # fmt: skip
 
 
 async def create(request: web.Request) -> web.Response:
@@ -212,26 +149,31 @@ async def create(request: web.Request) -> web.Response:
 async def list_containers(request: web.Request) -> web.Response:
     wanted = filters(request)
     check_filters(wanted, _LIST_FILTERS)
-    records = await _blocking(_containers(request).list)
     limit = int(request.query.get("limit", "-1") or -1)
+    listing = request.app[_LISTING]
+    entries = listing.ready()
+    if entries is None:
+        entries = await _blocking(listing.entries)
     # As dockerd: a limit (ps -n/-l) lists containers in every state, which the docker CLI relies on.
     if not boolean(request, "all") and limit <= 0 and "status" not in wanted and "exited" not in wanted:
-        records = [r for r in records if r.state["Running"]]
-    records = await _blocking(lambda: [r for r in reversed(records) if _matches(request, r, wanted)])
+        entries = [e for e in entries if e.record.state["Running"]]
+    if wanted:
+        entries = [e for e in entries if _matches(e, wanted)]
     if limit > 0:
-        records = records[:limit]
-    summaries = await _blocking(_summaries, request, records)  # store reads: off the loop
+        entries = entries[:limit]
+    now = time.time()
     if boolean(request, "size"):
-        for summary, record in zip(summaries, records, strict=True):
-            summary.update(await _blocking(_sizes, request, record))
-    return json_response(summaries)
+        return json_response(await _blocking(_with_sizes, request, entries, now))
+    return encoded_response(encode_list(entries, now))
 
 
 def container_summaries_with_sizes(request: web.Request) -> list[dict]:
     """Every container's summary with its sizes, for /system/df (called in a worker thread)."""
-    records = _containers(request).list()
-    records.reverse()
-    return [{**summary, **_sizes(request, r)} for summary, r in zip(_summaries(request, records), records, strict=True)]
+    return _with_sizes(request, request.app[_LISTING].entries(), time.time())
+
+
+def _with_sizes(request: web.Request, entries: list[Entry], now: float) -> list[dict]:
+    return [{**entry.document(now), **_sizes(request, entry.record)} for entry in entries]
 
 
 def _sizes(request: web.Request, record: ContainerRecord) -> dict:
@@ -438,6 +380,7 @@ async def commit(request: web.Request) -> web.Response:
 
 
 def register(routes: Routes) -> None:
+    routes.app[_LISTING] = ContainerListing(routes.app[SERVICES])
     routes.add("POST", "/containers/prune", prune)
     routes.add("POST", "/commit", commit)
     routes.add("POST", "/containers/{name}/update", update)

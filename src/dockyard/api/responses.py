@@ -18,7 +18,12 @@ JSON = "application/json"
 
 
 def json_response(document: object, status: int = 200) -> web.Response:
-    return web.Response(body=_encode(document) + b"\n", status=status, headers={"Content-Type": JSON})
+    return encoded_response(encode(document) + b"\n", status)
+
+
+def encoded_response(body: bytes, status: int = 200) -> web.Response:
+    """A JSON body encoded already (as encode(document) + newline)."""
+    return web.Response(body=body, status=status, headers={"Content-Type": JSON})
 
 
 async def json_lines(request: web.Request, documents: list[dict]) -> web.StreamResponse:
@@ -30,7 +35,7 @@ async def json_lines(request: web.Request, documents: list[dict]) -> web.StreamR
     response.enable_chunked_encoding()
     await response.prepare(request)
     for document in documents:
-        await response.write(_encode(document) + b"\r\n")
+        await response.write(encode(document) + b"\r\n")
     await response.write_eof()
     return response
 
@@ -40,5 +45,5 @@ def error_message(message: str) -> dict:
     return {"errorDetail": {"message": message}, "error": message}
 
 
-def _encode(document: object) -> bytes:
+def encode(document: object) -> bytes:
     return orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS)

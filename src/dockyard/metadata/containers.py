@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -32,7 +33,8 @@ _COLUMNS = (
 )
 
 
-def _record(row: sqlite3.Row) -> ContainerRecord:
+def from_row(row: Sequence) -> ContainerRecord:
+    """The record a row of ContainerTable.rows() holds."""
     # orjson: `ps -a` decodes every container's create request (HostConfig alone ~2 kB); json.loads made
     # that the largest part of listing 100 containers, orjson decodes the same 2.5 times faster.
     id_, name, image_id, image_name, created, config, host_config, state, restarts, manual, mounts = row
@@ -59,18 +61,23 @@ class ContainerTable:
 
     def get(self, container_id: str) -> ContainerRecord | None:
         rows = self.db.query(f"SELECT {_COLUMNS} FROM containers WHERE id = ?", (container_id,))
-        return _record(rows[0]) if rows else None
+        return from_row(rows[0]) if rows else None
 
     def by_name(self, name: str) -> ContainerRecord | None:
         rows = self.db.query(f"SELECT {_COLUMNS} FROM containers WHERE name = ?", (name,))
-        return _record(rows[0]) if rows else None
+        return from_row(rows[0]) if rows else None
 
     def with_prefix(self, prefix: str) -> list[ContainerRecord]:
         rows = self.db.query(f"SELECT {_COLUMNS} FROM containers WHERE substr(id, 1, ?) = ?", (len(prefix), prefix))
-        return [_record(row) for row in rows]
+        return [from_row(row) for row in rows]
 
     def all(self) -> list[ContainerRecord]:
-        return [_record(row) for row in self.db.query(f"SELECT {_COLUMNS} FROM containers ORDER BY created")]
+        return [from_row(row) for row in self.rows()]
+
+    def rows(self) -> list[tuple]:
+        """Every container's row as stored, oldest first, id first: for a cache that decodes (from_row)
+        only the rows that differ from those it saw."""
+        return [tuple(row) for row in self.db.query(f"SELECT {_COLUMNS} FROM containers ORDER BY created")]
 
     def set_state(self, container_id: str, state: dict) -> None:
         with self.db.transaction() as conn:

@@ -123,6 +123,18 @@ class Database:
                 raise
             self._conn.execute("COMMIT")
 
+    def revision(self, *, wait: bool = True) -> tuple[int, int] | None:
+        """Changes so far: another value means rows changed since, through this connection (its count of
+        rows written, whichever way) or by another process (SQLite's data_version), so a view built
+        from the tables may be stale. Rolled-back writes count too: a spurious change, never a missed one.
+        None if not wait and another thread is using the connection (the event loop must not wait)."""
+        if not self._lock.acquire(blocking=wait):
+            return None
+        try:
+            return self._conn.total_changes, self._conn.execute("PRAGMA data_version").fetchone()[0]
+        finally:
+            self._lock.release()
+
     def query(self, sql: str, parameters: Sequence[object] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, parameters).fetchall()

@@ -54,6 +54,9 @@ class ImageTable:
     def all(self) -> list[ImageRecord]:
         return [_image(row) for row in self.db.query(f"SELECT {_IMAGE_COLUMNS} FROM images ORDER BY added")]
 
+    def ids(self) -> set[str]:
+        return {row[0] for row in self.db.query("SELECT id FROM images")}
+
     def children(self, image_id: str) -> list[str]:
         return [row[0] for row in self.db.query("SELECT id FROM images WHERE parent = ?", (image_id,))]
 

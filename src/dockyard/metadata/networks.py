@@ -66,6 +66,10 @@ class NetworkTable:
     def all(self) -> list[NetworkRecord]:
         return self._select()
 
+    def rows(self) -> list[tuple]:
+        """Every network's row as stored, id first: what a cache of views over them compares."""
+        return [tuple(row) for row in self.db.query("SELECT id, name, created, spec FROM networks")]
+
     def set_spec(self, network_id: str, spec: dict) -> None:
         with self.db.transaction() as conn:
             conn.execute("UPDATE networks SET spec = ? WHERE id = ?", (json.dumps(spec), network_id))
@@ -111,6 +115,10 @@ class EndpointTable:
 
     def all(self) -> list[EndpointRecord]:
         return self._select("", ())
+
+    def rows(self) -> list[tuple]:
+        """Every endpoint's row as stored (_ENDPOINT_COLUMNS), in of_container's order."""
+        return [tuple(row) for row in self.db.query(f"SELECT {_ENDPOINT_COLUMNS} FROM endpoints ORDER BY rowid")]
 
     def set_address(self, endpoint_id: str, address: str, address6: str) -> None:
         with self.db.transaction() as conn:
