@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from dockyard.daemon import listeners
 from dockyard.errors import InvalidParameter
 from dockyard.logs import options as log_options
+from dockyard.runtime import runtimes as runtime_table
 
 DEFAULT_SOCKET = "unix:///run/dockyard/dockyard.sock"
 
@@ -47,6 +48,12 @@ class DaemonConfig:
     live_restore: bool = True
     log_driver: str = "json-file"  # for containers whose LogConfig names none
     log_opts: dict[str, str] = field(default_factory=dict)
+    # OCI runtimes (dockyard.runtime.runtimes): daemon.json's "runtimes" ({name: {path, runtimeArgs}}) and
+    # --add-runtime's name=path, the default-runtime, and the table load() makes of them.
+    runtimes: dict[str, dict] = field(default_factory=dict)
+    add_runtime: list[str] = field(default_factory=list)
+    default_runtime: str = ""
+    runtime_table: runtime_table.RuntimeTable = field(default_factory=runtime_table.RuntimeTable)
 
     @property
     def pid_path(self) -> str:
@@ -100,7 +107,11 @@ _FILE_KEYS = {
     "log-driver": "log_driver",
     "log-opts": "log_opts",
     "live-restore": "live_restore",
+    "runtimes": "runtimes",
+    "default-runtime": "default_runtime",
 }
+# Flags whose daemon.json directive has another name (dockerd's --add-runtime fills "runtimes").
+_FLAG_DIRECTIVES = {"add_runtime": "runtimes"}
 _LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 
 
@@ -134,6 +145,10 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--log-driver", help="containers' default log driver: json-file, local or none")
     p.add_argument("--log-opt", action="append", dest="log_opts", metavar="KEY=VALUE", help="its default options")
+    p.add_argument(
+        "--add-runtime", action="append", metavar="NAME=PATH", help="an OCI runtime with runc's command line"
+    )
+    p.add_argument("--default-runtime", help="the runtime of containers that name none (default dockyard)")
     p.add_argument("--config-file", default="/etc/dockyard/daemon.json", help="daemon.json (default %(default)s)")
     return p
 
@@ -146,16 +161,18 @@ def load(argv: list[str]) -> DaemonConfig:
         setattr(config, _FILE_KEYS[key], value)
     if args.log_opts is not None:
         args.log_opts = _key_values(args.log_opts)
+    for flag, key in _FLAG_DIRECTIVES.items():
+        value = getattr(args, flag)
+        if value is not None:
+            if key in from_file:
+                _refuse_both(key, value, from_file[key])
+            setattr(config, flag, value)
     for key, name in _FILE_KEYS.items():
         value = getattr(args, name, None)  # default-address-pools is a daemon.json directive only
         if value is None:
             continue
         if key in from_file:
-            # dockerd refuses this for every directive: which of the two was meant is not ours to guess.
-            raise InvalidParameter(
-                "the following directives are specified both as a flag and in the configuration file: "
-                f"{key}: (from flag: {value}, from file: {from_file[key]})"
-            )
+            _refuse_both(key, value, from_file[key])
         setattr(config, name, value)
     if config.ipv6 != bool(config.fixed_cidr_v6):
         raise InvalidParameter("IPv6 on the default bridge needs both --ipv6 and --fixed-cidr-v6")
@@ -164,7 +181,16 @@ def load(argv: list[str]) -> DaemonConfig:
     config.tls = config.tls or config.tlsverify
     listeners.check(config.listeners, config.tls_settings, insecure_tcp=config.insecure_tcp)
     log_options.check_driver(config.log_driver, config.log_opts)
+    config.runtime_table = runtime_table.configure(config.runtimes, config.add_runtime, config.default_runtime)
     return config
+
+
+def _refuse_both(key: str, from_flag: object, from_file: object) -> None:
+    # dockerd refuses this for every directive: which of the two was meant is not ours to guess.
+    raise InvalidParameter(
+        "the following directives are specified both as a flag and in the configuration file: "
+        f"{key}: (from flag: {from_flag}, from file: {from_file})"
+    )
 
 
 def _boolean(text: str) -> bool:

@@ -11,7 +11,6 @@ import uuid
 from dockyard import __version__
 from dockyard.daemon.config import DaemonConfig
 from dockyard.image import manifest as m
-from dockyard.runtime.container_spec import RUNTIME_NAME
 from dockyard.services.stats import mem_total
 
 
@@ -106,8 +105,8 @@ class HostFacts:
             "Labels": [],
             "ExperimentalBuild": False,
             "ServerVersion": __version__,
-            "Runtimes": {RUNTIME_NAME: {"path": "dockyard-runtime"}},
-            "DefaultRuntime": RUNTIME_NAME,
+            "Runtimes": self.config.runtime_table.info(),
+            "DefaultRuntime": self.config.runtime_table.default,
             "Swarm": {"LocalNodeState": "inactive", "ControlAvailable": False, "NodeID": "", "NodeAddr": ""},
             "LiveRestoreEnabled": self.config.live_restore,
             "Isolation": "",
