@@ -163,6 +163,21 @@ def test_oom_killed_and_restart_policy_with_runc(daemon):
         daemon.docker("rm", "-f", "dy-rt-oom", "dy-rt-again", check=False)
 
 
+def test_health_checks_run_through_runc(daemon):
+    daemon.docker("run", "-d", "--runtime", "runc", "--name", "dy-rt-health", "--health-cmd", "echo probe; test -f /ok",
+                  "--health-interval", "1s", "busybox", "sh", "-c", "touch /ok; sleep 60")  # fmt: skip
+    try:
+        for _ in range(300):  # the first probe comes after an interval
+            if inspect(daemon, "dy-rt-health", "{{.State.Health.Status}}") != "starting":
+                break
+            time.sleep(0.1)
+        health = json.loads(inspect(daemon, "dy-rt-health", "{{json .State.Health}}"))
+        assert health["Status"] == "healthy"
+        assert (health["Log"][0]["ExitCode"], health["Log"][0]["Output"]) == (0, "probe\n")
+    finally:
+        daemon.docker("rm", "-f", "dy-rt-health")
+
+
 def test_docker_py_runs_with_a_runtime(daemon):
     client = daemon.client()
     try:

@@ -11,6 +11,7 @@ import os
 import pickle
 import shutil
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -190,8 +191,30 @@ def test_a_missing_executable_fails_with_its_reason_and_leaves_nothing(runtime, 
     assert "no such file or directory" in message.lower() or "not found" in message
     with contextlib.suppress(Exception):  # our runtime fails at start: the container is deleted as the shim does
         runtime.delete(bundle.id, force=True)
-    assert not os.path.exists(os.path.join(runtime.root, bundle.id))
-    assert not any(os.path.isdir(os.path.join(base, bundle.id)) for base in _cgroup_roots())
+    assert_nothing_left(runtime, bundle.id)
+
+
+def test_a_terminal_nobody_takes_fails_create_and_leaves_nothing(runtime, bundle_for):
+    bundle = bundle_for(["sh"])
+    bundle.config["process"]["terminal"] = True
+    bundle.write()
+
+    def scenario():
+        ours, theirs = socket.socketpair()
+        ours.close()  # the shim went away: the pty master cannot be handed over
+        try:
+            runtime.create(bundle.id, bundle.path, console_fd=theirs.detach())
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return "created"
+
+    assert "Broken pipe" in in_subreaper(scenario)  # the hand-over, after the runtime's create
+    assert_nothing_left(runtime, bundle.id)
+
+
+def assert_nothing_left(runtime, container_id: str) -> None:
+    assert not os.path.exists(os.path.join(runtime.root, container_id))
+    assert not any(os.path.isdir(os.path.join(base, container_id)) for base in _cgroup_roots())
 
 
 def _cgroup_roots() -> list[str]:

@@ -99,6 +99,7 @@ def test_an_unknown_runtime_at_create_is_dockerds_400():
         ("create", '{"level":"warning","msg":"w","time":"t"}\n{"level":"error","msg":"runc create failed: exec: '
          '\\"x\\": executable file not found in $PATH"}\n', ContainerError, 'exec: "x": executable file not found'),
         ("start", "crun: plain text error\n", ContainerError, "crun: plain text error"),
+        ("update", '{"level":"error","msg":"unable to set memory limit"}\n', InvalidParameter, "memory limit"),
     ],
 )  # fmt: skip
 def test_a_runtime_s_error_output_becomes_an_error_of_its_kind(verb, stderr, kind, message):

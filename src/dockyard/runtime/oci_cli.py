@@ -21,7 +21,7 @@ import os
 import subprocess
 import tempfile
 
-from dockyard.errors import Conflict, NotFound
+from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.runtime.waiting import ContainerError, wait_exit
 
 # runc's and crun's words for the states that refuse a verb.
@@ -51,8 +51,21 @@ class OciCliRuntime:
                 self._run_passing_stdio(scratch, *args, container_id)
             else:
                 self._create_with_terminal(scratch, args, container_id, console_fd)
-            with open(pid_file) as f:
-                return CreatedContainer(int(f.read().strip()))
+            try:
+                with open(pid_file) as f:
+                    return CreatedContainer(int(f.read().strip()))
+            except BaseException:
+                self._discard(container_id)
+                raise
+
+    def _discard(self, container_id: str) -> None:
+        """Undo a create the runtime did but the caller cannot use: no process, cgroup or state is left."""
+        try:
+            self.delete(container_id, force=True)
+        except Exception as exc:  # the runtime's own message is the one to report
+            import sys
+
+            sys.stderr.write(f"{self.command[0]} delete --force {container_id}: {exc}\n")
 
     def _create_with_terminal(self, scratch: str, args: list[str], container_id: str, console_fd: int) -> None:
         """runc wants a listening socket's path; the caller gave a connected socket: the master is passed on."""
@@ -62,17 +75,22 @@ class OciCliRuntime:
 
         connection = socket.socket(fileno=console_fd)
         try:
-            proxy = TerminalProxy(scratch)
+            # In the temporary directory: a path under the root can be longer than a socket address allows.
+            proxy = TerminalProxy(tempfile.gettempdir())
             try:
                 self._run_passing_stdio(scratch, *args, "--console-socket", proxy.path, container_id)
             except BaseException:
                 proxy.close()
                 raise
-            proxy.receive()  # and the proxy's socket is closed
             try:
-                socket.send_fds(connection, [b"/dev/ptmx"], [proxy.master])
-            finally:
-                os.close(proxy.master)
+                proxy.receive()  # and the proxy's socket is closed
+                try:
+                    socket.send_fds(connection, [b"/dev/ptmx"], [proxy.master])
+                finally:
+                    os.close(proxy.master)
+            except BaseException:
+                self._discard(container_id)
+                raise
         finally:
             connection.close()
 
@@ -189,6 +207,8 @@ def _error(verb: str, message: str) -> Exception:
     lowered = message.lower()
     if verb not in ("create", "exec") and any(words in lowered for words in _NOT_FOUND):
         return NotFound(message)
-    if any(words in lowered for words in _WRONG_STATE) and verb in ("kill", "pause", "resume", "delete", "update"):
+    if any(words in lowered for words in _WRONG_STATE) and verb in ("kill", "pause", "resume", "delete"):
         return Conflict(message)
+    if verb == "update":  # resources the kernel refuses (a memory limit below the usage): the request's fault
+        return InvalidParameter(message)
     return ContainerError(message)
