@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 
 from dockyard.errors import Conflict, InvalidParameter, NotFound
@@ -62,9 +63,7 @@ class OciCliRuntime:
         """Undo a create the runtime did but the caller cannot use: no process, cgroup or state is left."""
         try:
             self.delete(container_id, force=True)
-        except Exception as exc:  # the runtime's own message is the one to report
-            import sys
-
+        except Exception as exc:  # the create's own error is the one to raise: this one goes to the log
             sys.stderr.write(f"{self.command[0]} delete --force {container_id}: {exc}\n")
 
     def _create_with_terminal(self, scratch: str, args: list[str], container_id: str, console_fd: int) -> None:
