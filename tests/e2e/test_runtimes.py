@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import bootstrap_busybox, busybox_daemon_in
+from support.cli import CLI
 from support.daemon import DockyardDaemon
 from support.terminal import Terminal
 
@@ -36,14 +37,15 @@ def inspect(daemon, name: str, template: str) -> str:
     return daemon.docker("inspect", "--format", template, name).stdout.strip()
 
 
-@pytest.mark.parametrize("runtime", ["runc", "runc-again"])
-def test_run_with_runc_keeps_output_and_exit_code_and_inspect_names_the_runtime(daemon, runtime):
-    name = f"dy-rt-{runtime}"
-    result = daemon.docker("run", "--runtime", runtime, "--name", name, "busybox", "sh", "-c",
-                           "echo out; echo err >&2; exit 3", check=False)  # fmt: skip
+@pytest.mark.parametrize(("client", "runtime"), [("docker", "runc"), ("docker", "runc-again"), ("dockyard", "runc")])
+def test_run_with_runc_keeps_output_and_exit_code_and_inspect_names_the_runtime(daemon, client, runtime):
+    cli = CLI(client, daemon)
+    name = f"dy-rt-{client}-{runtime}"
+    result = cli("run", "--runtime", runtime, "--name", name, "busybox", "sh", "-c", "echo out; echo err >&2; exit 3",
+                 check=False)  # fmt: skip
     assert result.returncode == 3
     assert (result.stdout, result.stderr) == ("out\n", "err\n")
-    logs = daemon.docker("logs", name)
+    logs = cli("logs", name)
     assert (logs.stdout, logs.stderr) == ("out\n", "err\n")
     assert inspect(daemon, name, "{{.HostConfig.Runtime}} {{.State.ExitCode}}") == f"{runtime} 3"
     daemon.docker("rm", name)
