@@ -20,7 +20,7 @@ from dockyard.api.streams import stream_response, with_request_body
 from dockyard.api.threads import blocking as _blocking
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.metadata.containers import ContainerRecord
-from dockyard.runtime import container_spec
+from dockyard.runtime import container_spec, runtimes
 from dockyard.services.containers import ContainerService
 from dockyard.services.filters import check as check_filters
 from dockyard.services.filters import label_matches
@@ -73,7 +73,7 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
     host_config = {
         "Binds": None, "NetworkMode": "default", "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "AutoRemove": False, "Privileged": False, "ReadonlyRootfs": False, "CapAdd": None, "CapDrop": None,
-        "LogConfig": {"Type": "json-file", "Config": {}}, "Runtime": container_spec.RUNTIME_NAME, **record.host_config,
+        "LogConfig": {"Type": "json-file", "Config": {}}, "Runtime": runtimes.BUILTIN, **record.host_config,
     }  # fmt: skip
     return {
         "Id": record.id,

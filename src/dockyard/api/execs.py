@@ -246,7 +246,7 @@ async def _finish(
     code = result.get("code", 126)
     if failure is not None:
         # The process never ran: docker's codes for that, and the reason where the user looks.
-        code = 127 if "not found" in failure else 126
+        code = 127 if "not found" in failure or "no such file or directory" in failure else 126
         await output.write("stderr", f"OCI runtime exec failed: {failure}\n".encode())
     execs.finished(record, code)
 

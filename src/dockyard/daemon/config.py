@@ -20,6 +20,7 @@ from dockyard.errors import InvalidParameter
 from dockyard.logs import options as log_options
 from dockyard.network import ports
 from dockyard.network.ipam import DEFAULT_POOLS, Pool
+from dockyard.runtime import runtimes as runtime_table
 from dockyard.services import shutdown
 from dockyard.services.container_defaults import ContainerDefaults
 
@@ -82,6 +83,12 @@ class DaemonConfig:
     labels: list[str] = field(default_factory=list)
     debug: bool = False
     experimental: bool = False
+    # OCI runtimes (dockyard.runtime.runtimes): daemon.json's "runtimes" ({name: {path, runtimeArgs}}) and
+    # --add-runtime's name=path, the default-runtime, and the table load() makes of them.
+    runtimes: dict[str, dict] = field(default_factory=dict)
+    add_runtime: list[str] = field(default_factory=list)
+    default_runtime: str = ""
+    runtime_table: runtime_table.RuntimeTable = field(default_factory=runtime_table.RuntimeTable)
 
     @property
     def pid_path(self) -> str:
@@ -155,12 +162,16 @@ _FILE_KEYS = {
     "debug": "debug",
     "experimental": "experimental",
     **container_options.FILE_KEYS,
+    "runtimes": "runtimes",
+    "default-runtime": "default_runtime",
 }
 # daemon.json directives whose value is a list of strings, or of objects, or a JSON boolean ("false" as a
 # string would be true to Python: dockerd's Go decoding refuses it too).
 _STRING_LISTS = ("hosts", "insecure-registries", "registry-mirrors")
 _OBJECT_LISTS = ("default-address-pools",)
 _BOOLEANS = ("ipv6", "tls", "tlsverify", "insecure-tcp", "live-restore", "userland-proxy")
+# Flags whose daemon.json directive has another name (dockerd's --add-runtime fills "runtimes").
+_FLAG_DIRECTIVES = {"add_runtime": "runtimes"}
 _LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 
 
@@ -219,6 +230,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--label", action="append", dest="labels", metavar="KEY=VALUE", help="a label of the daemon")
     p.add_argument("-D", "--debug", action="store_true", default=None, help="debug mode: the debug log level")
     p.add_argument("--experimental", action="store_true", default=None, help="report experimental features on")
+    p.add_argument(
+        "--add-runtime", action="append", metavar="NAME=PATH", help="an OCI runtime with runc's command line"
+    )
+    p.add_argument("--default-runtime", help="the runtime of containers that name none (default dockyard)")
     p.add_argument("--config-file", default="/etc/dockyard/daemon.json", help="daemon.json (default %(default)s)")
     return p
 
@@ -234,16 +249,18 @@ def load(argv: list[str]) -> DaemonConfig:
     if args.default_address_pools is not None:
         args.default_address_pools = [_pool_flag(text) for text in args.default_address_pools]
     container_options.from_flags(args)
+    for flag, key in _FLAG_DIRECTIVES.items():
+        value = getattr(args, flag)
+        if value is not None:
+            if key in from_file:
+                _refuse_both(key, value, from_file[key])
+            setattr(config, flag, value)
     for key, name in _FILE_KEYS.items():
-        value = getattr(args, name)
+        value = getattr(args, name, None)  # "runtimes" has no flag of its name: --add-runtime fills it
         if value is None:
             continue
         if key in from_file:
-            # dockerd refuses this for every directive: which of the two was meant is not ours to guess.
-            raise InvalidParameter(
-                "the following directives are specified both as a flag and in the configuration file: "
-                f"{key}: (from flag: {value}, from file: {from_file[key]})"
-            )
+            _refuse_both(key, value, from_file[key])
         setattr(config, name, value)
     if config.ipv6 != bool(config.fixed_cidr_v6):
         raise InvalidParameter("IPv6 on the default bridge needs both --ipv6 and --fixed-cidr-v6")
@@ -276,6 +293,7 @@ def load(argv: list[str]) -> DaemonConfig:
         raise InvalidParameter("invalid shutdown-timeout: expected a number of seconds")
     if config.debug:
         config.log_level = "debug"
+    config.runtime_table = runtime_table.configure(config.runtimes, config.add_runtime, config.default_runtime)
     return config
 
 
@@ -295,6 +313,14 @@ def _check_labels(labels: object) -> None:
         if seen.get(key, value) != value:
             raise InvalidParameter(f"conflict labels for {key}={value} and {key}={seen[key]}")
         seen[key] = value
+
+
+def _refuse_both(key: str, from_flag: object, from_file: object) -> None:
+    # dockerd refuses this for every directive: which of the two was meant is not ours to guess.
+    raise InvalidParameter(
+        "the following directives are specified both as a flag and in the configuration file: "
+        f"{key}: (from flag: {from_flag}, from file: {from_file})"
+    )
 
 
 def _boolean(text: str) -> bool:

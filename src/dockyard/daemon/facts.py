@@ -12,7 +12,6 @@ from dockyard import __version__
 from dockyard.daemon.config import DaemonConfig
 from dockyard.daemon.container_options import SECCOMP_BUILTIN
 from dockyard.image import manifest as m
-from dockyard.runtime.container_spec import RUNTIME_NAME
 from dockyard.services.stats import mem_total
 
 
@@ -107,8 +106,8 @@ class HostFacts:
             "Labels": list(self.config.labels),
             "ExperimentalBuild": self.config.experimental,
             "ServerVersion": __version__,
-            "Runtimes": {RUNTIME_NAME: {"path": "dockyard-runtime"}},
-            "DefaultRuntime": RUNTIME_NAME,
+            "Runtimes": self.config.runtime_table.info(),
+            "DefaultRuntime": self.config.runtime_table.default,
             "Swarm": {"LocalNodeState": "inactive", "ControlAvailable": False, "NodeID": "", "NodeAddr": ""},
             "LiveRestoreEnabled": self.config.live_restore,
             "Isolation": "",

@@ -75,7 +75,7 @@ def run(config: DaemonConfig) -> None:
             containers = ContainerService(
                 data_root=config.data_root, exec_root=config.exec_root, db=images.images.db, images=images,
                 volumes=volumes, shims=shims, network=sandboxes, log_driver=config.log_driver,
-                log_opts=config.log_opts, defaults=config.container_defaults,
+                log_opts=config.log_opts, defaults=config.container_defaults, runtimes=config.runtime_table,
             )  # fmt: skip
             # one bus: `docker events` shows them all
             images.events = volumes.events = networks.events = containers.events

@@ -184,15 +184,6 @@ def write_container_files(container_dir: str, files: dict[str, str]) -> None:
             f.write(files[name])
 
 
-RUNTIME_NAME = "dockyard"  # the built-in runtime's name in docker info and HostConfig.Runtime
-
-
-def check_runtime(host_config: dict) -> None:
-    name = host_config.get("Runtime")
-    if name and name != RUNTIME_NAME:
-        raise InvalidParameter(f"unknown or invalid runtime name: {name} (this daemon has {RUNTIME_NAME})")
-
-
 def build(
     *,
     container_id: str,

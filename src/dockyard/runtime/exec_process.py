@@ -1,7 +1,8 @@
 """docker exec's runner: Runtime.exec in a process forked from the shim template.
 
 The daemon hands the template a request ({"root", "id", "process": path of the
-process JSON, and "console_socket" for a terminal}) and four fds: the process's
+process JSON, "runtime_command" for a runtime other than ours (dockyard.runtime.runtimes),
+and "console_socket" for a terminal}) and four fds: the process's
 stdin, stdout and stderr (with a terminal its stdio is the pty, whose master
 the runtime sends to the console socket), and a status pipe. The runner
 detaches at once (a second fork, a session of its own, as the shims do: the
@@ -31,12 +32,12 @@ def detach_and_run(request: dict, status_fd: int) -> int:
         return 0
     os.setsid()
     os.write(status_fd, (json.dumps({"pid": os.getpid()}) + "\n").encode())
-    from dockyard.runtime.runtime import Runtime
+    from dockyard.runtime.runtimes import open_runtime
 
     try:
         with open(request["process"], "rb") as f:
             process = json.load(f)
-        runtime = Runtime(request["root"])
+        runtime = open_runtime(request["root"], request.get("runtime_command"))
         result: dict = {"code": runtime.exec(request["id"], process, console_socket=request.get("console_socket"))}
     except Exception as exc:
         result = {"error": exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)}

@@ -6,8 +6,9 @@ dockyard.runtime.shim DIR FD` when the template cannot be reached. Either way it
 detaches at once, so that containers outlive the daemon (live restore) and no
 container process is a child of the multi-threaded daemon. DIR holds:
 
-    shim.json     written by the daemon: id, bundle, runtime root, log path and format (dockyard.logs),
-                  tty, open_stdin
+    shim.json     written by the daemon: id, bundle, runtime root and command (none: Dockyard's own
+                  runtime, in-process; else runc's CLI, dockyard.runtime.runtimes), log path and
+                  format (dockyard.logs), tty, open_stdin
     shim.pid      the shim's pid, written before anything else
     control.sock  input, window size and end of input from the daemon (dockyard.runtime.control)
     started.json  {"pid": <init pid>} once the process runs, or {"error": ..., "kind": ...}
@@ -31,12 +32,16 @@ import functools
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from dockyard import fastjson, timestamps
 from dockyard.logs import jsonfile, local
 from dockyard.logs.writer import LogWriter
 from dockyard.runtime import control
 from dockyard.runtime.shim_io import ContainerStdio, ShimIO
+
+if TYPE_CHECKING:
+    from dockyard.core.runtime import OCIRuntime
 
 _CHUNK = 1 << 16
 
@@ -76,7 +81,6 @@ _report_fd = -1
 def run(state_dir: str) -> int:
     from dockyard.kernel import constants as k
     from dockyard.kernel import libc
-    from dockyard.runtime.runtime import Runtime
     from dockyard.runtime.waiting import exit_code
 
     settings = read_json(os.path.join(state_dir, "shim.json"))
@@ -127,7 +131,7 @@ def run(state_dir: str) -> int:
     _, status = os.waitpid(started["pid"], 0)
     log.flush()
     log.close()  # and its last compression done: the log is whole before the exit is recorded
-    runtime = Runtime(settings["runtime_root"])
+    runtime = _runtime(settings)
     oom_killed = _oom_killed(runtime, container_id)
     _cleanup(runtime, container_id)
     write_json(
@@ -139,10 +143,8 @@ def run(state_dir: str) -> int:
 
 def _create_and_start(state_dir: str, settings: dict, stdio: ContainerStdio, started_w: int) -> int:
     """In the shim's worker: create and start the container, report, write the init's pid to started_w."""
-    from dockyard.runtime.runtime import Runtime
-
     container_id = settings["id"]
-    runtime = Runtime(settings["runtime_root"])
+    runtime = _runtime(settings)
     try:
         container = stdio.create(runtime, container_id, settings["bundle"])
     except Exception as exc:
@@ -159,14 +161,20 @@ def _create_and_start(state_dir: str, settings: dict, stdio: ContainerStdio, sta
     return 0
 
 
-def _oom_killed(runtime, container_id: str) -> bool:
+def _runtime(settings: dict) -> OCIRuntime:
+    from dockyard.runtime.runtimes import open_runtime
+
+    return open_runtime(settings["runtime_root"], settings.get("runtime_command"))
+
+
+def _oom_killed(runtime: OCIRuntime, container_id: str) -> bool:
     try:
         return runtime.oom_kill_count(container_id) > 0
     except Exception:  # no cgroup counter on this host: report no OOM rather than fail the exit
         return False
 
 
-def _cleanup(runtime, container_id: str) -> None:
+def _cleanup(runtime: OCIRuntime, container_id: str) -> None:
     try:
         runtime.delete(container_id, force=True)
     except Exception as exc:  # the daemon reconciles leftovers at its next start

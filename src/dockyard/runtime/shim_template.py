@@ -28,6 +28,7 @@ from dockyard.kernel import cgroups, libc, seccomp  # noqa: F401  every create a
 from dockyard.kernel import constants as k
 from dockyard.runtime import exec_process, shim
 from dockyard.runtime.runtime import Runtime  # noqa: F401  preloaded for the forks
+from dockyard.runtime.runtimes import open_runtime  # noqa: F401  preloaded for the forks
 from dockyard.runtime.waiting import exit_code  # noqa: F401  preloaded for the forks
 
 

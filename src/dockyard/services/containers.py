@@ -31,6 +31,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from dockyard import timestamps
+from dockyard.core.runtime import OCIRuntime
 from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified, Unsupported
 from dockyard.kernel.mounts import mount_all, unmount_under
 from dockyard.logs import attributes as log_attributes
@@ -40,7 +41,8 @@ from dockyard.logs import reader as log_reader
 from dockyard.metadata.containers import ContainerRecord, ContainerTable
 from dockyard.metadata.db import Database
 from dockyard.runtime import container_resources, container_spec, control
-from dockyard.runtime.runtime import Runtime, parse_signal
+from dockyard.runtime.runtime import parse_signal
+from dockyard.runtime.runtimes import BUILTIN, RuntimeTable, open_runtime
 from dockyard.runtime.shim import read_json, write_json
 from dockyard.services import filters as filters_
 from dockyard.services import shutdown
@@ -81,7 +83,7 @@ class ContainerService:
         volumes: VolumeService,
         shims: ShimLauncher,
         network: SandboxService,
-        runtime_root: str | None = None,
+        runtimes: RuntimeTable | None = None,
         log_driver: str = log_options.JSON_FILE,
         log_opts: dict[str, str] | None = None,
         defaults: ContainerDefaults | None = None,
@@ -97,7 +99,9 @@ class ContainerService:
         self.on_exit: list = []
         self.data_root = os.path.join(data_root, "containers")
         self.exec_root = os.path.join(exec_root, "containers")
-        self.runtime = Runtime(runtime_root or os.path.join(exec_root, "runtime"))
+        self.runtimes = runtimes or RuntimeTable()
+        self._exec_root_base = exec_root
+        self._runtime_objects: dict[str, OCIRuntime] = {}
         self.records = ContainerTable(db)
         self.images = images
         self._lock = threading.Lock()
@@ -136,6 +140,26 @@ class ContainerService:
     def files_dir(self, container_id: str) -> str:
         return os.path.join(self.data_root, container_id)
 
+    def runtime(self, record: ContainerRecord) -> OCIRuntime:
+        """What drives the container: the runtime its HostConfig.Runtime names (NotFound if the daemon no longer
+        has it)."""
+        name = _runtime_name(record)
+        if name not in self._runtime_objects:
+            try:
+                entry = self.runtimes.get(name)
+            except InvalidParameter as exc:
+                raise NotFound(f"container {record.id}: {exc}") from None
+            self._runtime_objects[name] = open_runtime(self.runtime_root(record), entry.command)
+        return self._runtime_objects[name]
+
+    def runtime_root(self, record: ContainerRecord) -> str:
+        """The container's runtime's state directory (its --root)."""
+        return self.runtimes.root(self._exec_root_base, _runtime_name(record))
+
+    def runtime_command(self, record: ContainerRecord) -> list[str] | None:
+        """The container's runtime's command line before its verbs; None for Dockyard's own (in-process)."""
+        return self.runtimes.get(_runtime_name(record)).command
+
     def log_path(self, record: ContainerRecord) -> str:
         """The file the shim writes the container's output to (dockyard.logs.options)."""
         return log_options.path(self.files_dir(record.id), record.id, record.host_config["LogConfig"]["Type"])
@@ -168,7 +192,7 @@ class ContainerService:
         container_spec.command(image_config, config)  # refuse a container with nothing to run now, as docker does
         container_spec.capabilities(host_config)
         container_spec.check(host_config, self.defaults.init_path)
-        container_spec.check_runtime(host_config)
+        host_config["Runtime"] = self.runtimes.resolve(host_config.get("Runtime"))  # dockerd records the default's
         inherited = [point for spec in host_config.get("VolumesFrom") or [] for point in self._volumes_from(spec)]
         # Every mount and network is checked before the first volume is made: a bad one leaves nothing behind.
         mount_points = container_mount_points(config, host_config, image_config, inherited)
@@ -348,7 +372,8 @@ class ContainerService:
             self.network.teardown(record.id)
             message = str(exc)
             # The exit codes docker gives a container that could not start (the CLI's run exits with them).
-            code = 127 if "not found" in message else 126 if "permission denied" in message else 128
+            missing = "not found" in message or "no such file or directory" in message  # runc says the latter
+            code = 127 if missing else 126 if "permission denied" in message else 128
             self.records.set_state(record.id, {**record.state, "Error": message, "ExitCode": code})
             # Attaches waiting for this run end, as dockerd closes a container's streams when its start fails.
             self._notify(self._exits, record.id, {"StatusCode": code})
@@ -367,7 +392,8 @@ class ContainerService:
             {
                 "id": record.id,
                 "bundle": bundle,
-                "runtime_root": self.runtime.root,
+                "runtime_root": self.runtime_root(record),
+                "runtime_command": self.runtime_command(record),
                 "log_path": self.log_path(record),
                 "log": log_options.shim_settings(**_driver_and_options(record)),
                 "open_stdin": bool(record.config.get("OpenStdin")),
@@ -394,7 +420,7 @@ class ContainerService:
 
     def _signal(self, record: ContainerRecord, number: int) -> None:
         try:
-            self.runtime.kill(record.id, number)
+            self.runtime(record).kill(record.id, number)
         except (NotFound, Conflict) as exc:
             raise Conflict(f"Container {record.id} is not running") from exc
 
@@ -472,7 +498,7 @@ class ContainerService:
         resources = container_resources.resources(host_config)
         if record.state["Running"] and any(key != "RestartPolicy" for key in wanted):
             try:
-                warnings += self.runtime.update(record.id, resources)
+                warnings += self.runtime(record).update(record.id, resources)
             except OSError as exc:
                 raise InvalidParameter(f"Cannot update container {record.id}: {exc.strerror or exc}") from None
         self.records.set_host_config(record.id, host_config)
@@ -484,7 +510,7 @@ class ContainerService:
             raise Conflict(f"Container {record.id} is not running")
         if record.state["Paused"]:
             raise Conflict(f"Container {record.id} is already paused")
-        self.runtime.pause(record.id)
+        self.runtime(record).pause(record.id)
         self._event(record, "pause")
         self.records.set_state(record.id, {**record.state, "Paused": True, "Status": "paused"})
 
@@ -492,7 +518,7 @@ class ContainerService:
         record = self.get(name_or_id)
         if not record.state["Paused"]:
             raise Conflict(f"Container {record.id} is not paused")
-        self.runtime.resume(record.id)
+        self.runtime(record).resume(record.id)
         self._event(record, "unpause")
         self.records.set_state(record.id, {**record.state, "Paused": False, "Status": "running"})
 
@@ -512,7 +538,7 @@ class ContainerService:
         record = self.get(name_or_id)
         if not record.state["Running"]:
             raise Conflict(f"Container {record.id} is not running")
-        pids = set(self.runtime.ps(record.id))
+        pids = set(self.runtime(record).ps(record.id))
         args = ps_args.split() or ["-ef"]
         result = subprocess.run(["ps", *args], capture_output=True, text=True, timeout=30)
         if result.returncode != 0:
@@ -801,6 +827,10 @@ class ContainerService:
 def _stop_timeout(record: ContainerRecord) -> int:
     timeout = record.config.get("StopTimeout")
     return shutdown.DEFAULT_STOP_TIMEOUT if timeout is None else timeout
+
+
+def _runtime_name(record: ContainerRecord) -> str:
+    return record.host_config.get("Runtime") or BUILTIN  # records from before runtimes were chosen: ours
 
 
 def _driver_and_options(record: ContainerRecord) -> dict:

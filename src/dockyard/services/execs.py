@@ -74,13 +74,16 @@ class ExecService:
             raise NotFound(f"No such exec instance: {exec_id}") from None
 
     def command(self, exec_record: ExecRecord, error_log: str) -> list[str]:
-        """The `dockyard-runtime exec` command line for an exec instance (health checks); marks it started.
+        """The `dockyard-runtime exec` command line for an exec instance (health checks), or the container's
+        runtime's (runc's CLI is the same); marks it started.
 
         The runtime writes its own errors as JSON to error_log, apart from the process's output.
         """
         path = self._process_file(exec_record)
-        runtime = [sys.executable, "-m", "dockyard.runtime.cli", "--root", self.containers.runtime.root,
-                   "--log", error_log, "--log-format", "json"]  # fmt: skip
+        record = self.containers.get(exec_record.container_id)
+        command = self.containers.runtime_command(record)
+        runtime = [*(command or [sys.executable, "-m", "dockyard.runtime.cli"]), "--root",
+                   self.containers.runtime_root(record), "--log", error_log, "--log-format", "json"]  # fmt: skip
         return [*runtime, "exec", "--process", path, exec_record.container_id]
 
     def prepare(self, exec_record: ExecRecord, console_socket: str | None = None, console_size=None) -> dict:
@@ -89,7 +92,9 @@ class ExecService:
         With a terminal (Tty) the runtime sends the pty master to console_socket (services.exec_console).
         """
         process = self._process_file(exec_record, console_size)
-        prepared = {"root": self.containers.runtime.root, "id": exec_record.container_id, "process": process}
+        record = self.containers.get(exec_record.container_id)
+        prepared = {"root": self.containers.runtime_root(record), "id": exec_record.container_id, "process": process,
+                    "runtime_command": self.containers.runtime_command(record)}  # fmt: skip
         if console_socket:
             prepared["console_socket"] = console_socket
         return prepared

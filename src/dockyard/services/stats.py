@@ -55,7 +55,7 @@ class StatsService:
             # docker answers a stopped container with an empty sample.
             return self._document(record, timestamps.ZERO, {}, (timestamps.ZERO, {}))
         try:
-            figures = self.containers.runtime.stats(record.id)
+            figures = self.containers.runtime(record).stats(record.id)
         except Exception as exc:
             raise Conflict(f"container {record.id} is not running: {exc}") from None
         read = timestamps.now()
