@@ -165,3 +165,34 @@ def test_load_streams_its_messages_and_reports_a_bad_archive_inside_the_stream(b
     status, headers, body = busybox_daemon.request("POST", "/v1.50/images/load", body=b"abc")
     assert status == 200 and headers["Transfer-Encoding"] == "chunked"
     assert json.loads(body)["errorDetail"]["message"].startswith("invalid image archive")
+
+
+def test_leaving_a_swarm_that_is_not_there_is_docker_s_503(api):
+    """docker-py's network tests leave the swarm in every tearDown: leave_swarm(force=True) takes dockerd's
+    503 for "not in a swarm" as done, and raises on anything else (a 404)."""
+    assert api.leave_swarm(force=True) is True
+    with pytest.raises(docker.errors.APIError, match="This node is not part of a swarm") as leaving:
+        api.leave_swarm()
+    assert leaving.value.status_code == 503
+    with pytest.raises(docker.errors.APIError, match="This node is not a swarm manager") as listing:
+        api.services()
+    assert listing.value.status_code == 503
+
+
+def test_removing_a_link_keeps_both_containers(api):
+    """remove_container("PARENT/ALIAS", link=True): a name with a slash, for the link only."""
+    target = api.create_container("busybox", "true", name="dy-link-target")
+    parent = api.create_container(
+        "busybox", "true", name="dy-link-parent", host_config=api.create_host_config(links={"dy-link-target": "db"})
+    )
+    try:
+        api.remove_container("dy-link-parent/db", link=True)
+        assert not api.inspect_container(parent)["HostConfig"]["Links"]
+        assert {c["Id"] for c in api.containers(all=True)} >= {target["Id"], parent["Id"]}
+        with pytest.raises(docker.errors.NotFound, match="No such container: dy-link-parent/db"):
+            api.remove_container("dy-link-parent/db", link=True)
+        with pytest.raises(docker.errors.APIError, match="cannot remove the default link name"):
+            api.remove_container("dy-link-parent", link=True)
+    finally:
+        api.remove_container(parent, force=True)
+        api.remove_container(target, force=True)

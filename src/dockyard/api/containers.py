@@ -316,9 +316,12 @@ async def wait(request: web.Request) -> web.StreamResponse:
 
 
 async def remove(request: web.Request) -> web.Response:
-    await _blocking(
-        _containers(request).remove, _name(request), force=boolean(request, "force"), volumes=boolean(request, "v")
-    )
+    if boolean(request, "link"):  # the name is a link's, PARENT/ALIAS: hence the route's slashes
+        await _blocking(_containers(request).remove_link, _name(request))
+    else:
+        await _blocking(
+            _containers(request).remove, _name(request), force=boolean(request, "force"), volumes=boolean(request, "v")
+        )
     return web.Response(status=204)
 
 
@@ -460,7 +463,7 @@ def register(routes: Routes) -> None:
     routes.add("POST", "/containers/{name}/kill", kill)
     routes.add("POST", "/containers/{name}/wait", wait)
     routes.add("GET", "/containers/{name}/logs", logs)
-    routes.add("DELETE", "/containers/{name}", remove)
+    routes.add("DELETE", r"/containers/{name:.+}", remove)
 
 
 async def archive_head(request: web.Request) -> web.Response:

@@ -37,6 +37,7 @@ from dockyard.logs import options as log_options
 from dockyard.logs import reader as log_reader
 from dockyard.metadata.containers import ContainerRecord, ContainerTable
 from dockyard.metadata.db import Database
+from dockyard.network.links import parse_link
 from dockyard.runtime import container_resources, container_spec, control
 from dockyard.runtime.runtime import Runtime, parse_signal
 from dockyard.runtime.shim import read_json, write_json
@@ -264,6 +265,22 @@ class ContainerService:
                 exited.result(timeout=30)
             self.unsubscribe_exit(record.id, exited)
         self._remove_stopped(record.id, volumes=volumes)
+
+    def remove_link(self, link_name: str) -> None:
+        """docker rm --link PARENT/ALIAS: the parent forgets its legacy link, as dockerd's rmLink; both containers
+        stay. The link's hosts entry and variables go at the parent's next start, when they are written."""
+        parent_name, _, alias = link_name.strip("/").rpartition("/")
+        if not parent_name:
+            raise InvalidParameter("Conflict, cannot remove the default link name of the container")
+        try:
+            parent = self.get(parent_name)
+        except NotFound:
+            raise NotFound(f"No such container: {link_name}") from None
+        links = parent.host_config.get("Links") or []
+        kept = [link for link in links if parse_link(link)[1] != alias]
+        if len(kept) == len(links):
+            raise NotFound(f"No such container: {link_name}")
+        self.records.set_host_config(parent.id, {**parent.host_config, "Links": kept or None})
 
     def _remove_stopped(self, container_id: str, *, volumes: bool = False) -> None:
         record = self.records.get(container_id)
