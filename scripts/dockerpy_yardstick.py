@@ -10,7 +10,7 @@ A yardstick, not a test: docker-py is not part of the repository. Give it a chec
 It starts a daemon of this checkout with its own data root, exec root and socket under --work,
 bootstraps busybox and tags it as the images the suite asks for (alpine:3.10, alpine:latest,
 busybox:buildroot-2014.02, busybox:musl), runs the suite with pytest-timeout (needed: a stuck test
-would stop the count) and junit output, removes every container it left, stops the daemon and prints
+would stop the count) and junit output, removes every container and network it left, stops the daemon and prints
 passed/failed/error/skipped per module. --extra-path goes first on PYTHONPATH (pytest-timeout,
 paramiko, websocket-client if the venv lacks them). credentials/ is left out: it replaces os.environ,
 and every later test would lose DOCKER_HOST. The suite gets a DOCKER_CONFIG of its own under --work.
@@ -55,6 +55,14 @@ def _start_daemon(work: str) -> tuple[subprocess.Popen, str]:
     raise SystemExit(f"the daemon did not answer: see {work}/daemon.log")
 
 
+def _remove_leftovers(host: str) -> None:
+    """The containers and networks the suite left (a failing test's tearDown leaves some)."""
+    left = _docker(host, "ps", "-aq").stdout.split()
+    if left:
+        _docker(host, "rm", "-f", *left)
+    _docker(host, "network", "prune", "-f")
+
+
 def _counts(junit: str) -> dict[str, collections.Counter]:
     by_module: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for case in ET.parse(junit).iter("testcase"):
@@ -83,6 +91,7 @@ def main() -> int:
         subprocess.run([*DOCKYARD, "bootstrap", "busybox", "--data-root", f"{work}/root"], check=True)
     daemon, host = _start_daemon(work)
     try:
+        _remove_leftovers(host)  # of an interrupted run: a network left holds its subnet, and the next create fails
         for tag in TAGS:
             _docker(host, "tag", "busybox:latest", tag)
         junit = os.path.join(work, "junit.xml")
@@ -99,10 +108,8 @@ def main() -> int:
                    "--ignore", "tests/integration/credentials", "--junitxml", junit, *options.pytest_args]  # fmt: skip
         with open(os.path.join(work, "pytest.log"), "w") as out:
             subprocess.run(command, cwd=options.docker_py, env=env, stdout=out, stderr=subprocess.STDOUT)
-        left = _docker(host, "ps", "-aq").stdout.split()
-        if left:
-            _docker(host, "rm", "-f", *left)
     finally:
+        _remove_leftovers(host)
         daemon.terminate()
         daemon.wait(timeout=30)
     total: collections.Counter = collections.Counter()
