@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from support.swagger import validate_response
+from support.swagger import validate, validate_response
 
 
 def _json(daemon, method: str, path: str, body: dict | None = None, expect: int = 200):
@@ -170,3 +170,20 @@ def _events(daemon, since: int, kind: str) -> list[dict]:
         assert event["Type"] == kind
         validate_response(event, "GET", "/events", version="1.50")
     return events
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/containers/dy-nosuch/json", 404),
+        ("GET", "/networks/dy-nosuch", 404),
+        ("GET", "/volumes/dy-nosuch", 404),
+        ("GET", "/images/dy-nosuch/json", 404),
+        ("POST", "/swarm/leave", 503),
+        ("GET", "/no/such/endpoint", 404),
+    ],
+)
+def test_errors_are_docker_s_error_response(busybox_daemon, method, path, status):
+    answer = _json(busybox_daemon, method, path, expect=status)
+    validate(answer, "ErrorResponse", version="1.50")
+    assert answer["message"]
