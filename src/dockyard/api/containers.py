@@ -15,7 +15,7 @@ from dockyard.api import body_types
 from dockyard.api.app import Routes, services_of
 from dockyard.api.attach import send_entries
 from dockyard.api.params import boolean, filters, json_object
-from dockyard.api.responses import JSON, json_response
+from dockyard.api.responses import JSON, finish, json_response
 from dockyard.api.streams import stream_response, with_request_body
 from dockyard.api.threads import blocking as _blocking
 from dockyard.errors import Conflict, InvalidParameter, NotFound
@@ -311,8 +311,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
     if result is None:
         result = await asyncio.wrap_future(future)
     await response.write(json.dumps({**result, "Error": None}).encode() + b"\n")
-    await response.write_eof()
-    return response
+    return await finish(response)
 
 
 async def remove(request: web.Request) -> web.Response:
@@ -353,8 +352,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": content_type})
     await response.prepare(request)
     await send_entries(response, entries, wanted, tty=tty, timestamps=timestamps)
-    await response.write_eof()
-    return response
+    return await finish(response)
 
 
 async def update(request: web.Request) -> web.Response:
@@ -512,5 +510,4 @@ async def stats(request: web.Request) -> web.StreamResponse:
             sample = await _blocking(service.sample, sample["id"])
     except (ConnectionError, NotFound):
         pass
-    await response.write_eof()
-    return response
+    return await finish(response)
