@@ -173,17 +173,19 @@ def _events(daemon, since: int, kind: str) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "status"),
+    ("method", "path", "status", "message"),
     [
-        ("GET", "/containers/dy-nosuch/json", 404),
-        ("GET", "/networks/dy-nosuch", 404),
-        ("GET", "/volumes/dy-nosuch", 404),
-        ("GET", "/images/dy-nosuch/json", 404),
-        ("POST", "/swarm/leave", 503),
-        ("GET", "/no/such/endpoint", 404),
+        ("GET", "/containers/dy-nosuch/json", 404, "No such container: dy-nosuch"),
+        ("GET", "/containers/dy-no/such/json", 404, "No such container: dy-no/such"),  # a link name
+        ("GET", "/networks/dy-nosuch", 404, "network dy-nosuch not found"),
+        ("GET", "/volumes/dy-nosuch", 404, "get dy-nosuch: no such volume"),
+        ("GET", "/images/dy-nosuch/json", 404, "No such image: dy-nosuch:latest"),
+        ("POST", "/swarm/leave", 503, "This node is not part of a swarm"),
+        ("GET", "/no/such/endpoint", 404, "page not found"),
+        ("GET", "/containers/dy-nosuch", 404, "page not found"),  # only DELETE serves it: dockerd says so too
     ],
 )
-def test_errors_are_docker_s_error_response(busybox_daemon, method, path, status):
+def test_errors_are_docker_s_error_response(busybox_daemon, method, path, status, message):
     answer = _json(busybox_daemon, method, path, expect=status)
     validate(answer, "ErrorResponse", version="1.50")
-    assert answer["message"]
+    assert answer["message"] == message

@@ -179,20 +179,28 @@ def test_leaving_a_swarm_that_is_not_there_is_docker_s_503(api):
     assert listing.value.status_code == 503
 
 
-def test_removing_a_link_keeps_both_containers(api):
-    """remove_container("PARENT/ALIAS", link=True): a name with a slash, for the link only."""
+def test_a_link_is_a_name_of_its_target_until_it_is_removed(api):
+    """As dockerd: a link PARENT/ALIAS is listed among the target's Names and resolves to it, the parent's
+    HostConfig.Links shows "/TARGET:/PARENT/ALIAS", and remove_container("PARENT/ALIAS", link=True)
+    (a name with a slash) removes the link only."""
     target = api.create_container("busybox", "true", name="dy-link-target")
     parent = api.create_container(
         "busybox", "true", name="dy-link-parent", host_config=api.create_host_config(links={"dy-link-target": "db"})
     )
     try:
+        assert api.inspect_container(parent)["HostConfig"]["Links"] == ["/dy-link-target:/dy-link-parent/db"]
+        assert api.inspect_container("dy-link-parent/db")["Id"] == target["Id"]
+        names = {c["Id"]: c["Names"] for c in api.containers(all=True)}
+        assert names[target["Id"]] == ["/dy-link-target", "/dy-link-parent/db"]
         api.remove_container("dy-link-parent/db", link=True)
-        assert not api.inspect_container(parent)["HostConfig"]["Links"]
-        assert {c["Id"] for c in api.containers(all=True)} >= {target["Id"], parent["Id"]}
+        assert api.inspect_container(parent)["HostConfig"]["Links"] is None
+        names = {c["Id"]: c["Names"] for c in api.containers(all=True)}
+        assert (names[target["Id"]], names[parent["Id"]]) == (["/dy-link-target"], ["/dy-link-parent"])
         with pytest.raises(docker.errors.NotFound, match="No such container: dy-link-parent/db"):
             api.remove_container("dy-link-parent/db", link=True)
-        with pytest.raises(docker.errors.APIError, match="cannot remove the default link name"):
+        with pytest.raises(docker.errors.APIError, match="cannot remove the default link name") as refused:
             api.remove_container("dy-link-parent", link=True)
+        assert refused.value.status_code == 400  # dockerd 20.10 answers 500: a client's mistake is no server error
     finally:
         api.remove_container(parent, force=True)
         api.remove_container(target, force=True)

@@ -21,6 +21,7 @@ from dockyard.api.threads import blocking as _blocking
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.runtime import container_spec
+from dockyard.services import container_links
 from dockyard.services.containers import ContainerService
 from dockyard.services.filters import check as check_filters
 from dockyard.services.filters import label_matches
@@ -71,24 +72,26 @@ def _port_list(ports: dict) -> list[dict]:
     return found
 
 
-def _summaries(request: web.Request, records: list[ContainerRecord]) -> list[dict]:
-    """`ps` lines. An image's config is read once per image, not once per container: `ps -a` over 100
-    containers of one image read and parsed its manifest and config 100 times (two thirds of the time)."""
+def _summaries(request: web.Request, records: list[ContainerRecord], every: list[ContainerRecord]) -> list[dict]:
+    """`ps` lines of records, with the link names the parents among every container give them. An image's
+    config is read once per image, not once per container: `ps -a` over 100 containers of one image read
+    and parsed its manifest and config 100 times (two thirds of the time)."""
     configs: dict[str, dict] = {}
     summaries = []
+    link_names = container_links.names(every, _containers(request).find)
     for record in records:
         if record.image_id not in configs:
             configs[record.image_id] = _image_config(request, record)
-        summaries.append(_summary(request, record, configs[record.image_id]))
+        summaries.append(_summary(request, record, configs[record.image_id], link_names.get(record.id, [])))
     return summaries
 
 
-def _summary(request: web.Request, record: ContainerRecord, image_config: dict) -> dict:
+def _summary(request: web.Request, record: ContainerRecord, image_config: dict, link_names: list[str]) -> dict:
     network_settings = services_of(request).sandboxes.settings(record)
     args = container_spec.command(image_config, record.config) if image_config or record.config.get("Cmd") else []
     return {
         "Id": record.id,
-        "Names": [f"/{record.name}"],
+        "Names": [f"/{record.name}", *link_names],
         "Image": record.image_name,
         "ImageID": record.image_id,
         "Command": " ".join(args),
@@ -138,6 +141,7 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
         "Binds": None, "NetworkMode": "default", "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "AutoRemove": False, "Privileged": False, "ReadonlyRootfs": False, "CapAdd": None, "CapDrop": None,
         "LogConfig": {"Type": "json-file", "Config": {}}, "Runtime": container_spec.RUNTIME_NAME, **record.host_config,
+        "Links": container_links.inspect_form(record, containers.find),
     }  # fmt: skip
     return {
         "Id": record.id,
@@ -212,7 +216,7 @@ async def create(request: web.Request) -> web.Response:
 async def list_containers(request: web.Request) -> web.Response:
     wanted = filters(request)
     check_filters(wanted, _LIST_FILTERS)
-    records = await _blocking(_containers(request).list)
+    records = every = await _blocking(_containers(request).list)
     limit = int(request.query.get("limit", "-1") or -1)
     # As dockerd: a limit (ps -n/-l) lists containers in every state, which the docker CLI relies on.
     if not boolean(request, "all") and limit <= 0 and "status" not in wanted and "exited" not in wanted:
@@ -220,7 +224,7 @@ async def list_containers(request: web.Request) -> web.Response:
     records = await _blocking(lambda: [r for r in reversed(records) if _matches(request, r, wanted)])
     if limit > 0:
         records = records[:limit]
-    summaries = await _blocking(_summaries, request, records)  # store reads: off the loop
+    summaries = await _blocking(_summaries, request, records, every)  # store reads: off the loop
     if boolean(request, "size"):
         for summary, record in zip(summaries, records, strict=True):
             summary.update(await _blocking(_sizes, request, record))
@@ -231,7 +235,8 @@ def container_summaries_with_sizes(request: web.Request) -> list[dict]:
     """Every container's summary with its sizes, for /system/df (called in a worker thread)."""
     records = _containers(request).list()
     records.reverse()
-    return [{**summary, **_sizes(request, r)} for summary, r in zip(_summaries(request, records), records, strict=True)]
+    summaries = _summaries(request, records, records)
+    return [{**summary, **_sizes(request, r)} for summary, r in zip(summaries, records, strict=True)]
 
 
 def _sizes(request: web.Request, record: ContainerRecord) -> dict:
@@ -441,26 +446,26 @@ async def commit(request: web.Request) -> web.Response:
 def register(routes: Routes) -> None:
     routes.add("POST", "/containers/prune", prune)
     routes.add("POST", "/commit", commit)
-    routes.add("POST", "/containers/{name}/update", update)
-    routes.add("POST", "/containers/{name}/pause", pause)
-    routes.add("POST", "/containers/{name}/unpause", unpause)
-    routes.add("POST", "/containers/{name}/rename", rename)
-    routes.add("GET", "/containers/{name}/top", top)
-    routes.add("GET", "/containers/{name}/changes", changes)
-    routes.add("GET", "/containers/{name}/export", export)
-    routes.add("GET", "/containers/{name}/stats", stats)
-    routes.add("HEAD", "/containers/{name}/archive", archive_head)
-    routes.add("GET", "/containers/{name}/archive", archive_get)
-    routes.add("PUT", "/containers/{name}/archive", archive_put)
+    routes.add("POST", r"/containers/{name:.+}/update", update)
+    routes.add("POST", r"/containers/{name:.+}/pause", pause)
+    routes.add("POST", r"/containers/{name:.+}/unpause", unpause)
+    routes.add("POST", r"/containers/{name:.+}/rename", rename)
+    routes.add("GET", r"/containers/{name:.+}/top", top)
+    routes.add("GET", r"/containers/{name:.+}/changes", changes)
+    routes.add("GET", r"/containers/{name:.+}/export", export)
+    routes.add("GET", r"/containers/{name:.+}/stats", stats)
+    routes.add("HEAD", r"/containers/{name:.+}/archive", archive_head)
+    routes.add("GET", r"/containers/{name:.+}/archive", archive_get)
+    routes.add("PUT", r"/containers/{name:.+}/archive", archive_put)
     routes.add("POST", "/containers/create", create)
     routes.add("GET", "/containers/json", list_containers)
-    routes.add("GET", "/containers/{name}/json", inspect)
-    routes.add("POST", "/containers/{name}/start", start)
-    routes.add("POST", "/containers/{name}/stop", stop)
-    routes.add("POST", "/containers/{name}/restart", restart)
-    routes.add("POST", "/containers/{name}/kill", kill)
-    routes.add("POST", "/containers/{name}/wait", wait)
-    routes.add("GET", "/containers/{name}/logs", logs)
+    routes.add("GET", r"/containers/{name:.+}/json", inspect)
+    routes.add("POST", r"/containers/{name:.+}/start", start)
+    routes.add("POST", r"/containers/{name:.+}/stop", stop)
+    routes.add("POST", r"/containers/{name:.+}/restart", restart)
+    routes.add("POST", r"/containers/{name:.+}/kill", kill)
+    routes.add("POST", r"/containers/{name:.+}/wait", wait)
+    routes.add("GET", r"/containers/{name:.+}/logs", logs)
     routes.add("DELETE", r"/containers/{name:.+}", remove)
 
 

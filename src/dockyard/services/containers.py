@@ -37,10 +37,10 @@ from dockyard.logs import options as log_options
 from dockyard.logs import reader as log_reader
 from dockyard.metadata.containers import ContainerRecord, ContainerTable
 from dockyard.metadata.db import Database
-from dockyard.network.links import parse_link
 from dockyard.runtime import container_resources, container_spec, control
 from dockyard.runtime.runtime import Runtime, parse_signal
 from dockyard.runtime.shim import read_json, write_json
+from dockyard.services import container_links
 from dockyard.services import filters as filters_
 from dockyard.services.events import EventBus, container_attributes
 from dockyard.services.images import ImageService
@@ -107,15 +107,23 @@ class ContainerService:
     # -- finding containers ------------------------------------------------------------
 
     def get(self, name_or_id: str) -> ContainerRecord:
-        """By full ID, name (with or without "/") or unique ID prefix, as docker resolves them."""
+        """By full ID, name (with or without "/"), link name (PARENT/ALIAS) or unique ID prefix, as docker
+        resolves them."""
+        record = self.find(name_or_id)
+        if record is None and "/" in name_or_id.strip("/"):
+            record = container_links.target(name_or_id, self.find)
+        if record is None:
+            raise NotFound(f"No such container: {name_or_id}")
+        return record
+
+    def find(self, name_or_id: str) -> ContainerRecord | None:
+        """By full ID, name or unique ID prefix; None if there is none."""
         record = self.records.get(name_or_id) or self.records.by_name(name_or_id.removeprefix("/"))
         if record is None and name_or_id and not name_or_id.strip("0123456789abcdef"):
             found = self.records.with_prefix(name_or_id)
             if len(found) > 1:
                 raise InvalidParameter(f"multiple IDs found with provided prefix: {name_or_id}")
             record = found[0] if found else None
-        if record is None:
-            raise NotFound(f"No such container: {name_or_id}")
         return record
 
     def is_running(self, container_id: str) -> bool:
@@ -269,17 +277,12 @@ class ContainerService:
     def remove_link(self, link_name: str) -> None:
         """docker rm --link PARENT/ALIAS: the parent forgets its legacy link, as dockerd's rmLink; both containers
         stay. The link's hosts entry and variables go at the parent's next start, when they are written."""
-        parent_name, _, alias = link_name.strip("/").rpartition("/")
-        if not parent_name:
+        found = container_links.find(link_name, self.find) if "/" in link_name.strip("/") else None
+        if found is None:
+            self.get(link_name)  # no such link: docker's 404; a container's own name is no link to remove
             raise InvalidParameter("Conflict, cannot remove the default link name of the container")
-        try:
-            parent = self.get(parent_name)
-        except NotFound:
-            raise NotFound(f"No such container: {link_name}") from None
-        links = parent.host_config.get("Links") or []
-        kept = [link for link in links if parse_link(link)[1] != alias]
-        if len(kept) == len(links):
-            raise NotFound(f"No such container: {link_name}")
+        parent, link = found
+        kept = [entry for entry in parent.host_config["Links"] if entry != link]
         self.records.set_host_config(parent.id, {**parent.host_config, "Links": kept or None})
 
     def _remove_stopped(self, container_id: str, *, volumes: bool = False) -> None:
