@@ -201,7 +201,7 @@ class ContainerService:
                     with self.images.mounted_rootfs(container_id) as rootfs:
                         self.volumes.populate(container_id, attached, rootfs)
                 record.mounts = [point.to_json() for point in attached]
-                self.records.add(record)
+                self.records.add(record, draw_name=None if name else self._generated_name)
                 try:
                     self.network.add_endpoints(container_id, record.name, joins)
                 except BaseException:
