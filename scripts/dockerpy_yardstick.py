@@ -8,9 +8,10 @@ A yardstick, not a test: docker-py is not part of the repository. Give it a chec
         --work /var/tmp/dy-yardstick [--extra-path DIR] [-- PYTEST ARGS]
 
 It starts a daemon of this checkout with its own data root, exec root and socket under --work,
-bootstraps busybox and tags it as the images the suite asks for (alpine:3.10, alpine:latest,
-busybox:buildroot-2014.02, busybox:musl), runs the suite with pytest-timeout (needed: a stuck test
-would stop the count) and junit output, removes every container it left, stops the daemon and prints
+bootstraps busybox and tags it as the images the suite asks for (busybox:buildroot-2014.02,
+busybox:musl; alpine:3.10 and alpine:latest with alpine's postgres user and /var/opt added), runs the
+suite with pytest-timeout (needed: a stuck test would stop the count) and junit output, removes every
+container and network it left, stops the daemon and prints
 passed/failed/error/skipped per module. --extra-path goes first on PYTHONPATH (pytest-timeout,
 paramiko, websocket-client if the venv lacks them). credentials/ is left out: it replaces os.environ,
 and every later test would lose DOCKER_HOST. The suite gets a DOCKER_CONFIG of its own under --work.
@@ -28,7 +29,13 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-TAGS = ("alpine:3.10", "alpine:latest", "busybox:buildroot-2014.02", "busybox:musl")
+BUSYBOX_TAGS = ("busybox:buildroot-2014.02", "busybox:musl")
+ALPINE_TAGS = ("alpine:3.10", "alpine:latest")
+# What alpine has and busybox lacks that the suite uses (api_exec_test: exec as user postgres, in /var/opt).
+ALPINE_EXTRAS = (
+    "echo postgres:x:70:70::/var/lib/postgresql:/bin/sh >> /etc/passwd && echo postgres:x:70: >> /etc/group"
+    " && mkdir -p /var/opt"
+)
 DOCKYARD = [sys.executable, "-c", "from dockyard.cli.main import main; raise SystemExit(main())"]
 
 
@@ -53,6 +60,28 @@ def _start_daemon(work: str) -> tuple[subprocess.Popen, str]:
         time.sleep(0.1)
     daemon.terminate()
     raise SystemExit(f"the daemon did not answer: see {work}/daemon.log")
+
+
+def _tag_stand_ins(host: str) -> None:
+    """busybox as the images the suite asks for; alpine's stand-in with alpine's postgres user and /var/opt."""
+    for tag in BUSYBOX_TAGS:
+        _docker(host, "tag", "busybox:latest", tag)
+    name = "dy-yardstick-alpine"
+    _docker(host, "rm", "-f", name)
+    made = _docker(host, "run", "--name", name, "busybox:latest", "sh", "-c", ALPINE_EXTRAS)
+    if made.returncode != 0:
+        raise SystemExit(f"alpine's stand-in: {made.stderr}")
+    for tag in ALPINE_TAGS:
+        _docker(host, "commit", "-c", 'CMD ["sh"]', name, tag)
+    _docker(host, "rm", name)
+
+
+def _remove_leftovers(host: str) -> None:
+    """The containers and networks the suite left (a failing test's tearDown leaves some)."""
+    left = _docker(host, "ps", "-aq").stdout.split()
+    if left:
+        _docker(host, "rm", "-f", *left)
+    _docker(host, "network", "prune", "-f")
 
 
 def _counts(junit: str) -> dict[str, collections.Counter]:
@@ -83,8 +112,8 @@ def main() -> int:
         subprocess.run([*DOCKYARD, "bootstrap", "busybox", "--data-root", f"{work}/root"], check=True)
     daemon, host = _start_daemon(work)
     try:
-        for tag in TAGS:
-            _docker(host, "tag", "busybox:latest", tag)
+        _remove_leftovers(host)  # of an interrupted run: a network left holds its subnet, and the next create fails
+        _tag_stand_ins(host)
         junit = os.path.join(work, "junit.xml")
         path = os.pathsep.join(p for p in (options.docker_py, options.extra_path, os.environ.get("PYTHONPATH")) if p)
         # A docker config of the run's own: context_api_test creates a context "test" beside the config
@@ -99,10 +128,8 @@ def main() -> int:
                    "--ignore", "tests/integration/credentials", "--junitxml", junit, *options.pytest_args]  # fmt: skip
         with open(os.path.join(work, "pytest.log"), "w") as out:
             subprocess.run(command, cwd=options.docker_py, env=env, stdout=out, stderr=subprocess.STDOUT)
-        left = _docker(host, "ps", "-aq").stdout.split()
-        if left:
-            _docker(host, "rm", "-f", *left)
     finally:
+        _remove_leftovers(host)
         daemon.terminate()
         daemon.wait(timeout=30)
     total: collections.Counter = collections.Counter()

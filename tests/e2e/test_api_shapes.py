@@ -1,5 +1,5 @@
-"""Every JSON answer of the containers, exec, images and system areas against the Engine API swagger
-(v1.50, what docker 28 speaks), as Podman's compat tests check theirs: strict, so an undocumented or
+"""Every JSON answer of the containers, exec, images, volumes, networks and system areas against the Engine API
+swagger (v1.50, what docker 28 speaks), as Podman's compat tests check theirs: strict, so an undocumented or
 misspelt field fails too. Inspect, list, info, version, history and stats are checked beside their tests."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from support.swagger import validate_response
+from support.swagger import validate, validate_response
 
 
 def _json(daemon, method: str, path: str, body: dict | None = None, expect: int = 200):
@@ -100,3 +100,92 @@ def test_system_df_and_events(busybox_daemon, running):
         # (API 1.52 drops them), and the swagger no longer documents them.
         validate_response(event, "GET", "/events", version="1.50", strict=False)
         assert {"status", "id", "from"} <= event.keys() or event["Type"] != "container"
+
+
+def test_volume_create_list_prune_and_their_events(busybox_daemon):
+    since = int(time.time()) - 1
+    created = _json(busybox_daemon, "POST", "/volumes/create", {"Name": "dy-shapes-vol", "Labels": {"a": "b"}}, 201)
+    validate_response(created, "POST", "/volumes/create", status=201, version="1.50")
+    listed = _json(busybox_daemon, "GET", "/volumes")
+    validate_response(listed, "GET", "/volumes", version="1.50")
+    body = {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Binds": ["dy-shapes-vol:/data"]}}
+    user = _json(busybox_daemon, "POST", "/containers/create", {**body, "Volumes": {"/anonymous": {}}}, 201)["Id"]
+    try:
+        busybox_daemon.request("POST", f"/v1.50/containers/{user}/start")
+        assert _json(busybox_daemon, "POST", f"/containers/{user}/wait")["StatusCode"] == 0
+        df = _json(busybox_daemon, "GET", "/system/df?type=volume")
+        validate_response(df, "GET", "/system/df", version="1.50")
+        used = {volume["Name"]: volume["UsageData"]["RefCount"] for volume in df["Volumes"]}
+        assert used["dy-shapes-vol"] == 1
+    finally:
+        busybox_daemon.request("DELETE", f"/v1.50/containers/{user}")
+    pruned = _json(busybox_daemon, "POST", "/volumes/prune")
+    validate_response(pruned, "POST", "/volumes/prune", version="1.50")
+    assert len(pruned["VolumesDeleted"]) == 1  # the anonymous one: since API 1.42 named ones need all=true
+    pruned = _json(busybox_daemon, "POST", "/volumes/prune?filters=" + quote(json.dumps({"all": ["true"]})))
+    assert pruned["VolumesDeleted"] == ["dy-shapes-vol"]
+    events = _events(busybox_daemon, since, "volume")
+    assert {"create", "mount", "unmount", "destroy"} <= {event["Action"] for event in events}
+
+
+def test_network_create_inspect_list_prune_and_their_events(busybox_daemon):
+    since = int(time.time()) - 1
+    created = _json(busybox_daemon, "POST", "/networks/create", {"Name": "dy-shapes-net", "Labels": {"a": "b"}}, 201)
+    validate_response(created, "POST", "/networks/create", status=201, version="1.50")
+    body = {"Image": "busybox", "Cmd": ["sleep", "60"], "HostConfig": {"NetworkMode": "dy-shapes-net"}}
+    user = _json(busybox_daemon, "POST", "/containers/create?name=dy-shapes-netuser", body, 201)["Id"]
+    try:
+        busybox_daemon.request("POST", f"/v1.50/containers/{user}/start")
+        inspected = _json(busybox_daemon, "GET", "/networks/dy-shapes-net")
+        validate_response(inspected, "GET", "/networks/{id}", version="1.50")
+        assert list(inspected["Containers"]) == [user]
+        listed = _json(busybox_daemon, "GET", "/networks")
+        validate_response(listed, "GET", "/networks", version="1.50")
+    finally:
+        busybox_daemon.request("DELETE", f"/v1.50/containers/{user}?force=1")
+    pruned = _json(busybox_daemon, "POST", "/networks/prune")
+    validate_response(pruned, "POST", "/networks/prune", version="1.50")
+    assert pruned["NetworksDeleted"] == ["dy-shapes-net"]
+    events = _events(busybox_daemon, since, "network")
+    assert {"create", "connect", "disconnect", "destroy"} <= {event["Action"] for event in events}
+
+
+def test_container_inspect_and_list_with_their_sizes(busybox_daemon, running):
+    inspected = _json(busybox_daemon, "GET", "/containers/dy-shapes/json?size=1")
+    validate_response(inspected, "GET", "/containers/{id}/json", version="1.50")
+    assert inspected["SizeRootFs"] > 0 and inspected["SizeRw"] >= 0
+    listed = _json(busybox_daemon, "GET", "/containers/json?all=1&size=1")
+    validate_response(listed, "GET", "/containers/json", version="1.50")
+    assert all(container["SizeRootFs"] > 0 for container in listed)
+
+
+def _events(daemon, since: int, kind: str) -> list[dict]:
+    """The events of one type since a time, each checked strictly: dockerd sends the legacy status, id and
+    from for container and image events only."""
+    query = f"since={since}&until={int(time.time()) + 1}&filters=" + quote(json.dumps({"type": [kind]}))
+    status, _, body = daemon.request("GET", f"/v1.50/events?{query}")
+    assert status == 200
+    events = [json.loads(line) for line in body.splitlines() if line.strip()]
+    for event in events:
+        assert event["Type"] == kind
+        validate_response(event, "GET", "/events", version="1.50")
+    return events
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "message"),
+    [
+        ("GET", "/containers/dy-nosuch/json", 404, "No such container: dy-nosuch"),
+        ("GET", "/containers/dy-no/such/json", 404, "No such container: dy-no/such"),  # a link name
+        ("GET", "/networks/dy-nosuch", 404, "network dy-nosuch not found"),
+        ("GET", "/volumes/dy-nosuch", 404, "get dy-nosuch: no such volume"),
+        ("GET", "/images/dy-nosuch/json", 404, "No such image: dy-nosuch:latest"),
+        ("POST", "/swarm/leave", 503, "This node is not part of a swarm"),
+        ("GET", "/no/such/endpoint", 404, "page not found"),
+        ("GET", "/containers/dy-nosuch", 404, "page not found"),  # only DELETE serves it: dockerd says so too
+    ],
+)
+def test_errors_are_docker_s_error_response(busybox_daemon, method, path, status, message):
+    answer = _json(busybox_daemon, method, path, expect=status)
+    validate(answer, "ErrorResponse", version="1.50")
+    assert answer["message"] == message

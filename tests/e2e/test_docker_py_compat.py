@@ -165,3 +165,61 @@ def test_load_streams_its_messages_and_reports_a_bad_archive_inside_the_stream(b
     status, headers, body = busybox_daemon.request("POST", "/v1.50/images/load", body=b"abc")
     assert status == 200 and headers["Transfer-Encoding"] == "chunked"
     assert json.loads(body)["errorDetail"]["message"].startswith("invalid image archive")
+
+
+def test_leaving_a_swarm_that_is_not_there_is_docker_s_503(api):
+    """docker-py's network tests leave the swarm in every tearDown: leave_swarm(force=True) takes dockerd's
+    503 for "not in a swarm" as done, and raises on anything else (a 404)."""
+    assert api.leave_swarm(force=True) is True
+    with pytest.raises(docker.errors.APIError, match="This node is not part of a swarm") as leaving:
+        api.leave_swarm()
+    assert leaving.value.status_code == 503
+    with pytest.raises(docker.errors.APIError, match="This node is not a swarm manager") as listing:
+        api.services()
+    assert listing.value.status_code == 503
+
+
+def test_a_link_is_a_name_of_its_target_until_it_is_removed(api):
+    """As dockerd: a link PARENT/ALIAS is listed among the target's Names and resolves to it, the parent's
+    HostConfig.Links shows "/TARGET:/PARENT/ALIAS", and remove_container("PARENT/ALIAS", link=True)
+    (a name with a slash) removes the link only."""
+    target = api.create_container("busybox", "true", name="dy-link-target")
+    parent = api.create_container(
+        "busybox", "true", name="dy-link-parent", host_config=api.create_host_config(links={"dy-link-target": "db"})
+    )
+    try:
+        assert api.inspect_container(parent)["HostConfig"]["Links"] == ["/dy-link-target:/dy-link-parent/db"]
+        assert api.inspect_container("dy-link-parent/db")["Id"] == target["Id"]
+        names = {c["Id"]: c["Names"] for c in api.containers(all=True)}
+        assert names[target["Id"]] == ["/dy-link-target", "/dy-link-parent/db"]
+        api.remove_container("dy-link-parent/db", link=True)
+        assert api.inspect_container(parent)["HostConfig"]["Links"] is None
+        names = {c["Id"]: c["Names"] for c in api.containers(all=True)}
+        assert (names[target["Id"]], names[parent["Id"]]) == (["/dy-link-target"], ["/dy-link-parent"])
+        with pytest.raises(docker.errors.NotFound, match="No such container: dy-link-parent/db"):
+            api.remove_container("dy-link-parent/db", link=True)
+        with pytest.raises(docker.errors.APIError, match="cannot remove the default link name") as refused:
+            api.remove_container("dy-link-parent", link=True)
+        assert refused.value.status_code == 400  # dockerd 20.10 answers 500: a client's mistake is no server error
+    finally:
+        api.remove_container(parent, force=True)
+        api.remove_container(target, force=True)
+
+
+def test_a_client_hanging_up_after_an_archive_is_no_daemon_error(api, busybox_daemon):
+    """docker-py closes a get_archive response once it has read the tar; the last chunk's terminator may
+    then find the connection closing, which is the client's business, not an internal error to log."""
+    container = api.create_container("busybox", "true")
+    path = f"/v1.50/containers/{container['Id']}/archive?path=/etc/hostname"
+    try:
+        for _ in range(50):
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.connect(busybox_daemon.socket)
+                sock.sendall(f"GET {path} HTTP/1.1\r\nHost: docker\r\n\r\n".encode())
+                assert sock.recv(12) == b"HTTP/1.1 200"
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # a reset
+        api.inspect_container(container)  # every request before this one is over
+        with open(busybox_daemon.log_path, errors="replace") as log:
+            assert "unexpected error serving GET" not in log.read()
+    finally:
+        api.remove_container(container)

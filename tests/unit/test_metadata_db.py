@@ -1,4 +1,5 @@
-"""The SQLite metadata store: migrations, all-or-nothing transactions, tags moving between images."""
+"""The SQLite metadata store: migrations, all-or-nothing transactions, tags moving between images, container
+names drawn again."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import sqlite3
 
 import pytest
 
+from dockyard.errors import Conflict
+from dockyard.metadata.containers import ContainerRecord, ContainerTable
 from dockyard.metadata.db import MIGRATIONS, Database
 from dockyard.metadata.images import ImageRecord, ImageTable
 
@@ -66,3 +69,23 @@ def test_prefixes_and_children(table):
     table.add(record(0xABD, parent=record(0xABC).id), [])
     assert [r.id for r in table.with_prefix("0" * 61 + "ab")] == [record(0xABC).id, record(0xABD).id]
     assert table.children(record(0xABC).id) == [record(0xABD).id]
+
+
+def _container(container_id: str, name: str) -> ContainerRecord:
+    return ContainerRecord(container_id, name, "sha256:" + "0" * 64, "busybox", "2024-01-01T00:00:00Z", {}, {})
+
+
+def test_a_drawn_container_name_taken_meanwhile_is_drawn_again(tmp_path):
+    """Two creates without a name can draw the same one; the second draws again instead of failing."""
+    db = Database(str(tmp_path / "metadata.db"))
+    try:
+        containers = ContainerTable(db)
+        containers.add(_container("a" * 64, "calm_dock1"))
+        draws = iter(["calm_dock1", "keen_pier2"])
+        second = _container("b" * 64, "calm_dock1")
+        containers.add(second, draw_name=lambda: next(draws))
+        assert containers.by_name("keen_pier2").id == "b" * 64 and second.name == "keen_pier2"
+        with pytest.raises(Conflict, match='The container name "/calm_dock1" is already in use'):
+            containers.add(_container("c" * 64, "calm_dock1"))  # a name asked for is not drawn again
+    finally:
+        db.close()

@@ -82,7 +82,7 @@ async def _server_headers(request: web.Request, response: web.StreamResponse) ->
 
 
 def make_app(services: Services) -> web.Application:
-    from dockyard.api import attach, containers, events, execs, images, networks, system, volumes
+    from dockyard.api import attach, containers, events, execs, images, networks, swarm, system, volumes
 
     app = web.Application(middlewares=[version, errors], client_max_size=1 << 40)
     app.on_response_prepare.append(_server_headers)
@@ -96,6 +96,7 @@ def make_app(services: Services) -> web.Application:
     networks.register(routes)
     execs.register(routes)
     events.register(routes)
+    swarm.register(routes)
     return app
 
 

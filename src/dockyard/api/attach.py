@@ -250,6 +250,6 @@ async def resize(request: web.Request) -> web.Response:
 
 
 def register(routes: Routes) -> None:
-    routes.add("POST", "/containers/{name}/attach", attach)
-    routes.add("POST", "/containers/{name}/resize", resize)
-    routes.add("GET", "/containers/{name}/attach/ws", attach_ws)
+    routes.add("POST", r"/containers/{name:.+}/attach", attach)
+    routes.add("POST", r"/containers/{name:.+}/resize", resize)
+    routes.add("GET", r"/containers/{name:.+}/attach/ws", attach_ws)

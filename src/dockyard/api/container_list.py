@@ -24,6 +24,7 @@ from dockyard.api.app import Services
 from dockyard.api.responses import encode
 from dockyard.metadata.containers import ContainerRecord, from_row
 from dockyard.runtime import container_spec
+from dockyard.services import container_links
 from dockyard.services.containers import ContainerService
 
 _HEALTH = {"starting": " (health: starting)", "healthy": " (healthy)", "unhealthy": " (unhealthy)"}
@@ -108,17 +109,22 @@ class ContainerListing:
             joined.setdefault(row[2], []).append((row, network_rows.get(row[1])))
         self._image_configs = {key: value for key, value in self._image_configs.items() if key in images}
         known = {entry.record.id: entry for entry in self._entries}
+        rows = self.services.containers.records.rows()  # (id, name, image_id, ...), oldest first
+        records = [_unchanged(known.get(row[0]), row) or from_row(row) for row in rows]
+        # A container's link names ("/PARENT/ALIAS") come from its parents' rows: part of its key.
+        links = container_links.names(records, self.services.containers.find)
         entries = []
-        for row in reversed(self.services.containers.records.rows()):  # (id, name, image_id, ...)
-            key = (row, tuple(joined.get(row[0], ())), row[2] in images)
+        for row, record in zip(reversed(rows), reversed(records), strict=True):
+            key = (row, tuple(joined.get(row[0], ())), row[2] in images, tuple(links.get(row[0], ())))
             entry = known.get(row[0])
-            entries.append(entry if entry is not None and entry.key == key else self._entry(key, from_row(row)))
+            entries.append(entry if entry is not None and entry.key == key else self._entry(key, record))
         return entries
 
     def _entry(self, key: tuple, record: ContainerRecord) -> Entry:
         if record.image_id not in self._image_configs:
             self._image_configs[record.image_id] = self.services.containers.image_config(record)
-        summary = _summary(record, self._image_configs[record.image_id], self.services.sandboxes.settings(record))
+        image_config = self._image_configs[record.image_id]
+        summary = _summary(record, image_config, self.services.sandboxes.settings(record), link_names=key[3])
         names = list(summary)
         at = names.index("Status")
         head = encode({name: summary[name] for name in names[:at]})
@@ -128,11 +134,16 @@ class ContainerListing:
                      timestamps.seconds(state["StartedAt"]), timestamps.seconds(state["FinishedAt"]))  # fmt: skip
 
 
-def _summary(record: ContainerRecord, image_config: dict, network_settings: dict) -> dict:
+def _unchanged(entry: Entry | None, row: tuple) -> ContainerRecord | None:
+    """The entry's record if its row is still the one stored: decoding a row is most of a summary's cost."""
+    return entry.record if entry is not None and entry.key[0] == row else None
+
+
+def _summary(record: ContainerRecord, image_config: dict, network_settings: dict, link_names: tuple) -> dict:
     args = container_spec.command(image_config, record.config) if image_config or record.config.get("Cmd") else []
     return {
         "Id": record.id,
-        "Names": [f"/{record.name}"],
+        "Names": [f"/{record.name}", *link_names],
         "Image": record.image_name,
         "ImageID": record.image_id,
         "Command": " ".join(args),

@@ -15,12 +15,13 @@ from dockyard.api.app import SERVICES, Routes, services_of
 from dockyard.api.attach import send_entries
 from dockyard.api.container_list import ContainerListing, Entry, encode_list, mounts
 from dockyard.api.params import boolean, filters, json_object
-from dockyard.api.responses import JSON, encoded_response, json_response
+from dockyard.api.responses import JSON, encoded_response, finish, json_response
 from dockyard.api.streams import stream_response, with_request_body
 from dockyard.api.threads import blocking as _blocking
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.runtime import container_spec, runtimes
+from dockyard.services import container_links
 from dockyard.services.containers import ContainerService
 from dockyard.services.filters import check as check_filters
 from dockyard.services.filters import label_matches
@@ -74,6 +75,7 @@ def _inspect(request: web.Request, record: ContainerRecord) -> dict:
         "Binds": None, "NetworkMode": "default", "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "AutoRemove": False, "Privileged": False, "ReadonlyRootfs": False, "CapAdd": None, "CapDrop": None,
         "LogConfig": {"Type": "json-file", "Config": {}}, "Runtime": runtimes.BUILTIN, **record.host_config,
+        "Links": container_links.inspect_form(record, containers.find),
     }  # fmt: skip
     return {
         "Id": record.id,
@@ -253,14 +255,16 @@ async def wait(request: web.Request) -> web.StreamResponse:
     if result is None:
         result = await asyncio.wrap_future(future)
     await response.write(json.dumps({**result, "Error": None}).encode() + b"\n")
-    await response.write_eof()
-    return response
+    return await finish(response)
 
 
 async def remove(request: web.Request) -> web.Response:
-    await _blocking(
-        _containers(request).remove, _name(request), force=boolean(request, "force"), volumes=boolean(request, "v")
-    )
+    if boolean(request, "link"):  # the name is a link's, PARENT/ALIAS: hence the route's slashes
+        await _blocking(_containers(request).remove_link, _name(request))
+    else:
+        await _blocking(
+            _containers(request).remove, _name(request), force=boolean(request, "force"), volumes=boolean(request, "v")
+        )
     return web.Response(status=204)
 
 
@@ -292,8 +296,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": content_type})
     await response.prepare(request)
     await send_entries(response, entries, wanted, tty=tty, timestamps=timestamps, details=boolean(request, "details"))
-    await response.write_eof()
-    return response
+    return await finish(response)
 
 
 async def update(request: web.Request) -> web.Response:
@@ -383,27 +386,27 @@ def register(routes: Routes) -> None:
     routes.app[_LISTING] = ContainerListing(routes.app[SERVICES])
     routes.add("POST", "/containers/prune", prune)
     routes.add("POST", "/commit", commit)
-    routes.add("POST", "/containers/{name}/update", update)
-    routes.add("POST", "/containers/{name}/pause", pause)
-    routes.add("POST", "/containers/{name}/unpause", unpause)
-    routes.add("POST", "/containers/{name}/rename", rename)
-    routes.add("GET", "/containers/{name}/top", top)
-    routes.add("GET", "/containers/{name}/changes", changes)
-    routes.add("GET", "/containers/{name}/export", export)
-    routes.add("GET", "/containers/{name}/stats", stats)
-    routes.add("HEAD", "/containers/{name}/archive", archive_head)
-    routes.add("GET", "/containers/{name}/archive", archive_get)
-    routes.add("PUT", "/containers/{name}/archive", archive_put)
+    routes.add("POST", r"/containers/{name:.+}/update", update)
+    routes.add("POST", r"/containers/{name:.+}/pause", pause)
+    routes.add("POST", r"/containers/{name:.+}/unpause", unpause)
+    routes.add("POST", r"/containers/{name:.+}/rename", rename)
+    routes.add("GET", r"/containers/{name:.+}/top", top)
+    routes.add("GET", r"/containers/{name:.+}/changes", changes)
+    routes.add("GET", r"/containers/{name:.+}/export", export)
+    routes.add("GET", r"/containers/{name:.+}/stats", stats)
+    routes.add("HEAD", r"/containers/{name:.+}/archive", archive_head)
+    routes.add("GET", r"/containers/{name:.+}/archive", archive_get)
+    routes.add("PUT", r"/containers/{name:.+}/archive", archive_put)
     routes.add("POST", "/containers/create", create)
     routes.add("GET", "/containers/json", list_containers)
-    routes.add("GET", "/containers/{name}/json", inspect)
-    routes.add("POST", "/containers/{name}/start", start)
-    routes.add("POST", "/containers/{name}/stop", stop)
-    routes.add("POST", "/containers/{name}/restart", restart)
-    routes.add("POST", "/containers/{name}/kill", kill)
-    routes.add("POST", "/containers/{name}/wait", wait)
-    routes.add("GET", "/containers/{name}/logs", logs)
-    routes.add("DELETE", "/containers/{name}", remove)
+    routes.add("GET", r"/containers/{name:.+}/json", inspect)
+    routes.add("POST", r"/containers/{name:.+}/start", start)
+    routes.add("POST", r"/containers/{name:.+}/stop", stop)
+    routes.add("POST", r"/containers/{name:.+}/restart", restart)
+    routes.add("POST", r"/containers/{name:.+}/kill", kill)
+    routes.add("POST", r"/containers/{name:.+}/wait", wait)
+    routes.add("GET", r"/containers/{name:.+}/logs", logs)
+    routes.add("DELETE", r"/containers/{name:.+}", remove)
 
 
 async def archive_head(request: web.Request) -> web.Response:
@@ -452,5 +455,4 @@ async def stats(request: web.Request) -> web.StreamResponse:
             sample = await _blocking(service.sample, sample["id"])
     except (ConnectionError, NotFound):
         pass
-    await response.write_eof()
-    return response
+    return await finish(response)

@@ -59,11 +59,10 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
         if status == 500:
             log.exception("internal error serving %s %s", request.method, request.path)
         return abandon_hijack(request) or error_response(status, str(exc))
-    except web.HTTPNotFound:
-        # An endpoint Dockyard does not serve: docker's words, in docker's JSON, so clients print them.
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
+        # An endpoint Dockyard does not serve: docker's words, in docker's JSON, so clients print them. dockerd
+        # answers a known path with another method so too (GET /containers/x, which only DELETE serves).
         return error_response(404, "page not found")
-    except web.HTTPMethodNotAllowed:
-        return error_response(405, "method not allowed")
     except web.HTTPException:
         raise
     except Exception as exc:  # a bug: say so, and keep it in the log

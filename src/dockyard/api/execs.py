@@ -252,7 +252,7 @@ async def _finish(
 
 
 def register(routes: Routes) -> None:
-    routes.add("POST", "/containers/{name}/exec", create)
+    routes.add("POST", r"/containers/{name:.+}/exec", create)
     routes.add("POST", "/exec/{id}/start", start)
     routes.add("GET", "/exec/{id}/json", inspect)
     routes.add("POST", "/exec/{id}/resize", resize)

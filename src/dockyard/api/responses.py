@@ -11,6 +11,8 @@ NON_STR_KEYS keeps what json.dumps accepted (an int key becomes a string).
 
 from __future__ import annotations
 
+import contextlib
+
 import orjson
 from aiohttp import web
 
@@ -36,7 +38,14 @@ async def json_lines(request: web.Request, documents: list[dict]) -> web.StreamR
     await response.prepare(request)
     for document in documents:
         await response.write(encode(document) + b"\r\n")
-    await response.write_eof()
+    return await finish(response)
+
+
+async def finish(response: web.StreamResponse) -> web.StreamResponse:
+    """End a streamed answer. A client may hang up once it has the body (docker-py closes an archive's
+    response after reading the tar) before the last chunk's terminator: its business, not a daemon error."""
+    with contextlib.suppress(ConnectionError):
+        await response.write_eof()
     return response
 
 

@@ -17,6 +17,8 @@ from typing import Any, BinaryIO
 
 from aiohttp import web
 
+from dockyard.api.responses import finish
+
 _CHUNK = 1 << 20
 _DEPTH = 8
 _END = b""
@@ -142,5 +144,4 @@ async def stream_response(
         with contextlib.suppress(BaseException):
             await future
         return response
-    await response.write_eof()
-    return response
+    return await finish(response)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -28,6 +28,7 @@ class ContainerRecord:
     mounts: list[dict] = field(default_factory=list)  # dockyard.volume.mountspec.MountPoint.to_json()s
 
 
+_NAME_DRAWS = 6  # as dockerd's generateNewName
 _COLUMNS = (
     "id, name, image_id, image_name, created, config, host_config, state, restart_count, manually_stopped, mounts"
 )
@@ -47,17 +48,25 @@ class ContainerTable:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def add(self, record: ContainerRecord) -> None:
-        try:
-            with self.db.transaction() as conn:
-                conn.execute(
-                    f"INSERT INTO containers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (record.id, record.name, record.image_id, record.image_name, record.created,
-                     json.dumps(record.config), json.dumps(record.host_config), json.dumps(record.state),
-                     record.restart_count, int(record.manually_stopped), json.dumps(record.mounts)),
-                )  # fmt: skip
-        except sqlite3.IntegrityError:
-            raise self._name_taken(record.name) from None
+    def add(self, record: ContainerRecord, *, draw_name: Callable[[], str] | None = None) -> None:
+        """Insert a new container; Conflict if its name is taken. With draw_name, the name was drawn at
+        random: one another create took since it was drawn is drawn again (dockerd retries its random
+        names too), so that concurrent creates without names do not fail each other."""
+        for _ in range(_NAME_DRAWS):
+            try:
+                with self.db.transaction() as conn:
+                    conn.execute(
+                        f"INSERT INTO containers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (record.id, record.name, record.image_id, record.image_name, record.created,
+                         json.dumps(record.config), json.dumps(record.host_config), json.dumps(record.state),
+                         record.restart_count, int(record.manually_stopped), json.dumps(record.mounts)),
+                    )  # fmt: skip
+                return
+            except sqlite3.IntegrityError:
+                if draw_name is None:
+                    break
+                record.name = draw_name()
+        raise self._name_taken(record.name)
 
     def get(self, container_id: str) -> ContainerRecord | None:
         rows = self.db.query(f"SELECT {_COLUMNS} FROM containers WHERE id = ?", (container_id,))

@@ -44,8 +44,8 @@ from dockyard.runtime import container_resources, container_spec, control
 from dockyard.runtime.runtime import parse_signal
 from dockyard.runtime.runtimes import BUILTIN, RuntimeTable, open_runtime
 from dockyard.runtime.shim import read_json, write_json
+from dockyard.services import container_links, shutdown
 from dockyard.services import filters as filters_
-from dockyard.services import shutdown
 from dockyard.services.container_defaults import ContainerDefaults
 from dockyard.services.events import EventBus, container_attributes
 from dockyard.services.images import ImageService
@@ -116,15 +116,23 @@ class ContainerService:
     # -- finding containers ------------------------------------------------------------
 
     def get(self, name_or_id: str) -> ContainerRecord:
-        """By full ID, name (with or without "/") or unique ID prefix, as docker resolves them."""
+        """By full ID, name (with or without "/"), link name (PARENT/ALIAS) or unique ID prefix, as docker
+        resolves them."""
+        record = self.find(name_or_id)
+        if record is None and "/" in name_or_id.strip("/"):
+            record = container_links.target(name_or_id, self.find)
+        if record is None:
+            raise NotFound(f"No such container: {name_or_id}")
+        return record
+
+    def find(self, name_or_id: str) -> ContainerRecord | None:
+        """By full ID, name or unique ID prefix; None if there is none."""
         record = self.records.get(name_or_id) or self.records.by_name(name_or_id.removeprefix("/"))
         if record is None and name_or_id and not name_or_id.strip("0123456789abcdef"):
             found = self.records.with_prefix(name_or_id)
             if len(found) > 1:
                 raise InvalidParameter(f"multiple IDs found with provided prefix: {name_or_id}")
             record = found[0] if found else None
-        if record is None:
-            raise NotFound(f"No such container: {name_or_id}")
         return record
 
     def is_running(self, container_id: str) -> bool:
@@ -220,7 +228,7 @@ class ContainerService:
                     with self.images.mounted_rootfs(container_id) as rootfs:
                         self.volumes.populate(container_id, attached, rootfs)
                 record.mounts = [point.to_json() for point in attached]
-                self.records.add(record)
+                self.records.add(record, draw_name=None if name else self._generated_name)
                 try:
                     self.network.add_endpoints(container_id, record.name, joins)
                 except BaseException:
@@ -292,6 +300,17 @@ class ContainerService:
                 exited.result(timeout=30)
             self.unsubscribe_exit(record.id, exited)
         self._remove_stopped(record.id, volumes=volumes)
+
+    def remove_link(self, link_name: str) -> None:
+        """docker rm --link PARENT/ALIAS: the parent forgets its legacy link, as dockerd's rmLink; both containers
+        stay. The link's hosts entry and variables go at the parent's next start, when they are written."""
+        found = container_links.find(link_name, self.find) if "/" in link_name.strip("/") else None
+        if found is None:
+            self.get(link_name)  # no such link: docker's 404; a container's own name is no link to remove
+            raise InvalidParameter("Conflict, cannot remove the default link name of the container")
+        parent, link = found
+        kept = [entry for entry in parent.host_config["Links"] if entry != link]
+        self.records.set_host_config(parent.id, {**parent.host_config, "Links": kept or None})
 
     def _remove_stopped(self, container_id: str, *, volumes: bool = False) -> None:
         record = self.records.get(container_id)

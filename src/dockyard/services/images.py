@@ -163,7 +163,7 @@ class ImageService:
         """
         record = self._resolve(name)
         if record is None:
-            raise NotFound(f"No such image: {name}")
+            raise NotFound(f"No such image: {_as_docker_shows(name)}")
         return self._load(record)
 
     def _resolve(self, name: str) -> ImageRecord | None:
@@ -827,3 +827,14 @@ def _reference_matches(tags: list[str], pattern: str) -> bool:
         if fnmatch.fnmatchcase(ref.familiar_name, pattern) or fnmatch.fnmatchcase(ref.familiar(), pattern):
             return True
     return False
+
+
+def _as_docker_shows(name: str) -> str:
+    """A name not found, as dockerd writes it: a reference in its familiar form with its tag ("busybox" is
+    "busybox:latest"), an ID as given."""
+    if name.startswith("sha256:"):
+        return name
+    try:
+        return reference.parse(name).familiar()
+    except InvalidParameter:
+        return name
