@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bootstrap(argv: list[str]) -> int:
+    _add_site_packages()
     import argparse
     import signal
 
@@ -112,6 +113,7 @@ def _bootstrap(argv: list[str]) -> int:
 
 
 def _daemon(argv: list[str]) -> int:
+    _add_site_packages()
     from dockyard.daemon import config, server
     from dockyard.errors import DockyardError
 
@@ -121,6 +123,19 @@ def _daemon(argv: list[str]) -> int:
         sys.stderr.write(f"dockyard daemon: {exc}\n")
         return 1
     return 0
+
+
+def _add_site_packages() -> None:
+    """What site would have done: the launcher scripts/setup.sh writes runs Python with -S.
+
+    The client commands need only the standard library, and skip site's ≈ 2 ms; the daemon
+    and bootstrap import third-party packages (aiohttp, pyroute2, zstandard...) from
+    site-packages, with whatever their .pth files set up.
+    """
+    if sys.flags.no_site:
+        import site
+
+        site.main()
 
 
 def _store_bootstrapped(data_root: str, name: str, write_layout) -> list[str]:
