@@ -57,13 +57,16 @@ fi
 # PYTHONDONTWRITEBYTECODE is set.
 .venv/bin/python -m compileall -q src
 
-# `dockyard-runtime run` is benchmarked against runc (docs/benchmarks.md): its launcher runs
-# Python with -S, which skips the site module and its .pth files (≈ 1.5 ms of each start).
-# pip drops flags from a #! line, so they are added here; without site the launcher itself
-# puts Dockyard's package directory on sys.path. The runtime imports nothing outside it and
-# the standard library. Runs after every pip install, which rewrites the launcher.
-launcher=.venv/bin/dockyard-runtime
-if ! head -n 1 "$launcher" | grep -q -- ' -S$'; then
-  package_dir=$(.venv/bin/python -c 'import dockyard, os; print(os.path.dirname(os.path.dirname(dockyard.__file__)))')
-  sed -i -e '1s/$/ -S/' -e "1a import sys; sys.path.append('$package_dir')  # -S: site did not add it" "$launcher"
-fi
+# Both launchers' start-up is benchmarked (`dockyard-runtime run` against runc, `dockyard ps`
+# against the docker CLI: docs/benchmarks.md): they run Python with -S, which skips the site
+# module and its .pth files (≈ 2 ms of each start). pip drops flags from a #! line, so they are
+# added here; without site the launcher itself puts Dockyard's package directory on sys.path.
+# The runtime and the CLI's client commands import nothing outside it and the standard library;
+# `dockyard daemon` and `dockyard bootstrap` run site themselves for their third-party packages
+# (dockyard.cli.main). Runs after every pip install, which rewrites the launchers.
+package_dir=$(.venv/bin/python -c 'import dockyard, os; print(os.path.dirname(os.path.dirname(dockyard.__file__)))')
+for launcher in .venv/bin/dockyard-runtime .venv/bin/dockyard; do
+  if ! head -n 1 "$launcher" | grep -q -- ' -S$'; then
+    sed -i -e '1s/$/ -S/' -e "1a import sys; sys.path.append('$package_dir')  # -S: site did not add it" "$launcher"
+  fi
+done

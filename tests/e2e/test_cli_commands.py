@@ -156,6 +156,15 @@ def test_unreachable_daemon_says_what_to_do(tmp_path):
     )
 
 
+def test_the_launcher_skips_site_and_the_daemon_still_finds_its_packages():
+    # scripts/setup.sh runs the launcher with -S; `daemon` imports aiohttp and pyroute2 before it reads --help.
+    with open(DOCKYARD) as launcher:
+        assert launcher.readline().rstrip("\n").endswith(" -S"), "run scripts/setup.sh after pip install"
+    result = subprocess.run([DOCKYARD, "daemon", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "--data-root" in result.stdout
+
+
 def test_help_reads_like_docker_s():
     result = subprocess.run([DOCKYARD, "run", "--help"], capture_output=True, text=True, timeout=30)
     assert result.stdout.startswith("Usage:  dockyard run [OPTIONS] IMAGE [COMMAND] [ARG...]\n")

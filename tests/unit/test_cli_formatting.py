@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dockyard.cli import formatting as f
 from dockyard.cli.gotemplate import TemplateError
+from dockyard.errors import InvalidParameter
+from dockyard.image import reference
 
 CONTAINER = {
     "Id": "55ee83e81ee3db5f03e1279db305ee3db62f585d44edf6427af15e94bfa90b1e",
@@ -95,6 +99,38 @@ def test_container_row_fields():
     full = f.ContainerContext(CONTAINER, trunc=False)
     assert full.ID() == CONTAINER["Id"]
     assert full.Command() == "\"sh -c 'sleep 1000; echo done'\""
+
+
+_DIGEST = "sha256:" + "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("busybox", "busybox"),
+        ("busybox:1.36", "busybox:1.36"),
+        (f"busybox@{_DIGEST}", "busybox"),
+        (f"busybox:1.36@{_DIGEST}", "busybox:1.36"),
+        ("docker.io/library/busybox:latest", "busybox:latest"),
+        ("library/busybox", "busybox"),
+        ("localhost:5000/team/app:v1", "localhost:5000/team/app:v1"),
+        ("example.com/App", "example.com/App"),  # not a valid reference: shown as it is
+        ("BusyBox", "BusyBox"),
+        ("busybox@sha256:short", "busybox@sha256:short"),
+    ],
+)
+def test_container_image_drops_the_digest_and_familiarises(image, expected):
+    assert f.ContainerContext({"Image": image, "ImageID": "sha256:" + "cd" * 32}).Image() == expected
+
+
+@given(st.text("abcAZ09:._-+ \u00e9", max_size=30) | st.from_regex(r"[a-z0-9]+([._-][a-z0-9]+)*(:[\w][\w.-]*)?"))
+def test_an_image_without_slash_or_digest_is_its_own_familiar_name(image):
+    # Why ps may print such a name without parsing it.
+    try:
+        ref = reference.parse(image, default_tag=False)
+    except InvalidParameter:
+        return
+    assert ref.with_digest(None).familiar() == image
 
 
 def test_container_json_has_docker_keys_in_order():

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from dockyard.cli.gotemplate import HEADER_FUNCS, Template, TemplateError
+from dockyard.cli.gotemplate import HEADER_FUNCS, FuncError, Template, TemplateError
 
 GOLDEN = os.path.join(os.path.dirname(__file__), os.pardir, "data", "gotemplate", "go_cases.json")
 
@@ -86,6 +86,22 @@ def test_objects_expose_attributes_and_methods_with_arguments():
     )
     with pytest.raises(TemplateError, match="wrong number of args for Label: want 1 got 0"):
         render("{{.Label}}", Context())
+
+
+def test_a_method_without_arguments_is_called_like_any_function():
+    class Context:
+        def Names(self, *more):
+            return "web" + "".join(more)
+
+        def Broken(self):
+            raise FuncError("no such container")
+
+    assert render('{{.Names}} {{.Names "-1" "-2"}} {{"-x" | .Names}}', Context()) == "web web-1-2 web-x"
+    with pytest.raises(TemplateError) as info:
+        render("{{.Broken}}", Context())
+    assert str(info.value) == 'template: :1:2: executing "" at <.Broken>: error calling Broken: no such container'
+    with pytest.raises(TemplateError, match="wrong number of args for Broken: want 0 got 1"):
+        render('{{.Broken "x"}}', Context())
 
 
 def test_docker_functions():

@@ -7,7 +7,6 @@ Exit status as docker's: flag errors 125, wrong argument counts and daemon error
 from __future__ import annotations
 
 import sys
-from importlib import import_module
 
 from dockyard.cli import flags, registry, tls
 from dockyard.cli.client import Client, ClientError, resolve_host
@@ -69,7 +68,9 @@ def run(argv: list[str], engine_usage: str) -> int:
     if name in registry.GROUPS:
         sys.stdout.write(_group_help(name))
         return 0 if not rest or rest[0] in ("--help", "-h") else 1
-    module = import_module(f"dockyard.cli.commands.{registry.module_of(name)}")
+    # __import__ with a fromlist gives the module itself: importlib.import_module would import
+    # importlib and warnings first (≈ 0.4 ms of every command).
+    module = __import__(f"dockyard.cli.commands.{registry.module_of(name)}", fromlist=("COMMANDS",))
     command, handler = module.COMMANDS[name]
     try:
         opts, args = flags.parse(command, rest)

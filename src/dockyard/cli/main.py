@@ -47,7 +47,34 @@ def main(argv: list[str] | None = None) -> int:
     return dispatch.run(argv, DAEMON_USAGE)
 
 
+def run_and_exit() -> None:
+    """The launcher's entry: main(), and for the client commands no interpreter teardown.
+
+    A client command (ps, run, logs...) runs with the cyclic garbage collector off and
+    leaves by os._exit after flushing: the collector's passes over the imports and 100 ps
+    rows cost ≈ 1 ms and finalisation ≈ 1.5 ms, and these commands make next to no
+    reference cycles (a failing template leaves a few, once). The daemon and bootstrap
+    run long or hold resources that finalisation releases: they keep both.
+    """
+    argv = sys.argv[1:]
+    if argv[:1] in (["daemon"], ["bootstrap"]):
+        sys.exit(main(argv))
+    import gc
+
+    gc.disable()
+    code = main(argv)
+    try:
+        # dispatch drops stdout when its reader has gone (`dockyard ps | head`).
+        if sys.stdout is not None:
+            sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
+    os._exit(code)
+
+
 def _bootstrap(argv: list[str]) -> int:
+    _add_site_packages()
     import argparse
     import signal
 
@@ -112,6 +139,7 @@ def _bootstrap(argv: list[str]) -> int:
 
 
 def _daemon(argv: list[str]) -> int:
+    _add_site_packages()
     from dockyard.daemon import config, server
     from dockyard.errors import DockyardError
 
@@ -121,6 +149,19 @@ def _daemon(argv: list[str]) -> int:
         sys.stderr.write(f"dockyard daemon: {exc}\n")
         return 1
     return 0
+
+
+def _add_site_packages() -> None:
+    """What site would have done: the launcher scripts/setup.sh writes runs Python with -S.
+
+    The client commands need only the standard library, and skip site's ≈ 2 ms; the daemon
+    and bootstrap import third-party packages (aiohttp, pyroute2, zstandard...) from
+    site-packages, with whatever their .pth files set up.
+    """
+    if sys.flags.no_site:
+        import site
+
+        site.main()
 
 
 def _store_bootstrapped(data_root: str, name: str, write_layout) -> list[str]:

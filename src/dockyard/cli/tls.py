@@ -10,8 +10,8 @@ only when TLS is on: it costs milliseconds every other command would pay.
 
 from __future__ import annotations
 
+import _socket
 import os
-import socket
 
 from dockyard.cli.flags import BOOL, STRING, Flag
 
@@ -31,7 +31,7 @@ class TLSOptions:
     def __init__(self, *, ca: str | None, cert: str | None, key: str | None, verify: bool) -> None:
         self.ca, self.cert, self.key, self.verify = ca, cert, key, verify
 
-    def wrap(self, sock: socket.socket, hostname: str) -> socket.socket:
+    def wrap(self, sock: _socket.socket, hostname: str) -> _socket.socket:
         """sock with the TLS handshake done; ssl.SSLError (an OSError) when it fails."""
         import ssl
 
@@ -65,10 +65,10 @@ def options(opts, environ=os.environ) -> TLSOptions | None:
                       key=path("tlskey", "key.pem"), verify=verify)  # fmt: skip
 
 
-def half_close(sock: socket.socket) -> None:
+def half_close(sock: _socket.socket) -> None:
     """End our sending side and keep reading: a TCP FIN under TLS too.
 
     SSLSocket.shutdown drops the TLS session, after which the rest of the output could not
     be read; the socket's own shutdown leaves it in place.
     """
-    socket.socket.shutdown(sock, socket.SHUT_WR)
+    _socket.socket.shutdown(sock, _socket.SHUT_WR)

@@ -153,6 +153,10 @@ class ContainerContext(Context):
 
 def _familiar_without_digest(image: str) -> str:
     # ps shows busybox:latest for busybox:latest@sha256:…, and busybox for busybox@sha256:….
+    if "/" not in image and "@" not in image:
+        # Nothing to drop and nothing to shorten: docker prints such a name as it is, valid
+        # or not. Most names are so, and the parser costs its import and regular expressions.
+        return image
     from dockyard.errors import InvalidParameter
     from dockyard.image import reference
 

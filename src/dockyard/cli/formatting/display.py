@@ -29,9 +29,9 @@ def ellipsis(text: str, max_width: int) -> str:
 
 def go_quote(text: str) -> str:
     """strconv.Quote, as ps shows COMMAND: "\\"sh -c 'sleep 1'\\""."""
-    from dockyard.cli.gotemplate import sprintf
+    from dockyard.cli.gotemplate import quote
 
-    return sprintf("%q", text)
+    return quote(text)  # fmt's %q of a string, without the formatter
 
 
 def go_time(seconds: float) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dockyard.cli.gotemplate._errors import TemplateError
 from dockyard.cli.gotemplate._exec import execute as _execute
 from dockyard.cli.gotemplate._funcs import BUILTINS, DOCKER_FUNCS, HEADER_FUNCS, MISSING, Func, FuncError, TypedNil
-from dockyard.cli.gotemplate._gofmt import format_value, sprintf
+from dockyard.cli.gotemplate._gofmt import format_value, quote, sprintf
 from dockyard.cli.gotemplate._parser import parse as _parse
 
 # typing costs milliseconds of start-up: its names are only for annotations.
@@ -42,6 +42,7 @@ __all__ = [
     "TemplateError",
     "TypedNil",
     "format_value",
+    "quote",
     "sprintf",
 ]
 

@@ -19,6 +19,7 @@ from dockyard.cli.gotemplate._gofmt import format_value, quote, type_name
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
     from typing import Any
 
 NO_FINAL = object()
@@ -335,6 +336,9 @@ class _State:
             attr = getattr(receiver, name, MISSING)
             if attr is not MISSING:
                 if callable(attr):
+                    if not has_args and _takes_no_arguments(attr):
+                        # The row contexts' columns ({{.ID}}, {{.Image}}...), 7 per row of ps: nothing to check.
+                        return self.call(attr, (), node, name)
                     return self.eval_call(dot, Func.of_method(attr), node, name, args, final)
                 if has_args:
                     raise self.error(f"{name} has arguments but cannot be invoked as function")
@@ -366,8 +370,11 @@ class _State:
             kind = fixed[num_in - 1] if num_in - 1 < len(fixed) else func.variadic
             argv.append(self.validate(final, kind))
         assert func.fn is not None
+        return self.call(func.fn, argv, node, name)
+
+    def call(self, fn: Callable[..., Any], argv: Sequence[Any], node: n.Node, name: str) -> Any:
         try:
-            return func.fn(*argv)
+            return fn(*argv)
         except FuncError as exc:
             self.node = node
             raise self.error(f"error calling {name}: {exc}") from None
@@ -444,6 +451,12 @@ class _State:
         if not ok:
             raise self.error(f"wrong type for value; expected {go_kind_name(kind)}; got {type_name(value)}")
         return value
+
+
+def _takes_no_arguments(method: Any) -> bool:
+    """A bound Python method of self alone (what Func.of_method makes a Func without parameters)."""
+    code = getattr(getattr(method, "__func__", None), "__code__", None)
+    return code is not None and code.co_argcount == 1
 
 
 def _is_string_list(value: Any) -> bool:
