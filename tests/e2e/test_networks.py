@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from dockyard.network.interfaces import owned_links
 from support.daemon import DockyardDaemon
 from support.swagger import validate
 
@@ -21,6 +22,12 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="networking needs root
 
 def links() -> set[str]:
     return set(os.listdir("/sys/class/net"))
+
+
+def veths_of(daemon: DockyardDaemon) -> set[str]:
+    """The container ends this daemon made on the host: tagged with its exec root, whatever other daemons
+    on the machine make meanwhile."""
+    return {name for name in owned_links(f"dockyard:{daemon.exec_root}") if name.startswith("dy-v")}
 
 
 def eventually(check, timeout: float = 10.0) -> bool:
@@ -381,7 +388,6 @@ def test_nothing_remains_after_rm_and_after_kill_9_and_restart(tmp_path):
     daemon = DockyardDaemon(str(tmp_path / "dy-netrestore"))
     bootstrap_busybox(daemon.data_root)
     daemon.start()
-    before = links()
     try:
         daemon.docker("network", "create", "--subnet", "10.239.0.0/24", "dy-keep")
         daemon.docker("run", "-d", "--name", "dy-live", "--network", "dy-keep", "-p", "18094:7100", "busybox",
@@ -397,7 +403,7 @@ def test_nothing_remains_after_rm_and_after_kill_9_and_restart(tmp_path):
         time.sleep(2.5)  # dy-quit exits while no daemon runs: its veth and namespace are stale
         daemon.start()
         assert handles(daemon) == {f"dy-{daemon.docker('inspect', '-f', '{{.Id}}', 'dy-live').stdout.strip()}"}
-        assert eventually(lambda: len({n for n in links() - before if n.startswith("dy-v")}) == 1)  # dy-live's
+        assert eventually(lambda: len(veths_of(daemon)) == 1)  # dy-live's
         ping = daemon.docker("run", "--rm", "--network", "dy-keep", "busybox", "ping", "-c1", "-W2", live_ip)
         assert ping.returncode == 0
         # its published port still answers, and is still held: nobody else gets it
@@ -413,7 +419,7 @@ def test_nothing_remains_after_rm_and_after_kill_9_and_restart(tmp_path):
         daemon.docker("network", "rm", "dy-keep")
         assert handles(daemon) == set()
         # the kernel deletes a namespace's veth pairs in the background once it goes
-        assert eventually(lambda: {name for name in links() - before if name.startswith("dy-v")} == set())
+        assert eventually(lambda: veths_of(daemon) == set())
         mounts = subprocess.run(["cat", "/proc/self/mountinfo"], capture_output=True, text=True).stdout
         assert os.path.join(daemon.exec_root, "netns") not in mounts
     finally:

@@ -20,12 +20,12 @@ from dockyard.core.network import Attachment, NetworkDriver, NetworkLinks
 from dockyard.errors import NotFound
 from dockyard.kernel import netns
 from dockyard.network import interfaces
-from dockyard.network.bridge import BridgeDriver
+from dockyard.network.bridge import BridgeDriver, host_end
 from dockyard.network.macvlan import SubInterfaceDriver
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
-OWNER = "dockyard:test-network-drivers"
+OWNER = f"dockyard:test-network-drivers-{os.getpid()}"  # this session's: others may run beside it
 
 
 def kernel_has(kind: str) -> bool:
@@ -89,6 +89,24 @@ def attachment(third: int, host: int) -> Attachment:
                       gateway6=f"fd42:d0c:{third}::1")  # fmt: skip
 
 
+def host_links_of(endpoint: Attachment) -> set[str]:
+    """Links on the host that an endpoint's attach made: its veth's host end by name (tagged or not
+    yet), or any link with this session's owner tag but the network's own device. Other sessions' links,
+    which come and go meanwhile, are not looked at."""
+
+    def kind(link: dict) -> str:
+        info = link.get("IFLA_LINKINFO")
+        return info.get("IFLA_INFO_KIND") if info else ""
+
+    with IPRoute() as ipr:
+        return {
+            link.get("IFLA_IFNAME")
+            for link in ipr.get_links()
+            if link.get("IFLA_IFNAME") == host_end(endpoint.endpoint_id)
+            or (link.get("IFLA_IFALIAS") == OWNER and kind(link) not in ("bridge", "dummy"))
+        }
+
+
 def links_in(path: str) -> dict[str, dict]:
     def read() -> dict[str, dict]:
         with IPRoute() as ipr:
@@ -132,26 +150,21 @@ def test_detach_removes_the_interface_and_is_idempotent(network, namespaces):
     driver, links, third = network
     path = namespaces()
     endpoint = attachment(third, 4)
-    with IPRoute() as ipr:
-        before = {link.get("IFLA_IFNAME") for link in ipr.get_links()}
     driver.attach(links, path, endpoint)
     driver.detach(links, path, endpoint.endpoint_id)
     driver.detach(links, path, endpoint.endpoint_id)
     assert set(links_in(path)) == {"lo"}
-    with IPRoute() as ipr:
-        assert {link.get("IFLA_IFNAME") for link in ipr.get_links()} == before
+    assert host_links_of(endpoint) == set()
     netns.remove(path)
     driver.detach(links, path, endpoint.endpoint_id)  # the namespace is gone: nothing to do
 
 
 def test_a_failed_attach_leaves_nothing(network, namespaces, tmp_path):
     driver, links, third = network
-    with IPRoute() as ipr:
-        before = {link.get("IFLA_IFNAME") for link in ipr.get_links()}
+    endpoint = attachment(third, 5)
     with pytest.raises((OSError, NotFound)):
-        driver.attach(links, str(tmp_path / "dy-missing-ns"), attachment(third, 5))
-    with IPRoute() as ipr:
-        assert {link.get("IFLA_IFNAME") for link in ipr.get_links()} == before
+        driver.attach(links, str(tmp_path / "dy-missing-ns"), endpoint)
+    assert host_links_of(endpoint) == set()
 
 
 def test_create_is_idempotent_and_delete_removes_what_it_made(network):
