@@ -393,10 +393,36 @@ class ContainerService:
         raise InvalidParameter(f"failed to create the container process: {message}")
 
     def _signal(self, record: ContainerRecord, number: int) -> None:
+        """Send a signal; one that ends the container (SIGKILL, or its stop signal) also thaws it if paused,
+        as dockerd does (daemon/kill.go): a frozen task takes the signal only once thawed (v1 freezer; v2
+        delivers a SIGKILL at once but a SIGTERM waits too)."""
+        thaw = self._unpausing(record.id, number)
         try:
             self.runtime.kill(record.id, number)
         except (NotFound, Conflict) as exc:
             raise Conflict(f"Container {record.id} is not running") from exc
+        if thaw:
+            try:
+                self.runtime.resume(record.id)
+            except (NotFound, Conflict):  # it died frozen (cgroup v2 and SIGKILL): nothing left to thaw
+                pass
+            except OSError as exc:
+                log.warning("container %s: thaw after signal %d failed: %s", record.id[:12], number, exc)
+            else:
+                self._event(record, "unpause")
+
+    def _unpausing(self, container_id: str, number: int) -> bool:
+        """Whether this signal ends the pause of the container; if so its state says running from now on
+        (written before the signal, so that the exit it causes is recorded after it)."""
+        with self.rootfs_lock(container_id):  # the lock _record_exit writes the exit under
+            record = self.records.get(container_id)
+            if record is None or not record.state.get("Paused"):
+                return False
+            stop_signal = record.config.get("StopSignal")
+            if number != signal.SIGKILL and stop_signal and parse_signal(stop_signal) != number:
+                return False  # as dockerd: another signal leaves it paused
+            self.records.set_state(container_id, {**record.state, "Paused": False, "Status": "running"})
+            return True
 
     def kill(self, name_or_id: str, sig: str = "SIGKILL") -> None:
         try:  # first, as dockerd's router parses it: a bad signal is a 400 whatever the container
@@ -630,8 +656,9 @@ class ContainerService:
             error = "the container's shim exited without recording the exit status"
         else:
             error = ""
-        state = {**record.state, "Status": "exited", "Running": False, "Pid": 0, "ExitCode": exited["code"],
-                 "OOMKilled": exited["oom_killed"], "FinishedAt": exited["finished"], "Error": error}  # fmt: skip
+        state = {**record.state, "Status": "exited", "Running": False, "Paused": False, "Pid": 0,
+                 "ExitCode": exited["code"], "OOMKilled": exited["oom_killed"], "FinishedAt": exited["finished"],
+                 "Error": error}  # fmt: skip
         with self.rootfs_lock(container_id):
             with contextlib.suppress(Exception):
                 unmount_under(os.path.join(bundle, "rootfs"))
