@@ -159,3 +159,60 @@ def test_filters_limit_and_order_select_among_the_kept_lines(busybox_daemon):
         assert [name for name in _filtered(d, {key: values}) if name.startswith("dy-list-")] == names, key
     d.docker("rm", *mine)
     d.docker("volume", "rm", "dy-list-vol")
+
+
+def test_before_and_since_bound_the_list_by_creation(busybox_daemon):
+    d = busybox_daemon
+    for name in ("dy-list-old", "dy-list-mid", "dy-list-new"):
+        d.docker("create", "--name", name, "busybox", "sleep", "600")
+    d.docker("start", "dy-list-old", "dy-list-new")
+    mid_id = _listed(d)["dy-list-mid"]["Id"]
+
+    def mine(filters: dict, query: str = "all=1") -> list[str]:
+        return [name for name in _filtered(d, filters, query) if name.startswith("dy-list-")]
+
+    assert mine({"before": ["dy-list-new"]}) == ["dy-list-mid", "dy-list-old"]
+    assert mine({"since": ["dy-list-old"]}) == ["dy-list-new", "dy-list-mid"]
+    assert mine({"before": ["/dy-list-new"], "since": ["dy-list-old"]}) == ["dy-list-mid"]
+    assert mine({"before": [mid_id]}) == ["dy-list-old"]
+    # The bound need not be listed itself: a created one bounds docker ps (running containers only).
+    assert mine({"since": ["dy-list-mid"]}, "all=0") == ["dy-list-new"]
+    assert mine({"since": ["dy-list-new"], "before": ["dy-list-old"]}) == []
+    status, _, body = d.request("GET", f"/v1.50/containers/json?filters={quote(json.dumps({'before': ['dy-nope']}))}")
+    assert (status, json.loads(body)["message"]) == (404, "No such container: dy-nope")
+    short = d.docker("ps", "--filter", f"since={mid_id[:12]}", check=False)  # as dockerd: a full ID or a name
+    assert short.returncode != 0 and f"No such container: {mid_id[:12]}" in short.stderr
+    d.docker("rm", "-f", "dy-list-old", "dy-list-mid", "dy-list-new")
+
+
+def test_publish_expose_and_is_task_filters(busybox_daemon):
+    d = busybox_daemon
+    d.docker("run", "-d", "--name", "dy-list-pub", "-p", "127.0.0.1:18081:80", "--expose", "9000/udp", "busybox",
+             "sleep", "600")  # fmt: skip
+    d.docker("create", "--name", "dy-list-unstarted", "-p", "127.0.0.1:18082:80", "busybox", "true")
+    cases = [
+        ({"publish": ["18081"]}, ["dy-list-pub"]),
+        ({"publish": ["18000-18100/tcp"]}, ["dy-list-pub"]),
+        ({"publish": ["80"]}, []),  # the public port, not the container's
+        ({"publish": ["18081/udp"]}, []),
+        ({"expose": ["80/tcp"]}, ["dy-list-pub"]),
+        ({"expose": ["8999-9001/udp"]}, ["dy-list-pub"]),
+        ({"expose": ["9000"]}, []),
+        ({"is-task": ["true"]}, []),
+        ({"is-task": ["false"]}, ["dy-list-unstarted", "dy-list-pub"]),
+    ]
+    for filters, names in cases:
+        assert [name for name in _filtered(d, filters) if name.startswith("dy-list-")] == names, filters
+    assert d.docker("ps", "-q", "--filter", "publish=18081/tcp").stdout.strip() != ""
+    errors = [
+        ({"is-task": ["maybe"]}, 400, "invalid filter 'is-task=[maybe]'"),
+        ({"publish": ["1:80"]}, 500, "filter for 'publish' should not contain ':': 1:80"),
+        ({"expose": ["90-80"]}, 500, "error while looking up for expose 90-80: invalid range specified for port: "
+                                     "90-80"),
+        ({"publish": ["http"]}, 500, 'error while looking up for publish http: strconv.ParseUint: parsing "http": '
+                                     "invalid syntax"),
+    ]  # fmt: skip
+    for filters, code, message in errors:
+        status, _, body = d.request("GET", f"/v1.50/containers/json?filters={quote(json.dumps(filters))}")
+        assert (status, json.loads(body)["message"]) == (code, message)
+    d.docker("rm", "-f", "dy-list-pub", "dy-list-unstarted")

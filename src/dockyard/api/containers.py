@@ -13,6 +13,7 @@ from aiohttp import web
 from dockyard.api import body_types
 from dockyard.api.app import SERVICES, Routes, services_of
 from dockyard.api.attach import send_entries
+from dockyard.api.container_filters import PortFilter, is_task, window
 from dockyard.api.container_list import ContainerListing, Entry, encode_list, mounts
 from dockyard.api.params import boolean, filters, json_object
 from dockyard.api.responses import JSON, encoded_response, finish, json_response
@@ -27,9 +28,10 @@ from dockyard.services.filters import check as check_filters
 from dockyard.services.filters import label_matches
 
 _LISTING = web.AppKey("container_listing", ContainerListing)
-_LIST_FILTERS = frozenset(
-    {"id", "name", "status", "label", "ancestor", "exited", "before", "since", "health", "volume", "network"}
-)
+# Read once per list by list_containers (dockyard.api.container_filters), the others by _matches.
+_WHOLE_LIST_FILTERS = frozenset({"before", "since", "is-task", "publish", "expose"})
+_MATCHED_FILTERS = frozenset({"id", "name", "status", "label", "ancestor", "exited", "health", "volume", "network"})
+_LIST_FILTERS = _WHOLE_LIST_FILTERS | _MATCHED_FILTERS
 
 
 def _containers(request: web.Request) -> ContainerService:
@@ -152,13 +154,21 @@ async def list_containers(request: web.Request) -> web.Response:
     wanted = filters(request)
     check_filters(wanted, _LIST_FILTERS)
     limit = int(request.query.get("limit", "-1") or -1)
+    tasks_only = is_task(wanted)
     listing = request.app[_LISTING]
     entries = listing.ready()
     if entries is None:
         entries = await _blocking(listing.entries)
+    if "before" in wanted or "since" in wanted:
+        entries = window(entries, wanted)
+    if tasks_only:  # dockyard runs no swarm tasks
+        entries = []
+    if (ports := PortFilter.parse(wanted)) is not None:
+        entries = [e for e in entries if ports.matches(e)]
     # As dockerd: a limit (ps -n/-l) lists containers in every state, which the docker CLI relies on.
     if not boolean(request, "all") and limit <= 0 and "status" not in wanted and "exited" not in wanted:
         entries = [e for e in entries if e.record.state["Running"]]
+    wanted = {key: values for key, values in wanted.items() if key not in _WHOLE_LIST_FILTERS}
     if wanted:
         entries = [e for e in entries if _matches(e, wanted)]
     if limit > 0:

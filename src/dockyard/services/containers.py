@@ -105,7 +105,8 @@ class ContainerService:
         self.records = ContainerTable(db)
         self.images = images
         self._lock = threading.Lock()
-        self._restart_lock = threading.Lock()  # restart bookkeeping against stop (manually_stopped)
+        self._run_locks: dict[str, threading.Lock] = {}  # by container: see run_lock
+        self._pending_restarts: dict[str, threading.Timer] = {}  # by container: a restart policy's next start
         self._shutting_down = False  # set by stop_all()
         self._exits: dict[str, list[concurrent.futures.Future]] = {}  # next-exit subscribers
         self._removals: dict[str, list[concurrent.futures.Future]] = {}
@@ -280,17 +281,22 @@ class ContainerService:
         """docker rm: a running container only with force (it is killed first); with volumes (-v),
         its anonymous volumes too."""
         record = self.get(name_or_id)
-        if record.state.get("Restarting") and not force:
-            raise Conflict(
-                f'cannot remove container "/{record.name}": container is restarting: stop the container before '
-                "removing or force remove"
-            )
-        if record.state["Running"]:
-            if not force:
+        with self.run_lock(record.id):
+            record = self.records.get(record.id) or record  # as it is now: a restart may have started it
+            if record.state.get("Restarting") and not force:
+                raise Conflict(
+                    f'cannot remove container "/{record.name}": container is restarting: stop the container '
+                    "before removing or force remove"
+                )
+            self._cancel_restart(record)
+            if record.state["Running"] and not force:
                 raise Conflict(
                     f'cannot remove container "/{record.name}": container is running: stop the container before '
                     "removing or force remove"
                 )
+            if record.state["Running"]:  # its exit must not be restarted
+                self.records.set_restarts(record.id, record.restart_count, manually_stopped=True)
+        if record.state["Running"]:
             exited = self.subscribe_exit(record.id)
             try:
                 self._signal(record, signal.SIGKILL)
@@ -324,6 +330,7 @@ class ContainerService:
             self.volumes.release(self.mount_points(record), remove_anonymous=volumes)
         with self._lock:
             self._rootfs_locks.pop(container_id, None)
+            self._run_locks.pop(container_id, None)
         shutil.rmtree(self.files_dir(container_id), ignore_errors=True)
         shutil.rmtree(self._bundle(container_id), ignore_errors=True)
         # docker run --rm waits for the removal and exits with the container's code.
@@ -331,6 +338,25 @@ class ContainerService:
         self.images.collect()
 
     # -- start, stop, kill ---------------------------------------------------------------
+
+    def run_lock(self, container_id: str) -> threading.Lock:
+        """Held by a restart policy's start from its decision until the container runs, and by stop, kill
+        and rm -f while they decide: a stop lands wholly before a restart (which it cancels) or after it
+        (and stops what it started), as dockerd's container lock orders them."""
+        with self._lock:
+            return self._run_locks.setdefault(container_id, threading.Lock())
+
+    def _cancel_restart(self, record: ContainerRecord) -> bool:
+        """With run_lock held: if a restart policy's start is pending, cancel it and mark the container
+        stopped by the user (dockerd: the restart manager's Cancel and HasBeenManuallyStopped)."""
+        timer = self._pending_restarts.pop(record.id, None)
+        if timer is not None:
+            timer.cancel()
+        if not record.state.get("Restarting"):
+            return False
+        self.records.set_restarts(record.id, record.restart_count, manually_stopped=True)
+        self.records.set_state(record.id, {**record.state, "Restarting": False, "Status": "exited"})
+        return True
 
     def rootfs_lock(self, container_id: str) -> threading.Lock:
         """Held while a container's root filesystem is mounted or unmounted or used from outside (docker cp):
@@ -438,10 +464,36 @@ class ContainerService:
         raise InvalidParameter(f"failed to create the container process: {message}")
 
     def _signal(self, record: ContainerRecord, number: int) -> None:
+        """Send a signal; one that ends the container (SIGKILL, or its stop signal) also thaws it if paused,
+        as dockerd does (daemon/kill.go): a frozen task takes the signal only once thawed (v1 freezer; v2
+        delivers a SIGKILL at once but a SIGTERM waits too)."""
+        thaw = self._unpausing(record.id, number)
         try:
             self.runtime(record).kill(record.id, number)
         except (NotFound, Conflict) as exc:
             raise Conflict(f"Container {record.id} is not running") from exc
+        if thaw:
+            try:
+                self.runtime.resume(record.id)
+            except (NotFound, Conflict):  # it died frozen (cgroup v2 and SIGKILL): nothing left to thaw
+                pass
+            except OSError as exc:
+                log.warning("container %s: thaw after signal %d failed: %s", record.id[:12], number, exc)
+            else:
+                self._event(record, "unpause")
+
+    def _unpausing(self, container_id: str, number: int) -> bool:
+        """Whether this signal ends the pause of the container; if so its state says running from now on
+        (written before the signal, so that the exit it causes is recorded after it)."""
+        with self.rootfs_lock(container_id):  # the lock _record_exit writes the exit under
+            record = self.records.get(container_id)
+            if record is None or not record.state.get("Paused"):
+                return False
+            stop_signal = record.config.get("StopSignal")
+            if number != signal.SIGKILL and stop_signal and parse_signal(stop_signal) != number:
+                return False  # as dockerd: another signal leaves it paused
+            self.records.set_state(container_id, {**record.state, "Paused": False, "Status": "running"})
+            return True
 
     def kill(self, name_or_id: str, sig: str = "SIGKILL") -> None:
         try:  # first, as dockerd's router parses it: a bad signal is a 400 whatever the container
@@ -449,8 +501,18 @@ class ContainerService:
         except Exception:
             raise InvalidParameter(f"Invalid signal: {sig}") from None
         record = self.get(name_or_id)
-        if not record.state["Running"]:
-            raise Conflict(f"Container {record.id} is not running")
+        with self.run_lock(record.id):
+            record = self.records.get(record.id) or record  # as it is now: a restart may have started it
+            if self._cancel_restart(record):  # as dockerd: a restarting container is killed by not restarting
+                self._event(record, "kill", signal=str(number))
+                return
+            if not record.state["Running"]:
+                raise Conflict(f"Container {record.id} is not running")
+            if not self._shutting_down:  # as dockerd, whatever the signal: its restart policy no longer applies
+                self.records.set_restarts(record.id, record.restart_count, manually_stopped=True)
+        self._kill(record, number)
+
+    def _kill(self, record: ContainerRecord, number: int) -> None:
         exited = self.subscribe_exit(record.id) if number == signal.SIGKILL else None
         self._signal(record, number)
         self._event(record, "kill", signal=str(number))
@@ -461,11 +523,9 @@ class ContainerService:
     def stop(self, name_or_id: str, timeout: float | None = None, sig: str | None = None) -> None:
         """docker stop: the stop signal, then SIGKILL after the timeout (default StopTimeout or 10 s)."""
         record = self.get(name_or_id)
-        with self._restart_lock:
-            record = self.records.get(record.id) or record  # as it is now: a restart may have been scheduled
-            if record.state.get("Restarting"):  # between two runs: cancel the next one
-                self.records.set_restarts(record.id, record.restart_count, manually_stopped=True)
-                self.records.set_state(record.id, {**record.state, "Restarting": False, "Status": "exited"})
+        with self.run_lock(record.id):
+            record = self.records.get(record.id) or record  # as it is now: a restart may have started it
+            if self._cancel_restart(record):  # between two runs: the next one will not come
                 return
             if not record.state["Running"]:
                 raise NotModified(f"container {record.id} is already stopped")
@@ -675,8 +735,9 @@ class ContainerService:
             error = "the container's shim exited without recording the exit status"
         else:
             error = ""
-        state = {**record.state, "Status": "exited", "Running": False, "Pid": 0, "ExitCode": exited["code"],
-                 "OOMKilled": exited["oom_killed"], "FinishedAt": exited["finished"], "Error": error}  # fmt: skip
+        state = {**record.state, "Status": "exited", "Running": False, "Paused": False, "Pid": 0,
+                 "ExitCode": exited["code"], "OOMKilled": exited["oom_killed"], "FinishedAt": exited["finished"],
+                 "Error": error}  # fmt: skip
         with self.rootfs_lock(container_id):
             with contextlib.suppress(Exception):
                 unmount_under(os.path.join(bundle, "rootfs"))
@@ -710,7 +771,7 @@ class ContainerService:
     def _schedule_restart(self, container_id: str, started: str, finished: str) -> None:
         # Under the lock stop() takes: a stop that lands after the exit is neither overwritten here (the
         # container would go on restarting) nor followed by a "restarting" state.
-        with self._restart_lock:
+        with self.run_lock(container_id):
             record = self.records.get(container_id)
             if record is None or record.manually_stopped:
                 return
@@ -719,20 +780,26 @@ class ContainerService:
             delay = min(_BACKOFF_MAX, _BACKOFF_START * 2**count) if ran < _BACKOFF_RESET else _BACKOFF_START
             self.records.set_restarts(container_id, record.restart_count + 1, manually_stopped=False)
             self.records.set_state(container_id, {**record.state, "Restarting": True, "Status": "restarting"})
+            timer = threading.Timer(delay, self._restart, (container_id,))
+            timer.daemon = True
+            self._pending_restarts[container_id] = timer
+            timer.start()
 
-        def restart() -> None:
+    def _restart(self, container_id: str) -> None:
+        """A restart policy's start. The container stays "restarting" until it runs: a stop meanwhile waits
+        for it (run_lock), then stops it."""
+        with self.run_lock(container_id):
+            self._pending_restarts.pop(container_id, None)
             current = self.records.get(container_id)
             if current is None or current.manually_stopped or not current.state.get("Restarting"):
-                return  # removed or stopped meanwhile
-            self.records.set_state(container_id, {**current.state, "Restarting": False, "Status": "exited"})
+                return  # removed, stopped or started meanwhile
             try:
                 self.start(container_id)
             except Exception as exc:  # recorded in the state by start(); the policy does not retry a failed start
                 log.warning("restart of container %s failed: %s", container_id[:12], exc)
-
-        timer = threading.Timer(delay, restart)
-        timer.daemon = True
-        timer.start()
+                failed = self.records.get(container_id)
+                if failed is not None:
+                    self.records.set_state(container_id, {**failed.state, "Restarting": False, "Status": "exited"})
 
     def restore(self, *, live: bool = True) -> list[str]:
         """After a daemon (re)start: re-adopt running containers whose shim lives, record the others' exits,
@@ -759,8 +826,10 @@ class ContainerService:
             self._record_exit(container_id)
         if not live and adopted:
             for container_id in adopted:
-                with contextlib.suppress(Conflict, NotFound):
-                    self.kill(container_id, "SIGKILL")
+                record = self.records.get(container_id)
+                with contextlib.suppress(Conflict, NotFound):  # not stopped by the user: the policies apply
+                    if record is not None:
+                        self._kill(record, signal.SIGKILL)
             log.info("live restore is off: killed %d containers that outlived the last daemon", len(adopted))
             adopted = []
         for record in self.records.all():
