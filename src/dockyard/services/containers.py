@@ -474,7 +474,7 @@ class ContainerService:
             raise Conflict(f"Container {record.id} is not running") from exc
         if thaw:
             try:
-                self.runtime.resume(record.id)
+                self.runtime(record).resume(record.id)
             except (NotFound, Conflict):  # it died frozen (cgroup v2 and SIGKILL): nothing left to thaw
                 pass
             except OSError as exc:
