@@ -13,18 +13,26 @@ def test_the_runner_as_a_new_interpreter_reports_pid_then_code_and_writes_the_ou
     container = d.docker("run", "-d", "busybox", "sleep", "60").stdout.strip()
     try:
         with open(os.path.join(d.exec_root, "containers", container, "config.json")) as f:
-            process = {**json.load(f)["process"], "args": ["sh", "-c", "echo out; echo err >&2; exit 5"]}
-        process_path = tmp_path / "process.json"
-        process_path.write_text(json.dumps(process))
-        request = {"root": os.path.join(d.exec_root, "runtime"), "id": container, "process": str(process_path)}
+            spec = json.load(f)
+        process = {**spec["process"], "args": ["sh", "-c", "echo out; echo err >&2; read line; exit 5"]}
+        request = {"root": os.path.join(d.exec_root, "runtime"), "id": container, "process": process}
         status_r, status_w = os.pipe()
+        stdin_r, stdin_w = os.pipe()
         with open(tmp_path / "out", "wb") as out, open(tmp_path / "err", "wb") as err:
             subprocess.run([sys.executable, "-m", "dockyard.runtime.exec_process", json.dumps(request),
-                            str(status_w)], stdout=out, stderr=err, pass_fds=(status_w,), check=True)  # fmt: skip
+                            str(status_w)], stdin=stdin_r, stdout=out, stderr=err, pass_fds=(status_w,),
+                           check=True)  # fmt: skip
         os.close(status_w)
+        os.close(stdin_r)
         with os.fdopen(status_r, "rb") as status:
+            pid = json.loads(status.readline())["pid"]
+            # The pid is the process's own (what exec inspect shows), in the container's pid namespace.
+            init = json.loads(d.docker("inspect", container).stdout)[0]["State"]["Pid"]
+            assert os.readlink(f"/proc/{pid}/ns/pid") == os.readlink(f"/proc/{init}/ns/pid")
+            assert os.readlink(f"/proc/{pid}/exe").endswith("busybox")
+            os.close(stdin_w)  # its `read` ends
             lines = [json.loads(line) for line in status.read().splitlines()]  # until the runner is done
-        assert lines[0]["pid"] > 0 and lines[1:] == [{"code": 5}]
+        assert lines == [{"code": 5}]
         assert (tmp_path / "out").read_bytes() == b"out\n" and (tmp_path / "err").read_bytes() == b"err\n"
         request["id"] = "no-such-container"
         status_r, status_w = os.pipe()

@@ -1,13 +1,13 @@
 """docker exec's runner: Runtime.exec in a process forked from the shim template.
 
-The daemon hands the template a request ({"root", "id", "process": path of the
-process JSON, and "console_socket" for a terminal}) and four fds: the process's
+The daemon hands the template a request ({"root", "id", "process": the OCI
+process, and "console_socket" for a terminal}) and four fds: the process's
 stdin, stdout and stderr (with a terminal its stdio is the pty, whose master
 the runtime sends to the console socket), and a status pipe. The runner
 detaches at once (a second fork, a session of its own, as the shims do: the
-daemon never reaps it), writes {"pid": its pid} on the status pipe, runs the
-process in the container's namespaces and cgroup, and when it has exited writes
-{"code": status}, or {"error": message} when the runtime could not start it.
+daemon never reaps it), runs the process in the container's namespaces and
+cgroup, writes {"pid": its pid} once it has exec'd and, when it has exited,
+{"code": status}; or only {"error": message} when the runtime could not start it.
 Forked from the template, an exec costs no interpreter start-up and no imports
 (≈ 20 ms a `dockyard-runtime exec` process took); when the template
 cannot be reached the daemon starts `python -m dockyard.runtime.exec_process
@@ -30,18 +30,30 @@ def detach_and_run(request: dict, status_fd: int) -> int:
         os.close(status_fd)
         return 0
     os.setsid()
-    os.write(status_fd, (json.dumps({"pid": os.getpid()}) + "\n").encode())
     from dockyard.runtime.runtime import Runtime
 
+    def started(pid: int) -> None:
+        _report(status_fd, {"pid": pid})
+        # The process has its own copies of its stdio: with ours gone, the daemon reads the end of
+        # its output when it exits, not when this runner has written the status and exited too.
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.close(devnull)
+
     try:
-        with open(request["process"], "rb") as f:
-            process = json.load(f)
         runtime = Runtime(request["root"])
-        result: dict = {"code": runtime.exec(request["id"], process, console_socket=request.get("console_socket"))}
+        code = runtime.exec(request["id"], request["process"], console_socket=request.get("console_socket"),
+                            started=started)  # fmt: skip
+        result: dict = {"code": code}
     except Exception as exc:
         result = {"error": exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)}
-    os.write(status_fd, (json.dumps(result) + "\n").encode())
+    _report(status_fd, result)
     return 0
+
+
+def _report(status_fd: int, message: dict) -> None:
+    os.write(status_fd, (json.dumps(message) + "\n").encode())
 
 
 def main(argv: list[str] | None = None) -> int:

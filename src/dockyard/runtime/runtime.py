@@ -18,15 +18,19 @@ import _signal as signal
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.runtime import devices
 from dockyard.runtime import spec as specs
 from dockyard.runtime import state as states
 from dockyard.runtime.hooks import HookError, has_hooks, run_hooks
-from dockyard.runtime.init import Options, born_init, preload, stage1
+from dockyard.runtime.init import Options, born_init, exec_child, preload, stage1
 from dockyard.runtime.sync import ChildError, pair
 from dockyard.runtime.waiting import ContainerError, await_exec, forward_signals, reap, wait_exit, wait_gone
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def _warn(message: str) -> None:
@@ -85,6 +89,8 @@ class Runtime:
         container = states.new(self.root, container_id, {"bundle": bundle, "created": created, "config": config})
         cgroup = None
         try:
+            if options.seccomp_program is not None:
+                container.save_seccomp(options.seccomp_program)
             cgroup = self._cgroup(config, container_id)
             container.record["cgroupsPath"] = cgroup.path
             options.cgroup = cgroup
@@ -112,9 +118,10 @@ class Runtime:
         options = Options(**fields)
         seccomp = config.get("linux", {}).get("seccomp")
         if seccomp:
-            from dockyard.kernel import seccomp as seccomp_filter
+            if options.seccomp_program is None:  # exec passes the one create compiled
+                from dockyard.kernel import seccomp as seccomp_filter
 
-            options.seccomp_program = seccomp_filter.compile_filter(seccomp)
+                options.seccomp_program = seccomp_filter.compile_filter(seccomp)
             options.seccomp_flags = seccomp.get("flags", [])
         process = fields.get("process") or config.get("process", {})
         preload(config, process)
@@ -400,10 +407,12 @@ class Runtime:
         console_socket: str | None = None,
         pid_file: str | None = None,
         preserve_fds: int = 0,
+        started: Callable[[int], None] | None = None,
     ) -> int:
         """Start another process in a running container's namespaces and cgroup.
 
-        Unless detached, wait for it and return its exit status.
+        Unless detached, wait for it and return its exit status. started, if given, is called
+        with the process's pid once it has exec'd (before the wait).
         """
         specs.check_process(process, "process")
         container = states.load(self.root, container_id)
@@ -418,7 +427,10 @@ class Runtime:
             terminal = TerminalProxy(self.root)
             console_socket = terminal.path
         try:
-            options = self._options(config, console_socket, process=process, preserve_fds=preserve_fds)
+            options = self._options(
+                config, console_socket, process=process, preserve_fds=preserve_fds,
+                seccomp_program=container.saved_seccomp() if config.get("linux", {}).get("seccomp") else None,
+            )  # fmt: skip
         except BaseException:
             if terminal:
                 terminal.close()
@@ -427,38 +439,37 @@ class Runtime:
         namespaces = [ns["type"] for ns in specs.namespaces(config)]
         joins = [(kind, f"/proc/{container.pid}/ns/{specs.NAMESPACE_PROC_NAMES[kind]}") for kind in namespaces]
         joins.sort(key=lambda item: item[0] != "user")
-        if not detach:
-            from dockyard.kernel import constants as k
-            from dockyard.kernel import libc
-
-            libc.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
+        for kind, path in joins:
+            if kind == "pid":
+                _join_pid_namespace_for_children(path)
         parent, child = pair()
-        stage = _clone(options)
-        if stage == 0:
+        pid = _clone(options)
+        if pid == 0:
             parent.close()
-            stage1(config, child, options, joins)
+            exec_child(config, child, options, [(kind, path) for kind, path in joins if kind != "pid"])
         child.close()
         if options.console_fd is not None:
             os.close(options.console_fd)
         try:
-            parent.send("go")
-            pid = self._receive(parent, "pid")["pid"]
-            reap(stage)
-            stage = 0
             try:
                 message = self._receive(parent)
             except ContainerError:
                 message = None  # EOF: execve succeeded and closed the channel
             if message is not None:
                 raise ContainerError(f"unexpected message {message['type']!r}")
-        except ChildError as exc:
-            raise ContainerError(str(exc)) from None
+        except BaseException as exc:
+            if not isinstance(exc, ChildError):  # a child that reported an error has exited
+                _kill(pid)
+            reap(pid)
+            if isinstance(exc, ChildError):
+                raise ContainerError(str(exc)) from None
+            raise
         finally:
-            if stage:
-                reap(stage)
             parent.close()
         if pid_file:
             _write_pid_file(pid_file, pid)
+        if started is not None:
+            started(pid)
         if detach:
             return 0
         if terminal:
@@ -494,6 +505,20 @@ def _clone(options: Options, namespaces: int | None = None) -> int | None:
             os.close(fd)
     options.joined_unified = fd is not None
     return pid
+
+
+def _join_pid_namespace_for_children(path: str) -> None:
+    """setns into a pid namespace: the caller stays where it is, its next children are born there."""
+    from dockyard.kernel import libc
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            libc.setns(fd, specs.NAMESPACE_FLAGS["pid"], path)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise ContainerError(f"join namespaces: {exc.strerror or exc}") from None
 
 
 def _kill(pid: int) -> None:

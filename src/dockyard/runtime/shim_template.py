@@ -8,7 +8,8 @@ unix socket: one connection per shim, carrying the shim's directory and, as
 SCM_RIGHTS, the write end of its report pipe; the template answers "ok" once the
 shim runs detached. docker exec's runners are forked the same way
 (dockyard.runtime.exec_process): "exec " and a JSON request, and four fds (the
-process's stdin, stdout and stderr, and the status pipe).
+process's stdin, stdout and stderr, and the status pipe). A message ends where the
+daemon shuts its side of the connection down (the fds come with its first bytes).
 The template dies with the daemon (PR_SET_PDEATHSIG); the shims it forked do
 not, they belong to init.
 """
@@ -47,7 +48,9 @@ def serve(path: str) -> None:
     while True:
         conn, _ = listener.accept()
         with conn:
-            message, fds, _, _ = socket.recv_fds(conn, 4096, 4)
+            message, fds, _, _ = socket.recv_fds(conn, 1 << 16, 4)
+            while message and (more := conn.recv(1 << 16)):  # an exec's process may take more than a read
+                message += more
             is_exec = message.startswith(exec_process.EXEC)
             if len(fds) != (4 if is_exec else 1):  # the launcher's readiness probe, or a confused client
                 if message:
