@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 
 def test_the_runner_as_a_new_interpreter_reports_pid_then_code_and_writes_the_output(busybox_daemon, tmp_path):
@@ -42,5 +44,42 @@ def test_the_runner_as_a_new_interpreter_reports_pid_then_code_and_writes_the_ou
         with os.fdopen(status_r, "rb") as status:
             failure = [json.loads(line) for line in status.read().splitlines()][-1]
         assert "no-such-container" in failure["error"]
+    finally:
+        d.docker("rm", "-f", container)
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rpartition(")")[2].split()[1])
+
+
+def _exec_inspect(d, exec_id: str) -> dict:
+    return json.loads(d.request("GET", f"/exec/{exec_id}/json")[2])
+
+
+def _eventually(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def test_a_runner_is_the_template_s_own_child_and_is_reaped_once_its_exec_ends(busybox_daemon):
+    d = busybox_daemon
+    container = d.docker("run", "-d", "busybox", "sleep", "60").stdout.strip()
+    json_body = {"Content-Type": "application/json"}
+    try:
+        body = json.dumps({"Cmd": ["sleep", "60"]}).encode()
+        exec_id = json.loads(d.request("POST", f"/containers/{container}/exec", body, headers=json_body)[2])["Id"]
+        assert d.request("POST", f"/exec/{exec_id}/start", b'{"Detach": true}', headers=json_body)[0] == 200
+        pid = _exec_inspect(d, exec_id)["Pid"]  # the process's own
+        runner = _parent(pid)
+        template = _parent(runner)  # forked once: no launcher in between
+        with open(f"/proc/{template}/cmdline", "rb") as f:
+            assert b"shim_template" in f.read() and _parent(template) == d.process.pid
+        os.kill(pid, signal.SIGKILL)
+        assert _eventually(lambda: not _exec_inspect(d, exec_id)["Running"])
+        assert _exec_inspect(d, exec_id)["ExitCode"] == 137
+        assert _eventually(lambda: not os.path.exists(f"/proc/{runner}"))  # reaped: not even a zombie is left
     finally:
         d.docker("rm", "-f", container)

@@ -8,10 +8,11 @@ detaches at once (a second fork, a session of its own, as the shims do: the
 daemon never reaps it), runs the process in the container's namespaces and
 cgroup, writes {"pid": its pid} once it has exec'd and, when it has exited,
 {"code": status}; or only {"error": message} when the runtime could not start it.
-Forked from the template, an exec costs no interpreter start-up and no imports
-(≈ 20 ms a `dockyard-runtime exec` process took); when the template
-cannot be reached the daemon starts `python -m dockyard.runtime.exec_process
-REQUEST STATUS_FD` instead, with the same fds.
+Forked from the template (run: the template's child is the runner), an exec
+costs no interpreter start-up and no imports (≈ 20 ms a `dockyard-runtime exec`
+process took); when the template cannot be reached the daemon starts `python -m
+dockyard.runtime.exec_process REQUEST STATUS_FD` instead, with the same fds,
+which forks the runner and exits (detach_and_run).
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ def detach_and_run(request: dict, status_fd: int) -> int:
     if os.fork():
         os.close(status_fd)
         return 0
+    return run(request, status_fd)
+
+
+def run(request: dict, status_fd: int) -> int:
+    """Run the exec (its stdio on fds 0-2) in a session of its own; report on status_fd."""
     os.setsid()
     from dockyard.runtime.runtime import Runtime
 

@@ -10,8 +10,11 @@ shim runs detached. docker exec's runners are forked the same way
 (dockyard.runtime.exec_process): "exec " and a JSON request, and four fds (the
 process's stdin, stdout and stderr, and the status pipe). A message ends where the
 daemon shuts its side of the connection down (the fds come with its first bytes).
-The template dies with the daemon (PR_SET_PDEATHSIG); the shims it forked do
-not, they belong to init.
+A runner is the template's own child, forked once (a shim is forked twice, so
+that it belongs to init at once): the template reaps runners as they exit, on
+SIGCHLD, which its forks set back to the default before anything else.
+The template dies with the daemon (PR_SET_PDEATHSIG); the shims and runners it
+forked do not, they belong to init then.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ def serve(path: str) -> None:
     listener.bind(path)
     os.chmod(path, 0o600)
     listener.listen(64)
+    signal.signal(signal.SIGCHLD, _reap)
     while True:
         conn, _ = listener.accept()
         with conn:
@@ -65,17 +69,28 @@ def serve(path: str) -> None:
                 _child(listener, conn, message.decode(), fds[0])
             for fd in fds:
                 os.close(fd)
-            os.waitpid(pid, 0)  # it forks the shim (or the exec's runner) and exits at once
+            if not is_exec:
+                try:
+                    os.waitpid(pid, 0)  # it forks the shim and exits at once
+                except ChildProcessError:
+                    pass  # _reap was first
             conn.sendall(b"ok\n")
+
+
+def _reap(_signum: int, _frame: object) -> None:
+    """SIGCHLD: collect the exec runners (and the shims' first forks) that have exited."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:  # no child left
+        pass
 
 
 def _child(listener: socket.socket, conn: socket.socket, state_dir: str, report_fd: int) -> None:
     """In the fork: stdio to the shim's log, then detach and run; never returns to the serving loop."""
     code = 1
     try:
-        listener.close()
-        conn.close()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _reset_signals(listener, conn)
         log = os.open(os.path.join(state_dir, "shim.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         os.dup2(log, 1)
@@ -88,19 +103,25 @@ def _child(listener: socket.socket, conn: socket.socket, state_dir: str, report_
 
 
 def _exec_child(listener: socket.socket, conn: socket.socket, request: dict, fds: list[int]) -> None:
-    """In the fork: the exec's stdio on fds 0-2, then detach and run; never returns to the serving loop."""
+    """In the fork: the exec's stdio on fds 0-2, then run; never returns to the serving loop."""
     code = 1
     try:
-        listener.close()
-        conn.close()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _reset_signals(listener, conn)
         for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
-        code = exec_process.detach_and_run(request, fds[3])
+        code = exec_process.run(request, fds[3])
     except BaseException as exc:  # the exec's stderr is where its user looks
         sys.stderr.write(f"exec runner: {exc}\n")
     finally:
         os._exit(code)
+
+
+def _reset_signals(listener: socket.socket, conn: socket.socket) -> None:
+    """First thing in a fork: the runtime waits for its own children, the template's _reap must not."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    listener.close()
+    conn.close()
 
 
 if __name__ == "__main__":
