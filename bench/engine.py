@@ -16,8 +16,13 @@ Idle: after one `run --rm` (so that dockyard's template and docker's lazily
 started parts exist), no container. Per container: (total with N idle `sleep`
 containers - total before) / N, i.e. the daemon's growth plus the shims.
 
+`exec true` is also timed against bench/stub_engine.py, a server that answers the
+CLI's five requests and does nothing: the floor, the CLI's own share; "daemon" is
+an engine's median minus it. --only exec measures exec alone, in --sets sets.
+
     .venv/bin/python bench/engine.py [--runs 20] [--containers 100] [--idle 50]
     .venv/bin/python tests/support/dockerd.py -- .venv/bin/python bench/engine.py --docker
+    .venv/bin/python tests/support/dockerd.py -- .venv/bin/python bench/engine.py --docker --only exec --sets 5
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import time
 from collections.abc import Callable
 
 from benchlib import cmdline, docker, docker_peer, pss_kib, start_dockyard, stop_dockyard, timed
+from stub_engine import StubEngine
 
 
 def dockyard_processes(daemon_pid: int, run_dir: str) -> Callable[[], tuple[list[int], list[int]]]:
@@ -84,12 +90,33 @@ def total_pss(pids: Callable[[], tuple[list[int], list[int]]]) -> tuple[int, int
     return sum(map(pss_kib, daemon)), sum(map(pss_kib, shims))
 
 
+def exec_medians(hosts: dict[str, str], running: dict[str, str], runs: int) -> dict[str, float]:
+    """`docker exec CONTAINER true` against each host, interleaved run by run: median seconds by name."""
+    times: dict[str, list[float]] = {name: [] for name in hosts}
+    for _ in range(runs):
+        for name, host in hosts.items():
+            times[name].append(timed(lambda h=host, c=running[name]: docker(h, "exec", c, "true")))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def print_exec_set(medians: dict[str, float]) -> None:
+    floor = medians["floor"]
+    parts = [f"{name} {ms * 1000:5.1f} ms" + ("" if name == "floor" else f" (daemon {1000 * (ms - floor):4.1f})")
+             for name, ms in medians.items()]  # fmt: skip
+    line = "  ".join(parts)
+    if "docker" in medians:
+        line += f"   ratio {medians['dockyard'] / medians['docker']:.2f}"
+    print(f"  exec true: {line}   load {os.getloadavg()[0]:.1f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--containers", type=int, default=100, help="containers that `ps -a` lists")
     parser.add_argument("--idle", type=int, default=50, help="idle running containers for the memory figure")
     parser.add_argument("--docker", action="store_true", help="also measure the dockerd at $DOCKER_HOST")
+    parser.add_argument("--only", choices=("exec",), help="measure exec alone")
+    parser.add_argument("--sets", type=int, default=1, help="sets of --runs execs, each printed")
     args = parser.parse_args()
     base = tempfile.mkdtemp(prefix="dy-bench-engine-", dir="/var/tmp")
     daemon, ours = start_dockyard(base)
@@ -104,15 +131,16 @@ def main() -> None:
             docker(host, "run", "--rm", "busybox", "true")
             time.sleep(1)
             results[name] = {"idle_kib": sum(total_pss(processes[name]))}
-        # exec into one running container each.
+        # exec into one running container each, and the floor.
         running = {name: docker(host, "run", "-d", "busybox", "sleep", "600").stdout.decode().strip()
                    for name, host in hosts.items()}  # fmt: skip
-        execs: dict[str, list[float]] = {name: [] for name in hosts}
-        for _ in range(args.runs):
-            for name, host in hosts.items():
-                execs[name].append(timed(lambda h=host, c=running[name]: docker(h, "exec", c, "true")))
+        with StubEngine(os.path.join(base, "stub.sock")) as stub:
+            sets = [exec_medians({**hosts, "floor": stub}, {**running, "floor": "stub"}, args.runs)
+                    for _ in range(args.sets)]  # fmt: skip
         for name, host in hosts.items():
             docker(host, "rm", "-f", running[name])
+        if args.only == "exec":
+            return print_exec_sets(args, sets)
         # ps -a with N created containers each.
         created = {name: [docker(host, "create", "busybox", "true").stdout.decode().strip()
                           for _ in range(args.containers)] for name, host in hosts.items()}  # fmt: skip
@@ -134,7 +162,7 @@ def main() -> None:
             results[name]["shim_kib"] = (after[1] - before[1]) / args.idle
             docker(host, "rm", "-f", *ids)
         for name in hosts:
-            results[name]["exec_ms"] = statistics.median(execs[name]) * 1000
+            results[name]["exec_ms"] = sets[-1][name] * 1000
             results[name]["ps_ms"] = statistics.median(listings[name]) * 1000
     finally:
         stop_dockyard(daemon, base)
@@ -145,11 +173,20 @@ def main() -> None:
               f"daemon idle PSS {figures['idle_kib'] / 1024:6.1f} MiB   "
               f"per idle container {figures['per_container_kib'] / 1024:5.2f} MiB (daemon "
               f"{figures['daemon_growth_kib'] / 1024:4.2f} + shim {figures['shim_kib'] / 1024:4.2f})")  # fmt: skip
+    for medians in sets:
+        print_exec_set(medians)
     if "docker" in results:
         ours_, theirs = results["dockyard"], results["docker"]
         print(f"  ratios dockyard/docker: exec {ours_['exec_ms'] / theirs['exec_ms']:.2f}, "
               f"ps -a {ours_['ps_ms'] / theirs['ps_ms']:.2f}, idle {ours_['idle_kib'] / theirs['idle_kib']:.2f}, "
               f"per container {ours_['per_container_kib'] / theirs['per_container_kib']:.2f}")  # fmt: skip
+
+
+def print_exec_sets(args: argparse.Namespace, sets: list[dict[str, float]]) -> None:
+    print(f"engine, exec only, {args.sets} sets of {args.runs} runs, {time.strftime('%Y-%m-%d %H:%M')}, "
+          f"{os.uname().release}, {os.cpu_count()} CPUs")  # fmt: skip
+    for medians in sets:
+        print_exec_set(medians)
 
 
 if __name__ == "__main__":
