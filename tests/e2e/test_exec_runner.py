@@ -1,4 +1,5 @@
-"""docker exec's runner (dockyard.runtime.exec_process) when the shim template cannot fork it: the same pipes."""
+"""docker exec's process forked by the shim template, and its runner (dockyard.runtime.exec_process) when the
+template cannot fork it: the same pipes."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def _eventually(condition, timeout: float = 10.0) -> bool:
     return condition()
 
 
-def test_a_runner_is_the_template_s_own_child_and_is_reaped_once_its_exec_ends(busybox_daemon):
+def test_the_exec_process_is_the_template_s_own_child_and_is_reaped_once_it_ends(busybox_daemon):
     d = busybox_daemon
     container = d.docker("run", "-d", "busybox", "sleep", "60").stdout.strip()
     json_body = {"Content-Type": "application/json"}
@@ -73,13 +74,20 @@ def test_a_runner_is_the_template_s_own_child_and_is_reaped_once_its_exec_ends(b
         exec_id = json.loads(d.request("POST", f"/containers/{container}/exec", body, headers=json_body)[2])["Id"]
         assert d.request("POST", f"/exec/{exec_id}/start", b'{"Detach": true}', headers=json_body)[0] == 200
         pid = _exec_inspect(d, exec_id)["Pid"]  # the process's own
-        runner = _parent(pid)
-        template = _parent(runner)  # forked once: no launcher in between
+        template = _parent(pid)  # forked once: no runner in between
         with open(f"/proc/{template}/cmdline", "rb") as f:
             assert b"shim_template" in f.read() and _parent(template) == d.process.pid
+        init = json.loads(d.docker("inspect", container).stdout)[0]["State"]["Pid"]
+        for ns in ("pid", "mnt", "net", "ipc", "uts"):
+            assert os.readlink(f"/proc/{pid}/ns/{ns}") == os.readlink(f"/proc/{init}/ns/{ns}"), ns
+        with open(f"/proc/{pid}/cgroup") as mine, open(f"/proc/{init}/cgroup") as its:
+            assert mine.read() == its.read()
         os.kill(pid, signal.SIGKILL)
         assert _eventually(lambda: not _exec_inspect(d, exec_id)["Running"])
-        assert _exec_inspect(d, exec_id)["ExitCode"] == 137
-        assert _eventually(lambda: not os.path.exists(f"/proc/{runner}"))  # reaped: not even a zombie is left
+        assert _exec_inspect(d, exec_id)["ExitCode"] == 137  # the template reaped it and reported its status
+        assert _eventually(lambda: not os.path.exists(f"/proc/{pid}"))  # not even a zombie is left
+        # The template's next children are born in its own pid namespace again: a container starts as ever.
+        assert d.docker("run", "--rm", "busybox", "sh", "-c", "echo $$").stdout.strip() == "1"
+        assert os.readlink(f"/proc/{template}/ns/pid_for_children") == os.readlink(f"/proc/{template}/ns/pid")
     finally:
         d.docker("rm", "-f", container)

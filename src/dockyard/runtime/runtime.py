@@ -25,7 +25,7 @@ from dockyard.runtime import devices
 from dockyard.runtime import spec as specs
 from dockyard.runtime import state as states
 from dockyard.runtime.hooks import HookError, has_hooks, run_hooks
-from dockyard.runtime.init import Options, born_init, exec_child, preload, stage1
+from dockyard.runtime.init import Options, born_init, exec_child, fail_child, preload, stage1
 from dockyard.runtime.sync import ChildError, pair
 from dockyard.runtime.waiting import ContainerError, await_exec, forward_signals, reap, wait_exit, wait_gone
 
@@ -414,12 +414,7 @@ class Runtime:
         Unless detached, wait for it and return its exit status. started, if given, is called
         with the process's pid once it has exec'd (before the wait).
         """
-        specs.check_process(process, "process")
         container = states.load(self.root, container_id)
-        status = container.status()
-        if status not in (states.CREATED, states.RUNNING):
-            raise Conflict(f"cannot exec in a container that is {status}")
-        config = container.config
         terminal = None
         if process.get("terminal") and not console_socket and not detach:
             from dockyard.runtime.console import TerminalProxy
@@ -427,21 +422,14 @@ class Runtime:
             terminal = TerminalProxy(self.root)
             console_socket = terminal.path
         try:
-            options = self._options(
-                config, console_socket, process=process, preserve_fds=preserve_fds,
-                seccomp_program=container.saved_seccomp() if config.get("linux", {}).get("seccomp") else None,
-            )  # fmt: skip
+            config, options, joins = self._exec_setup(container, process, console_socket, preserve_fds)
+            for kind, path in joins:
+                if kind == "pid":
+                    join_pid_namespace_for_children(path)
         except BaseException:
             if terminal:
                 terminal.close()
             raise
-        options.cgroup = self._open_cgroup(container)
-        namespaces = [ns["type"] for ns in specs.namespaces(config)]
-        joins = [(kind, f"/proc/{container.pid}/ns/{specs.NAMESPACE_PROC_NAMES[kind]}") for kind in namespaces]
-        joins.sort(key=lambda item: item[0] != "user")
-        for kind, path in joins:
-            if kind == "pid":
-                _join_pid_namespace_for_children(path)
         parent, child = pair()
         pid = _clone(options)
         if pid == 0:
@@ -478,36 +466,74 @@ class Runtime:
         with forward_signals(pid):
             return wait_exit(pid)
 
+    def exec_in_place(
+        self, container: states.ContainerState, process: dict, channel, console_socket, cgroup, in_unified: bool
+    ) -> None:
+        """Become process in the running container: the caller is a fresh child that its parent cloned
+        into the container's pid namespace (see join_pid_namespace_for_children) and into the cgroup's v2
+        directory where it could (clone_into: in_unified), and that joins the rest itself. One fork fewer
+        than exec (the shim template's way: it waits for the process itself). Never returns: a failure
+        goes to channel as "error".
+        """
+        try:
+            config, options, joins = self._exec_setup(container, process, console_socket, 0, cgroup)
+            options.joined_unified = in_unified
+        except BaseException as exc:
+            fail_child(channel, "", exc)
+        exec_child(config, channel, options, [(kind, path) for kind, path in joins if kind != "pid"])
+
+    def _exec_setup(self, container: states.ContainerState, process: dict, console_socket, preserve_fds: int,
+                    cgroup=None):  # fmt: skip
+        """What an exec's process needs: (config, Options, the namespaces to join by path, user first)."""
+        specs.check_process(process, "process")
+        status = container.status()
+        if status not in (states.CREATED, states.RUNNING):
+            raise Conflict(f"cannot exec in a container that is {status}")
+        config = container.config
+        options = self._options(
+            config, console_socket, process=process, preserve_fds=preserve_fds,
+            seccomp_program=container.saved_seccomp() if config.get("linux", {}).get("seccomp") else None,
+        )  # fmt: skip
+        options.cgroup = cgroup or self._open_cgroup(container)
+        namespaces = [ns["type"] for ns in specs.namespaces(config)]
+        joins = [(kind, f"/proc/{container.pid}/ns/{specs.NAMESPACE_PROC_NAMES[kind]}") for kind in namespaces]
+        joins.sort(key=lambda item: item[0] != "user")
+        return config, options, joins
+
 
 # -- helpers -------------------------------------------------------------------
 
 
 def _clone(options: Options, namespaces: int | None = None) -> int | None:
-    """Fork a child born in the container's cgroup v2 directory where there is one.
+    pid, options.joined_unified = clone_into(options.cgroup, namespaces)
+    return pid
+
+
+def clone_into(cgroup, namespaces: int | None = None) -> tuple[int | None, bool]:
+    """Fork a child born in the cgroup's v2 directory where there is one: (pid, whether it was).
 
     The child joins the v1 hierarchies itself (cheap for a single thread) and the
     unified one only when the kernel could not place it there at birth.
-    namespaces: CLONE_NEW* flags for the child to be born in; None is returned
+    namespaces: CLONE_NEW* flags for the child to be born in; the pid is None
     when the kernel can't do that (older than 5.3, or no such namespace type).
     """
     from dockyard.kernel import libc
 
-    unified = options.cgroup.unified_dir
+    unified = cgroup.unified_dir
     if unified is None and namespaces is None:
-        return os.fork()
+        return os.fork(), False
     fd = None if unified is None else os.open(unified, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         pid = libc.clone3(fd, namespaces or 0)
     except OSError:
-        return None if namespaces is not None else os.fork()
+        return (None, False) if namespaces is not None else (os.fork(), False)
     finally:
         if fd is not None:
             os.close(fd)
-    options.joined_unified = fd is not None
-    return pid
+    return pid, fd is not None
 
 
-def _join_pid_namespace_for_children(path: str) -> None:
+def join_pid_namespace_for_children(path: str) -> None:
     """setns into a pid namespace: the caller stays where it is, its next children are born there."""
     from dockyard.kernel import libc
 

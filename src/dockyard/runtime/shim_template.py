@@ -6,15 +6,19 @@ interpreter and the runtime's modules with every other shim until they are
 written to. The daemon (multi-threaded, so never forking itself) asks over a
 unix socket: one connection per shim, carrying the shim's directory and, as
 SCM_RIGHTS, the write end of its report pipe; the template answers "ok" once the
-shim runs detached. docker exec's runners are forked the same way
-(dockyard.runtime.exec_process): "exec " and a JSON request, and four fds (the
-process's stdin, stdout and stderr, and the status pipe). A message ends where the
-daemon shuts its side of the connection down (the fds come with its first bytes).
-A runner is the template's own child, forked once (a shim is forked twice, so
-that it belongs to init at once): the template reaps runners as they exit, on
-SIGCHLD, which its forks set back to the default before anything else.
-The template dies with the daemon (PR_SET_PDEATHSIG); the shims and runners it
-forked do not, they belong to init then.
+shim runs detached (forked twice: it belongs to init at once).
+
+docker exec's processes are forked here too (dockyard.runtime.exec_process):
+"exec " and a JSON request, and four fds (the process's stdin, stdout and
+stderr, and the status pipe). The process is the template's own child, forked
+once into the container's pid namespace: the template keeps its status pipe,
+reaps it on SIGCHLD and writes its exit status there. Its forks set SIGCHLD back
+to the default before anything else (the runtime waits for its own children).
+A message ends where the daemon shuts its side of the connection down (the fds
+come with its first bytes).
+
+The template dies with the daemon (PR_SET_PDEATHSIG); the shims and exec
+processes it forked do not, they belong to init then.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ def serve(path: str) -> None:
     listener.bind(path)
     os.chmod(path, 0o600)
     listener.listen(64)
-    signal.signal(signal.SIGCHLD, _reap)
+    execs = _Execs()
+    signal.signal(signal.SIGCHLD, execs.reap)
     while True:
         conn, _ = listener.accept()
         with conn:
@@ -62,31 +67,25 @@ def serve(path: str) -> None:
                 for fd in fds:
                     os.close(fd)
                 continue
-            pid = os.fork()
-            if pid == 0:
-                if is_exec:
-                    _exec_child(listener, conn, json.loads(message.removeprefix(exec_process.EXEC)), fds)
-                _child(listener, conn, message.decode(), fds[0])
-            for fd in fds:
-                os.close(fd)
-            if not is_exec:
-                try:
-                    os.waitpid(pid, 0)  # it forks the shim and exits at once
-                except ChildProcessError:
-                    pass  # _reap was first
+            if is_exec:
+                execs.start(listener, conn, json.loads(message.removeprefix(exec_process.EXEC)), fds)
+            else:
+                _start_shim(listener, conn, message.decode(), fds[0])
             conn.sendall(b"ok\n")
 
 
-def _reap(_signum: int, _frame: object) -> None:
-    """SIGCHLD: collect the exec runners (and the shims' first forks) that have exited."""
+def _start_shim(listener: socket.socket, conn: socket.socket, state_dir: str, report_fd: int) -> None:
+    pid = os.fork()
+    if pid == 0:
+        _shim_child(listener, conn, state_dir, report_fd)
+    os.close(report_fd)
     try:
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
-    except ChildProcessError:  # no child left
-        pass
+        os.waitpid(pid, 0)  # it forks the shim and exits at once
+    except ChildProcessError:
+        pass  # _Execs.reap was first
 
 
-def _child(listener: socket.socket, conn: socket.socket, state_dir: str, report_fd: int) -> None:
+def _shim_child(listener: socket.socket, conn: socket.socket, state_dir: str, report_fd: int) -> None:
     """In the fork: stdio to the shim's log, then detach and run; never returns to the serving loop."""
     code = 1
     try:
@@ -102,23 +101,65 @@ def _child(listener: socket.socket, conn: socket.socket, state_dir: str, report_
         os._exit(code)
 
 
-def _exec_child(listener: socket.socket, conn: socket.socket, request: dict, fds: list[int]) -> None:
-    """In the fork: the exec's stdio on fds 0-2, then run; never returns to the serving loop."""
-    code = 1
+class _Execs:
+    """The exec processes the template forked, by pid: the status pipe each one's exit goes to."""
+
+    def __init__(self) -> None:
+        self.status: dict[int, int] = {}
+
+    def start(self, listener: socket.socket, conn: socket.socket, request: dict, fds: list[int]) -> None:
+        """Fork the exec's process; report its pid, or why there is none."""
+        status = fds[3]
+
+        def child(container, cgroup, in_unified: bool) -> None:
+            _exec_child(listener, conn, fds, lambda: exec_process.become(request, container, cgroup, in_unified,
+                                                                         status))  # fmt: skip
+
+        # Held until the pid is registered: a process that fails at once must not be reaped before.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        try:
+            pid = exec_process.start_in_template(request, child)
+            self.status[pid] = status
+            exec_process.report(status, {"pid": pid})
+        except Exception as exc:  # the container is not there to join: the daemon reports it
+            message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            exec_process.report(status, {"error": message})
+            os.close(status)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+            for fd in fds[:3]:
+                os.close(fd)
+
+    def reap(self, _signum: int, _frame: object) -> None:
+        """SIGCHLD: collect what has exited (exec processes, shims' first forks); report the execs' exits."""
+        try:
+            while True:
+                pid, wait_status = os.waitpid(-1, os.WNOHANG)
+                if not pid:
+                    return
+                status = self.status.pop(pid, None)
+                if status is not None:
+                    exec_process.report_exit(status, wait_status)
+        except ChildProcessError:  # no child left
+            pass
+
+
+def _exec_child(listener: socket.socket, conn: socket.socket, fds: list[int], become) -> None:
+    """In the fork: the exec's stdio on fds 0-2, then become its process; never returns to the serving loop."""
     try:
         _reset_signals(listener, conn)
         for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
-        code = exec_process.run(request, fds[3])
+        become()
     except BaseException as exc:  # the exec's stderr is where its user looks
-        sys.stderr.write(f"exec runner: {exc}\n")
-    finally:
-        os._exit(code)
+        sys.stderr.write(f"exec: {exc}\n")
+    os._exit(1)
 
 
 def _reset_signals(listener: socket.socket, conn: socket.socket) -> None:
-    """First thing in a fork: the runtime waits for its own children, the template's _reap must not."""
+    """First thing in a fork: the runtime waits for its own children, the template's reaping must not."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     listener.close()
     conn.close()
