@@ -56,13 +56,14 @@ class ExecService:
             raise InvalidParameter("No exec command specified")
         exec_record = ExecRecord(secrets.token_hex(32), record.id, body)
         self._execs[exec_record.id] = exec_record
-        self._event(exec_record, f"exec_create: {' '.join(cmd)}")
+        self._event(exec_record, f"exec_create: {' '.join(cmd)}", record)
         return exec_record
 
-    def _event(self, exec_record: ExecRecord, action: str, **extra: str) -> None:
-        """dockerd's exec events: container events whose action names the exec (exec_create: CMD...)."""
+    def _event(self, exec_record: ExecRecord, action: str, container=None, **extra: str) -> None:
+        """dockerd's exec events: container events whose action names the exec (exec_create: CMD...).
+        container: the exec's container's record, when the caller has just read it."""
         try:
-            container = self.containers.get(exec_record.container_id)
+            container = container or self.containers.get(exec_record.container_id)
         except NotFound:
             return  # removed meanwhile: nobody can ask for its events by name any more
         attributes = container_attributes(container, execID=exec_record.id, **extra)
@@ -139,7 +140,7 @@ class ExecService:
             from dockyard.kernel.caps import own_bounding
 
             process["capabilities"] = {kind: own_bounding() for kind in ("bounding", "effective", "permitted")}
-        self._event(exec_record, f"exec_start: {' '.join(config['Cmd'])}")
+        self._event(exec_record, f"exec_start: {' '.join(config['Cmd'])}", container)
         return process
 
     def attach_terminal(self, exec_record: ExecRecord, master: int) -> None:
