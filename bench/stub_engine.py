@@ -4,61 +4,62 @@ its five requests and their round trips), which bench/engine.py subtracts to sho
 
 The requests, as docker 28 makes them: HEAD /_ping, GET /containers/{id}/json, POST
 /containers/{id}/exec, POST /exec/{id}/start (upgraded: an empty stream), GET /exec/{id}/json.
+It runs as a process of its own on asyncio, so that neither the benchmark's threads nor a thread
+per connection add to the floor.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-import socketserver
-import threading
-from http.server import BaseHTTPRequestHandler
+import subprocess
+import sys
+import time
 
 _EXEC_ID = "0" * 64
+_UPGRADE = (b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\n"
+            b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n")  # fmt: skip
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the CLI expects
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002  the base class's name
-        pass
-
-    def _answer(self, status: int, body: dict | None = None, **headers: str) -> None:
-        payload = json.dumps(body).encode() if body is not None else b""
-        self.send_response(status)
-        for name, value in {"Api-Version": "1.50", "Ostype": "linux", "Content-Type": "application/json",
-                            "Content-Length": str(len(payload)), **headers}.items():  # fmt: skip
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
-
-    def do_HEAD(self) -> None:
-        self._answer(200)
-
-    def do_GET(self) -> None:
-        if self.path.endswith("/_ping"):
-            self._answer(200)
-        elif self.path.startswith("/v1.50/exec/"):
-            self._answer(200, {"ID": _EXEC_ID, "Running": False, "ExitCode": 0, "Pid": 0})
-        else:
-            self._answer(200, {"Id": self.path.split("/")[-2], "State": {"Running": True}, "Config": {}})
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path.endswith("/exec"):
-            self._answer(201, {"Id": _EXEC_ID})
-            return
-        self.send_response(101)  # /exec/{id}/start: the upgrade, then a stream that ends at once
-        self.send_header("Content-Type", "application/vnd.docker.multiplexed-stream")
-        self.send_header("Connection", "Upgrade")
-        self.send_header("Upgrade", "tcp")
-        self.end_headers()
-        self.close_connection = True
+def _answer(status: str, body: dict | None) -> bytes:
+    payload = json.dumps(body).encode() if body is not None else b""
+    head = (f"HTTP/1.1 {status}\r\nApi-Version: 1.50\r\nOstype: linux\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n")  # fmt: skip
+    return head.encode() + payload
 
 
-class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
+async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            method, path, _ = head.split(b"\r\n", 1)[0].decode().split(" ")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
+            await reader.readexactly(length)
+            if path.endswith("/start"):
+                writer.write(_UPGRADE)  # then the stream, which ends at once
+                break
+            writer.write(_response(method, path))
+    except asyncio.IncompleteReadError:
+        pass  # the CLI closed its connection
+    writer.close()
+
+
+def _response(method: str, path: str) -> bytes:
+    if path.endswith("/_ping"):
+        return _answer("200 OK", None)
+    if method == "POST":  # /containers/{id}/exec
+        return _answer("201 Created", {"Id": _EXEC_ID})
+    if path.startswith("/v1.50/exec/"):
+        return _answer("200 OK", {"ID": _EXEC_ID, "Running": False, "ExitCode": 0, "Pid": 0})
+    return _answer("200 OK", {"Id": path.split("/")[-2], "State": {"Running": True}, "Config": {}})
+
+
+async def _serve(path: str) -> None:
+    server = await asyncio.start_unix_server(lambda r, w: _serve_connection(r, w), path)
+    async with server:
+        await server.serve_forever()
 
 
 class StubEngine:
@@ -66,16 +67,29 @@ class StubEngine:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        if os.path.exists(path):
-            os.unlink(path)
-        self._server = _Server(path, _Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._process: subprocess.Popen | None = None
 
     def __enter__(self) -> str:
-        self._thread.start()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self._process = subprocess.Popen([sys.executable, __file__, self.path])
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.path):
+            if time.monotonic() > deadline or self._process.poll() is not None:
+                raise SystemExit("the stub engine did not start")
+            time.sleep(0.01)
         return f"unix://{self.path}"
 
     def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        os.unlink(self.path)
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(_serve(sys.argv[1]))
+    except KeyboardInterrupt:
+        pass
