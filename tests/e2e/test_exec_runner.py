@@ -91,3 +91,14 @@ def test_the_exec_process_is_the_template_s_own_child_and_is_reaped_once_it_ends
         assert os.readlink(f"/proc/{template}/ns/pid_for_children") == os.readlink(f"/proc/{template}/ns/pid")
     finally:
         d.docker("rm", "-f", container)
+
+
+def test_an_exec_whose_process_takes_more_than_one_read_reaches_the_template_whole(busybox_daemon):
+    d = busybox_daemon
+    container = d.docker("run", "-d", "busybox", "sleep", "60").stdout.strip()
+    try:
+        big = "x" * 100_000  # the request to the template is more than its first read (64 KiB)
+        result = d.docker("exec", "-e", f"BIG={big}", container, "sh", "-c", "echo ${#BIG}; exit 3", check=False)
+        assert (result.returncode, result.stdout) == (3, "100000\n")
+    finally:
+        d.docker("rm", "-f", container)
