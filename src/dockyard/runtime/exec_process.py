@@ -9,11 +9,12 @@ the runtime sends to the console socket), and a status pipe, which gets
 line that is not {"pid"} as the outcome).
 
 The template's way, one fork and no runner (start_in_template): the template
-joins the container's pid namespace for its children, forks, and returns to its
-own; the child (become) joins the cgroup and the other namespaces and execs the
-process, so the template, its parent, reaps it and writes its status
-(report_exit). Forked from the template, an exec costs no interpreter start-up,
-no imports and no process of Python that only waits.
+checks the container and prepares the process, joins the container's pid
+namespace for its children, forks, and returns to its own; the child (become)
+joins the cgroup and the other namespaces and execs the process, so the
+template, its parent, reaps it and writes its status (report_exit). Forked from
+the template, an exec costs no interpreter start-up, no imports and no process
+of Python that only waits.
 
 Without the template the daemon starts `python -m dockyard.runtime.exec_process
 REQUEST STATUS_FD` with the same fds: it forks a runner (a session of its own;
@@ -30,50 +31,55 @@ EXEC = b"exec "  # the shim template's message for an exec: this prefix, the req
 
 
 def start_in_template(request: dict, child) -> int:
-    """In the template: fork a child born in the container's pid namespace and cgroup v2 directory, which
-    runs child(container, cgroup, in_unified) (the template's, which ends in become); the template's
-    children are born in its own pid namespace again after. Returns the child's pid; NotFound or
-    ContainerError if the container is not there to join."""
+    """In the template: check the container and prepare the process (Runtime.exec_setup: what it reads
+    is read here, where it faults no page in again), then fork a child born in the container's pid
+    namespace and cgroup v2 directory, which runs child(config, options, joins) (the template's, which
+    ends in become); the template's children are born in its own pid namespace again after. Returns
+    the child's pid; NotFound, Conflict or ContainerError if the container is not there to join."""
     from dockyard.kernel import libc
-    from dockyard.kernel.cgroups import open_cgroup
     from dockyard.runtime import spec as specs
     from dockyard.runtime import state as states
-    from dockyard.runtime.runtime import clone_into, join_pid_namespace_for_children
+    from dockyard.runtime.runtime import Runtime, clone_into, join_pid_namespace_for_children
 
     container = states.load(request["root"], request["id"])
-    cgroup = open_cgroup(container.record["cgroupsPath"])
+    runtime = Runtime(request["root"])
+    config, options, joins = runtime.exec_setup(container, request["process"], request.get("console_socket"))
 
     def fork() -> int:
-        pid, in_unified = clone_into(cgroup)
+        pid, options.joined_unified = clone_into(options.cgroup)
         if pid == 0:
-            child(container, cgroup, in_unified)
+            child(config, options, [(kind, path) for kind, path in joins if kind != "pid"])
         return pid
 
-    if not any(ns["type"] == "pid" for ns in specs.namespaces(container.config)):
-        return fork()
-    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        join_pid_namespace_for_children(f"/proc/{container.pid}/ns/pid")
-        try:
+        pid_namespace = next((path for kind, path in joins if kind == "pid"), None)
+        if pid_namespace is None:
             return fork()
-        finally:
+        own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            join_pid_namespace_for_children(pid_namespace)
             try:
-                libc.setns(own, specs.NAMESPACE_FLAGS["pid"])
-            except OSError:
-                os._exit(1)  # never fork a shim into a container's pid namespace: the daemon starts a new template
+                return fork()
+            finally:
+                try:
+                    libc.setns(own, specs.NAMESPACE_FLAGS["pid"])
+                except OSError:
+                    os._exit(1)  # never fork a shim into a container's pid namespace: the daemon starts a new template
+        finally:
+            os.close(own)
     finally:
-        os.close(own)
+        if options.console_fd is not None:
+            os.close(options.console_fd)  # the child's now
 
 
-def become(request: dict, container, cgroup, in_unified: bool, status_fd: int) -> None:
-    """In the template's child (start_in_template), its stdio on fds 0-2: become the exec's process.
-    Never returns: a failure is reported on status_fd and the child exits."""
+def become(request: dict, config: dict, options, joins: list[tuple[str, str]], status_fd: int) -> None:
+    """In the template's child (start_in_template), its stdio on fds 0-2: join the cgroup and the
+    namespaces and exec the process. Never returns: a failure is reported on status_fd and the child exits."""
     if not request["process"].get("terminal"):
         os.setsid()  # out of the daemon's session (a terminal's process gets one with its tty)
-    from dockyard.runtime.runtime import Runtime
+    from dockyard.runtime.init import exec_child
 
-    channel, console_socket = _StatusChannel(status_fd), request.get("console_socket")
-    Runtime(request["root"]).exec_in_place(container, request["process"], channel, console_socket, cgroup, in_unified)
+    exec_child(config, _StatusChannel(status_fd), options, joins)
 
 
 class _StatusChannel:

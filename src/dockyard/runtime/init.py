@@ -66,7 +66,7 @@ def preload(config: dict, proc: dict) -> None:
         import dockyard.kernel.seccomp  # noqa: F401
 
 
-def fail_child(channel: Channel, step: str, exc: BaseException) -> None:
+def _fail_child(channel: Channel, step: str, exc: BaseException) -> None:
     message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     try:
         channel.send("error", message=f"{step}: {message}" if step else message)
@@ -115,7 +115,7 @@ def stage1(config: dict, channel: Channel, options: Options, joins: list[tuple[s
         channel.send("pid", pid=pid)
         os._exit(0)
     except BaseException as exc:
-        fail_child(channel, step, exc)
+        _fail_child(channel, step, exc)
 
 
 def exec_child(config: dict, channel: Channel, options: Options, joins: list[tuple[str, str]]) -> None:
@@ -132,7 +132,7 @@ def exec_child(config: dict, channel: Channel, options: Options, joins: list[tup
             handles = handles[1:]
         _join_namespaces(handles)
     except BaseException as exc:
-        fail_child(channel, step, exc)
+        _fail_child(channel, step, exc)
     exec_process(config, channel, options)
 
 
@@ -176,7 +176,7 @@ def born_init(config: dict, channel: Channel, options: Options, unshare: int, ne
             step = "create cgroup namespace"
             libc.unshare(k.CLONE_NEWCGROUP)
     except BaseException as exc:
-        fail_child(channel, step, exc)
+        _fail_child(channel, step, exc)
     container_init(config, channel, options, in_userns=False)
 
 
@@ -218,7 +218,7 @@ def container_init(config: dict, channel: Channel, options: Options, in_userns: 
         channel.send("ready")
         channel.close()
     except BaseException as exc:
-        fail_child(channel, step, exc)
+        _fail_child(channel, step, exc)
     # From here the runtime has gone; `start` reads errors from the fifo instead.
     try:
         start_fd = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=options.fifo_dir)
@@ -251,7 +251,7 @@ def exec_process(config: dict, channel: Channel, options: Options) -> None:
         # The channel's write end is close-on-exec: the runtime sees EOF once execve succeeds.
         _exec(proc, path, options)
     except BaseException as exc:
-        fail_child(channel, step, exc)
+        _fail_child(channel, step, exc)
 
 
 def _enter_process(proc: dict, options: Options) -> str:

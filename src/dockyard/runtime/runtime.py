@@ -25,7 +25,7 @@ from dockyard.runtime import devices
 from dockyard.runtime import spec as specs
 from dockyard.runtime import state as states
 from dockyard.runtime.hooks import HookError, has_hooks, run_hooks
-from dockyard.runtime.init import Options, born_init, exec_child, fail_child, preload, stage1
+from dockyard.runtime.init import Options, born_init, exec_child, preload, stage1
 from dockyard.runtime.sync import ChildError, pair
 from dockyard.runtime.waiting import ContainerError, await_exec, forward_signals, reap, wait_exit, wait_gone
 
@@ -422,7 +422,7 @@ class Runtime:
             terminal = TerminalProxy(self.root)
             console_socket = terminal.path
         try:
-            config, options, joins = self._exec_setup(container, process, console_socket, preserve_fds)
+            config, options, joins = self.exec_setup(container, process, console_socket, preserve_fds)
             for kind, path in joins:
                 if kind == "pid":
                     join_pid_namespace_for_children(path)
@@ -466,25 +466,9 @@ class Runtime:
         with forward_signals(pid):
             return wait_exit(pid)
 
-    def exec_in_place(
-        self, container: states.ContainerState, process: dict, channel, console_socket, cgroup, in_unified: bool
-    ) -> None:
-        """Become process in the running container: the caller is a fresh child that its parent cloned
-        into the container's pid namespace (see join_pid_namespace_for_children) and into the cgroup's v2
-        directory where it could (clone_into: in_unified), and that joins the rest itself. One fork fewer
-        than exec (the shim template's way: it waits for the process itself). Never returns: a failure
-        goes to channel as "error".
-        """
-        try:
-            config, options, joins = self._exec_setup(container, process, console_socket, 0, cgroup)
-            options.joined_unified = in_unified
-        except BaseException as exc:
-            fail_child(channel, "", exc)
-        exec_child(config, channel, options, [(kind, path) for kind, path in joins if kind != "pid"])
-
-    def _exec_setup(self, container: states.ContainerState, process: dict, console_socket, preserve_fds: int,
-                    cgroup=None):  # fmt: skip
-        """What an exec's process needs: (config, Options, the namespaces to join by path, user first)."""
+    def exec_setup(self, container: states.ContainerState, process: dict, console_socket, preserve_fds: int = 0):
+        """What an exec's process needs, before the fork: (config, Options, the namespaces to join by path,
+        user first). Conflict unless the container runs; a terminal's console socket is connected."""
         specs.check_process(process, "process")
         status = container.status()
         if status not in (states.CREATED, states.RUNNING):
@@ -494,7 +478,7 @@ class Runtime:
             config, console_socket, process=process, preserve_fds=preserve_fds,
             seccomp_program=container.saved_seccomp() if config.get("linux", {}).get("seccomp") else None,
         )  # fmt: skip
-        options.cgroup = cgroup or self._open_cgroup(container)
+        options.cgroup = self._open_cgroup(container)
         namespaces = [ns["type"] for ns in specs.namespaces(config)]
         joins = [(kind, f"/proc/{container.pid}/ns/{specs.NAMESPACE_PROC_NAMES[kind]}") for kind in namespaces]
         joins.sort(key=lambda item: item[0] != "user")

@@ -111,9 +111,8 @@ class _Execs:
         """Fork the exec's process; report its pid, or why there is none."""
         status = fds[3]
 
-        def child(container, cgroup, in_unified: bool) -> None:
-            _exec_child(listener, conn, fds, lambda: exec_process.become(request, container, cgroup, in_unified,
-                                                                         status))  # fmt: skip
+        def child(config: dict, options, joins: list) -> None:
+            _exec_child(listener, conn, fds, lambda: exec_process.become(request, config, options, joins, status))
 
         # Held until the pid is registered: a process that fails at once must not be reaped before.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
