@@ -12,8 +12,11 @@ docker exec's processes are forked here too (dockyard.runtime.exec_process):
 "exec " and a JSON request, and four fds (the process's stdin, stdout and
 stderr, and the status pipe). The process is the template's own child, forked
 once into the container's pid namespace: the template keeps its status pipe,
-reaps it on SIGCHLD and writes its exit status there. Its forks set SIGCHLD back
-to the default before anything else (the runtime waits for its own children).
+reaps it and writes its exit status there. SIGCHLD only wakes the serving loop
+(through signal.set_wakeup_fd, which the C-level handler writes, so a signal
+that comes just before the loop blocks still wakes it; a Python-level handler
+alone may run only after the next connection), and the loop reaps; its forks set
+SIGCHLD back to the default before anything else.
 A message ends where the daemon shuts its side of the connection down (the fds
 come with its first bytes).
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -53,8 +57,18 @@ def serve(path: str) -> None:
     os.chmod(path, 0o600)
     listener.listen(64)
     execs = _Execs()
-    signal.signal(signal.SIGCHLD, execs.reap)
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda _signum, _frame: None)  # so that the C-level handler writes wake_w
+    closed_in_forks = (listener, wake_r, wake_w)
     while True:
+        readable, _, _ = select.select([listener, wake_r], [], [])
+        if wake_r in readable:
+            while _drained(wake_r):
+                pass
+            execs.reap()
+        if listener not in readable:
+            continue
         conn, _ = listener.accept()
         with conn:
             message, fds, _, _ = socket.recv_fds(conn, 1 << 16, 4)
@@ -68,28 +82,32 @@ def serve(path: str) -> None:
                     os.close(fd)
                 continue
             if is_exec:
-                execs.start(listener, conn, json.loads(message.removeprefix(exec_process.EXEC)), fds)
+                execs.start((*closed_in_forks, conn), json.loads(message.removeprefix(exec_process.EXEC)), fds)
             else:
-                _start_shim(listener, conn, message.decode(), fds[0])
+                _start_shim((*closed_in_forks, conn), message.decode(), fds[0])
             conn.sendall(b"ok\n")
 
 
-def _start_shim(listener: socket.socket, conn: socket.socket, state_dir: str, report_fd: int) -> None:
+def _drained(fd: int) -> bool:
+    try:
+        return bool(os.read(fd, 512))
+    except BlockingIOError:
+        return False
+
+
+def _start_shim(closed_in_fork: tuple, state_dir: str, report_fd: int) -> None:
     pid = os.fork()
     if pid == 0:
-        _shim_child(listener, conn, state_dir, report_fd)
+        _shim_child(closed_in_fork, state_dir, report_fd)
     os.close(report_fd)
-    try:
-        os.waitpid(pid, 0)  # it forks the shim and exits at once
-    except ChildProcessError:
-        pass  # _Execs.reap was first
+    os.waitpid(pid, 0)  # it forks the shim and exits at once
 
 
-def _shim_child(listener: socket.socket, conn: socket.socket, state_dir: str, report_fd: int) -> None:
+def _shim_child(closed_in_fork: tuple, state_dir: str, report_fd: int) -> None:
     """In the fork: stdio to the shim's log, then detach and run; never returns to the serving loop."""
     code = 1
     try:
-        _reset_signals(listener, conn)
+        _reset_signals(closed_in_fork)
         log = os.open(os.path.join(state_dir, "shim.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         os.dup2(log, 1)
@@ -107,15 +125,13 @@ class _Execs:
     def __init__(self) -> None:
         self.status: dict[int, int] = {}
 
-    def start(self, listener: socket.socket, conn: socket.socket, request: dict, fds: list[int]) -> None:
+    def start(self, closed_in_fork: tuple, request: dict, fds: list[int]) -> None:
         """Fork the exec's process; report its pid, or why there is none."""
         status = fds[3]
 
         def child(config: dict, options, joins: list) -> None:
-            _exec_child(listener, conn, fds, lambda: exec_process.become(request, config, options, joins, status))
+            _exec_child(closed_in_fork, fds, lambda: exec_process.become(request, config, options, joins, status))
 
-        # Held until the pid is registered: a process that fails at once must not be reaped before.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
         try:
             pid = exec_process.start_in_template(request, child)
             self.status[pid] = status
@@ -125,12 +141,11 @@ class _Execs:
             exec_process.report(status, {"error": message})
             os.close(status)
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
             for fd in fds[:3]:
                 os.close(fd)
 
-    def reap(self, _signum: int, _frame: object) -> None:
-        """SIGCHLD: collect what has exited (exec processes, shims' first forks); report the execs' exits."""
+    def reap(self) -> None:
+        """Collect the exec processes that have exited and report their exits."""
         try:
             while True:
                 pid, wait_status = os.waitpid(-1, os.WNOHANG)
@@ -143,10 +158,10 @@ class _Execs:
             pass
 
 
-def _exec_child(listener: socket.socket, conn: socket.socket, fds: list[int], become) -> None:
+def _exec_child(closed_in_fork: tuple, fds: list[int], become) -> None:
     """In the fork: the exec's stdio on fds 0-2, then become its process; never returns to the serving loop."""
     try:
-        _reset_signals(listener, conn)
+        _reset_signals(closed_in_fork)
         for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
         become()
@@ -155,13 +170,16 @@ def _exec_child(listener: socket.socket, conn: socket.socket, fds: list[int], be
     os._exit(1)
 
 
-def _reset_signals(listener: socket.socket, conn: socket.socket) -> None:
-    """First thing in a fork: the runtime waits for its own children, the template's reaping must not."""
+def _reset_signals(closed_in_fork: tuple) -> None:
+    """First thing in a fork: the template's signals and its sockets and wakeup pipe are not the fork's."""
+    signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    listener.close()
-    conn.close()
+    for handle in closed_in_fork:
+        if isinstance(handle, int):
+            os.close(handle)
+        else:
+            handle.close()
 
 
 if __name__ == "__main__":
