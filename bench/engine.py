@@ -18,6 +18,11 @@ containers - total before) / N, i.e. the daemon's growth plus the shims.
 
     .venv/bin/python bench/engine.py [--runs 20] [--containers 100] [--idle 50]
     .venv/bin/python tests/support/dockerd.py -- .venv/bin/python bench/engine.py --docker
+    .venv/bin/python tests/support/dockerd.py -- .venv/bin/python bench/engine.py --docker --only exec --sets 5
+
+`exec true` is also timed against bench/stub_engine.py, a server that answers the
+CLI's five requests and does nothing: the floor, the CLI's own share; "daemon" is
+an engine's median minus it. `--only exec [--sets N]` measures exec alone.
 
 `--only ps [--sets N]` measures `ps -a` alone, with its stages (bench/replay.py): the client's floor (the
 same CLI against a replay of each engine's bytes) and each engine's own time for the CLI's two requests.
@@ -35,6 +40,7 @@ from collections.abc import Callable
 
 from benchlib import cmdline, docker, docker_peer, pss_kib, start_dockyard, stop_dockyard, timed
 from replay import Replay, daemon_seconds
+from stub_engine import StubEngine
 
 
 def dockyard_processes(daemon_pid: int, run_dir: str) -> Callable[[], tuple[list[int], list[int]]]:
@@ -89,17 +95,26 @@ def total_pss(pids: Callable[[], tuple[list[int], list[int]]]) -> tuple[int, int
     return sum(map(pss_kib, daemon)), sum(map(pss_kib, shims))
 
 
-def measure_exec(hosts: dict[str, str], runs: int) -> dict[str, float]:
-    """`docker exec true` into one running container each: medians in ms."""
+def measure_exec(hosts: dict[str, str], base: str, runs: int, sets: int) -> list[dict[str, float]]:
+    """`docker exec true` into one running container each and into the stub (the floor), interleaved
+    run by run: per set, the median in seconds by name."""
     running = {name: docker(host, "run", "-d", "busybox", "sleep", "600").stdout.decode().strip()
                for name, host in hosts.items()}  # fmt: skip
-    execs: dict[str, list[float]] = {name: [] for name in hosts}
+    try:
+        with StubEngine(os.path.join(base, "stub.sock")) as stub:
+            return [exec_medians({**hosts, "floor": stub}, {**running, "floor": "stub"}, runs) for _ in range(sets)]
+    finally:
+        for name, host in hosts.items():
+            docker(host, "rm", "-f", running[name])
+
+
+def exec_medians(hosts: dict[str, str], running: dict[str, str], runs: int) -> dict[str, float]:
+    """`docker exec CONTAINER true` against each host, interleaved run by run: median seconds by name."""
+    times: dict[str, list[float]] = {name: [] for name in hosts}
     for _ in range(runs):
         for name, host in hosts.items():
-            execs[name].append(timed(lambda h=host, c=running[name]: docker(h, "exec", c, "true")))
-    for name, host in hosts.items():
-        docker(host, "rm", "-f", running[name])
-    return {name: statistics.median(times) * 1000 for name, times in execs.items()}
+            times[name].append(timed(lambda h=host, c=running[name]: docker(h, "exec", c, "true")))
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def measure_ps(hosts: dict[str, str], runs: int, containers: int) -> dict[str, dict[str, float]]:
@@ -147,8 +162,8 @@ def main() -> None:
     parser.add_argument("--containers", type=int, default=100, help="containers that `ps -a` lists")
     parser.add_argument("--idle", type=int, default=50, help="idle running containers for the memory figure")
     parser.add_argument("--docker", action="store_true", help="also measure the dockerd at $DOCKER_HOST")
-    parser.add_argument("--only", choices=("ps",), help="only `ps -a` and its stages (repeat it: --sets)")
-    parser.add_argument("--sets", type=int, default=1, help="with --only ps: sets of --runs, one line each")
+    parser.add_argument("--only", choices=("exec", "ps"), help="only exec, or `ps -a` and its stages (with --sets)")
+    parser.add_argument("--sets", type=int, default=1, help="with --only: sets of --runs, one line each")
     args = parser.parse_args()
     base = tempfile.mkdtemp(prefix="dy-bench-engine-", dir="/var/tmp")
     daemon, ours = start_dockyard(base)
@@ -158,6 +173,12 @@ def main() -> None:
         if args.docker:
             hosts["docker"] = docker_peer(ours)
             processes["docker"] = dockerd_processes(os.environ["DY_DOCKERD_TMP"])
+        if args.only == "exec":
+            print(f"`docker exec true`, {args.sets} sets of {args.runs} runs, {time.strftime('%Y-%m-%d %H:%M')}, "
+                  f"{os.uname().release}, {os.cpu_count()} CPUs")  # fmt: skip
+            for medians in measure_exec(hosts, base, args.runs, args.sets):
+                print_exec_set(medians)
+            return
         if args.only == "ps":
             print(f"`docker ps -a` over {args.containers} containers, {args.sets} sets of {args.runs} runs, "
                   f"{time.strftime('%Y-%m-%d %H:%M')}, {os.uname().release}, {os.cpu_count()} CPUs")  # fmt: skip
@@ -169,8 +190,9 @@ def main() -> None:
             docker(host, "run", "--rm", "busybox", "true")
             time.sleep(1)
             results[name] = {"idle_kib": sum(total_pss(processes[name]))}
-        for name, ms in measure_exec(hosts, args.runs).items():
-            results[name]["exec_ms"] = ms
+        for name, seconds in measure_exec(hosts, base, args.runs, 1)[0].items():
+            if name in results:
+                results[name]["exec_ms"] = seconds * 1000
         for name, stages in measure_ps(hosts, args.runs, args.containers).items():
             results[name]["ps_ms"] = stages["ps"]
         for name, memory in measure_memory(hosts, processes, args.idle).items():
@@ -189,6 +211,16 @@ def main() -> None:
         print(f"  ratios dockyard/docker: exec {ours_['exec_ms'] / theirs['exec_ms']:.2f}, "
               f"ps -a {ours_['ps_ms'] / theirs['ps_ms']:.2f}, idle {ours_['idle_kib'] / theirs['idle_kib']:.2f}, "
               f"per container {ours_['per_container_kib'] / theirs['per_container_kib']:.2f}")  # fmt: skip
+
+
+def print_exec_set(medians: dict[str, float]) -> None:
+    floor = medians["floor"]
+    parts = [f"{name} {ms * 1000:5.1f} ms" + ("" if name == "floor" else f" (daemon {1000 * (ms - floor):4.1f})")
+             for name, ms in medians.items()]  # fmt: skip
+    line = "  ".join(parts)
+    if "docker" in medians:
+        line += f"   ratio {medians['dockyard'] / medians['docker']:.2f}"
+    print(f"  {line}   load {os.getloadavg()[0]:.1f}", flush=True)
 
 
 def print_ps(figures: dict[str, dict[str, float]]) -> None:

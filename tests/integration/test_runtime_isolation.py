@@ -119,6 +119,27 @@ def test_seccomp_rule_fails_a_syscall_with_the_configured_errno(cli, make_bundle
     assert not os.path.exists(os.path.join(bundle.rootfs, "made"))
 
 
+def test_exec_installs_the_filter_create_kept_or_compiles_it_when_none_was_kept(cli, make_bundle, runtime_root):
+    from dockyard.kernel.seccomp import compile_filter
+
+    bundle = make_bundle(["sleep", "300"])
+    rule = {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
+    seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [rule]}
+    bundle.config["linux"]["seccomp"] = seccomp
+    bundle.write()
+    assert cli("run", "--detach", "--bundle", bundle.path, bundle.id).returncode == 0
+    kept = Path(runtime_root, bundle.id, "seccomp.bpf")
+
+    def mkdir_error() -> str:
+        return cli("exec", bundle.id, "mkdir", "/tmp/made").stderr.decode()
+
+    assert "Function not implemented" in mkdir_error()  # ENOSYS, from the filter create kept
+    kept.write_bytes(compile_filter({**seccomp, "syscalls": [{**rule, "errnoRet": 1}]}))
+    assert "Operation not permitted" in mkdir_error()  # EPERM: exec installs what is kept, as it is
+    kept.unlink()  # as for a container created before the runtime kept its filter
+    assert "Function not implemented" in mkdir_error()  # compiled again from the config
+
+
 def test_memory_hog_is_oom_killed_under_a_memory_limit(cli, make_bundle, run):
     # tail keeps the last "line" of /dev/zero, which never ends: memory grows until the kill.
     bundle = make_bundle(["tail", "/dev/zero"])

@@ -203,11 +203,11 @@ def _sizes(request: web.Request, record: ContainerRecord) -> dict:
 
 
 async def inspect(request: web.Request) -> web.Response:
-    record = await _blocking(_containers(request).get, _name(request))
-    inspected = await _blocking(_inspect, request, record)
-    if boolean(request, "size"):
-        inspected.update(await _blocking(_sizes, request, record))
-    return json_response(inspected)
+    def inspected() -> dict:  # one hop to a worker thread, not one per store read: every `docker exec` asks
+        record = _containers(request).get(_name(request))
+        return _inspect(request, record) | (_sizes(request, record) if boolean(request, "size") else {})
+
+    return json_response(await _blocking(inspected))
 
 
 async def start(request: web.Request) -> web.Response:

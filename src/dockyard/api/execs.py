@@ -80,14 +80,6 @@ async def start(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     console = ExecConsole(execs.containers.exec_root) if tty else None
     try:
-        try:
-            prepared = await loop.run_in_executor(
-                None, execs.prepare, record, console and console.path, body.get("ConsoleSize")
-            )
-        except DockyardError as exc:
-            if detached:
-                raise
-            return await _refused(request, execs, record, framed, exc)
         output = _Output(framed)
         # The upgrade is answered before the process starts, as dockerd does: output that reached the client
         # together with the 101 would end up in its HTTP parser's buffer, and docker-py reads the socket past it.
@@ -95,10 +87,23 @@ async def start(request: web.Request) -> web.StreamResponse:
         output.response = response
         # Taken now, before the next await: input (and its end) that comes while the process starts is kept.
         client_input = hijacked_input(request) if with_input else None
-        runner = await _launch(execs, prepared, with_stdin=with_input and not tty, with_outputs=not tty)
+        try:
+            runner = await _launch(
+                execs, record, console and console.path, body.get("ConsoleSize"),
+                with_stdin=with_input and not tty, with_outputs=not tty,
+            )  # fmt: skip
+        except DockyardError as exc:
+            if response is None:
+                raise
+            return await _refused(request, response, execs, record, framed, exc)
         record.running = True
-        record.pid = (await _status(runner.status)).get("pid", 0)
-        outcome = asyncio.ensure_future(_status(runner.status))  # the exit, or why the process never ran
+        report = await _status(runner.status)  # {"pid"} once the process runs; or at once why it never ran
+        record.pid = report.get("pid", 0)
+        if "pid" in report:
+            outcome = asyncio.ensure_future(_status(runner.status))  # the exit
+        else:
+            outcome = loop.create_future()
+            outcome.set_result(report)
         if console is not None:
             streams = await _terminal_streams(execs, record, console, outcome)
             runner.stdin, runner.outputs = (streams[1], [(streams[0], "stdout")]) if streams else (None, [])
@@ -124,10 +129,9 @@ async def start(request: web.Request) -> web.StreamResponse:
     return end_hijack(request, response)
 
 
-async def _refused(request: web.Request, execs: ExecService, record: ExecRecord, framed: bool, exc: Exception):
+async def _refused(request: web.Request, response, execs: ExecService, record: ExecRecord, framed: bool, exc):
     """An exec that cannot start (its user is not in the image, it has run already): as dockerd, the
-    attached client reads why in the stream it asked for, and the exec's exit code is 126."""
-    response = await hijack(request, tty=not framed)
+    attached client reads why in the stream it asked for (hijacked already), and the exec's exit code is 126."""
     message = f"{exc}\r\n".encode()
     await response.write(frame("stdout", message) if framed else message)
     if not record.running and record.exit_code is None:
@@ -145,8 +149,10 @@ class _Runner:
         self.status = status
 
 
-async def _launch(execs: ExecService, prepared: dict, *, with_stdin: bool, with_outputs: bool) -> _Runner:
-    """Start the runner; what it is not given a pipe for is /dev/null."""
+async def _launch(
+    execs: ExecService, record: ExecRecord, console_socket, console_size, *, with_stdin: bool, with_outputs: bool
+) -> _Runner:
+    """Start the runner (one hop to a worker thread); what it is not given a pipe for is /dev/null."""
     devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     stdin = os.pipe() if with_stdin else None
     outputs = [os.pipe(), os.pipe()] if with_outputs else []
@@ -154,7 +160,9 @@ async def _launch(execs: ExecService, prepared: dict, *, with_stdin: bool, with_
     theirs = [stdin[0] if stdin else devnull, *([w for _, w in outputs] or [devnull, devnull]), status[1]]
     ours = [*([stdin[1]] if stdin else []), *(r for r, _ in outputs), status[0]]
     try:
-        await asyncio.get_running_loop().run_in_executor(None, execs.launch, prepared, *theirs)
+        await asyncio.get_running_loop().run_in_executor(
+            None, execs.start, record, tuple(theirs), console_socket, console_size
+        )
     except BaseException:
         for fd in ours:
             os.close(fd)
@@ -182,7 +190,7 @@ async def _writer(fd: int) -> asyncio.StreamWriter:
 
 
 async def _status(status: asyncio.StreamReader) -> dict:
-    """The runner's next report: {"pid"}, then {"code"} or {"error"}; {} if it died first."""
+    """The runner's next report: {"pid"}, then {"code"}; or only {"error"}; {} if it died first."""
     try:
         return json.loads(await status.readline() or b"{}")
     except ValueError:

@@ -22,13 +22,15 @@ Contract (tests/integration/test_oci_runtimes.py runs it against every implement
   resuming a container not in the state that allows it raises Conflict.
 - exec() runs another process in the running container with the caller's fds 0-2 (or a pty whose
   master goes to console_socket, a listening socket's path) and returns its exit code, as
-  dockyard.runtime.waiting.exit_code computes it; the caller is its subreaper.
+  dockyard.runtime.waiting.exit_code computes it; the caller is its subreaper. started, if given,
+  is called with the process's host pid once it runs, before the wait.
 - update() applies OCI linux.resources to the running container and returns warnings.
 - stats() is dockyard.kernel.cgroups' figures for the container's cgroup; ps() its pids.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -59,4 +61,11 @@ class OCIRuntime(Protocol):
 
     def oom_kill_count(self, container_id: str) -> int: ...
 
-    def exec(self, container_id: str, process: dict, *, console_socket: str | None = None) -> int: ...
+    def exec(
+        self,
+        container_id: str,
+        process: dict,
+        *,
+        console_socket: str | None = None,
+        started: Callable[[int], None] | None = None,
+    ) -> int: ...

@@ -7,7 +7,10 @@ as one line naming the step, and the child exits. See sync.py for the protocol.
 Stage 1 exists because a new pid namespace only applies to children: stage 1
 joins and creates namespaces, then forks the init, which becomes pid 1. When
 there is nothing to join and no user namespace, clone3 creates the init in its
-pid namespace directly (born_init) and stage 1 is skipped.
+pid namespace directly (born_init) and stage 1 is skipped. An exec's process
+needs no stage 1 either: the runtime joins the container's pid namespace for its
+children (setns changes nothing else of the caller), and the process, cloned
+there, joins the rest itself (exec_child).
 """
 
 from __future__ import annotations
@@ -74,20 +77,16 @@ def _fail_child(channel: Channel, step: str, exc: BaseException) -> None:
 def stage1(config: dict, channel: Channel, options: Options, joins: list[tuple[str, str]]) -> None:
     """Join the namespaces given by path, create the new ones, fork the init.
 
-    joins: (type, path) of the namespaces to enter, user first. For exec these are
-    the running container's /proc/<pid>/ns files and nothing new is created.
+    joins: (type, path) of the namespaces to enter, user first.
     """
     step = "join namespaces"
-    creating = options.fifo_dir is not None
     try:
         channel.expect("go")
         step = "join cgroup"
-        # Joined by the child itself: moving another process takes a kernel lock
-        # whose first use per call costs 10-25 ms here (see Cgroup.join_self).
-        options.cgroup.join_self(unified=not options.joined_unified)
+        _join_cgroup(options)
         step = "join namespaces"
         handles = [(kind, os.open(path, os.O_RDONLY | os.O_CLOEXEC), path) for kind, path in joins]
-        new = [ns["type"] for ns in namespaces(config) if not ns.get("path")] if creating else []
+        new = [ns["type"] for ns in namespaces(config) if not ns.get("path")]
         for kind, fd, path in handles:
             if kind == "user":
                 libc.setns(fd, NAMESPACE_FLAGS[kind], path)
@@ -97,13 +96,9 @@ def stage1(config: dict, channel: Channel, options: Options, joins: list[tuple[s
             channel.send("userns")
             channel.expect("ack")
         if "user" in new or any(kind == "user" for kind, _fd, _path in handles):
-            os.setresgid(0, 0, 0)
-            os.setresuid(0, 0, 0)
+            _become_root_of_userns()
         step = "join namespaces"
-        for kind, fd, path in handles:
-            if kind != "user":
-                libc.setns(fd, NAMESPACE_FLAGS[kind], path)
-            os.close(fd)
+        _join_namespaces(handles, "user")
         step = "create namespaces"
         flags = 0
         for kind in new:
@@ -114,18 +109,50 @@ def stage1(config: dict, channel: Channel, options: Options, joins: list[tuple[s
         step = "fork init"
         pid = os.fork()
         if pid == 0:
-            if creating:
-                step = "init"
-                channel.expect("go")  # the runtime has read "pid": nothing the init says overtakes it
-                container_init(
-                    config, channel, options, in_userns="user" in new or bool(handles and joins[0][0] == "user")
-                )
-            else:
-                exec_process(config, channel, options)
+            step = "init"
+            channel.expect("go")  # the runtime has read "pid": nothing the init says overtakes it
+            container_init(config, channel, options, in_userns="user" in new or bool(handles and joins[0][0] == "user"))
         channel.send("pid", pid=pid)
         os._exit(0)
     except BaseException as exc:
         _fail_child(channel, step, exc)
+
+
+def exec_child(config: dict, channel: Channel, options: Options, joins: list[tuple[str, str]]) -> None:
+    """An exec's process, born in the container's pid namespace (and cgroup v2 directory): join the
+    cgroup and the namespaces given by path (user first, no pid), then become the process."""
+    step = "join cgroup"
+    try:
+        _join_cgroup(options)
+        step = "join namespaces"
+        handles = [(kind, os.open(path, os.O_RDONLY | os.O_CLOEXEC), path) for kind, path in joins]
+        if handles and handles[0][0] == "user":
+            _join_namespaces(handles[:1])
+            _become_root_of_userns()
+            handles = handles[1:]
+        _join_namespaces(handles)
+    except BaseException as exc:
+        _fail_child(channel, step, exc)
+    exec_process(config, channel, options)
+
+
+def _join_cgroup(options: Options) -> None:
+    # Joined by the child itself: moving another process takes a kernel lock
+    # whose first use per call costs 10-25 ms here (see Cgroup.join_self).
+    options.cgroup.join_self(unified=not options.joined_unified)
+
+
+def _become_root_of_userns() -> None:
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+
+
+def _join_namespaces(handles: list[tuple[str, int, str]], skip: str = "") -> None:
+    """setns into each (kind, fd, path) but skip's kind, in order; the fds are closed."""
+    for kind, fd, path in handles:
+        if kind != skip:
+            libc.setns(fd, NAMESPACE_FLAGS[kind], path)
+        os.close(fd)
 
 
 def born_init(config: dict, channel: Channel, options: Options, unshare: int, new_cgroup_ns: bool) -> None:

@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.runtime.waiting import ContainerError, wait_exit
@@ -125,7 +126,14 @@ class OciCliRuntime:
     def oom_kill_count(self, container_id: str) -> int:
         return self._cgroup(container_id).oom_kill_count()
 
-    def exec(self, container_id: str, process: dict, *, console_socket: str | None = None) -> int:
+    def exec(
+        self,
+        container_id: str,
+        process: dict,
+        *,
+        console_socket: str | None = None,
+        started: Callable[[int], None] | None = None,
+    ) -> int:
         from dockyard.kernel import constants as k
         from dockyard.kernel import libc
 
@@ -142,6 +150,8 @@ class OciCliRuntime:
             )
             with open(pid_file) as f:
                 pid = int(f.read().strip())
+        if started is not None:
+            started(pid)
         return wait_exit(pid)
 
     # -- running the command ------------------------------------------------------------

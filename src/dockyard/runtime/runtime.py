@@ -18,15 +18,19 @@ import _signal as signal
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.runtime import devices
 from dockyard.runtime import spec as specs
 from dockyard.runtime import state as states
 from dockyard.runtime.hooks import HookError, has_hooks, run_hooks
-from dockyard.runtime.init import Options, born_init, preload, stage1
+from dockyard.runtime.init import Options, born_init, exec_child, preload, stage1
 from dockyard.runtime.sync import ChildError, pair
 from dockyard.runtime.waiting import ContainerError, await_exec, forward_signals, reap, wait_exit, wait_gone
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def _warn(message: str) -> None:
@@ -85,6 +89,8 @@ class Runtime:
         container = states.new(self.root, container_id, {"bundle": bundle, "created": created, "config": config})
         cgroup = None
         try:
+            if options.seccomp_program is not None:
+                container.save_seccomp(options.seccomp_program)
             cgroup = self._cgroup(config, container_id)
             container.record["cgroupsPath"] = cgroup.path
             options.cgroup = cgroup
@@ -112,9 +118,10 @@ class Runtime:
         options = Options(**fields)
         seccomp = config.get("linux", {}).get("seccomp")
         if seccomp:
-            from dockyard.kernel import seccomp as seccomp_filter
+            if options.seccomp_program is None:  # exec passes the one create compiled
+                from dockyard.kernel import seccomp as seccomp_filter
 
-            options.seccomp_program = seccomp_filter.compile_filter(seccomp)
+                options.seccomp_program = seccomp_filter.compile_filter(seccomp)
             options.seccomp_flags = seccomp.get("flags", [])
         process = fields.get("process") or config.get("process", {})
         preload(config, process)
@@ -400,17 +407,14 @@ class Runtime:
         console_socket: str | None = None,
         pid_file: str | None = None,
         preserve_fds: int = 0,
+        started: Callable[[int], None] | None = None,
     ) -> int:
         """Start another process in a running container's namespaces and cgroup.
 
-        Unless detached, wait for it and return its exit status.
+        Unless detached, wait for it and return its exit status. started, if given, is called
+        with the process's pid once it has exec'd (before the wait).
         """
-        specs.check_process(process, "process")
         container = states.load(self.root, container_id)
-        status = container.status()
-        if status not in (states.CREATED, states.RUNNING):
-            raise Conflict(f"cannot exec in a container that is {status}")
-        config = container.config
         terminal = None
         if process.get("terminal") and not console_socket and not detach:
             from dockyard.runtime.console import TerminalProxy
@@ -418,47 +422,42 @@ class Runtime:
             terminal = TerminalProxy(self.root)
             console_socket = terminal.path
         try:
-            options = self._options(config, console_socket, process=process, preserve_fds=preserve_fds)
+            config, options, joins = self.exec_setup(container, process, console_socket, preserve_fds)
+            for kind, path in joins:
+                if kind == "pid":
+                    join_pid_namespace_for_children(path)
         except BaseException:
             if terminal:
                 terminal.close()
             raise
-        options.cgroup = self._open_cgroup(container)
-        namespaces = [ns["type"] for ns in specs.namespaces(config)]
-        joins = [(kind, f"/proc/{container.pid}/ns/{specs.NAMESPACE_PROC_NAMES[kind]}") for kind in namespaces]
-        joins.sort(key=lambda item: item[0] != "user")
-        if not detach:
-            from dockyard.kernel import constants as k
-            from dockyard.kernel import libc
-
-            libc.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
         parent, child = pair()
-        stage = _clone(options)
-        if stage == 0:
+        pid = _clone(options)
+        if pid == 0:
             parent.close()
-            stage1(config, child, options, joins)
+            exec_child(config, child, options, [(kind, path) for kind, path in joins if kind != "pid"])
         child.close()
         if options.console_fd is not None:
             os.close(options.console_fd)
         try:
-            parent.send("go")
-            pid = self._receive(parent, "pid")["pid"]
-            reap(stage)
-            stage = 0
             try:
                 message = self._receive(parent)
             except ContainerError:
                 message = None  # EOF: execve succeeded and closed the channel
             if message is not None:
                 raise ContainerError(f"unexpected message {message['type']!r}")
-        except ChildError as exc:
-            raise ContainerError(str(exc)) from None
+        except BaseException as exc:
+            if not isinstance(exc, ChildError):  # a child that reported an error has exited
+                _kill(pid)
+            reap(pid)
+            if isinstance(exc, ChildError):
+                raise ContainerError(str(exc)) from None
+            raise
         finally:
-            if stage:
-                reap(stage)
             parent.close()
         if pid_file:
             _write_pid_file(pid_file, pid)
+        if started is not None:
+            started(pid)
         if detach:
             return 0
         if terminal:
@@ -467,33 +466,69 @@ class Runtime:
         with forward_signals(pid):
             return wait_exit(pid)
 
+    def exec_setup(self, container: states.ContainerState, process: dict, console_socket, preserve_fds: int = 0):
+        """What an exec's process needs, before the fork: (config, Options, the namespaces to join by path,
+        user first). Conflict unless the container runs; a terminal's console socket is connected."""
+        specs.check_process(process, "process")
+        status = container.status()
+        if status not in (states.CREATED, states.RUNNING):
+            raise Conflict(f"cannot exec in a container that is {status}")
+        config = container.config
+        options = self._options(
+            config, console_socket, process=process, preserve_fds=preserve_fds,
+            seccomp_program=container.saved_seccomp() if config.get("linux", {}).get("seccomp") else None,
+        )  # fmt: skip
+        options.cgroup = self._open_cgroup(container)
+        namespaces = [ns["type"] for ns in specs.namespaces(config)]
+        joins = [(kind, f"/proc/{container.pid}/ns/{specs.NAMESPACE_PROC_NAMES[kind]}") for kind in namespaces]
+        joins.sort(key=lambda item: item[0] != "user")
+        return config, options, joins
+
 
 # -- helpers -------------------------------------------------------------------
 
 
 def _clone(options: Options, namespaces: int | None = None) -> int | None:
-    """Fork a child born in the container's cgroup v2 directory where there is one.
+    pid, options.joined_unified = clone_into(options.cgroup, namespaces)
+    return pid
+
+
+def clone_into(cgroup, namespaces: int | None = None) -> tuple[int | None, bool]:
+    """Fork a child born in the cgroup's v2 directory where there is one: (pid, whether it was).
 
     The child joins the v1 hierarchies itself (cheap for a single thread) and the
     unified one only when the kernel could not place it there at birth.
-    namespaces: CLONE_NEW* flags for the child to be born in; None is returned
+    namespaces: CLONE_NEW* flags for the child to be born in; the pid is None
     when the kernel can't do that (older than 5.3, or no such namespace type).
     """
     from dockyard.kernel import libc
 
-    unified = options.cgroup.unified_dir
+    unified = cgroup.unified_dir
     if unified is None and namespaces is None:
-        return os.fork()
+        return os.fork(), False
     fd = None if unified is None else os.open(unified, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         pid = libc.clone3(fd, namespaces or 0)
     except OSError:
-        return None if namespaces is not None else os.fork()
+        return (None, False) if namespaces is not None else (os.fork(), False)
     finally:
         if fd is not None:
             os.close(fd)
-    options.joined_unified = fd is not None
-    return pid
+    return pid, fd is not None
+
+
+def join_pid_namespace_for_children(path: str) -> None:
+    """setns into a pid namespace: the caller stays where it is, its next children are born there."""
+    from dockyard.kernel import libc
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            libc.setns(fd, specs.NAMESPACE_FLAGS["pid"], path)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise ContainerError(f"join namespaces: {exc.strerror or exc}") from None
 
 
 def _kill(pid: int) -> None:

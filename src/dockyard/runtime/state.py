@@ -94,6 +94,26 @@ class ContainerState:
             "annotations": self.config.get("annotations", {}),
         }
 
+    @property
+    def seccomp_file(self) -> str:
+        return os.path.join(self.dir, "seccomp.bpf")
+
+    def save_seccomp(self, program: bytes) -> None:
+        """Keep the seccomp filter that create compiled: every exec installs the same one, and
+        compiling it again took ≈ 1.5 ms of each `docker exec`."""
+        with open(self.seccomp_file, "wb") as f:
+            f.write(program)
+
+    def saved_seccomp(self) -> bytes | None:
+        """The filter save_seccomp kept; None without one (a container without seccomp, or created
+        before the runtime kept it): the caller compiles it from the config then."""
+        try:
+            with open(self.seccomp_file, "rb") as f:
+                program = f.read()
+        except FileNotFoundError:
+            return None
+        return program if program and len(program) % 8 == 0 else None  # whole struct sock_filters
+
     def save(self) -> None:
         tmp = os.path.join(self.dir, ".state.json.tmp")
         try:

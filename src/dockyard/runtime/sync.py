@@ -34,6 +34,16 @@ whose uid/gid maps only the runtime can write, and forks the init:
     reap S1, write state.json ◀───────────────────────────────── "ready"
     exit                                                       block opening exec.fifo …
 
+`exec` needs no stage 1: a pid namespace joined with setns only applies to the
+caller's children, so the runtime joins it and clones the process there:
+
+    runtime (P)                                   process (X)
+    setns pid (for its children only)
+    clone3 X ───────────────────────────────────▶ (in the container's pid ns and cgroup v2 dir)
+                                                  join the v1 cgroups, then the namespaces
+                                                  by path, user first; exec: the channel
+    [started(pid)], wait for X ◀───────────────── closes (close-on-exec) — or "error"
+
 Any stage may send "error" {message} instead; the runtime then tears down.
 """
 

@@ -36,6 +36,7 @@ class ExecRecord:
     master: int = -1  # the pty master while an exec with a terminal runs (the daemon holds it)
     size: tuple[int, int] | None = None  # a resize that came before the terminal did
     task: object = None  # the API's asyncio task that runs a detached exec, kept from the collector
+    process_file: str | None = None  # a health check's OCI process, for `dockyard-runtime exec --process`
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -55,13 +56,14 @@ class ExecService:
             raise InvalidParameter("No exec command specified")
         exec_record = ExecRecord(secrets.token_hex(32), record.id, body)
         self._execs[exec_record.id] = exec_record
-        self._event(exec_record, f"exec_create: {' '.join(cmd)}")
+        self._event(exec_record, f"exec_create: {' '.join(cmd)}", record)
         return exec_record
 
-    def _event(self, exec_record: ExecRecord, action: str, **extra: str) -> None:
-        """dockerd's exec events: container events whose action names the exec (exec_create: CMD...)."""
+    def _event(self, exec_record: ExecRecord, action: str, container=None, **extra: str) -> None:
+        """dockerd's exec events: container events whose action names the exec (exec_create: CMD...).
+        container: the exec's container's record, when the caller has just read it."""
         try:
-            container = self.containers.get(exec_record.container_id)
+            container = container or self.containers.get(exec_record.container_id)
         except NotFound:
             return  # removed meanwhile: nobody can ask for its events by name any more
         attributes = container_attributes(container, execID=exec_record.id, **extra)
@@ -79,34 +81,36 @@ class ExecService:
 
         The runtime writes its own errors as JSON to error_log, apart from the process's output.
         """
-        path = self._process_file(exec_record)
-        record = self.containers.get(exec_record.container_id)
+        container_id = exec_record.container_id
+        process = self._process(exec_record)
+        path = os.path.join(self.containers.exec_root, container_id, f"exec-{exec_record.id}.json")
+        with open(path, "w") as f:
+            json.dump(process, f)
+        exec_record.process_file = path
+        record = self.containers.get(container_id)
         command = self.containers.runtime_command(record)
         runtime = [*(command or [sys.executable, "-m", "dockyard.runtime.cli"]), "--root",
                    self.containers.runtime_root(record), "--log", error_log, "--log-format", "json"]  # fmt: skip
-        return [*runtime, "exec", "--process", path, exec_record.container_id]
+        return [*runtime, "exec", "--process", path, container_id]
 
-    def prepare(self, exec_record: ExecRecord, console_socket: str | None = None, console_size=None) -> dict:
-        """What launch() takes: checks that the exec may start (Conflict if not), marks it started.
+    def start(self, exec_record: ExecRecord, fds: tuple[int, int, int, int], console_socket=None, console_size=None):
+        """Start the exec's process (Conflict if it may not start), forked from the shim template
+        (dockyard.runtime.exec_process); marks it started.
 
-        With a terminal (Tty) the runtime sends the pty master to console_socket (services.exec_console).
+        fds: its stdin, stdout and stderr (a terminal's is the pty instead), and the status pipe, which
+        gets {"pid"} once it runs, then {"code"}; or only {"error"}. With a terminal (Tty) the runtime
+        sends the pty master to console_socket (services.exec_console).
         """
-        process = self._process_file(exec_record, console_size)
+        process = self._process(exec_record, console_size)
         record = self.containers.get(exec_record.container_id)
-        prepared = {"root": self.containers.runtime_root(record), "id": exec_record.container_id, "process": process,
-                    "runtime_command": self.containers.runtime_command(record)}  # fmt: skip
+        request = {"root": self.containers.runtime_root(record), "id": exec_record.container_id, "process": process,
+                   "runtime_command": self.containers.runtime_command(record)}  # fmt: skip
         if console_socket:
-            prepared["console_socket"] = console_socket
-        return prepared
+            request["console_socket"] = console_socket
+        self.containers.shims.launch_exec(request, *fds)
 
-    def launch(self, prepared: dict, stdin: int, stdout: int, stderr: int, status: int) -> None:
-        """Start a prepared exec's process, forked from the shim template (dockyard.runtime.exec_process):
-        its stdio on these fds (a terminal's is the pty instead), {"pid"} then {"code"} or {"error"} on
-        the status pipe."""
-        self.containers.shims.launch_exec(prepared, stdin, stdout, stderr, status)
-
-    def _process_file(self, exec_record: ExecRecord, console_size=None) -> str:
-        """The OCI process of an exec instance, written into the container's bundle; marks it started."""
+    def _process(self, exec_record: ExecRecord, console_size=None) -> dict:
+        """The OCI process of an exec instance; marks it started."""
         with exec_record.lock:
             if exec_record.started:
                 raise Conflict(f"Exec command {exec_record.id} has already run")
@@ -141,11 +145,8 @@ class ExecService:
             from dockyard.kernel.caps import own_bounding
 
             process["capabilities"] = {kind: own_bounding() for kind in ("bounding", "effective", "permitted")}
-        path = os.path.join(bundle, f"exec-{exec_record.id}.json")
-        with open(path, "w") as f:
-            json.dump(process, f)
-        self._event(exec_record, f"exec_start: {' '.join(config['Cmd'])}")
-        return path
+        self._event(exec_record, f"exec_start: {' '.join(config['Cmd'])}", container)
+        return process
 
     def attach_terminal(self, exec_record: ExecRecord, master: int) -> None:
         """The exec's pty master has come: kept for resizes until finished(); a resize that came first applies now."""
@@ -167,11 +168,11 @@ class ExecService:
             os.close(exec_record.master)
             exec_record.master = -1
         exec_record.exit_code = code
-        with_file = os.path.join(self.containers.exec_root, exec_record.container_id, f"exec-{exec_record.id}.json")
-        try:
-            os.unlink(with_file)
-        except FileNotFoundError:
-            pass
+        if exec_record.process_file is not None:
+            try:
+                os.unlink(exec_record.process_file)
+            except FileNotFoundError:
+                pass
 
     def inspect(self, exec_id: str) -> dict:
         record = self.get(exec_id)

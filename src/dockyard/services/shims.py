@@ -87,6 +87,7 @@ class ShimLauncher:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
                 conn.connect(self.socket_path)
                 socket.send_fds(conn, [message], fds)
+                conn.shutdown(socket.SHUT_WR)  # the end of the message
                 answer = conn.recv(64)
             if answer.startswith(b"ok"):
                 return True
