@@ -238,11 +238,6 @@ def test_info_and_version_report_labels_experimental_and_security_defaults(d, pr
     ],
 )  # fmt: skip
 def test_bad_defaults_stop_the_daemon_s_start_with_one_line_naming_the_directive(tmp_path, flags, file, message):
-    if file is not None:
-        (tmp_path / "daemon.json").write_text(json.dumps(file))
     daemon = DockyardDaemon(str(tmp_path), *flags)
-    result = subprocess.run(daemon.argv(), capture_output=True, text=True, timeout=30)
-    assert result.returncode == 1
-    (line,) = result.stderr.splitlines()
+    (line,) = daemon.refused_start(file)
     assert line.startswith(f"dockyard daemon: {message}")
-    assert not os.path.exists(daemon.data_root)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import json
 import os
 import signal
 import socket
@@ -59,6 +60,18 @@ class DockyardDaemon:
             "-H", self.host, "--data-root", self.data_root, "--exec-root", self.exec_root,
             "--config-file", os.path.join(self.base, "daemon.json"), "--bridge", self.bridge, *self.extra_args,
         ]  # fmt: skip
+
+    def refused_start(self, daemon_json: dict | None = None) -> list[str]:
+        """Start the daemon with a daemon.json (if given) that must refuse its start: the lines of its error
+        output, after checking that it made no data or exec root."""
+        if daemon_json is not None:
+            os.makedirs(self.base, exist_ok=True)
+            with open(os.path.join(self.base, "daemon.json"), "w") as f:
+                json.dump(daemon_json, f)
+        result = subprocess.run(self.argv(), capture_output=True, text=True, timeout=60)
+        assert result.returncode != 0, result.stdout
+        assert not os.path.exists(self.data_root) and not os.path.exists(self.exec_root)
+        return result.stderr.strip().splitlines()
 
     def start(self, timeout: float = 30) -> DockyardDaemon:
         os.makedirs(self.base, exist_ok=True)
