@@ -255,6 +255,9 @@ def test_host_mode_sees_the_hosts_interfaces_and_none_only_lo(busybox_daemon):
     host_side = d.docker("run", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net").stdout.split()
     assert "eth0" in host_side and set(host_side) <= links() | {"eth0"}
     assert d.docker("run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net").stdout.split() == ["lo"]
+    # and up (IFF_UP), as dockerd leaves it
+    flags = d.docker("run", "--rm", "--network", "none", "busybox", "cat", "/sys/class/net/lo/flags").stdout
+    assert int(flags, 16) & 0x1
 
 
 def test_container_mode_shares_the_other_containers_namespace(busybox_daemon, net):

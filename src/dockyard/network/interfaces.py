@@ -17,7 +17,7 @@ import socket
 from collections.abc import Iterator
 
 from dockyard.core.network import Attachment
-from dockyard.kernel import netns
+from dockyard.kernel import netns, sockets
 from dockyard.network.netlink import IPRoute, NetlinkError
 
 _IFA_F_NODAD = 0x02
@@ -103,11 +103,7 @@ def delete_inside(netns_path: str, endpoint_id: str = "", ifname: str = "") -> N
 def bring_up_loopback(netns_path: str) -> None:
     """lo up in a namespace without endpoints (network none), as docker leaves it."""
 
-    def up() -> None:
-        with IPRoute() as ipr:
-            ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
-
-    netns.run_in_netns(netns_path, up)
+    netns.run_in_netns(netns_path, lambda: sockets.set_link_up("lo"))
 
 
 def tag(ipr: IPRoute, name: str, owner: str) -> int:

@@ -119,9 +119,9 @@ class Runtime:
         seccomp = config.get("linux", {}).get("seccomp")
         if seccomp:
             if options.seccomp_program is None:  # exec passes the one create compiled
-                from dockyard.kernel import seccomp as seccomp_filter
+                from dockyard.runtime import seccomp_cache
 
-                options.seccomp_program = seccomp_filter.compile_filter(seccomp)
+                options.seccomp_program = seccomp_cache.compiled(seccomp, self.root)
             options.seccomp_flags = seccomp.get("flags", [])
         process = fields.get("process") or config.get("process", {})
         preload(config, process)

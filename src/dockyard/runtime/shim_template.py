@@ -41,6 +41,7 @@ from dockyard.kernel import constants as k
 from dockyard.runtime import exec_process, shim
 from dockyard.runtime.runtime import Runtime  # noqa: F401  preloaded for the forks
 from dockyard.runtime.runtimes import open_runtime  # noqa: F401  preloaded for the forks
+from dockyard.runtime.seccomp_cache import compiled  # noqa: F401  preloaded for the forks
 from dockyard.runtime.waiting import exit_code  # noqa: F401  preloaded for the forks
 
 
