@@ -10,7 +10,7 @@ import time
 
 from aiohttp import web
 
-from dockyard.api import body_types
+from dockyard.api import body_types, versions
 from dockyard.api.app import SERVICES, Routes, services_of
 from dockyard.api.attach import send_entries
 from dockyard.api.container_filters import PortFilter, is_task, window
@@ -21,7 +21,7 @@ from dockyard.api.streams import stream_response, with_request_body
 from dockyard.api.threads import blocking as _blocking
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.metadata.containers import ContainerRecord
-from dockyard.runtime import container_spec, runtimes
+from dockyard.runtime import container_spec, namespace_modes, runtimes
 from dockyard.services import container_links
 from dockyard.services.containers import ContainerService
 from dockyard.services.filters import check as check_filters
@@ -146,6 +146,10 @@ def _on_network(entry: Entry, values: list[str]) -> bool:
 
 async def create(request: web.Request) -> web.Response:
     body = body_types.decode_create(await json_object(request))
+    old_client = versions.before(request.get("api_version", versions.MAX_VERSION), "1.40")
+    if old_client and not (body.get("HostConfig") or {}).get("IpcMode"):
+        # Clients before API 1.40 expect dockerd's default IPC mode of the time, as dockerd gives them.
+        body["HostConfig"] = {**(body.get("HostConfig") or {}), "IpcMode": namespace_modes.LEGACY_IPC_MODE}
     record = await _blocking(_containers(request).create, body, request.query.get("name"))
     return json_response({"Id": record.id, "Warnings": _containers(request).warnings(body)}, status=201)
 

@@ -24,7 +24,14 @@ import os
 import shutil
 
 from dockyard.errors import InvalidParameter, Unsupported
-from dockyard.runtime import container_devices, container_resources, container_settings, seccomp_profile, security_opts
+from dockyard.runtime import (
+    container_devices,
+    container_resources,
+    container_settings,
+    namespace_modes,
+    seccomp_profile,
+    security_opts,
+)
 from dockyard.runtime.defaults import MASKED_PATHS, READONLY_PATHS, default_mounts
 from dockyard.runtime.spec import OCI_VERSION
 
@@ -196,22 +203,27 @@ def build(
     netns_path: str | None,
     mounts: list[dict] | None = None,
     init_path: str = "",
+    joined_namespaces: dict[str, str] | None = None,
+    shm_source: str = "",
 ) -> dict:
     """The OCI config for a container; rootfs must already be mounted (users are looked up in it).
 
     netns_path: the network namespace to join (made by the network sandbox), None for the host's.
     mounts are the container's binds and volumes as OCI mounts (dockyard.volume.mountspec.oci_mounts),
     their volumes already mounted on the host. init_path: the daemon's --init-path, "" to look one up.
+    joined_namespaces and shm_source: what PidMode and IpcMode join, the host's tmpfs to bind on /dev/shm
+    (namespace_modes).
     """
     privileged = bool(host_config.get("Privileged"))
     caps = capabilities(host_config)
-    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
+    namespaces = [*namespace_modes.namespaces(host_config, joined_namespaces or {}), {"type": "mount"}]
     if netns_path is not None:
         namespaces.append({"type": "network", "path": netns_path})
     if host_config.get("CgroupnsMode") == "private":
         namespaces.append({"type": "cgroup"})
-    all_mounts = [m for m in container_settings.shm_mount(default_mounts(), host_config)
-                  if not (privileged and m["destination"] == "/sys")]  # fmt: skip
+    shm = namespace_modes.shm_mounts(container_settings.shm_mount(default_mounts(), host_config), host_config,
+                                     shm_source)  # fmt: skip
+    all_mounts = [m for m in shm if not (privileged and m["destination"] == "/sys")]
     if privileged:
         all_mounts.append(
             {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev"]}
@@ -246,7 +258,8 @@ def build(
             "rlimits": container_settings.rlimits(host_config),
         },
         "root": {"path": rootfs, "readonly": bool(host_config.get("ReadonlyRootfs"))},
-        "hostname": hostname,
+        # The host's UTS namespace keeps the host's name (runtimes refuse a hostname without a namespace).
+        **({} if host_config.get("UTSMode") == namespace_modes.HOST else {"hostname": hostname}),
         "mounts": all_mounts,
         "linux": {
             "cgroupsPath": cgroups_path(host_config, container_id),
@@ -327,9 +340,10 @@ def seccomp_config(security: security_opts.SecurityOptions, host_config: dict, c
     return profile(caps)
 
 
-def check(host_config: dict, init_path: str = "") -> list[str]:
+def check(host_config: dict, init_path: str = "", hostname: str = "") -> list[str]:
     """Refuse at create what would fail at start (--security-opt, seccomp profiles, resources, devices,
-    ulimits, sysctls); the warnings dockerd gives for what it accepts."""
+    ulimits, sysctls, namespace modes); the warnings dockerd gives for what it accepts."""
+    namespace_modes.check(host_config, hostname)
     security = security_opts.parse(host_config.get("SecurityOpt"))
     if security.seccomp and security.seccomp != "unconfined" and not host_config.get("Privileged"):
         seccomp_profile.check(security.seccomp, capabilities(host_config))

@@ -40,7 +40,7 @@ from dockyard.logs import options as log_options
 from dockyard.logs import reader as log_reader
 from dockyard.metadata.containers import ContainerRecord, ContainerTable
 from dockyard.metadata.db import Database
-from dockyard.runtime import container_resources, container_spec, control
+from dockyard.runtime import container_resources, container_settings, container_spec, control, namespace_modes
 from dockyard.runtime.runtime import parse_signal
 from dockyard.runtime.runtimes import BUILTIN, RuntimeTable, open_runtime
 from dockyard.runtime.shim import read_json, write_json
@@ -200,7 +200,8 @@ class ContainerService:
         image_config = image.config.get("config") or {}
         container_spec.command(image_config, config)  # refuse a container with nothing to run now, as docker does
         container_spec.capabilities(host_config)
-        container_spec.check(host_config, self.defaults.init_path)
+        container_spec.check(host_config, self.defaults.init_path, config.get("Hostname") or "")
+        host_config["IpcMode"] = host_config.get("IpcMode") or namespace_modes.DEFAULT_IPC_MODE  # as dockerd records
         host_config["Runtime"] = self.runtimes.resolve(host_config.get("Runtime"))  # dockerd records the default's
         inherited = [point for spec in host_config.get("VolumesFrom") or [] for point in self._volumes_from(spec)]
         # Every mount and network is checked before the first volume is made: a bad one leaves nothing behind.
@@ -378,6 +379,7 @@ class ContainerService:
             raise NotModified(f"container {record.id} is already running")
         bundle = self._bundle(record.id)
         rootfs = os.path.join(bundle, "rootfs")
+        unmount_under(self._shm_dir(record.id))  # a shareable /dev/shm a crash left mounted: not to be emptied
         shutil.rmtree(bundle, ignore_errors=True)  # what a previous run left: its shim files, an empty mount point
         os.makedirs(rootfs, mode=0o755)
         mount_all(self.images.rootfs_mounts(record.id), rootfs)
@@ -389,6 +391,7 @@ class ContainerService:
             image = self.images.get(record.image_id)
             image_config = image.config.get("config") or {}
             exposed = [*(image_config.get("ExposedPorts") or {}), *(record.config.get("ExposedPorts") or {})]
+            joined, shm_source = self._namespace_donors(record)
             sandbox = self.network.setup(record, list(dict.fromkeys(exposed)))
             container_spec.write_container_files(
                 self.files_dir(record.id),
@@ -406,6 +409,8 @@ class ContainerService:
                 netns_path=sandbox.netns_path,
                 mounts=mounts,
                 init_path=self.defaults.init_path,
+                joined_namespaces=joined,
+                shm_source=shm_source,
             )
             with open(os.path.join(bundle, "config.json"), "w") as f:
                 json.dump(spec, f)
@@ -414,6 +419,7 @@ class ContainerService:
             if volumes_mounted:
                 self.volumes.teardown_mounts(record.id, mount_points)
             unmount_under(rootfs)
+            unmount_under(self._shm_dir(record.id))
             self.network.teardown(record.id)
             message = str(exc)
             # The exit codes docker gives a container that could not start (the CLI's run exits with them).
@@ -429,6 +435,35 @@ class ContainerService:
                  "StartedAt": started["started"]}  # fmt: skip
         self.records.set_state(record.id, state)
         self._watch(record.id)
+
+    def _shm_dir(self, container_id: str) -> str:
+        """Where a shareable container's /dev/shm is mounted on the host while it runs (dockerd's ShmPath)."""
+        return os.path.join(self._bundle(container_id), "shm")
+
+    def _namespace_donors(self, record: ContainerRecord) -> tuple[dict[str, str], str]:
+        """The namespaces that PidMode and IpcMode container:<name|id> join ({type: path}) and the host tmpfs
+        to bind on /dev/shm (the IPC donor's, or the container's own when shareable, mounted now); donors
+        are checked now, as dockerd checks them at start (a donor that is gone: 400)."""
+        joined, shm_source = {}, ""
+        for kind, key in (("pid", "PidMode"), ("ipc", "IpcMode")):
+            name = namespace_modes.container_of(record.host_config.get(key))
+            if not name:
+                continue
+            try:
+                donor = self.get(name)
+            except NotFound as exc:
+                raise InvalidParameter(str(exc)) from None
+            running = bool(donor.state["Running"]) and not donor.state.get("Restarting")
+            joined[kind], shm = namespace_modes.donor_paths(kind, donor.id, running, donor.state.get("Pid") or 0,
+                                                            donor.host_config.get("IpcMode") or "",
+                                                            self._shm_dir(donor.id))  # fmt: skip
+            shm_source = shm or shm_source
+        if record.host_config.get("IpcMode") == namespace_modes.SHAREABLE:
+            shm_source = self._shm_dir(record.id)
+            size = container_settings.shm_size(record.host_config) // 1024
+            os.makedirs(shm_source, mode=0o700, exist_ok=True)
+            mount_all([("tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", f"size={size}k"])], shm_source)
+        return joined, shm_source
 
     def _run_shim(self, record: ContainerRecord, bundle: str) -> dict:
         """Start the shim and wait for its report: {"pid", "started"}, or raise the error it met."""
@@ -741,6 +776,8 @@ class ContainerService:
         with self.rootfs_lock(container_id):
             with contextlib.suppress(Exception):
                 unmount_under(os.path.join(bundle, "rootfs"))
+            with contextlib.suppress(Exception):
+                unmount_under(self._shm_dir(container_id))
             self.volumes.teardown_mounts(container_id, self.mount_points(record))
             try:
                 self.network.teardown(container_id)
