@@ -20,7 +20,7 @@ import pytest
 from dockyard.errors import Conflict, NotFound
 from dockyard.kernel import constants as k
 from dockyard.kernel import libc
-from dockyard.runtime.runtimes import open_runtime
+from dockyard.runtime.drivers import open_runtime
 from dockyard.runtime.waiting import exit_code
 
 COMMANDS = {"dockyard": None, "runc": ["runc"]}

@@ -119,7 +119,7 @@ def detach_and_run(request: dict, status_fd: int) -> int:
         os.close(status_fd)
         return 0
     os.setsid()
-    from dockyard.runtime.runtimes import open_runtime
+    from dockyard.runtime.drivers import open_runtime
 
     def started(pid: int) -> None:
         report(status_fd, {"pid": pid})

@@ -115,15 +115,3 @@ def _entry(name: str, settings: object) -> RuntimeEntry:
     if not isinstance(path, str) or not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         raise InvalidParameter(f"runtime {name}: path must be a string and runtimeArgs a list of strings")
     return RuntimeEntry(name, path, tuple(args))
-
-
-def open_runtime(root: str, command: list[str] | None = None):
-    """The object that drives a runtime (dockyard.core.runtime.OCIRuntime): Dockyard's own without a command,
-    else the one with runc's command line."""
-    if command is None:
-        from dockyard.runtime.runtime import Runtime
-
-        return Runtime(root)
-    from dockyard.runtime.oci_cli import OciCliRuntime
-
-    return OciCliRuntime(command, root)

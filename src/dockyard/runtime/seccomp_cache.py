@@ -15,15 +15,21 @@ byte for byte what compile_filter returns for the profile.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
 from dockyard.kernel import seccomp
 
+# CPython's own SHA-256, not hashlib's: hashlib loads OpenSSL's libcrypto (≈ 3.6 MiB resident), and the
+# shim template imports this module, where every MiB counts against the daemon's idle memory.
+try:
+    from _sha2 import sha256  # Python 3.12 and later
+except ImportError:
+    from _sha256 import sha256  # Python 3.11
+
 # A name no container id can take (state.check_id refuses '@'), so it never shadows a container's state.
 DIRECTORY = "@seccomp"
-_DIGEST = hashlib.sha256().digest_size
+_DIGEST = sha256().digest_size
 # The compiler and its syscall tables, by path: importing the tables (≈ 5 ms in a fresh fork) is for a miss only.
 _COMPILER = (seccomp.__file__, os.path.join(os.path.dirname(seccomp.__file__), "syscalls.py"))
 
@@ -38,16 +44,16 @@ def compiled(spec: dict, root: str) -> bytes:
     except FileNotFoundError:
         data = b""
     digest, program = data[:_DIGEST], data[_DIGEST:]
-    if program and hashlib.sha256(program).digest() == digest:
+    if program and sha256(program).digest() == digest:
         return program
     program = seccomp.compile_filter(spec)
-    _store(directory, path, hashlib.sha256(program).digest() + program)
+    _store(directory, path, sha256(program).digest() + program)
     return program
 
 
 def _key(spec: dict) -> str:
     stamp = [(info.st_size, info.st_mtime_ns) for info in map(os.stat, _COMPILER)]
-    return hashlib.sha256(json.dumps([spec, os.uname().machine, stamp]).encode()).hexdigest()
+    return sha256(json.dumps([spec, os.uname().machine, stamp]).encode()).hexdigest()
 
 
 def _store(directory: str, path: str, data: bytes) -> None:

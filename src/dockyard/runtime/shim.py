@@ -162,7 +162,7 @@ def _create_and_start(state_dir: str, settings: dict, stdio: ContainerStdio, sta
 
 
 def _runtime(settings: dict) -> OCIRuntime:
-    from dockyard.runtime.runtimes import open_runtime
+    from dockyard.runtime.drivers import open_runtime
 
     return open_runtime(settings["runtime_root"], settings.get("runtime_command"))
 

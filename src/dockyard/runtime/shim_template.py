@@ -39,8 +39,8 @@ from dockyard.kernel import cgroups, libc, seccomp  # noqa: F401  every create a
 # Imported here, once, so that every fork has them: what a shim needs to run a container.
 from dockyard.kernel import constants as k
 from dockyard.runtime import exec_process, shim
+from dockyard.runtime.drivers import open_runtime  # noqa: F401  preloaded for the forks
 from dockyard.runtime.runtime import Runtime  # noqa: F401  preloaded for the forks
-from dockyard.runtime.runtimes import open_runtime  # noqa: F401  preloaded for the forks
 from dockyard.runtime.seccomp_cache import compiled  # noqa: F401  preloaded for the forks
 from dockyard.runtime.waiting import exit_code  # noqa: F401  preloaded for the forks
 

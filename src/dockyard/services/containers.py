@@ -41,8 +41,9 @@ from dockyard.logs import reader as log_reader
 from dockyard.metadata.containers import ContainerRecord, ContainerTable
 from dockyard.metadata.db import Database
 from dockyard.runtime import container_resources, container_settings, container_spec, control, namespace_modes
+from dockyard.runtime.drivers import open_runtime
 from dockyard.runtime.runtime import parse_signal
-from dockyard.runtime.runtimes import BUILTIN, RuntimeTable, open_runtime
+from dockyard.runtime.runtimes import BUILTIN, RuntimeTable
 from dockyard.runtime.shim import read_json, write_json
 from dockyard.services import container_links, shutdown
 from dockyard.services import filters as filters_
