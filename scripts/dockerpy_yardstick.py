@@ -11,7 +11,8 @@ It starts a daemon of this checkout with its own data root, exec root and socket
 bootstraps busybox and tags it as the images the suite asks for (busybox:buildroot-2014.02,
 busybox:musl; alpine:3.10 and alpine:latest with alpine's postgres user and /var/opt added), runs the
 suite with pytest-timeout (needed: a stuck test would stop the count) and junit output, removes every
-container and network it left, stops the daemon and prints
+container and network it left, stops the daemon, removes the bridge, links and nftables table it
+made, and prints
 passed/failed/error/skipped per module. --extra-path goes first on PYTHONPATH (pytest-timeout,
 paramiko, websocket-client if the venv lacks them). credentials/ is left out: it replaces os.environ,
 and every later test would lose DOCKER_HOST. The suite gets a DOCKER_CONFIG of its own under --work.
@@ -26,7 +27,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 
 BUSYBOX_TAGS = ("busybox:buildroot-2014.02", "busybox:musl")
@@ -37,29 +37,13 @@ ALPINE_EXTRAS = (
     " && mkdir -p /var/opt"
 )
 DOCKYARD = [sys.executable, "-c", "from dockyard.cli.main import main; raise SystemExit(main())"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from support.daemon import DockyardDaemon  # noqa: E402  the tests' helper, found through the line above
 
 
 def _docker(host: str, *args: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key != "DOCKER_CONTEXT"}
     return subprocess.run(["docker", *args], env={**env, "DOCKER_HOST": host}, capture_output=True, text=True)
-
-
-def _start_daemon(work: str) -> tuple[subprocess.Popen, str]:
-    host = f"unix://{work}/dy.sock"
-    log = open(os.path.join(work, "daemon.log"), "ab")  # noqa: SIM115 the daemon keeps it
-    daemon = subprocess.Popen(
-        [*DOCKYARD, "daemon", "-H", host, "--data-root", f"{work}/root", "--exec-root", f"{work}/run",
-         "--config-file", f"{work}/daemon.json"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    for _ in range(300):
-        if _docker(host, "version").returncode == 0:
-            return daemon, host
-        if daemon.poll() is not None:
-            raise SystemExit(f"the daemon exited {daemon.returncode}: see {work}/daemon.log")
-        time.sleep(0.1)
-    daemon.terminate()
-    raise SystemExit(f"the daemon did not answer: see {work}/daemon.log")
 
 
 def _tag_stand_ins(host: str) -> None:
@@ -74,14 +58,6 @@ def _tag_stand_ins(host: str) -> None:
     for tag in ALPINE_TAGS:
         _docker(host, "commit", "-c", 'CMD ["sh"]', name, tag)
     _docker(host, "rm", name)
-
-
-def _remove_leftovers(host: str) -> None:
-    """The containers and networks the suite left (a failing test's tearDown leaves some)."""
-    left = _docker(host, "ps", "-aq").stdout.split()
-    if left:
-        _docker(host, "rm", "-f", *left)
-    _docker(host, "network", "prune", "-f")
 
 
 def _counts(junit: str) -> dict[str, collections.Counter]:
@@ -110,9 +86,12 @@ def main() -> int:
     os.makedirs(work, exist_ok=True)
     if not os.path.exists(f"{work}/root"):
         subprocess.run([*DOCKYARD, "bootstrap", "busybox", "--data-root", f"{work}/root"], check=True)
-    daemon, host = _start_daemon(work)
+    # The tests' daemon: the same layout under --work, a default bridge of its own (never dockyard0), and on
+    # close() the containers and networks the suite left removed, then the links and nftables table it made.
+    daemon = DockyardDaemon(work).start()
+    host = daemon.host
     try:
-        _remove_leftovers(host)  # of an interrupted run: a network left holds its subnet, and the next create fails
+        daemon.remove_leftovers()  # of an interrupted run: a network left holds its subnet, a next create fails
         _tag_stand_ins(host)
         junit = os.path.join(work, "junit.xml")
         path = os.pathsep.join(p for p in (options.docker_py, options.extra_path, os.environ.get("PYTHONPATH")) if p)
@@ -129,9 +108,7 @@ def main() -> int:
         with open(os.path.join(work, "pytest.log"), "w") as out:
             subprocess.run(command, cwd=options.docker_py, env=env, stdout=out, stderr=subprocess.STDOUT)
     finally:
-        _remove_leftovers(host)
-        daemon.terminate()
-        daemon.wait(timeout=30)
+        daemon.close()
     total: collections.Counter = collections.Counter()
     for module, counts in sorted(_counts(junit).items()):
         total.update(counts)

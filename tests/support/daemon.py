@@ -114,12 +114,16 @@ class DockyardDaemon:
         """The end of a test's daemon: if it runs, its containers and networks are removed through it; then it
         stops, and what it leaves in the kernel goes (several daemons on one base may each be closed)."""
         if self.process is not None and self.process.poll() is None:
-            leftover = self.docker("ps", "-aq", check=False).stdout.split()
-            if leftover:
-                self.docker("rm", "-f", *leftover, check=False)
-            self.docker("network", "prune", "-f", check=False)
+            self.remove_leftovers()
         self.stop()
         self.remove_network_objects()
+
+    def remove_leftovers(self) -> None:
+        """Every container and unused network, through the running daemon."""
+        leftover = self.docker("ps", "-aq", check=False).stdout.split()
+        if leftover:
+            self.docker("rm", "-f", *leftover, check=False)
+        self.docker("network", "prune", "-f", check=False)
 
     def remove_network_objects(self) -> None:
         """What this daemon made in the kernel and left (it keeps bridges and rules, as dockerd does): its links,
