@@ -28,7 +28,7 @@ import ipaddress
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from dockyard.core.network import Attachment
@@ -286,35 +286,33 @@ class SandboxService:
         """ALIAS_NAME, ALIAS_PORT..., ALIAS_ENV_... of each legacy link to a running container on the default
         bridge (dockyard.network.links)."""
         env: list[str] = []
+        for alias, target, address in self._reachable_links(record):
+            image = self.image_config(target)
+            exposed = [*(image.get("ExposedPorts") or {}), *(target.config.get("ExposedPorts") or {})]
+            target_env = [*(image.get("Env") or []), *(target.config.get("Env") or [])]
+            env += links.environment(alias, record.name, address, exposed, target_env)
+        return env
+
+    def _linked_hosts(self, record: ContainerRecord) -> list[tuple[str, str]]:
+        """Legacy --link on the default bridge: "alias name id" on the linked container's address there, as
+        docker writes them (on user networks the embedded DNS answers links instead)."""
+        return [(f"{alias} {target.name} {target.id[:12]}", address)
+                for alias, target, address in self._reachable_links(record)]  # fmt: skip
+
+    def _reachable_links(self, record: ContainerRecord) -> Iterator[tuple[str, ContainerRecord, str]]:
+        """(alias, target, its address) of each legacy link whose target runs on the default bridge."""
         for link in record.host_config.get("Links") or []:
             target_name, alias = links.parse_link(link)
             with contextlib.suppress(NotFound):
                 target = self.container(target_name)
                 address = self._default_bridge_address(target)
                 if address:
-                    image = self.image_config(target)
-                    exposed = [*(image.get("ExposedPorts") or {}), *(target.config.get("ExposedPorts") or {})]
-                    target_env = [*(image.get("Env") or []), *(target.config.get("Env") or [])]
-                    env += links.environment(alias, record.name, address, exposed, target_env)
-        return env
+                    yield alias, target, address
 
     def _default_bridge_address(self, record: ContainerRecord) -> str:
         default = self.networks.get("bridge")
         found = [e.address for e in self.networks.endpoints.of_container(record.id) if e.network_id == default.id]
         return found[0] if found and record.state.get("Running") else ""
-
-    def _linked_hosts(self, record: ContainerRecord) -> list[tuple[str, str]]:
-        """Legacy --link on the default bridge: "alias name id" on the linked container's address there, as
-        docker writes them (on user networks the embedded DNS answers links instead)."""
-        found = []
-        for link in record.host_config.get("Links") or []:
-            target_name, alias = links.parse_link(link)
-            with contextlib.suppress(NotFound):
-                target = self.container(target_name)
-                address = self._default_bridge_address(target)
-                if address:
-                    found.append((f"{alias} {target.name} {target.id[:12]}", address))
-        return found
 
     def container_dns(self, record: ContainerRecord) -> resolvconf.ContainerDns:
         """The container's resolv.conf and where its embedded DNS server forwards (nowhere if it is only on
