@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass, field
 
 from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.metadata.containers import ContainerRecord
 from dockyard.runtime import container_spec
 from dockyard.runtime.console import set_size
 from dockyard.services.containers import ContainerService
@@ -82,12 +83,11 @@ class ExecService:
         The runtime writes its own errors as JSON to error_log, apart from the process's output.
         """
         container_id = exec_record.container_id
-        process = self._process(exec_record)
+        process, record = self._process(exec_record)
         path = os.path.join(self.containers.exec_root, container_id, f"exec-{exec_record.id}.json")
         with open(path, "w") as f:
             json.dump(process, f)
         exec_record.process_file = path
-        record = self.containers.get(container_id)
         command = self.containers.runtime_command(record)
         runtime = [*(command or [sys.executable, "-m", "dockyard.runtime.cli"]), "--root",
                    self.containers.runtime_root(record), "--log", error_log, "--log-format", "json"]  # fmt: skip
@@ -101,16 +101,15 @@ class ExecService:
         gets {"pid"} once it runs, then {"code"}; or only {"error"}. With a terminal (Tty) the runtime
         sends the pty master to console_socket (services.exec_console).
         """
-        process = self._process(exec_record, console_size)
-        record = self.containers.get(exec_record.container_id)
+        process, record = self._process(exec_record, console_size)
         request = {"root": self.containers.runtime_root(record), "id": exec_record.container_id, "process": process,
                    "runtime_command": self.containers.runtime_command(record)}  # fmt: skip
         if console_socket:
             request["console_socket"] = console_socket
         self.containers.shims.launch_exec(request, *fds)
 
-    def _process(self, exec_record: ExecRecord, console_size=None) -> dict:
-        """The OCI process of an exec instance; marks it started."""
+    def _process(self, exec_record: ExecRecord, console_size=None) -> tuple[dict, ContainerRecord]:
+        """The OCI process of an exec instance, and its container's record as read for it; marks it started."""
         with exec_record.lock:
             if exec_record.started:
                 raise Conflict(f"Exec command {exec_record.id} has already run")
@@ -146,7 +145,7 @@ class ExecService:
 
             process["capabilities"] = {kind: own_bounding() for kind in ("bounding", "effective", "permitted")}
         self._event(exec_record, f"exec_start: {' '.join(config['Cmd'])}", container)
-        return process
+        return process, container
 
     def attach_terminal(self, exec_record: ExecRecord, master: int) -> None:
         """The exec's pty master has come: kept for resizes until finished(); a resize that came first applies now."""
