@@ -597,7 +597,7 @@ class ContainerService:
         def stop(record: ContainerRecord) -> None:
             # Exited meanwhile, or (a shutdown must end) still there 30 s after its SIGKILL.
             with contextlib.suppress(Conflict, concurrent.futures.TimeoutError):
-                self._terminate(record, max(_stop_timeout(record), 0))
+                self._terminate(record)  # its StopTimeout: a negative one waits as long as it takes
 
         running = [record for record in self.records.all() if record.state.get("Running")]
         limit = shutdown.wait_limit(shutdown_timeout, map(_stop_timeout, running))

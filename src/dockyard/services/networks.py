@@ -301,7 +301,7 @@ class NetworkService:
         self.drivers[links.driver].create(links)
         if links.driver == "bridge":  # sub-interface networks get no NAT nor isolation, as in docker
             space, space6 = self.address_space(record), self.address_space6(record)
-            icc = units.go_bool((record.spec.get("Options") or {}).get(ICC_OPTION, "true"))
+            icc = _icc(record.spec.get("Options") or {})
             self.firewall.add_network(NetworkRules(record.id, links.device, space.subnet,
                                                    internal=record.spec["Internal"],
                                                    subnet6=space6.subnet if space6 else None, icc=icc))  # fmt: skip
@@ -414,3 +414,15 @@ def _ipam_config(space: ipam.AddressSpace) -> dict:
     if space.auxiliary:
         config["AuxiliaryAddresses"] = {name: str(address) for name, address in space.auxiliary}
     return config
+
+
+def _icc(options: dict[str, str]) -> bool:
+    """The network's enable_icc. Create checks it; a network stored before it was checked may hold any text,
+    which meant on (the default), and must not stop the daemon's start."""
+    try:
+        return units.go_bool(options.get(ICC_OPTION, "true"))
+    except ValueError:
+        log.warning(
+            "network option %s=%r is not a boolean: inter-container traffic stays on", ICC_OPTION, options[ICC_OPTION]
+        )
+        return True
