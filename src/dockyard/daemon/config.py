@@ -276,7 +276,7 @@ def load(argv: list[str]) -> DaemonConfig:
         log_options.check_driver(config.log_driver, config.log_opts)
     except InvalidParameter as exc:
         raise InvalidParameter(f"failed to set log opts: {exc}") from None  # dockerd's words at start
-    if from_file.get("userland-proxy-path") or args.userland_proxy_path:
+    if config.userland_proxy_path:
         raise InvalidParameter(
             "userland-proxy-path is not supported: Dockyard's userland proxy runs inside the daemon, "
             "there is no proxy binary to choose"

@@ -85,7 +85,7 @@ class HostFacts:
             "Debug": self.config.debug,
             "OomKillDisable": True,
             "NGoroutines": 0,
-            "LoggingDriver": "json-file",
+            "LoggingDriver": self.config.log_driver,
             "CgroupDriver": "cgroupfs",
             "CgroupVersion": _cgroup_version(),
             "NEventsListener": 0,
@@ -111,7 +111,7 @@ class HostFacts:
             "Swarm": {"LocalNodeState": "inactive", "ControlAvailable": False, "NodeID": "", "NodeAddr": ""},
             "LiveRestoreEnabled": self.config.live_restore,
             "Isolation": "",
-            "InitBinary": "docker-init",
+            "InitBinary": self.config.init_path or "docker-init",  # dockerd's GetInitPath
             "SecurityOptions": self._security_options(seccomp),
             "Warnings": ["WARNING: daemon is not using the default seccomp profile"]
             if seccomp and self.config.seccomp_profile not in ("", SECCOMP_BUILTIN)
