@@ -102,3 +102,28 @@ def test_an_exec_whose_process_takes_more_than_one_read_reaches_the_template_who
         assert (result.returncode, result.stdout) == (3, "100000\n")
     finally:
         d.docker("rm", "-f", container)
+
+
+def test_a_shim_forked_while_an_exec_runs_holds_none_of_the_template_s_pipes(busybox_daemon):
+    # The template keeps a running exec's status pipe; a shim forked meanwhile that kept it too would hold
+    # the daemon's reader open, so the exec's end would never be seen if the template died.
+    d = busybox_daemon
+    container = d.docker("run", "-d", "busybox", "sleep", "60").stdout.strip()
+    json_body = {"Content-Type": "application/json"}
+    try:
+        body = json.dumps({"Cmd": ["sleep", "60"]}).encode()
+        exec_id = json.loads(d.request("POST", f"/containers/{container}/exec", body, headers=json_body)[2])["Id"]
+        assert d.request("POST", f"/exec/{exec_id}/start", b'{"Detach": true}', headers=json_body)[0] == 200
+        template = _parent(_exec_inspect(d, exec_id)["Pid"])
+        other = d.docker("run", "-d", "busybox", "sleep", "60").stdout.strip()
+        with open(os.path.join(d.exec_root, "containers", other, "shim.pid")) as f:
+            shim = int(f.read())
+        assert _pipes(template) and not _pipes(template) & _pipes(shim)
+        d.docker("rm", "-f", other)
+    finally:
+        d.docker("rm", "-f", container)
+
+
+def _pipes(pid: int) -> set[str]:
+    fds = f"/proc/{pid}/fd"
+    return {target for target in (os.readlink(f"{fds}/{fd}") for fd in os.listdir(fds)) if target.startswith("pipe:")}

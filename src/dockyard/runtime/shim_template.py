@@ -26,6 +26,7 @@ processes it forked do not, they belong to init then.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -83,10 +84,13 @@ def serve(path: str) -> None:
                 for fd in fds:
                     os.close(fd)
                 continue
+            # A fork keeps none of the template's handles, nor the status pipes of the execs still running:
+            # a shim holding one would keep its reader (the daemon) from ever seeing that exec end.
+            closed = (*closed_in_forks, conn, *execs.status.values())
             if is_exec:
-                execs.start((*closed_in_forks, conn), json.loads(message.removeprefix(exec_process.EXEC)), fds)
+                execs.start(closed, json.loads(message.removeprefix(exec_process.EXEC)), fds)
             else:
-                _start_shim((*closed_in_forks, conn), message.decode(), fds[0])
+                _start_shim(closed, message.decode(), fds[0])
             conn.sendall(b"ok\n")
 
 
@@ -138,12 +142,15 @@ class _Execs:
 
         try:
             pid = exec_process.start_in_template(request, child)
-            self.status[pid] = status
-            exec_process.report(status, {"pid": pid})
         except Exception as exc:  # the container is not there to join: the daemon reports it
             message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            exec_process.report(status, {"error": message})
+            with contextlib.suppress(OSError):  # nobody reads any more: the template must go on serving
+                exec_process.report(status, {"error": message})
             os.close(status)
+        else:
+            self.status[pid] = status
+            with contextlib.suppress(OSError):  # as above; reap() still collects the process
+                exec_process.report(status, {"pid": pid})
         finally:
             for fd in fds[:3]:
                 os.close(fd)
@@ -187,7 +194,8 @@ def _exec_child(closed_in_fork: tuple, fds: list[int], become) -> None:
 
 
 def _reset_signals(closed_in_fork: tuple) -> None:
-    """First thing in a fork: the template's signals and its sockets and wakeup pipe are not the fork's."""
+    """First thing in a fork: the template's signals, sockets, wakeup pipe and execs' status pipes are not the
+    fork's."""
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
