@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 
+from dockyard.errors import InvalidParameter
 from dockyard.metadata.containers import ContainerRecord
 from dockyard.network.links import parse_link
 
@@ -28,7 +29,7 @@ def find(link_name: str, resolve: Resolve) -> tuple[ContainerRecord, str] | None
 
 def target(link_name: str, resolve: Resolve) -> ContainerRecord | None:
     found = find(link_name, resolve)
-    return resolve(parse_link(found[1])[0]) if found else None
+    return _target(parse_link(found[1])[0], resolve) if found else None
 
 
 def names(records: list[ContainerRecord], resolve: Resolve) -> dict[str, list[str]]:
@@ -37,7 +38,7 @@ def names(records: list[ContainerRecord], resolve: Resolve) -> dict[str, list[st
     for parent in records:
         for link in parent.host_config.get("Links") or []:
             name, alias = parse_link(link)
-            linked = resolve(name)
+            linked = _target(name, resolve)
             if linked is not None:
                 found[linked.id].append(f"/{parent.name}/{alias}")
     return found
@@ -48,6 +49,15 @@ def inspect_form(parent: ContainerRecord, resolve: Resolve) -> list[str] | None:
     shown = []
     for link in parent.host_config.get("Links") or []:
         name, alias = parse_link(link)
-        linked = resolve(name)
+        linked = _target(name, resolve)
         shown.append(f"/{linked.name if linked else name}:/{parent.name}/{alias}")
     return shown or None
+
+
+def _target(name: str, resolve: Resolve) -> ContainerRecord | None:
+    """The container a stored link names, None if none is (any more) or, for a short ID prefix that matches
+    several containers since, not one: a link never makes docker ps or inspect fail."""
+    try:
+        return resolve(name)
+    except InvalidParameter:
+        return None
