@@ -380,7 +380,8 @@ class ContainerService:
             raise NotModified(f"container {record.id} is already running")
         bundle = self._bundle(record.id)
         rootfs = os.path.join(bundle, "rootfs")
-        unmount_under(self._shm_dir(record.id))  # a shareable /dev/shm a crash left mounted: not to be emptied
+        if os.path.isdir(bundle):  # a previous run's, a crash may have left mounted (rootfs, shareable /dev/shm):
+            unmount_under(bundle)  # not to be emptied by the rmtree
         shutil.rmtree(bundle, ignore_errors=True)  # what a previous run left: its shim files, an empty mount point
         os.makedirs(rootfs, mode=0o755)
         mount_all(self.images.rootfs_mounts(record.id), rootfs)
@@ -419,8 +420,7 @@ class ContainerService:
         except BaseException as exc:
             if volumes_mounted:
                 self.volumes.teardown_mounts(record.id, mount_points)
-            unmount_under(rootfs)
-            unmount_under(self._shm_dir(record.id))
+            unmount_under(bundle)  # the rootfs and a shareable /dev/shm
             self.network.teardown(record.id)
             message = str(exc)
             # The exit codes docker gives a container that could not start (the CLI's run exits with them).
@@ -776,9 +776,7 @@ class ContainerService:
                  "Error": error}  # fmt: skip
         with self.rootfs_lock(container_id):
             with contextlib.suppress(Exception):
-                unmount_under(os.path.join(bundle, "rootfs"))
-            with contextlib.suppress(Exception):
-                unmount_under(self._shm_dir(container_id))
+                unmount_under(bundle)  # the rootfs and a shareable /dev/shm
             self.volumes.teardown_mounts(container_id, self.mount_points(record))
             try:
                 self.network.teardown(container_id)
