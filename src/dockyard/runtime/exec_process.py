@@ -18,7 +18,7 @@ the template, an exec costs no interpreter start-up, no imports and no process
 of Python that only waits.
 
 Without the template the daemon starts `python -m dockyard.runtime.exec_process
-REQUEST STATUS_FD` with the same fds: it forks a runner (a session of its own;
+REQUEST_FD STATUS_FD` with the same fds (the request read from a pipe): it forks a runner (a session of its own;
 the daemon never reaps it), which runs Runtime.exec and reports, and exits.
 """
 
@@ -143,7 +143,8 @@ def detach_and_run(request: dict, status_fd: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
-    code = detach_and_run(json.loads(args[0]), int(args[1]))
+    with open(int(args[0]), "rb") as request:
+        code = detach_and_run(json.loads(request.read()), int(args[1]))
     os._exit(code)  # the runner as well as the launcher: no interpreter teardown
 
 

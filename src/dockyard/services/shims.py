@@ -8,6 +8,7 @@ cannot be reached, so that a container start never fails for the template's sake
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -71,10 +72,18 @@ class ShimLauncher:
         message = json.dumps(request)
         if self._via_template(EXEC + message.encode(), [stdin, stdout, stderr, status]):
             return
-        launcher = subprocess.Popen(
-            [sys.executable, "-m", "dockyard.runtime.exec_process", message, str(status)],
-            stdin=stdin, stdout=stdout, stderr=stderr, pass_fds=(status,),
-        )  # fmt: skip
+        # The request goes on a pipe, not on the command line: any user may read a command line (ps), and the
+        # process's environment is in the request; a command line is also limited in size.
+        request_r, request_w = os.pipe()
+        try:
+            launcher = subprocess.Popen(
+                [sys.executable, "-m", "dockyard.runtime.exec_process", str(request_r), str(status)],
+                stdin=stdin, stdout=stdout, stderr=stderr, pass_fds=(request_r, status),
+            )  # fmt: skip
+        finally:
+            os.close(request_r)
+        with open(request_w, "wb") as pipe, contextlib.suppress(BrokenPipeError):  # a launcher that died: no status
+            pipe.write(message.encode())
         launcher.wait()  # it forks the runner and exits at once
 
     def _via_template(self, message: bytes, fds: list[int]) -> bool:
