@@ -215,8 +215,8 @@ def main() -> None:
 
 def print_exec_set(medians: dict[str, float]) -> None:
     floor = medians["floor"]
-    parts = [f"{name} {ms * 1000:5.1f} ms" + ("" if name == "floor" else f" (daemon {1000 * (ms - floor):4.1f})")
-             for name, ms in medians.items()]  # fmt: skip
+    parts = [f"{name} {s * 1000:5.1f} ms" + ("" if name == "floor" else f" (daemon {1000 * (s - floor):4.1f})")
+             for name, s in medians.items()]  # fmt: skip
     line = "  ".join(parts)
     if "docker" in medians:
         line += f"   ratio {medians['dockyard'] / medians['docker']:.2f}"
