@@ -38,11 +38,11 @@ from dockyard.metadata.containers import ContainerRecord
 from dockyard.metadata.networks import EndpointRecord, NetworkRecord
 from dockyard.network import bridge, etc_files, interfaces, ipam, links, ports, resolvconf
 from dockyard.network.nftables import Firewall
+from dockyard.runtime.namespace_modes import CONTAINER, HOST, NONE  # NetworkMode's share the names
 from dockyard.services.container_defaults import ContainerDefaults
 from dockyard.services.networks import BIND_IP_OPTION, LINK_DRIVERS, PREDEFINED, NetworkService
 
 log = logging.getLogger(__name__)
-HOST, NONE, CONTAINER = "host", "none", "container:"
 EndpointHook = Callable[[ContainerRecord, NetworkRecord, EndpointRecord], None]
 
 
